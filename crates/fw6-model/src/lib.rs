@@ -1,0 +1,37 @@
+//! The sans-IO core of fw6.
+//!
+//! Everything here is plain data and pure functions: the types of the IPv6 Internet Connection
+//! Firewall (ICF) API, their validation, the twelve mutators with their exact ICF semantics, the
+//! inbound decision rule, ICF-style snapshots, and the nftables plan that enforces a state. No
+//! sockets, files or threads live in this crate, so every rule of the API is unit-testable and
+//! the daemon, the kernel layer and the client library all share the same nouns.
+//!
+//! Section references (`spec §…`) point at `shared/spec/icf6-api.md`; `DESIGN §…` at
+//! `shared/DESIGN.md`.
+
+mod change;
+mod connection_id;
+mod decision;
+mod error;
+mod ifname;
+mod logging;
+mod mutation;
+mod name;
+pub mod plan;
+mod port;
+mod protocol;
+mod snapshot;
+mod state;
+
+pub use change::Change;
+pub use connection_id::ConnectionId;
+pub use decision::{Decision, Reason};
+pub use error::{Error, ErrorKind, HResult};
+pub use ifname::IfName;
+pub use logging::{LogSettings, LogfileMaximumSize};
+pub use mutation::Mutation;
+pub use name::EntryName;
+pub use port::{Port, PortEntry, PortKey};
+pub use protocol::Protocol;
+pub use snapshot::Snapshot;
+pub use state::{ConnectionConfig, State};

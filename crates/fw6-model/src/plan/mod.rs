@@ -1,0 +1,187 @@
+//! The nftables plan as plain data (DESIGN §3): what the kernel must hold for a state, and which
+//! set elements change for a list of [`Change`]s. The kernel crate encodes it into netlink;
+//! [`render`] prints it as `nft -f` text, the oracle the kernel encoding is tested against.
+
+mod render;
+mod rule;
+mod update;
+
+pub use render::render;
+pub use rule::{Icmpv6Type, Rule};
+pub use update::{ElementOp, Update, update};
+
+use crate::{IfName, PortKey, State};
+
+/// The one table fw6 owns, family `ip6`.
+pub const TABLE: &str = "fw6";
+/// The input base chain.
+pub const CHAIN: &str = "input";
+
+/// The four sets of DESIGN §3. Everything that changes at run time is a set element, never a
+/// rule, so a packet's verdict costs a few hash lookups whatever the configuration size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SetName {
+    /// `type ifname`: connections whose firewall is off. Unknown names are firewalled.
+    Unfirewalled,
+    /// `type ifname . inet_proto . inet_service`: per-connection open pairs.
+    Open,
+    /// `type ifname . inet_proto . inet_service`: per-connection ignored global pairs.
+    Ignored,
+    /// `type inet_proto . inet_service`: the global open pairs.
+    GlobalOpen,
+}
+
+impl SetName {
+    /// All sets, in declaration order.
+    pub const ALL: [Self; 4] = [
+        Self::Unfirewalled,
+        Self::Open,
+        Self::Ignored,
+        Self::GlobalOpen,
+    ];
+
+    /// The set's name in the table.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Unfirewalled => "unfirewalled",
+            Self::Open => "open",
+            Self::Ignored => "ignored",
+            Self::GlobalOpen => "global_open",
+        }
+    }
+
+    /// The set's key in the kernel.
+    pub const fn key(self) -> SetKey {
+        match self {
+            Self::Unfirewalled => SetKey::Ifname,
+            Self::Open | Self::Ignored => SetKey::IfnameProtoPort,
+            Self::GlobalOpen => SetKey::ProtoPort,
+        }
+    }
+}
+
+/// The shape of a set's key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SetKey {
+    /// `ifname`: 16 bytes, NUL-padded.
+    Ifname,
+    /// `ifname . inet_proto . inet_service`: 16 + 4 + 4 bytes (each field padded to 32 bits).
+    IfnameProtoPort,
+    /// `inet_proto . inet_service`: 4 + 4 bytes.
+    ProtoPort,
+}
+
+impl SetKey {
+    /// The nft type expression.
+    pub const fn nft_type(self) -> &'static str {
+        match self {
+            Self::Ifname => "ifname",
+            Self::IfnameProtoPort => "ifname . inet_proto . inet_service",
+            Self::ProtoPort => "inet_proto . inet_service",
+        }
+    }
+}
+
+/// One set element.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Element {
+    /// A connection, for [`SetName::Unfirewalled`].
+    Connection(IfName),
+    /// A connection and pair, for [`SetName::Open`] and [`SetName::Ignored`].
+    ConnectionPair(IfName, PortKey),
+    /// A pair, for [`SetName::GlobalOpen`].
+    Pair(PortKey),
+}
+
+/// A set with its elements.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetPlan {
+    /// Which set.
+    pub name: SetName,
+    /// Its elements, ordered.
+    pub elements: Vec<Element>,
+}
+
+/// How unsolicited echo requests are treated on firewalled connections (daemon config).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EchoRequest {
+    /// Accepted up to a rate; the excess falls through to the final drop.
+    Accept {
+        /// Packets per second.
+        per_second: u32,
+    },
+    /// Dropped like any other unsolicited packet.
+    Drop,
+}
+
+/// Settings of the ruleset that are not part of the ICF state (they come from the daemon's
+/// config file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// Echo request policy.
+    pub echo_request: EchoRequest,
+    /// The NFLOG group the log rules send to.
+    pub log_group: u16,
+    /// The kernel-side rate limit of each log rule, packets per second.
+    pub log_per_second: u32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            echo_request: EchoRequest::Accept { per_second: 10 },
+            log_group: 6,
+            log_per_second: 100,
+        }
+    }
+}
+
+/// The complete table: the four sets and the input chain's rules, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TablePlan {
+    /// The sets in declaration order.
+    pub sets: Vec<SetPlan>,
+    /// The input chain's rules in evaluation order.
+    pub rules: Vec<Rule>,
+}
+
+impl TablePlan {
+    /// The total number of set elements.
+    pub fn element_count(&self) -> usize {
+        self.sets.iter().map(|s| s.elements.len()).sum()
+    }
+}
+
+/// The complete table for `state`.
+pub fn full(state: &State, options: &Options) -> TablePlan {
+    let mut sets: Vec<SetPlan> = SetName::ALL
+        .into_iter()
+        .map(|name| SetPlan {
+            name,
+            elements: Vec::new(),
+        })
+        .collect();
+    for (name, conn) in state.connections() {
+        if !conn.firewalled {
+            sets[0].elements.push(Element::Connection(name.clone()));
+        }
+        for key in conn.open.keys() {
+            sets[1]
+                .elements
+                .push(Element::ConnectionPair(name.clone(), *key));
+        }
+        for key in conn.ignored.keys() {
+            sets[2]
+                .elements
+                .push(Element::ConnectionPair(name.clone(), *key));
+        }
+    }
+    sets[3].elements = state
+        .global_open()
+        .map(|(k, _)| Element::Pair(*k))
+        .collect();
+    TablePlan {
+        sets,
+        rules: rule::chain(state.logging(), options),
+    }
+}

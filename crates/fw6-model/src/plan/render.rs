@@ -1,0 +1,94 @@
+//! The plan as `nft -f` text. It is the independent oracle for the kernel encoding: tests load
+//! this text with `nft -f` in one namespace, apply the same plan over netlink in another, and
+//! require `nft -j list table ip6 fw6` to agree. It is written as `nft list` prints, so the text
+//! itself can be compared with a listing too.
+
+use std::fmt::Write as _;
+
+use super::rule::{Icmpv6Type, LogKind};
+use super::{CHAIN, Element, Rule, SetName, SetPlan, TABLE, TablePlan};
+
+/// The whole table as nft text, starting with the create–delete–create idiom so that loading it
+/// replaces any previous table atomically (DESIGN §3).
+pub fn render(plan: &TablePlan) -> String {
+    let mut out = format!("table ip6 {TABLE}\ndelete table ip6 {TABLE}\ntable ip6 {TABLE} {{\n");
+    for set in &plan.sets {
+        render_set(&mut out, set);
+    }
+    let _ = writeln!(out, "\tchain {CHAIN} {{");
+    out.push_str("\t\ttype filter hook input priority filter; policy accept;\n");
+    for rule in &plan.rules {
+        let _ = writeln!(out, "\t\t{}", rule_text(rule));
+    }
+    out.push_str("\t}\n}\n");
+    out
+}
+
+fn render_set(out: &mut String, set: &SetPlan) {
+    let _ = writeln!(out, "\tset {} {{", set.name.as_str());
+    let _ = writeln!(out, "\t\ttype {}", set.name.key().nft_type());
+    if !set.elements.is_empty() {
+        let elements: Vec<String> = set.elements.iter().map(element_text).collect();
+        let _ = writeln!(
+            out,
+            "\t\telements = {{ {} }}",
+            elements.join(",\n\t\t\t     ")
+        );
+    }
+    out.push_str("\t}\n\n");
+}
+
+/// An element as nft writes it, e.g. `"lan0" . tcp . 80`.
+pub(crate) fn element_text(element: &Element) -> String {
+    match element {
+        Element::Connection(name) => format!("\"{name}\""),
+        Element::ConnectionPair(name, key) => {
+            format!("\"{name}\" . {} . {}", key.protocol, key.port)
+        }
+        Element::Pair(key) => format!("{} . {}", key.protocol, key.port),
+    }
+}
+
+/// One rule as nft writes it.
+pub(crate) fn rule_text(rule: &Rule) -> String {
+    const OPEN_KEY: &str = "iifname . meta l4proto . th dport";
+    const GLOBAL_KEY: &str = "meta l4proto . th dport";
+    let icmp = Icmpv6Type::nft_name;
+    match rule {
+        Rule::AcceptLoopback => "iif \"lo\" accept".to_owned(),
+        Rule::AcceptEstablished => "ct state established,related accept".to_owned(),
+        Rule::AcceptNeighbourDiscovery(t) => {
+            format!("icmpv6 type {} ip6 hoplimit 255 accept", icmp(*t))
+        }
+        Rule::AcceptMulticastListener(t) => {
+            format!("ip6 saddr fe80::/10 icmpv6 type {} accept", icmp(*t))
+        }
+        Rule::AcceptIcmpv6Error(t) => format!("icmpv6 type {} accept", icmp(*t)),
+        Rule::AcceptUnfirewalled => format!("iifname @{} accept", SetName::Unfirewalled.as_str()),
+        Rule::DropInvalid => "ct state invalid drop".to_owned(),
+        Rule::DropRoutingHeader0 => "rt type 0 drop".to_owned(),
+        Rule::AcceptEchoRequest { per_second } => {
+            format!("icmpv6 type echo-request limit rate {per_second}/second accept")
+        }
+        Rule::Log {
+            set,
+            kind,
+            group,
+            per_second,
+        } => {
+            let matcher = match set {
+                Some(SetName::GlobalOpen) => format!("{GLOBAL_KEY} @global_open "),
+                Some(set) => format!("{OPEN_KEY} @{} ", set.as_str()),
+                None => String::new(),
+            };
+            let prefix = match kind {
+                LogKind::Open | LogKind::Drop => kind.prefix(),
+            };
+            format!("{matcher}limit rate {per_second}/second log prefix \"{prefix}\" group {group}")
+        }
+        Rule::AcceptOpen => format!("{OPEN_KEY} @{} accept", SetName::Open.as_str()),
+        Rule::DropIgnored => format!("{OPEN_KEY} @{} drop", SetName::Ignored.as_str()),
+        Rule::AcceptGlobalOpen => format!("{GLOBAL_KEY} @{} accept", SetName::GlobalOpen.as_str()),
+        Rule::Drop => "drop".to_owned(),
+    }
+}

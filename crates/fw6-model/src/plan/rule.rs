@@ -1,0 +1,196 @@
+//! The input chain's rules, as meaning rather than expressions; the kernel crate turns each into
+//! the netlink expressions nft itself would generate.
+
+use super::{EchoRequest, Options, SetName};
+use crate::LogSettings;
+
+/// ICMPv6 types the chain names (RFC 4890 §4.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Icmpv6Type {
+    /// 1.
+    DestinationUnreachable = 1,
+    /// 2: must pass or path MTU discovery breaks.
+    PacketTooBig = 2,
+    /// 3.
+    TimeExceeded = 3,
+    /// 4.
+    ParameterProblem = 4,
+    /// 128.
+    EchoRequest = 128,
+    /// 130.
+    MldListenerQuery = 130,
+    /// 131.
+    MldListenerReport = 131,
+    /// 132.
+    MldListenerDone = 132,
+    /// 133.
+    NdRouterSolicit = 133,
+    /// 134.
+    NdRouterAdvert = 134,
+    /// 135.
+    NdNeighborSolicit = 135,
+    /// 136.
+    NdNeighborAdvert = 136,
+    /// 137.
+    NdRedirect = 137,
+    /// 143.
+    Mld2ListenerReport = 143,
+}
+
+impl Icmpv6Type {
+    /// Neighbour discovery: accepted only with hop limit 255 (never forwarded).
+    pub const NEIGHBOUR_DISCOVERY: [Self; 5] = [
+        Self::NdRouterSolicit,
+        Self::NdRouterAdvert,
+        Self::NdNeighborSolicit,
+        Self::NdNeighborAdvert,
+        Self::NdRedirect,
+    ];
+    /// Multicast listener discovery: accepted only from link-local sources.
+    pub const MULTICAST_LISTENER: [Self; 4] = [
+        Self::MldListenerQuery,
+        Self::MldListenerReport,
+        Self::MldListenerDone,
+        Self::Mld2ListenerReport,
+    ];
+    /// Error messages: always accepted.
+    pub const ERRORS: [Self; 4] = [
+        Self::DestinationUnreachable,
+        Self::PacketTooBig,
+        Self::TimeExceeded,
+        Self::ParameterProblem,
+    ];
+
+    /// The type number.
+    pub const fn number(self) -> u8 {
+        self as u8
+    }
+
+    /// nft's name for the type.
+    pub const fn nft_name(self) -> &'static str {
+        match self {
+            Self::DestinationUnreachable => "destination-unreachable",
+            Self::PacketTooBig => "packet-too-big",
+            Self::TimeExceeded => "time-exceeded",
+            Self::ParameterProblem => "parameter-problem",
+            Self::EchoRequest => "echo-request",
+            Self::MldListenerQuery => "mld-listener-query",
+            Self::MldListenerReport => "mld-listener-report",
+            Self::MldListenerDone => "mld-listener-done",
+            Self::NdRouterSolicit => "nd-router-solicit",
+            Self::NdRouterAdvert => "nd-router-advert",
+            Self::NdNeighborSolicit => "nd-neighbor-solicit",
+            Self::NdNeighborAdvert => "nd-neighbor-advert",
+            Self::NdRedirect => "nd-redirect",
+            Self::Mld2ListenerReport => "mld2-listener-report",
+        }
+    }
+}
+
+/// What a log rule records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LogKind {
+    /// An accepted new inbound connection (`LogConnections`).
+    Open,
+    /// A dropped packet (`LogDroppedPackets`).
+    Drop,
+}
+
+impl LogKind {
+    /// The NFLOG prefix, which the log reader uses to tell the two apart.
+    pub const fn prefix(self) -> &'static str {
+        match self {
+            Self::Open => "fw6 OPEN",
+            Self::Drop => "fw6 DROP",
+        }
+    }
+}
+
+/// One rule of the input chain.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Rule {
+    /// `iif "lo" accept`.
+    AcceptLoopback,
+    /// `ct state established,related accept`: replies to traffic the host started.
+    AcceptEstablished,
+    /// `icmpv6 type T ip6 hoplimit 255 accept`.
+    AcceptNeighbourDiscovery(Icmpv6Type),
+    /// `ip6 saddr fe80::/10 icmpv6 type T accept`.
+    AcceptMulticastListener(Icmpv6Type),
+    /// `icmpv6 type T accept`.
+    AcceptIcmpv6Error(Icmpv6Type),
+    /// `iifname @unfirewalled accept`.
+    AcceptUnfirewalled,
+    /// `ct state invalid drop`.
+    DropInvalid,
+    /// `rt type 0 drop`: RFC 5095 deprecated type 0 routing headers.
+    DropRoutingHeader0,
+    /// `icmpv6 type echo-request limit rate N/second accept`.
+    AcceptEchoRequest {
+        /// Packets per second.
+        per_second: u32,
+    },
+    /// A rate-limited `log` of packets matching `set` (open/global) or of everything (drop).
+    Log {
+        /// Which set the packet matched, `None` for the drop log.
+        set: Option<SetName>,
+        /// Open or drop.
+        kind: LogKind,
+        /// NFLOG group.
+        group: u16,
+        /// Packets per second.
+        per_second: u32,
+    },
+    /// `iifname . meta l4proto . th dport @open accept`.
+    AcceptOpen,
+    /// `iifname . meta l4proto . th dport @ignored drop`.
+    DropIgnored,
+    /// `meta l4proto . th dport @global_open accept`.
+    AcceptGlobalOpen,
+    /// `drop`.
+    Drop,
+}
+
+/// The chain of DESIGN §3, in order.
+pub(super) fn chain(logging: &LogSettings, options: &Options) -> Vec<Rule> {
+    let log = |set, kind| Rule::Log {
+        set,
+        kind,
+        group: options.log_group,
+        per_second: options.log_per_second,
+    };
+    let mut rules = vec![Rule::AcceptLoopback, Rule::AcceptEstablished];
+    rules.extend(
+        Icmpv6Type::NEIGHBOUR_DISCOVERY
+            .into_iter()
+            .map(Rule::AcceptNeighbourDiscovery),
+    );
+    rules.extend(
+        Icmpv6Type::MULTICAST_LISTENER
+            .into_iter()
+            .map(Rule::AcceptMulticastListener),
+    );
+    rules.extend(Icmpv6Type::ERRORS.into_iter().map(Rule::AcceptIcmpv6Error));
+    rules.extend([
+        Rule::AcceptUnfirewalled,
+        Rule::DropInvalid,
+        Rule::DropRoutingHeader0,
+    ]);
+    if let EchoRequest::Accept { per_second } = options.echo_request {
+        rules.push(Rule::AcceptEchoRequest { per_second });
+    }
+    if logging.log_connections {
+        rules.push(log(Some(SetName::Open), LogKind::Open));
+    }
+    rules.extend([Rule::AcceptOpen, Rule::DropIgnored]);
+    if logging.log_connections {
+        rules.push(log(Some(SetName::GlobalOpen), LogKind::Open));
+    }
+    rules.push(Rule::AcceptGlobalOpen);
+    if logging.log_dropped_packets {
+        rules.push(log(None, LogKind::Drop));
+    }
+    rules.push(Rule::Drop);
+    rules
+}

@@ -1,0 +1,359 @@
+//! The configured intent: settings, global pairs and per-connection configuration, with the ICF
+//! semantics of every mutator and query (spec §2).
+
+use imbl::OrdMap;
+
+use crate::logging::validate_logfile_path;
+use crate::{
+    Change, Decision, EntryName, Error, IfName, LogSettings, Mutation, PortEntry, PortKey, Reason,
+    Snapshot,
+};
+
+/// A port set: pair → first name. `imbl` maps share structure, so cloning a whole state for a
+/// read snapshot or a batch's scratch copy is O(1), not O(entries).
+type PortMap = OrdMap<PortKey, EntryName>;
+
+/// One connection's configuration, keyed by interface name in [`State`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionConfig {
+    /// Whether inbound filtering applies.
+    pub firewalled: bool,
+    /// Pairs opened on this connection.
+    pub open: PortMap,
+    /// Global pairs this connection ignores.
+    pub ignored: PortMap,
+}
+
+impl Default for ConnectionConfig {
+    /// An unconfigured connection is firewalled, as the kernel treats unknown interfaces.
+    fn default() -> Self {
+        Self {
+            firewalled: true,
+            open: PortMap::new(),
+            ignored: PortMap::new(),
+        }
+    }
+}
+
+/// The whole intent. Connections are kept by interface name whether or not the interface exists
+/// now, so configuration applies again the moment it returns (DESIGN §4).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct State {
+    logging: LogSettings,
+    global_open: PortMap,
+    connections: OrdMap<IfName, ConnectionConfig>,
+}
+
+/// Which of a connection's two sets a member works on.
+#[derive(Clone, Copy)]
+enum ConnSet {
+    Open,
+    Ignored,
+}
+
+impl State {
+    /// The logging settings.
+    pub fn logging(&self) -> &LogSettings {
+        &self.logging
+    }
+
+    /// `IsFirewalled`. Unconfigured connections are firewalled.
+    pub fn is_firewalled(&self, connection: &IfName) -> bool {
+        self.connections
+            .get(connection)
+            .is_none_or(|c| c.firewalled)
+    }
+
+    /// `IsPortOpen`: this connection's own set only (spec §7.3).
+    pub fn is_port_open(&self, connection: &IfName, key: PortKey) -> bool {
+        self.connections
+            .get(connection)
+            .is_some_and(|c| c.open.contains_key(&key))
+    }
+
+    /// `IsPortGloballyOpen`.
+    pub fn is_port_globally_open(&self, key: PortKey) -> bool {
+        self.global_open.contains_key(&key)
+    }
+
+    /// `IsGlobalPortIgnored`.
+    pub fn is_global_port_ignored(&self, connection: &IfName, key: PortKey) -> bool {
+        self.connections
+            .get(connection)
+            .is_some_and(|c| c.ignored.contains_key(&key))
+    }
+
+    /// `EnumerateGloballyOpenPorts` / `GloballyOpenPorts`.
+    pub fn globally_open_ports(&self) -> Snapshot<PortEntry> {
+        entries(&self.global_open)
+    }
+
+    /// `EnumerateOpenPorts` / `OpenPorts`.
+    pub fn open_ports(&self, connection: &IfName) -> Snapshot<PortEntry> {
+        self.connections
+            .get(connection)
+            .map_or_else(Snapshot::default, |c| entries(&c.open))
+    }
+
+    /// `EnumerateIgnoredGlobalPorts` / `IgnoredGlobalPorts`.
+    pub fn ignored_global_ports(&self, connection: &IfName) -> Snapshot<PortEntry> {
+        self.connections
+            .get(connection)
+            .map_or_else(Snapshot::default, |c| entries(&c.ignored))
+    }
+
+    /// Every configured connection, by interface name, including absent interfaces.
+    pub fn connections(&self) -> impl Iterator<Item = (&IfName, &ConnectionConfig)> {
+        self.connections.iter()
+    }
+
+    /// The global open set, ordered by pair.
+    pub fn global_open(&self) -> impl Iterator<Item = (&PortKey, &EntryName)> {
+        self.global_open.iter()
+    }
+
+    /// The inbound decision rule of spec §1.4 for an unsolicited packet to `key` arriving on
+    /// `connection`. This is what the kernel ruleset enforces; `Explain` reports it.
+    pub fn decide(&self, connection: &IfName, key: PortKey) -> Decision {
+        let reason = if !self.is_firewalled(connection) {
+            Reason::NotFirewalled
+        } else if self.is_port_open(connection, key) {
+            Reason::OpenOnConnection
+        } else if self.is_port_globally_open(key) {
+            if self.is_global_port_ignored(connection, key) {
+                Reason::GlobalIgnored
+            } else {
+                Reason::GloballyOpen
+            }
+        } else {
+            Reason::NotOpen
+        };
+        Decision::new(reason)
+    }
+
+    /// Applies one state-changing member with its exact ICF semantics and returns the effective
+    /// changes: empty for a no-op (re-open, close of a closed pair, setting an equal value). On
+    /// error the state is unchanged.
+    pub fn apply(&mut self, mutation: &Mutation) -> Result<Vec<Change>, Error> {
+        let change = match mutation {
+            Mutation::OpenGlobalPort { key, name } => insert_new(&mut self.global_open, *key, name)
+                .map(|entry| Change::GlobalOpened { entry }),
+            Mutation::CloseGlobalPort { key } => {
+                self.global_open
+                    .remove(key)
+                    .map(|name| Change::GlobalClosed {
+                        entry: PortEntry::new(*key, name),
+                    })
+            }
+            Mutation::EnableFirewall { connection } => {
+                self.set_firewalled(connection, true)
+                    .then(|| Change::FirewallEnabled {
+                        connection: connection.clone(),
+                    })
+            }
+            Mutation::DisableFirewall { connection } => self
+                .set_firewalled(connection, false)
+                .then(|| Change::FirewallDisabled {
+                    connection: connection.clone(),
+                }),
+            Mutation::OpenPort {
+                connection,
+                key,
+                name,
+            } => self
+                .insert_conn(connection, ConnSet::Open, *key, name)
+                .map(|entry| Change::PortOpened {
+                    connection: connection.clone(),
+                    entry,
+                }),
+            Mutation::ClosePort { connection, key } => self
+                .remove_conn(connection, ConnSet::Open, *key)
+                .map(|entry| Change::PortClosed {
+                    connection: connection.clone(),
+                    entry,
+                }),
+            Mutation::IgnoreGlobalPort {
+                connection,
+                key,
+                name,
+            } => self
+                .insert_conn(connection, ConnSet::Ignored, *key, name)
+                .map(|entry| Change::GlobalIgnored {
+                    connection: connection.clone(),
+                    entry,
+                }),
+            Mutation::ObserveGlobalPort { connection, key } => self
+                .remove_conn(connection, ConnSet::Ignored, *key)
+                .map(|entry| Change::GlobalObserved {
+                    connection: connection.clone(),
+                    entry,
+                }),
+            Mutation::SetLogfilePath { path } => {
+                validate_logfile_path(path)?;
+                self.set_logging(|l| l.logfile_path.clone_from(path))
+            }
+            Mutation::SetLogfileMaximumSize { kib } => {
+                self.set_logging(|l| l.logfile_maximum_size = *kib)
+            }
+            Mutation::SetLogDroppedPackets { enabled } => {
+                self.set_logging(|l| l.log_dropped_packets = *enabled)
+            }
+            Mutation::SetLogConnections { enabled } => {
+                self.set_logging(|l| l.log_connections = *enabled)
+            }
+        };
+        Ok(change.into_iter().collect())
+    }
+
+    /// Applies a batch all-or-nothing: either every mutation applies and the concatenated
+    /// changes are returned, or the state is unchanged and the error names the failing position.
+    pub fn apply_batch(&mut self, mutations: &[Mutation]) -> Result<Vec<Change>, Error> {
+        let mut scratch = self.clone();
+        let mut changes = Vec::new();
+        for (index, mutation) in mutations.iter().enumerate() {
+            let more = scratch.apply(mutation).map_err(|e| {
+                e.context(format_args!(
+                    "batch item {} ({})",
+                    index + 1,
+                    mutation.member()
+                ))
+            })?;
+            changes.extend(more);
+        }
+        *self = scratch;
+        Ok(changes)
+    }
+
+    /// Replays a recorded change (from the store or an undo). Replaying the changes a mutation
+    /// returned, on the state before it, gives the state after it.
+    pub fn replay(&mut self, change: &Change) {
+        match change {
+            Change::GlobalOpened { entry } => {
+                self.global_open.insert(entry.key(), entry.name.clone());
+            }
+            Change::GlobalClosed { entry } => {
+                self.global_open.remove(&entry.key());
+            }
+            Change::FirewallEnabled { connection } => {
+                self.conn_mut(connection).firewalled = true;
+            }
+            Change::FirewallDisabled { connection } => {
+                self.conn_mut(connection).firewalled = false;
+            }
+            Change::PortOpened { connection, entry } => {
+                self.conn_mut(connection)
+                    .open
+                    .insert(entry.key(), entry.name.clone());
+            }
+            Change::PortClosed { connection, entry } => {
+                self.conn_mut(connection).open.remove(&entry.key());
+            }
+            Change::GlobalIgnored { connection, entry } => {
+                self.conn_mut(connection)
+                    .ignored
+                    .insert(entry.key(), entry.name.clone());
+            }
+            Change::GlobalObserved { connection, entry } => {
+                self.conn_mut(connection).ignored.remove(&entry.key());
+            }
+            Change::Logging { to, .. } => self.logging = to.clone(),
+        }
+    }
+
+    /// Called when the daemon sees an interface for the first time. With
+    /// `firewalled_by_default` off, a never-configured connection gets its firewall disabled
+    /// (a recorded change, so the choice persists); otherwise nothing happens, because an
+    /// unconfigured connection is already firewalled.
+    pub fn adopt_connection(
+        &mut self,
+        connection: &IfName,
+        firewalled_by_default: bool,
+    ) -> Vec<Change> {
+        if firewalled_by_default || self.connections.contains_key(connection) {
+            return Vec::new();
+        }
+        let change = Change::FirewallDisabled {
+            connection: connection.clone(),
+        };
+        self.replay(&change);
+        vec![change]
+    }
+
+    fn conn_mut(&mut self, connection: &IfName) -> &mut ConnectionConfig {
+        self.connections.entry(connection.clone()).or_default()
+    }
+
+    /// Sets the flag; true if it changed. An unconfigured connection gets an entry only when
+    /// something really changes, so no-ops leave no trace.
+    fn set_firewalled(&mut self, connection: &IfName, on: bool) -> bool {
+        if self.is_firewalled(connection) == on {
+            return false;
+        }
+        self.conn_mut(connection).firewalled = on;
+        true
+    }
+
+    fn insert_conn(
+        &mut self,
+        connection: &IfName,
+        set: ConnSet,
+        key: PortKey,
+        name: &EntryName,
+    ) -> Option<PortEntry> {
+        let present = self.connections.get(connection).is_some_and(|c| match set {
+            ConnSet::Open => c.open.contains_key(&key),
+            ConnSet::Ignored => c.ignored.contains_key(&key),
+        });
+        if present {
+            return None;
+        }
+        let conn = self.conn_mut(connection);
+        insert_new(conn.set_mut(set), key, name)
+    }
+
+    fn remove_conn(
+        &mut self,
+        connection: &IfName,
+        set: ConnSet,
+        key: PortKey,
+    ) -> Option<PortEntry> {
+        let conn = self.connections.get_mut(connection)?;
+        conn.set_mut(set)
+            .remove(&key)
+            .map(|name| PortEntry::new(key, name))
+    }
+
+    fn set_logging(&mut self, edit: impl FnOnce(&mut LogSettings)) -> Option<Change> {
+        let mut to = self.logging.clone();
+        edit(&mut to);
+        if to == self.logging {
+            return None;
+        }
+        let from = std::mem::replace(&mut self.logging, to.clone());
+        Some(Change::Logging { from, to })
+    }
+}
+
+impl ConnectionConfig {
+    fn set_mut(&mut self, set: ConnSet) -> &mut PortMap {
+        match set {
+            ConnSet::Open => &mut self.open,
+            ConnSet::Ignored => &mut self.ignored,
+        }
+    }
+}
+
+/// Inserts `key` unless present (first name wins); returns the new entry.
+fn insert_new(map: &mut PortMap, key: PortKey, name: &EntryName) -> Option<PortEntry> {
+    if map.contains_key(&key) {
+        return None;
+    }
+    map.insert(key, name.clone());
+    Some(PortEntry::new(key, name.clone()))
+}
+
+fn entries(map: &PortMap) -> Snapshot<PortEntry> {
+    map.iter()
+        .map(|(key, name)| PortEntry::new(*key, name.clone()))
+        .collect()
+}

@@ -1,0 +1,148 @@
+//! Golden tests of the nftables plan (DESIGN §3) and of the change → element mapping.
+
+use fw6_model::plan::{self, EchoRequest, Element, ElementOp, Options, SetName, Update};
+use fw6_model::{EntryName, IfName, LogfileMaximumSize, Mutation, PortKey, State};
+
+fn ifname(s: &str) -> IfName {
+    IfName::try_from(s).unwrap()
+}
+
+fn key(s: &str) -> PortKey {
+    s.parse().unwrap()
+}
+
+fn name(s: &str) -> EntryName {
+    EntryName::try_from(s).unwrap()
+}
+
+/// A state touching every set: a global pair, pairs on two connections, an ignore, a
+/// connection without firewall.
+fn sample() -> State {
+    let mut state = State::default();
+    let batch = [
+        Mutation::OpenGlobalPort {
+            key: key("22/tcp"),
+            name: name("ssh"),
+        },
+        Mutation::OpenGlobalPort {
+            key: key("546/udp"),
+            name: name("dhcpv6-client"),
+        },
+        Mutation::OpenPort {
+            connection: ifname("lan0"),
+            key: key("80/tcp"),
+            name: name("web"),
+        },
+        Mutation::OpenPort {
+            connection: ifname("lan0"),
+            key: key("5353/udp"),
+            name: name("mdns"),
+        },
+        Mutation::IgnoreGlobalPort {
+            connection: ifname("wan0"),
+            key: key("22/tcp"),
+            name: name("no ssh from outside"),
+        },
+        Mutation::DisableFirewall {
+            connection: ifname("lab0"),
+        },
+    ];
+    state.apply_batch(&batch).unwrap();
+    state
+}
+
+fn check_golden(file: &str, actual: &str) {
+    let path = format!("{}/tests/golden/{file}", env!("CARGO_MANIFEST_DIR"));
+    if std::env::var_os("FW6_BLESS").is_some() {
+        std::fs::write(&path, actual).unwrap();
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{path}: {e} (run with FW6_BLESS=1 to create it)"));
+    assert_eq!(
+        actual, expected,
+        "{path} differs; FW6_BLESS=1 rewrites it after review"
+    );
+}
+
+#[test]
+fn full_plan_renders_the_design_ruleset() {
+    let text = plan::render(&plan::full(&sample(), &Options::default()));
+    check_golden("full.nft", &text);
+}
+
+#[test]
+fn logging_switches_add_rate_limited_log_rules() {
+    let mut state = sample();
+    state
+        .apply_batch(&[
+            Mutation::SetLogDroppedPackets { enabled: true },
+            Mutation::SetLogConnections { enabled: true },
+        ])
+        .unwrap();
+    let options = Options {
+        echo_request: EchoRequest::Drop,
+        ..Options::default()
+    };
+    check_golden("logging.nft", &plan::render(&plan::full(&state, &options)));
+}
+
+#[test]
+fn empty_state_has_empty_sets_and_the_whole_chain() {
+    let plan = plan::full(&State::default(), &Options::default());
+    assert_eq!(plan.element_count(), 0);
+    let text = plan::render(&plan);
+    assert!(text.contains("rt type 0 drop"));
+    assert!(text.trim_end().ends_with("drop\n\t}\n}") || text.contains("\t\tdrop\n\t}\n}"));
+}
+
+#[test]
+fn changes_map_to_single_element_operations() {
+    let mut state = sample();
+    let lan0 = ifname("lan0");
+    let changes = state
+        .apply_batch(&[
+            Mutation::OpenPort {
+                connection: lan0.clone(),
+                key: key("443/tcp"),
+                name: name(""),
+            },
+            Mutation::ClosePort {
+                connection: lan0.clone(),
+                key: key("80/tcp"),
+            },
+            Mutation::CloseGlobalPort {
+                key: key("546/udp"),
+            },
+            Mutation::EnableFirewall {
+                connection: ifname("lab0"),
+            },
+            Mutation::ObserveGlobalPort {
+                connection: ifname("wan0"),
+                key: key("22/tcp"),
+            },
+            Mutation::SetLogfileMaximumSize {
+                kib: LogfileMaximumSize::try_from(10).unwrap(),
+            },
+        ])
+        .unwrap();
+    assert_eq!(
+        plan::update(&changes),
+        Update::Elements(vec![
+            ElementOp::Add(
+                SetName::Open,
+                Element::ConnectionPair(lan0.clone(), key("443/tcp"))
+            ),
+            ElementOp::Delete(SetName::Open, Element::ConnectionPair(lan0, key("80/tcp"))),
+            ElementOp::Delete(SetName::GlobalOpen, Element::Pair(key("546/udp"))),
+            ElementOp::Delete(SetName::Unfirewalled, Element::Connection(ifname("lab0"))),
+            ElementOp::Delete(
+                SetName::Ignored,
+                Element::ConnectionPair(ifname("wan0"), key("22/tcp"))
+            ),
+        ])
+    );
+    let changes = state
+        .apply(&Mutation::SetLogDroppedPackets { enabled: true })
+        .unwrap();
+    assert_eq!(plan::update(&changes), Update::Rebuild);
+}

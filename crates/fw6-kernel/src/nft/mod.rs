@@ -1,0 +1,1 @@
+//! nftables over raw netlink.

@@ -165,7 +165,7 @@ mod tests {
 
     #[test]
     fn order_is_port_then_protocol() {
-        let mut keys = vec![
+        let mut keys = [
             PortKey::from_raw(80, 17).unwrap(),
             PortKey::from_raw(22, 17).unwrap(),
             PortKey::from_raw(80, 6).unwrap(),

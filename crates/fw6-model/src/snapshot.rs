@@ -57,30 +57,50 @@ impl<T> Snapshot<T> {
 impl<T: Clone> Snapshot<T> {
     /// `Next`: up to `n` items from the cursor. Fewer than `n` (possibly none) means the end was
     /// reached, the `S_FALSE` case; `next(0)` returns nothing and is `S_OK`.
-    pub fn next_items(&mut self, n: usize) -> Vec<T> {
+    pub fn next(&mut self, n: usize) -> Vec<T> {
         let end = self.cursor.saturating_add(n).min(self.items.len());
         let out = self.items[self.cursor..end].to_vec();
         self.cursor = end;
         out
     }
+
+    /// The items from the cursor on, without moving it.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = &T> {
+        self.items[self.cursor..].iter()
+    }
 }
 
-impl<T: Clone> Iterator for Snapshot<T> {
+/// A normal Rust iterator over the items from the cursor on. `Snapshot` itself is not an
+/// `Iterator`, so the ICF names `next`, `skip` and `count` keep their enumerator meaning.
+impl<T: Clone> IntoIterator for Snapshot<T> {
+    type Item = T;
+    type IntoIter = IntoIter<T>;
+
+    fn into_iter(self) -> IntoIter<T> {
+        IntoIter(self)
+    }
+}
+
+/// The iterator of [`Snapshot::into_iter`]; it shares the snapshot's items, copying none.
+#[derive(Debug, Clone)]
+pub struct IntoIter<T>(Snapshot<T>);
+
+impl<T: Clone> Iterator for IntoIter<T> {
     type Item = T;
 
     fn next(&mut self) -> Option<T> {
-        let item = self.items.get(self.cursor)?.clone();
-        self.cursor += 1;
+        let item = self.0.items.get(self.0.cursor)?.clone();
+        self.0.cursor += 1;
         Some(item)
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let left = self.items.len() - self.cursor;
+        let left = self.0.items.len() - self.0.cursor;
         (left, Some(left))
     }
 }
 
-impl<T: Clone> ExactSizeIterator for Snapshot<T> {}
+impl<T: Clone> ExactSizeIterator for IntoIter<T> {}
 
 impl<T> FromIterator<T> for Snapshot<T> {
     fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
@@ -99,10 +119,10 @@ mod tests {
     #[test]
     fn next_returns_fewer_at_the_end() {
         let mut s = abc();
-        assert_eq!(s.next_items(2), ['a', 'b']);
-        assert_eq!(s.next_items(2), ['c']); // S_FALSE: 1 of 2
-        assert_eq!(s.next_items(1), [] as [char; 0]); // S_FALSE: 0 of 1
-        assert_eq!(s.next_items(0), [] as [char; 0]);
+        assert_eq!(s.next(2), ['a', 'b']);
+        assert_eq!(s.next(2), ['c']); // S_FALSE: 1 of 2
+        assert_eq!(s.next(1), [] as [char; 0]); // S_FALSE: 0 of 1
+        assert_eq!(s.next(0), [] as [char; 0]);
         assert_eq!(s.count(), 3);
     }
 
@@ -114,33 +134,34 @@ mod tests {
         assert!(!s.skip(1));
         let mut s = abc();
         assert!(!s.skip(usize::MAX));
-        assert_eq!(s.next(), None);
+        assert!(s.next(1).is_empty());
     }
 
     #[test]
     fn reset_replays_and_clone_keeps_the_cursor() {
         let mut s = abc();
-        s.next();
+        s.next(1);
         let mut c = s.clone();
-        assert_eq!(c.next(), Some('b'));
-        assert_eq!(s.next(), Some('b')); // independent cursors
+        assert_eq!(c.next(1), ['b']);
+        assert_eq!(s.next(1), ['b']); // independent cursors
         s.reset();
-        assert_eq!(s.collect::<String>(), "abc");
-        assert_eq!(c.collect::<String>(), "c");
+        assert_eq!(s.into_iter().collect::<String>(), "abc");
+        assert_eq!(c.iter().collect::<String>(), "c");
+        assert_eq!(c.into_iter().collect::<String>(), "c");
     }
 
     #[test]
     fn next_huge_request_does_not_overflow() {
         let mut s = abc();
-        s.next();
-        assert_eq!(s.next_items(usize::MAX), ['b', 'c']);
+        s.next(1);
+        assert_eq!(s.next(usize::MAX), ['b', 'c']);
     }
 
     #[test]
     fn empty_snapshot() {
         let mut s: Snapshot<u8> = Snapshot::default();
         assert_eq!(s.count(), 0);
-        assert!(s.next_items(1).is_empty());
+        assert!(s.next(1).is_empty());
         assert!(s.skip(0));
         assert!(!s.skip(1));
     }

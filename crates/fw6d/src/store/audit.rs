@@ -1,0 +1,174 @@
+//! The audit trail: one row per effective change, naming who asked, through which member, what
+//! changed from what to what, and when. Rows are only ever appended.
+//!
+//! `what` uses the store's own nouns: the pair table (`global_open`, `open_ports`,
+//! `ignored_ports`), `firewalled`, or a settings column (`log_dropped_packets`,
+//! `log_connections`, `logfile_path`, `logfile_maximum_size`). `old`/`new` are text: a pair's name
+//! (absent = `NULL`, so an empty name stays distinguishable), `true`/`false` for switches, the
+//! path, or the size in KiB.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use fw6_model::{IfName, LogSettings, PortKey};
+use rusqlite::{Connection, Row, params};
+
+use super::{Provenance, StoreError};
+
+/// One audit row, as read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    /// Increasing with every row; newest is largest.
+    pub id: i64,
+    /// When the change was recorded.
+    pub time: SystemTime,
+    /// Who asked.
+    pub who: Provenance,
+    /// The ICF member called, e.g. `OpenPort`.
+    pub member: String,
+    /// What changed: a pair table, `firewalled`, or a settings column.
+    pub what: String,
+    /// The connection concerned, if any.
+    pub connection: Option<String>,
+    /// The pair concerned, if any.
+    pub key: Option<PortKey>,
+    /// The value before (`None`: the pair was absent).
+    pub old: Option<String>,
+    /// The value after (`None`: the pair is gone).
+    pub new: Option<String>,
+}
+
+/// A row to append.
+pub(crate) struct AuditRow<'a> {
+    pub time: i64,
+    pub who: &'a Provenance,
+    pub member: &'a str,
+    pub what: &'a str,
+    pub connection: Option<&'a IfName>,
+    pub key: Option<PortKey>,
+    pub old: Option<String>,
+    pub new: Option<String>,
+}
+
+pub(crate) fn insert(conn: &Connection, row: &AuditRow<'_>) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO audit (time, uid, pid, executable, sender, member, what, connection, port, \
+         protocol, old, new) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            row.time,
+            row.who.uid,
+            row.who.pid,
+            row.who.executable,
+            row.who.sender,
+            row.member,
+            row.what,
+            row.connection.map(IfName::as_str),
+            row.key.map(|k| k.port.get()),
+            row.key.map(|k| k.protocol.number()),
+            row.old,
+            row.new,
+        ])
+    })
+    .map(drop)
+    .map_err(|e| StoreError::sqlite(format!("record {} (audit)", row.member), e))
+}
+
+/// The newest `limit` rows, newest first.
+pub(crate) fn newest(conn: &Connection, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT id, time, uid, pid, executable, sender, member, what, connection, port, \
+             protocol, old, new FROM audit ORDER BY id DESC LIMIT ?1",
+        )
+        .map_err(|e| StoreError::sqlite("read audit", e))?;
+    let rows = stmt
+        .query_map([limit], read_row)
+        .map_err(|e| StoreError::sqlite("read audit", e))?;
+    let mut records = Vec::new();
+    for row in rows {
+        let (record, raw_key) = row.map_err(|e| StoreError::sqlite("read audit", e))?;
+        let key = match raw_key {
+            Some((port, protocol)) => {
+                Some(
+                    PortKey::from_raw(port, protocol).map_err(|e| StoreError::InvalidRow {
+                        table: "audit",
+                        reason: e.to_string(),
+                    })?,
+                )
+            }
+            None => None,
+        };
+        records.push(AuditRecord { key, ..record });
+    }
+    Ok(records)
+}
+
+/// One row, with the pair still raw so the model can validate it.
+fn read_row(row: &Row<'_>) -> rusqlite::Result<(AuditRecord, Option<(u32, u32)>)> {
+    let millis: i64 = row.get(1)?;
+    let time =
+        u64::try_from(millis).map_or(UNIX_EPOCH, |ms| UNIX_EPOCH + Duration::from_millis(ms));
+    let port: Option<u32> = row.get(9)?;
+    let protocol: Option<u32> = row.get(10)?;
+    let record = AuditRecord {
+        id: row.get(0)?,
+        time,
+        who: Provenance {
+            uid: row.get(2)?,
+            pid: row.get(3)?,
+            executable: row.get(4)?,
+            sender: row.get(5)?,
+        },
+        member: row.get(6)?,
+        what: row.get(7)?,
+        connection: row.get(8)?,
+        key: None,
+        old: row.get(11)?,
+        new: row.get(12)?,
+    };
+    Ok((record, port.zip(protocol)))
+}
+
+/// Each setting that differs between `from` and `to`, as (column, old, new).
+pub(crate) fn setting_diffs(
+    from: &LogSettings,
+    to: &LogSettings,
+) -> Vec<(&'static str, String, String)> {
+    let mut diffs = Vec::new();
+    let mut diff = |what, old: String, new: String| {
+        if old != new {
+            diffs.push((what, old, new));
+        }
+    };
+    diff(
+        "log_dropped_packets",
+        from.log_dropped_packets.to_string(),
+        to.log_dropped_packets.to_string(),
+    );
+    diff(
+        "log_connections",
+        from.log_connections.to_string(),
+        to.log_connections.to_string(),
+    );
+    diff(
+        "logfile_path",
+        from.logfile_path.clone(),
+        to.logfile_path.clone(),
+    );
+    diff(
+        "logfile_maximum_size",
+        from.logfile_maximum_size.kib().to_string(),
+        to.logfile_maximum_size.kib().to_string(),
+    );
+    diffs
+}
+
+/// Milliseconds since the Unix epoch, the unit of every time column. A clock before 1970 is
+/// stored as 0 rather than failing a call.
+pub(crate) fn now_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}

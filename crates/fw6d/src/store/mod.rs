@@ -1,0 +1,201 @@
+//! The durable store: the configured intent (settings, connections, the three pair sets, each
+//! entry with who created it) and an audit trail, in SQLite (DESIGN §5 "Store").
+//!
+//! It holds intent, never the generated ruleset: the ruleset is derived from the loaded
+//! [`State`] on every start. Each API call or batch is one transaction, and a transaction dropped
+//! without [`StoreTx::commit`] leaves nothing behind, so what was not acknowledged leaves no trace
+//! after a restart (DESIGN §1.2). A file that cannot be used is moved aside, never deleted, and the
+//! daemon starts from an empty state and says so (DESIGN §1.3).
+
+mod audit;
+mod error;
+mod load;
+mod migrations;
+mod provenance;
+mod record;
+mod recover;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use fw6_model::{Change, State};
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+
+pub use audit::AuditRecord;
+pub use error::StoreError;
+pub use migrations::SCHEMA_VERSION;
+pub use provenance::Provenance;
+
+/// How long a statement waits for a lock held by another connection (an administrator's
+/// `sqlite3` shell, a backup) before failing the call with SQLite's "database is locked".
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Statements cached per connection: every statement the store runs fits, so no call re-parses
+/// SQL.
+const STATEMENT_CACHE: usize = 32;
+
+/// The open database.
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+}
+
+/// How [`Store::open`] found the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Opened {
+    /// The file existed and was loaded.
+    Existing,
+    /// There was no file; an empty one was created. The caller seeds first-start defaults.
+    Fresh,
+    /// The file was unusable; it now lives at `moved_to` and an empty store replaced it.
+    Recovered {
+        /// Where the old file (and its `-wal`/`-shm`) now is.
+        moved_to: PathBuf,
+        /// Why it was unusable, in SQLite's or the model's words.
+        reason: String,
+    },
+}
+
+impl Store {
+    /// Opens or creates the database: WAL, `synchronous=FULL`, foreign keys, busy timeout; applies
+    /// migrations; loads the intent.
+    ///
+    /// A file that is not a database, is corrupt, comes from a newer fw6d or holds rows the model
+    /// rejects is moved to `<path>.corrupt-<unix time>` (with its `-wal`/`-shm`) and a fresh store
+    /// is created: [`Opened::Recovered`]. Environmental failures (permissions, I/O errors, a lock
+    /// held elsewhere) are returned as errors and the file is left alone.
+    pub fn open(path: &Path) -> Result<(Self, State, Opened), StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+                operation: "create the store directory",
+                path: dir.to_owned(),
+                source,
+            })?;
+        }
+        let existed = fs::symlink_metadata(path).is_ok();
+        match Self::open_file(path) {
+            Ok((store, state)) => {
+                let opened = if existed {
+                    Opened::Existing
+                } else {
+                    Opened::Fresh
+                };
+                Ok((store, state, opened))
+            }
+            Err(damage) if existed && damage.is_damage() => {
+                let reason = damage.to_string();
+                let moved_to = recover::move_aside(path)?;
+                tracing::error!(
+                    path = %path.display(),
+                    moved_to = %moved_to.display(),
+                    %reason,
+                    "the store was unusable: moved it aside and started from an empty state"
+                );
+                let (store, state) = Self::open_file(path)?;
+                Ok((store, state, Opened::Recovered { moved_to, reason }))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn open_file(path: &Path) -> Result<(Self, State), StoreError> {
+        let mut conn = Connection::open(path).map_err(|e| StoreError::sqlite("open", e))?;
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| StoreError::sqlite("set busy timeout", e))?;
+        // The first statement reads the header, so a file that is not a database fails here.
+        let mode: String = conn
+            .pragma_update_and_check(None, "journal_mode", "wal", |row| row.get(0))
+            .map_err(|e| StoreError::sqlite("enable WAL", e))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            tracing::warn!(path = %path.display(), %mode, "store could not switch to WAL");
+        }
+        conn.pragma_update(None, "synchronous", "FULL")
+            .and_then(|()| conn.pragma_update(None, "foreign_keys", true))
+            .map_err(|e| StoreError::sqlite("configure connection", e))?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        migrations::migrate(&mut conn)?;
+        let state = load::load(&conn)?;
+        Ok((Self { conn }, state))
+    }
+
+    /// Starts the transaction of one API call or batch. It takes the write lock at once
+    /// (`BEGIN IMMEDIATE`), so a conflict shows up here, not at commit; dropping it without
+    /// [`StoreTx::commit`] rolls everything back.
+    pub fn transaction(&mut self) -> Result<StoreTx<'_>, StoreError> {
+        Transaction::new(&mut self.conn, TransactionBehavior::Immediate)
+            .map(|tx| StoreTx { tx })
+            .map_err(|e| StoreError::sqlite("begin transaction", e))
+    }
+
+    /// Audit rows, newest first, at most `limit`.
+    pub fn audit(&self, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {
+        audit::newest(&self.conn, limit)
+    }
+
+    /// `PRAGMA integrity_check`: succeeds only if SQLite answers exactly "ok".
+    pub fn integrity_check(&self) -> Result<(), StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("PRAGMA integrity_check")
+            .map_err(|e| StoreError::sqlite("integrity check", e))?;
+        let lines = stmt
+            .query_map([], |row| row.get::<_, String>(0))
+            .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>)
+            .map_err(|e| StoreError::sqlite("integrity check", e))?;
+        if lines == ["ok"] {
+            Ok(())
+        } else {
+            Err(StoreError::Integrity(lines.join("; ")))
+        }
+    }
+}
+
+/// One open transaction.
+#[derive(Debug)]
+pub struct StoreTx<'a> {
+    tx: Transaction<'a>,
+}
+
+impl StoreTx<'_> {
+    /// Persists the effective changes of one member call with their provenance, plus one audit
+    /// row per change (a logging change gets one row per setting that differs). Empty `changes`
+    /// (a no-op call) write nothing.
+    ///
+    /// The call is all-or-nothing within the transaction: on error its partial writes are undone
+    /// (a savepoint), so earlier calls of a batch stay as they were; the caller then normally
+    /// drops the whole transaction.
+    pub fn record(
+        &mut self,
+        member: &str,
+        changes: &[Change],
+        who: &Provenance,
+    ) -> Result<(), StoreError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let savepoint = self
+            .tx
+            .savepoint()
+            .map_err(|e| StoreError::sqlite(format!("record {member} (savepoint)"), e))?;
+        let writer = record::Writer {
+            conn: &savepoint,
+            member,
+            who,
+            now: audit::now_millis(),
+        };
+        for change in changes {
+            writer.change(change)?;
+        }
+        savepoint
+            .commit()
+            .map_err(|e| StoreError::sqlite(format!("record {member} (release savepoint)"), e))
+    }
+
+    /// Makes the transaction durable (`synchronous=FULL`: on disk when this returns).
+    pub fn commit(self) -> Result<(), StoreError> {
+        self.tx
+            .commit()
+            .map_err(|e| StoreError::sqlite("commit", e))
+    }
+}

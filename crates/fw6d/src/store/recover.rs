@@ -1,0 +1,54 @@
+//! Moving a damaged database aside. The file is renamed, never deleted, so an administrator can
+//! inspect or restore it; its `-wal` and `-shm` companions move with it, because the WAL may hold
+//! committed transactions that belong to the main file.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::StoreError;
+
+/// Renames `path` (and its `-wal`/`-shm`) to `<path>.corrupt-<unix time>`, adding `.1`, `.2`, …
+/// if that name is taken, so an earlier moved-aside file is never overwritten. Returns the new
+/// path of the main file.
+pub(crate) fn move_aside(path: &Path) -> Result<PathBuf, StoreError> {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let base = with_suffix(path, &format!(".corrupt-{secs}"));
+    let mut target = base.clone();
+    let mut n = 0;
+    while exists(&target) || exists(&with_suffix(&target, "-wal")) {
+        n += 1;
+        target = with_suffix(&base, &format!(".{n}"));
+    }
+    rename(path, &target)?;
+    for companion in ["-wal", "-shm"] {
+        let from = with_suffix(path, companion);
+        if exists(&from) {
+            rename(&from, &with_suffix(&target, companion))?;
+        }
+    }
+    Ok(target)
+}
+
+fn rename(from: &Path, to: &Path) -> Result<(), StoreError> {
+    fs::rename(from, to).map_err(|source| StoreError::Io {
+        operation: "move damaged database aside",
+        path: from.to_owned(),
+        source,
+    })
+}
+
+/// True if anything (even a dangling symlink) is at `path`.
+fn exists(path: &Path) -> bool {
+    !matches!(fs::symlink_metadata(path), Err(e) if e.kind() == io::ErrorKind::NotFound)
+}
+
+/// `path` with `suffix` appended to its last component, the way SQLite names `-wal` files.
+pub(crate) fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}

@@ -3,7 +3,7 @@
 //! require `nft -j list table ip6 fw6` to agree. It is written as `nft list` prints, so the text
 //! itself can be compared with a listing too.
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 
 use super::rule::{Icmpv6Type, LogKind};
 use super::{CHAIN, Element, Rule, SetName, SetPlan, TABLE, TablePlan};
@@ -90,5 +90,19 @@ pub(crate) fn rule_text(rule: &Rule) -> String {
         Rule::DropIgnored => format!("{OPEN_KEY} @{} drop", SetName::Ignored.as_str()),
         Rule::AcceptGlobalOpen => format!("{GLOBAL_KEY} @{} accept", SetName::GlobalOpen.as_str()),
         Rule::Drop => "drop".to_owned(),
+    }
+}
+
+/// Elements print as nft writes them, so kernel errors can name the element that failed.
+impl fmt::Display for Element {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&element_text(self))
+    }
+}
+
+/// Rules print as nft writes them, so kernel errors can name the rule that failed.
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&rule_text(self))
     }
 }

@@ -1,0 +1,277 @@
+//! A transaction: BEGIN, the messages, END, serialized into one buffer so it reaches the kernel
+//! in one datagram and commits or aborts as a whole. Every message asks for an ack and carries
+//! its own sequence number; the label kept for it turns a refusal back into the operation (and,
+//! for element lists, the element) that caused it.
+
+use fw6_model::plan::{Element, Rule, SetName, TABLE};
+use netlink_packet_core::{
+    Emitable as _, NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_ECHO, NLM_F_REQUEST, NetlinkMessage,
+};
+use netlink_packet_netfilter::nftables::{NfTablesMessage, SetElementList, SetElementMessage};
+use netlink_packet_netfilter::none::ControlMessage;
+use netlink_packet_netfilter::{NetfilterHeader, NetfilterMessage, NetfilterProtoFamily};
+
+use super::sets::element_attribute;
+use super::socket::HEADER_LEN;
+
+/// `NFNL_SUBSYS_NFTABLES`: BEGIN and END name the subsystem the batch is for.
+const NFNL_SUBSYS_NFTABLES: u16 = 10;
+/// `struct nfgenmsg`.
+const NFGEN_LEN: usize = 4;
+/// At most this many elements per message (ecosystem.md §2.3: a list over 64 KiB is refused).
+pub(crate) const MAX_ELEMENTS: usize = 1000;
+/// And at most this many bytes of elements per message, whatever their size.
+const MAX_ELEMENT_BYTES: usize = 48 * 1024;
+
+/// What a message of the batch does, to name it in an error.
+#[derive(Debug)]
+pub(crate) enum Label<'a> {
+    Begin,
+    End,
+    AddTable,
+    DeleteTable,
+    AddChain,
+    AddSet(SetName),
+    /// A rule, numbered from 1 in chain order.
+    AddRule(usize, &'a Rule),
+    /// An element list, with each element's offset in the message.
+    Elements {
+        add: bool,
+        set: SetName,
+        elements: Vec<(u32, &'a Element)>,
+    },
+}
+
+impl Label<'_> {
+    /// The operation in words. `offset` (from the kernel's extended ack) picks the element.
+    pub(crate) fn describe(&self, offset: Option<u32>) -> String {
+        match self {
+            Self::Begin => "begin the transaction".to_owned(),
+            Self::End => "commit the transaction".to_owned(),
+            Self::AddTable => format!("add table ip6 {TABLE}"),
+            Self::DeleteTable => format!("delete table ip6 {TABLE}"),
+            Self::AddChain => format!("add chain {}", fw6_model::plan::CHAIN),
+            Self::AddSet(set) => format!("add set {}", set.as_str()),
+            Self::AddRule(n, rule) => format!("add rule {n} ({rule})"),
+            Self::Elements { add, set, elements } => {
+                let (verb, prep) = if *add {
+                    ("add", "to")
+                } else {
+                    ("delete", "from")
+                };
+                let set = set.as_str();
+                let culprit = offset.and_then(|offset| {
+                    elements
+                        .iter()
+                        .take_while(|(start, _)| *start <= offset)
+                        .last()
+                        .filter(|_| elements.first().is_some_and(|(s, _)| *s <= offset))
+                });
+                match (culprit, elements.as_slice()) {
+                    (Some((_, e)), _) | (None, [(_, e)]) => {
+                        format!("{verb} element {e} {prep} set {set}")
+                    }
+                    (None, many) => format!(
+                        "{verb} {} elements {prep} set {set} (the first is {})",
+                        many.len(),
+                        many.first().map_or(String::new(), |(_, e)| e.to_string())
+                    ),
+                }
+            }
+        }
+    }
+}
+
+/// A batch being built.
+#[derive(Debug)]
+pub(crate) struct Batch<'a> {
+    buf: Vec<u8>,
+    labels: Vec<(u32, Label<'a>)>,
+    next_seq: u32,
+}
+
+impl<'a> Batch<'a> {
+    /// A batch whose BEGIN takes sequence number `first_seq`. BEGIN carries `NLM_F_ECHO` so the
+    /// kernel sends this socket the generation the commit produces.
+    pub(crate) fn new(first_seq: u32) -> Self {
+        let mut batch = Self {
+            buf: Vec::new(),
+            labels: Vec::new(),
+            next_seq: first_seq,
+        };
+        batch.push_control(ControlMessage::BatchBegin, NLM_F_ECHO, Label::Begin);
+        batch
+    }
+
+    fn push_control(&mut self, message: ControlMessage, flags: u16, label: Label<'a>) {
+        let header = NetfilterHeader::new(NetfilterProtoFamily::Unspec, 0, NFNL_SUBSYS_NFTABLES);
+        self.push_raw(NetfilterMessage::new(header, message), flags, label);
+    }
+
+    /// Appends an nf_tables message for the `ip6` family.
+    pub(crate) fn push(&mut self, message: NfTablesMessage, label: Label<'a>) {
+        let flags = match message {
+            NfTablesMessage::NewRule(_) => NLM_F_CREATE | NLM_F_APPEND,
+            NfTablesMessage::NewChain(_)
+            | NfTablesMessage::NewSet(_)
+            | NfTablesMessage::NewSetElement(_) => NLM_F_CREATE,
+            _ => 0,
+        };
+        let header = NetfilterHeader::new(NetfilterProtoFamily::IPv6, 0, 0);
+        self.push_raw(NetfilterMessage::new(header, message), flags, label);
+    }
+
+    fn push_raw(&mut self, message: NetfilterMessage, flags: u16, label: Label<'a>) {
+        let seq = self.next_seq;
+        self.next_seq = self.next_seq.wrapping_add(1);
+        let mut message = NetlinkMessage::from(message);
+        message.header.flags = NLM_F_REQUEST | NLM_F_ACK | flags;
+        message.header.sequence_number = seq;
+        message.finalize();
+        let start = self.buf.len();
+        self.buf.resize(start + message.buffer_len(), 0);
+        message.serialize(&mut self.buf[start..]);
+        self.labels.push((seq, label));
+    }
+
+    /// Appends element adds or deletes for `set`, split into messages the kernel accepts.
+    /// `set_id` refers to a set created earlier in the same batch.
+    pub(crate) fn push_elements(
+        &mut self,
+        add: bool,
+        set: SetName,
+        set_id: Option<u32>,
+        elements: impl IntoIterator<Item = &'a Element>,
+    ) {
+        let mut head = vec![
+            SetElementList::Table(TABLE.to_owned()),
+            SetElementList::Set(set.as_str().to_owned()),
+        ];
+        head.extend(set_id.map(SetElementList::SetId));
+        // The element list's nested header starts after nlmsghdr, nfgenmsg and the head.
+        let first_offset = HEADER_LEN + NFGEN_LEN + head.as_slice().buffer_len() + 4;
+        let mut list = Vec::new();
+        let mut labels = Vec::new();
+        let mut bytes = 0;
+        for element in elements {
+            let attribute = element_attribute(element);
+            let len = attribute.buffer_len();
+            if list.len() == MAX_ELEMENTS || bytes + len > MAX_ELEMENT_BYTES {
+                self.flush_elements(add, set, &head, &mut list, &mut labels);
+                bytes = 0;
+            }
+            let offset = u32::try_from(first_offset + bytes).expect("messages are < 64 KiB");
+            labels.push((offset, element));
+            list.push(attribute);
+            bytes += len;
+        }
+        if !list.is_empty() {
+            self.flush_elements(add, set, &head, &mut list, &mut labels);
+        }
+    }
+
+    fn flush_elements(
+        &mut self,
+        add: bool,
+        set: SetName,
+        head: &[SetElementList],
+        list: &mut Vec<
+            netlink_packet_netfilter::nftables::ListAttribute<
+                netlink_packet_netfilter::nftables::SetElementAttribute,
+            >,
+        >,
+        labels: &mut Vec<(u32, &'a Element)>,
+    ) {
+        let mut attributes = head.to_vec();
+        attributes.push(SetElementList::Elements(std::mem::take(list)));
+        let message = SetElementMessage { attributes };
+        let message = if add {
+            NfTablesMessage::NewSetElement(message)
+        } else {
+            NfTablesMessage::DeleteSetElement(message)
+        };
+        let label = Label::Elements {
+            add,
+            set,
+            elements: std::mem::take(labels),
+        };
+        self.push(message, label);
+    }
+
+    /// Appends END and returns the wire bytes with the labels by sequence number.
+    pub(crate) fn finish(mut self) -> Sealed<'a> {
+        self.push_control(ControlMessage::BatchEnd, 0, Label::End);
+        Sealed {
+            buf: self.buf,
+            labels: self.labels,
+        }
+    }
+}
+
+/// A finished batch.
+#[derive(Debug)]
+pub(crate) struct Sealed<'a> {
+    pub(crate) buf: Vec<u8>,
+    pub(crate) labels: Vec<(u32, Label<'a>)>,
+}
+
+impl Sealed<'_> {
+    /// The label of the message with sequence number `seq`.
+    pub(crate) fn label(&self, seq: u32) -> Option<&Label<'_>> {
+        let first = self.labels.first()?.0;
+        let index = usize::try_from(seq.wrapping_sub(first)).ok()?;
+        self.labels.get(index).map(|(_, label)| label)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use fw6_model::{IfName, PortKey};
+
+    use super::*;
+
+    #[test]
+    fn element_offsets_point_at_each_element_attribute() {
+        let elements: Vec<Element> = (1..=2500u32)
+            .map(|p| {
+                Element::ConnectionPair(
+                    IfName::try_from("lan0").unwrap(),
+                    PortKey::from_raw(p, 6).unwrap(),
+                )
+            })
+            .collect();
+        let mut batch = Batch::new(100);
+        batch.push_elements(true, SetName::Open, Some(2), &elements);
+        let sealed = batch.finish();
+        // BEGIN, 3 element messages (1000 + 1000 + 500), END.
+        assert_eq!(sealed.labels.len(), 5);
+        let mut at = 0;
+        for (seq, label) in &sealed.labels {
+            let len = u32::from_ne_bytes(sealed.buf[at..at + 4].try_into().unwrap()) as usize;
+            let seq_on_wire = u32::from_ne_bytes(sealed.buf[at + 8..at + 12].try_into().unwrap());
+            assert_eq!(seq_on_wire, *seq);
+            if let Label::Elements { elements, .. } = label {
+                assert!(elements.len() <= MAX_ELEMENTS);
+                for (offset, element) in elements {
+                    let o = at + *offset as usize;
+                    let kind = u16::from_ne_bytes([sealed.buf[o + 2], sealed.buf[o + 3]]);
+                    assert_eq!(kind & 0x7fff, 1, "an NFTA_LIST_ELEM at {offset}");
+                    // The key bytes follow two nested headers and the NFTA_DATA_VALUE header.
+                    let key = &sealed.buf[o + 12..o + 12 + 24];
+                    assert_eq!(key, super::super::sets::key(element).as_slice());
+                }
+            }
+            at += len;
+        }
+        assert_eq!(at, sealed.buf.len());
+        let label = sealed.label(102).unwrap();
+        let Label::Elements { elements, .. } = label else {
+            panic!("{label:?}")
+        };
+        let offset_of_5th = elements[4].0;
+        assert_eq!(
+            label.describe(Some(offset_of_5th + 8)),
+            "add element \"lan0\" . tcp . 1005 to set open"
+        );
+    }
+}

@@ -1,0 +1,250 @@
+//! Read-only requests: the ruleset generation, whether our table exists, and a diagnostic dump.
+//! fw6 never reads the ruleset to decide what to write (DESIGN §3): these only detect drift
+//! and describe the kernel's state to an administrator.
+
+use std::fmt::Write as _;
+
+use fw6_model::plan::{CHAIN, SetName, TABLE};
+use netlink_packet_core::{
+    NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST, NetlinkMessage, ParseableParametrized as _,
+};
+use netlink_packet_netfilter::nftables::{
+    ChainAttribute, ChainMessage, GenAttribute, GenMessage, NfTablesMessage, RuleAttribute,
+    RuleMessage, SetAttribute, SetElementList, SetElementMessage, SetMessage,
+};
+use netlink_packet_netfilter::{
+    NetfilterHeader, NetfilterMessage, NetfilterMessageInner, NetfilterProtoFamily,
+};
+
+use super::socket::Reply;
+use super::{Error, Nft, table};
+
+/// `ENOENT`: the kernel's answer for a table that does not exist.
+const ENOENT: i32 = 2;
+
+/// Whether the kernel still holds what fw6 last wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verify {
+    /// Our table exists and no commit happened since ours.
+    InSync,
+    /// Our table exists but the ruleset changed since our last commit (by anyone, in any
+    /// table): check and repair. `expected` is 0 if this handle has not committed yet.
+    Changed {
+        /// The generation our last commit produced.
+        expected: u32,
+        /// The generation now.
+        found: u32,
+    },
+    /// Our table is gone.
+    Missing,
+}
+
+impl Nft {
+    /// The current ruleset generation (`NFT_MSG_GETGEN`). Every commit by anyone bumps it.
+    pub fn generation(&mut self) -> Result<u32, Error> {
+        let what = "read the ruleset generation";
+        let message = NfTablesMessage::GetGen(GenMessage { attributes: vec![] });
+        let replies = self.request(message, NetfilterProtoFamily::Unspec, false, what)?;
+        replies
+            .iter()
+            .find_map(parse_generation)
+            .ok_or_else(|| Error::protocol(what, "no generation in the reply"))
+    }
+
+    /// Whether our table exists and the generation is the one our last commit produced.
+    pub fn verify(&mut self) -> Result<Verify, Error> {
+        let found = self.generation()?;
+        if !self.table_exists()? {
+            return Ok(Verify::Missing);
+        }
+        match self.last_generation {
+            Some(expected) if expected == found => Ok(Verify::InSync),
+            expected => Ok(Verify::Changed {
+                expected: expected.unwrap_or(0),
+                found,
+            }),
+        }
+    }
+
+    /// Whether table `ip6 fw6` exists.
+    pub fn table_exists(&mut self) -> Result<bool, Error> {
+        let message = NfTablesMessage::GetTable(table::table_by_name());
+        match self.request(
+            message,
+            NetfilterProtoFamily::IPv6,
+            false,
+            "look up our table",
+        ) {
+            Ok(_) => Ok(true),
+            Err(e) if e.errno() == Some(ENOENT) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The table as the kernel holds it: each set with its key type and element count, and
+    /// the chain with its rule count. For diagnostics only.
+    pub fn dump(&mut self) -> Result<String, Error> {
+        let generation = self.generation()?;
+        if !self.table_exists()? {
+            return Ok(format!(
+                "table ip6 {TABLE}: absent (generation {generation})\n"
+            ));
+        }
+        let mut out = format!("table ip6 {TABLE} (generation {generation})\n");
+        let sets = self.dump_objects(
+            NfTablesMessage::GetSet(SetMessage {
+                attributes: vec![SetAttribute::Table(TABLE.to_owned())],
+            }),
+            "list our sets",
+        )?;
+        for set in &sets {
+            let NfTablesMessage::NewSet(set) = set else {
+                continue;
+            };
+            let name = set.attributes.iter().find_map(|a| match a {
+                SetAttribute::Name(n) => Some(n.clone()),
+                _ => None,
+            });
+            let key_type = set.attributes.iter().find_map(|a| match a {
+                SetAttribute::KeyType(t) => Some(*t),
+                _ => None,
+            });
+            let name = name.unwrap_or_default();
+            let count = self.count_elements(&name)?;
+            let known = SetName::ALL.iter().any(|s| s.as_str() == name);
+            let _ = writeln!(
+                out,
+                "\tset {name}: key type {:#x}, {count} elements{}",
+                key_type.unwrap_or(0),
+                if known { "" } else { " (not fw6's)" }
+            );
+        }
+        let chains = self.dump_objects(
+            NfTablesMessage::GetChain(ChainMessage {
+                attributes: vec![ChainAttribute::Table(TABLE.to_owned())],
+            }),
+            "list our chains",
+        )?;
+        for chain in &chains {
+            let NfTablesMessage::NewChain(chain) = chain else {
+                continue;
+            };
+            let name = chain.attributes.iter().find_map(|a| match a {
+                ChainAttribute::Name(n) => Some(n.clone()),
+                _ => None,
+            });
+            let name = name.unwrap_or_default();
+            let rules = self.dump_objects(
+                NfTablesMessage::GetRule(RuleMessage {
+                    attributes: vec![
+                        RuleAttribute::Table(TABLE.to_owned()),
+                        RuleAttribute::Chain(name.clone()),
+                    ],
+                }),
+                "list our rules",
+            )?;
+            let marker = if name == CHAIN { "" } else { " (not fw6's)" };
+            let _ = writeln!(out, "\tchain {name}: {} rules{marker}", rules.len());
+        }
+        Ok(out)
+    }
+
+    fn count_elements(&mut self, set: &str) -> Result<usize, Error> {
+        let message = NfTablesMessage::GetSetElement(SetElementMessage {
+            attributes: vec![
+                SetElementList::Table(TABLE.to_owned()),
+                SetElementList::Set(set.to_owned()),
+            ],
+        });
+        let parts = self.dump_objects(message, "list set elements")?;
+        Ok(parts
+            .iter()
+            .filter_map(|m| match m {
+                NfTablesMessage::NewSetElement(m) => Some(&m.attributes),
+                _ => None,
+            })
+            .flatten()
+            .map(|a| match a {
+                SetElementList::Elements(list) => list.len(),
+                _ => 0,
+            })
+            .sum())
+    }
+
+    /// A dump request, retried if the ruleset changed while it ran (`NLM_F_DUMP_INTR`).
+    fn dump_objects(
+        &mut self,
+        message: NfTablesMessage,
+        what: &str,
+    ) -> Result<Vec<NfTablesMessage>, Error> {
+        for _ in 0..3 {
+            let replies = self.request(message.clone(), NetfilterProtoFamily::IPv6, true, what)?;
+            if replies.iter().any(|r| r.flags & NLM_F_DUMP_INTR != 0) {
+                continue;
+            }
+            return replies
+                .iter()
+                .filter(|r| !r.is_done())
+                .map(|r| parse(r).map_err(|e| Error::protocol(what, e)))
+                .collect();
+        }
+        Err(Error::protocol(
+            what,
+            "the ruleset kept changing during the dump",
+        ))
+    }
+
+    /// Sends one request and reads its replies: up to `NLMSG_DONE` for a dump, else the one
+    /// reply. A kernel error becomes [`Error::Kernel`] naming `what`.
+    fn request(
+        &mut self,
+        message: NfTablesMessage,
+        family: NetfilterProtoFamily,
+        dump: bool,
+        what: &str,
+    ) -> Result<Vec<Reply>, Error> {
+        let seq = self.next_seq;
+        self.next_seq = self.next_seq.wrapping_add(1);
+        let mut message = NetlinkMessage::from(NetfilterMessage::new(
+            NetfilterHeader::new(family, 0, 0),
+            message,
+        ));
+        message.header.flags = NLM_F_REQUEST | if dump { NLM_F_DUMP } else { 0 };
+        message.header.sequence_number = seq;
+        message.finalize();
+        let mut buf = vec![0; message.buffer_len()];
+        message.serialize(&mut buf);
+        self.socket.send(&buf, what)?;
+        let replies = self.socket.recv_until(what, |r| {
+            r.seq == seq && (r.ack().is_some() || r.is_done() || !dump)
+        })?;
+        let replies: Vec<Reply> = replies.into_iter().filter(|r| r.seq == seq).collect();
+        if let Some(ack) = replies.iter().find_map(Reply::ack).filter(|a| a.errno != 0) {
+            return Err(Error::kernel(what.to_owned(), ack.errno, ack.message));
+        }
+        Ok(replies)
+    }
+}
+
+/// An nf_tables message from a reply.
+fn parse(reply: &Reply) -> Result<NfTablesMessage, String> {
+    let message = NetfilterMessage::parse_with_param(reply.payload.as_slice(), reply.message_type)
+        .map_err(|e| e.to_string())?;
+    match message.inner {
+        NetfilterMessageInner::NfTables(m) => Ok(m),
+        other => Err(format!("not an nf_tables message: {other:?}")),
+    }
+}
+
+/// The generation id of a `NFT_MSG_NEWGEN` reply.
+pub(crate) fn parse_generation(reply: &Reply) -> Option<u32> {
+    match parse(reply).ok()? {
+        NfTablesMessage::NewGen(GenMessage { attributes }) => {
+            attributes.into_iter().find_map(|a| match a {
+                GenAttribute::Id(id) => Some(id),
+                _ => None,
+            })
+        }
+        _ => None,
+    }
+}

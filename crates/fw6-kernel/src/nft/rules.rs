@@ -1,0 +1,184 @@
+//! Each [`Rule`] of the plan as the expressions nft generates for its text (the comment on each
+//! arm is that text), register for register.
+
+use fw6_model::plan::{Icmpv6Type, Rule, SetName};
+use netlink_packet_netfilter::nftables::{MetaKey, Operator, Register};
+
+use super::expr::{
+    self, ACCEPT, Base, DROP, Expr, cmp, ct_state, exthdr_ipv6, limit_per_second, log_group, mask,
+    meta, payload, verdict,
+};
+use super::sets::set_id;
+
+/// The loopback interface's index. The kernel creates `lo` first in every network namespace,
+/// so it is always 1; nft resolves `iif "lo"` to this number when it loads the rule.
+const LOOPBACK_IFINDEX: u32 = 1;
+/// IPv6 next header / `meta l4proto` of ICMPv6.
+const IPPROTO_ICMPV6: u8 = 58;
+/// Routing header (`rt`), IPv6 extension header type 43.
+const IPPROTO_ROUTING: u8 = 43;
+/// `ct state` bits (`NF_CT_STATE_BIT`): invalid, established, related.
+const CT_INVALID: u32 = 1;
+const CT_ESTABLISHED_RELATED: u32 = 2 | 4;
+
+/// The expressions of `rule`.
+pub(crate) fn expressions(rule: &Rule) -> Vec<Expr> {
+    let mut e = Vec::with_capacity(8);
+    match rule {
+        // iif "lo" accept
+        Rule::AcceptLoopback => {
+            e.push(meta(MetaKey::Iif, Register::Reg1));
+            e.push(cmp_eq(&LOOPBACK_IFINDEX.to_ne_bytes()));
+            e.push(verdict(ACCEPT));
+        }
+        // ct state established,related accept
+        Rule::AcceptEstablished => ct_state_match(&mut e, CT_ESTABLISHED_RELATED, ACCEPT),
+        // icmpv6 type T ip6 hoplimit 255 accept
+        Rule::AcceptNeighbourDiscovery(t) => {
+            icmpv6_type(&mut e, *t);
+            e.push(payload(Base::Network, 7, 1, Register::Reg1));
+            e.push(cmp_eq(&[255]));
+            e.push(verdict(ACCEPT));
+        }
+        // ip6 saddr fe80::/10 icmpv6 type T accept
+        Rule::AcceptMulticastListener(t) => {
+            let mut prefix_mask = [0; 16];
+            prefix_mask[..2].copy_from_slice(&[0xff, 0xc0]);
+            let mut link_local = [0; 16];
+            link_local[..2].copy_from_slice(&[0xfe, 0x80]);
+            e.push(payload(Base::Network, 8, 16, Register::Reg1));
+            e.push(mask(Register::Reg1, &prefix_mask));
+            e.push(cmp_eq(&link_local));
+            icmpv6_type(&mut e, *t);
+            e.push(verdict(ACCEPT));
+        }
+        // icmpv6 type T accept
+        Rule::AcceptIcmpv6Error(t) => {
+            icmpv6_type(&mut e, *t);
+            e.push(verdict(ACCEPT));
+        }
+        // iifname @unfirewalled accept
+        Rule::AcceptUnfirewalled => {
+            e.push(meta(MetaKey::Iifname, Register::Reg1));
+            e.push(set_lookup(SetName::Unfirewalled));
+            e.push(verdict(ACCEPT));
+        }
+        // ct state invalid drop
+        Rule::DropInvalid => ct_state_match(&mut e, CT_INVALID, DROP),
+        // rt type 0 drop (the routing type is byte 2 of the routing header)
+        Rule::DropRoutingHeader0 => {
+            e.push(exthdr_ipv6(IPPROTO_ROUTING, 2, 1, Register::Reg1));
+            e.push(cmp_eq(&[0]));
+            e.push(verdict(DROP));
+        }
+        // icmpv6 type echo-request limit rate N/second accept
+        Rule::AcceptEchoRequest { per_second } => {
+            icmpv6_type(&mut e, Icmpv6Type::EchoRequest);
+            e.push(limit_per_second(*per_second));
+            e.push(verdict(ACCEPT));
+        }
+        // [KEY @set] limit rate N/second log prefix "P" group G
+        Rule::Log {
+            set,
+            kind,
+            group,
+            per_second,
+        } => {
+            if let Some(set) = set {
+                set_match(&mut e, *set);
+            }
+            e.push(limit_per_second(*per_second));
+            e.push(log_group(kind.prefix(), *group));
+        }
+        // iifname . meta l4proto . th dport @open accept
+        Rule::AcceptOpen => {
+            set_match(&mut e, SetName::Open);
+            e.push(verdict(ACCEPT));
+        }
+        // iifname . meta l4proto . th dport @ignored drop
+        Rule::DropIgnored => {
+            set_match(&mut e, SetName::Ignored);
+            e.push(verdict(DROP));
+        }
+        // meta l4proto . th dport @global_open accept
+        Rule::AcceptGlobalOpen => {
+            set_match(&mut e, SetName::GlobalOpen);
+            e.push(verdict(ACCEPT));
+        }
+        // drop
+        Rule::Drop => e.push(verdict(DROP)),
+    }
+    e
+}
+
+fn cmp_eq(data: &[u8]) -> Expr {
+    cmp(Operator::Equal, Register::Reg1, data)
+}
+
+/// `ct state BITS`: load, mask, compare with zero.
+fn ct_state_match(e: &mut Vec<Expr>, bits: u32, code: u32) {
+    e.push(ct_state(Register::Reg1));
+    e.push(mask(Register::Reg1, &bits.to_ne_bytes()));
+    e.push(cmp(Operator::NotEqual, Register::Reg1, &[0; 4]));
+    e.push(verdict(code));
+}
+
+/// `icmpv6 type T`: nft guards the transport-header load with `meta l4proto icmpv6`.
+fn icmpv6_type(e: &mut Vec<Expr>, t: Icmpv6Type) {
+    e.push(meta(MetaKey::L4Proto, Register::Reg1));
+    e.push(cmp_eq(&[IPPROTO_ICMPV6]));
+    e.push(payload(Base::Transport, 0, 1, Register::Reg1));
+    e.push(cmp_eq(&[t.number()]));
+}
+
+/// The set's key built in consecutive registers, then the lookup. Each concatenated field takes
+/// whole 32-bit registers: `iifname` 16 bytes from reg 1 (= reg32 00–03), `l4proto` in reg 2
+/// (= reg32 04), `th dport` in reg32 05; without the name, l4proto in reg 1 and dport in reg32 01.
+fn set_match(e: &mut Vec<Expr>, set: SetName) {
+    let dport = |dreg| payload(Base::Transport, 2, 2, dreg);
+    match set {
+        SetName::Unfirewalled => e.push(meta(MetaKey::Iifname, Register::Reg1)),
+        SetName::Open | SetName::Ignored => {
+            e.push(meta(MetaKey::Iifname, Register::Reg1));
+            e.push(meta(MetaKey::L4Proto, Register::Reg2));
+            e.push(dport(Register::Reg32_05));
+        }
+        SetName::GlobalOpen => {
+            e.push(meta(MetaKey::L4Proto, Register::Reg1));
+            e.push(dport(Register::Reg32_01));
+        }
+    }
+    e.push(set_lookup(set));
+}
+
+fn set_lookup(set: SetName) -> Expr {
+    expr::lookup(set.as_str(), set_id(set), Register::Reg1)
+}
+
+#[cfg(test)]
+mod tests {
+    use fw6_model::State;
+    use fw6_model::plan::{self, Options};
+
+    use super::*;
+    use crate::nft::expr::lookup;
+
+    #[test]
+    fn every_rule_ends_in_a_verdict_or_log() {
+        let rules = plan::full(&State::default(), &Options::default()).rules;
+        for rule in &rules {
+            let e = expressions(rule);
+            assert!(!e.is_empty(), "{rule}");
+        }
+        assert_eq!(expressions(&Rule::Drop), vec![verdict(DROP)]);
+    }
+
+    #[test]
+    fn lookup_uses_the_same_register_as_the_key() {
+        let e = expressions(&Rule::AcceptGlobalOpen);
+        assert_eq!(
+            e[2],
+            lookup("global_open", set_id(SetName::GlobalOpen), Register::Reg1)
+        );
+    }
+}

@@ -1,0 +1,234 @@
+//! The `NETLINK_NETFILTER` socket: one buffer out per request, raw replies in.
+//!
+//! The kernel handles a message sent to it synchronously, inside `send`, so by the time `send`
+//! returns every ack of a batch is already queued on this socket; [`Socket::drain`] reads them
+//! without blocking. Dumps are produced as the reader asks for them, so [`Socket::recv_until`]
+//! blocks until the reply it waits for is complete.
+
+use std::os::fd::{AsFd, BorrowedFd};
+
+use netlink_packet_core::{NLMSG_DONE, NLMSG_ERROR};
+use netlink_sys::{Socket as NlSocket, protocols::NETLINK_NETFILTER};
+use rustix::net::{RecvFlags, SendFlags, sockopt};
+
+use super::Error;
+
+/// The receive buffer the kernel may fill before it drops acks. Acks are capped (no echo of
+/// the request), so this holds tens of thousands of them; dumps are read as they come.
+const RECV_BUFFER: usize = 8 << 20;
+/// The largest datagram read at once. A dump part is at most a page-sized skb of a few tens of
+/// KiB; an ack with ext-ack text is well under a page.
+const READ_CHUNK: usize = 256 << 10;
+/// `struct nlmsghdr`.
+pub(crate) const HEADER_LEN: usize = 16;
+/// `NLM_F_CAPPED` on an ack: the request's payload is not echoed.
+const NLM_F_CAPPED: u16 = 0x100;
+/// `NLM_F_ACK_TLVS` on an ack: extended-ack attributes follow.
+const NLM_F_ACK_TLVS: u16 = 0x200;
+/// `NLMSGERR_ATTR_MSG`: the kernel's error text.
+const NLMSGERR_ATTR_MSG: u16 = 1;
+/// `NLMSGERR_ATTR_OFFS`: the offset of the offending attribute in the request.
+const NLMSGERR_ATTR_OFFS: u16 = 2;
+
+/// One netlink message received from the kernel.
+#[derive(Debug, Clone)]
+pub(crate) struct Reply {
+    pub(crate) message_type: u16,
+    pub(crate) flags: u16,
+    pub(crate) seq: u32,
+    /// Everything after the `nlmsghdr`.
+    pub(crate) payload: Vec<u8>,
+}
+
+/// A parsed `NLMSG_ERROR`: an ack when `errno` is 0.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Ack {
+    /// Positive errno, 0 for success.
+    pub(crate) errno: i32,
+    /// The kernel's extended-ack text.
+    pub(crate) message: Option<String>,
+    /// Offset of the offending attribute from the start of the request message.
+    pub(crate) offset: Option<u32>,
+}
+
+impl Reply {
+    pub(crate) fn is_done(&self) -> bool {
+        self.message_type == NLMSG_DONE
+    }
+
+    /// The ack or error this reply carries, if it is an `NLMSG_ERROR`.
+    pub(crate) fn ack(&self) -> Option<Ack> {
+        if self.message_type != NLMSG_ERROR || self.payload.len() < 4 {
+            return None;
+        }
+        let code = i32::from_ne_bytes(self.payload[..4].try_into().ok()?);
+        let mut ack = Ack {
+            errno: code.saturating_abs(),
+            message: None,
+            offset: None,
+        };
+        if self.flags & NLM_F_ACK_TLVS == 0 {
+            return Some(ack);
+        }
+        let request = &self.payload[4..];
+        let echoed = if self.flags & NLM_F_CAPPED != 0 || request.len() < 4 {
+            HEADER_LEN
+        } else {
+            align(u32::from_ne_bytes(request[..4].try_into().ok()?) as usize)
+        };
+        let mut tlvs = request.get(echoed..).unwrap_or_default();
+        while tlvs.len() >= 4 {
+            let len = usize::from(u16::from_ne_bytes([tlvs[0], tlvs[1]]));
+            let kind = u16::from_ne_bytes([tlvs[2], tlvs[3]]) & 0x3fff;
+            if len < 4 || len > tlvs.len() {
+                break;
+            }
+            let value = &tlvs[4..len];
+            match kind {
+                NLMSGERR_ATTR_MSG => {
+                    let text = value.split(|b| *b == 0).next().unwrap_or_default();
+                    ack.message = Some(String::from_utf8_lossy(text).into_owned());
+                }
+                NLMSGERR_ATTR_OFFS if value.len() >= 4 => {
+                    ack.offset = Some(u32::from_ne_bytes(value[..4].try_into().ok()?));
+                }
+                _ => {}
+            }
+            tlvs = tlvs.get(align(len)..).unwrap_or_default();
+        }
+        Some(ack)
+    }
+}
+
+/// Netlink attributes and messages are 4-byte aligned.
+pub(crate) const fn align(len: usize) -> usize {
+    (len + 3) & !3
+}
+
+/// One `NETLINK_NETFILTER` socket in the namespace of the thread that opened it.
+#[derive(Debug)]
+pub(crate) struct Socket {
+    inner: NlSocket,
+    send_buffer: usize,
+    read: Vec<u8>,
+}
+
+impl Socket {
+    /// Opens the socket with capped acks and extended acks on, and a large receive buffer.
+    pub(crate) fn open() -> Result<Self, Error> {
+        let step = |step| move |source| Error::Socket { step, source };
+        let mut inner = NlSocket::new(NETLINK_NETFILTER).map_err(step("open"))?;
+        inner.bind_auto().map_err(step("bind"))?;
+        inner
+            .set_ext_ack(true)
+            .map_err(step("enable extended acks"))?;
+        inner.set_cap_ack(true).map_err(step("cap acks"))?;
+        sockopt::set_socket_recv_buffer_size_force(&inner, RECV_BUFFER)
+            .map_err(|e| step("raise the receive buffer")(e.into()))?;
+        let send_buffer = sockopt::socket_send_buffer_size(&inner)
+            .map_err(|e| step("read the send buffer size")(e.into()))?;
+        Ok(Self {
+            inner,
+            send_buffer,
+            read: vec![0; READ_CHUNK],
+        })
+    }
+
+    /// Sends `buf` as one datagram, so a batch reaches the kernel whole (a batch split over
+    /// datagrams is refused). The send buffer grows to fit; the kernel rejects a datagram larger
+    /// than the buffer with `EMSGSIZE`.
+    pub(crate) fn send(&mut self, buf: &[u8], operation: &str) -> Result<(), Error> {
+        let needed = buf.len() + 64 * 1024;
+        if needed > self.send_buffer {
+            let size = needed.next_power_of_two();
+            sockopt::set_socket_send_buffer_size_force(&self.inner, size)
+                .map_err(|e| Error::io(format!("{operation} (raise send buffer)"), e.into()))?;
+            self.send_buffer = size;
+        }
+        let sent = rustix::net::send(&self.inner, buf, SendFlags::empty())
+            .map_err(|e| Error::io(operation, e.into()))?;
+        if sent != buf.len() {
+            return Err(Error::protocol(
+                operation,
+                format!("sent {sent} of {} bytes", buf.len()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Reads every message already queued, without blocking.
+    pub(crate) fn drain(&mut self, operation: &str) -> Result<Vec<Reply>, Error> {
+        let mut replies = Vec::new();
+        while self.read_one(RecvFlags::DONTWAIT, &mut replies, operation)? {}
+        Ok(replies)
+    }
+
+    /// Reads until `done` says the replies so far complete the request.
+    pub(crate) fn recv_until(
+        &mut self,
+        operation: &str,
+        mut done: impl FnMut(&Reply) -> bool,
+    ) -> Result<Vec<Reply>, Error> {
+        let mut replies = Vec::new();
+        let mut seen = 0;
+        loop {
+            if !self.read_one(RecvFlags::empty(), &mut replies, operation)? {
+                continue;
+            }
+            if replies[seen..].iter().any(&mut done) {
+                return Ok(replies);
+            }
+            seen = replies.len();
+        }
+    }
+
+    /// Reads one datagram into `out`; `false` when nothing was queued (non-blocking only).
+    fn read_one(
+        &mut self,
+        flags: RecvFlags,
+        out: &mut Vec<Reply>,
+        operation: &str,
+    ) -> Result<bool, Error> {
+        let (len, full) = match rustix::net::recv(&self.inner, &mut self.read[..], flags) {
+            Ok((len, full)) => (len, full),
+            Err(e) if e == rustix::io::Errno::AGAIN => return Ok(false),
+            Err(e) if e == rustix::io::Errno::INTR => return Ok(true),
+            Err(e) => return Err(Error::io(operation, e.into())),
+        };
+        if full > len {
+            return Err(Error::protocol(
+                operation,
+                format!("a {full}-byte datagram did not fit the {len}-byte read buffer"),
+            ));
+        }
+        split_messages(&self.read[..len], out).map_err(|e| Error::protocol(operation, e))?;
+        Ok(true)
+    }
+}
+
+impl AsFd for Socket {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.inner.as_fd()
+    }
+}
+
+/// Splits one datagram into its netlink messages.
+pub(crate) fn split_messages(mut data: &[u8], out: &mut Vec<Reply>) -> Result<(), String> {
+    while data.len() >= HEADER_LEN {
+        let len = u32::from_ne_bytes(data[..4].try_into().map_err(|_| "short header")?) as usize;
+        if len < HEADER_LEN || len > data.len() {
+            return Err(format!(
+                "message length {len} out of bounds ({} left)",
+                data.len()
+            ));
+        }
+        out.push(Reply {
+            message_type: u16::from_ne_bytes([data[4], data[5]]),
+            flags: u16::from_ne_bytes([data[6], data[7]]),
+            seq: u32::from_ne_bytes(data[8..12].try_into().map_err(|_| "short header")?),
+            payload: data[HEADER_LEN..len].to_vec(),
+        });
+        data = data.get(align(len)..).unwrap_or_default();
+    }
+    Ok(())
+}

@@ -1,0 +1,28 @@
+//! Test-only helpers for fw6: real network namespaces, veth topologies and packet probes.
+//!
+//! Everything here needs root and panics with a clear message without it: a privileged test
+//! that silently skips would count as a pass (DESIGN §6). Everything a helper creates
+//! (namespaces, veth pairs, listener threads) lives in namespaces the helper created itself and
+//! is removed on drop, also when the test panics. Nothing here touches the machine's own
+//! network namespace: links are made with `ip -n <ours>`, sockets are opened on threads that
+//! entered one of our namespaces, and traffic only goes to those namespaces.
+
+mod cmd;
+mod dad;
+mod neigh;
+mod netns;
+pub mod packet;
+mod probe;
+mod raw;
+mod root;
+mod service;
+mod sysctl;
+mod topology;
+
+pub use neigh::NeighState;
+pub use netns::{Entered, NetNs};
+pub use probe::{Outcome, ping, tcp_connect, udp_exchange};
+pub use raw::{SynReply, send_packet_too_big, send_raw, send_router_advert, send_syn_and_wait};
+pub use root::require_root;
+pub use service::Service;
+pub use topology::{Connection, Topology};

@@ -1,0 +1,147 @@
+//! Raw-socket senders for crafted packets, and a listener for the TCP answer to a crafted SYN.
+//!
+//! Crafted packets test what ordinary sockets cannot produce: routing headers, fragmented
+//! SYNs, router advertisements, packet-too-big errors. They are sent from a peer namespace.
+
+use std::net::{Ipv6Addr, SocketAddrV6};
+use std::os::fd::OwnedFd;
+use std::time::{Duration, Instant};
+
+use rustix::net::{AddressFamily, RecvFlags, SendFlags, SocketType, ipproto, sockopt};
+
+use crate::NetNs;
+use crate::packet::{self, ICMPV6};
+
+/// What answered a crafted TCP SYN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SynReply {
+    /// SYN-ACK: the SYN reached a listening socket.
+    SynAck,
+    /// RST: the SYN reached the host's TCP, which has no socket for it.
+    Rst,
+    /// Nothing in time: the SYN was dropped.
+    Nothing,
+}
+
+fn raw_socket(protocol: rustix::net::Protocol) -> OwnedFd {
+    rustix::net::socket(AddressFamily::INET6, SocketType::RAW, Some(protocol))
+        .unwrap_or_else(|e| panic!("fw6-testkit: cannot open a raw IPv6 socket: {e}"))
+}
+
+fn send_all(socket: &OwnedFd, packets: &[Vec<u8>], to: Ipv6Addr) {
+    for p in packets {
+        rustix::net::sendto(
+            socket,
+            p,
+            SendFlags::empty(),
+            &SocketAddrV6::new(to, 0, 0, 0),
+        )
+        .unwrap_or_else(|e| panic!("fw6-testkit: cannot send a raw packet to {to}: {e}"));
+    }
+}
+
+/// Sends whole IPv6 packets (header included) from inside `ns`, routed towards `to`.
+pub fn send_raw(ns: &NetNs, to: Ipv6Addr, packets: &[Vec<u8>]) {
+    ns.run_in(|| send_all(&raw_socket(ipproto::RAW), packets, to));
+}
+
+/// Sends `packets` (a crafted SYN from `sport`, whole or in fragments) from inside `ns` to
+/// `to` and reports what the host's TCP answered within `timeout`. The answer is read on a raw
+/// TCP socket opened before sending; the peer's own stack resets it afterwards, which is
+/// harmless.
+pub fn send_syn_and_wait(
+    ns: &NetNs,
+    packets: &[Vec<u8>],
+    to: SocketAddrV6,
+    sport: u16,
+    timeout: Duration,
+) -> SynReply {
+    ns.run_in(|| {
+        let rx = raw_socket(ipproto::TCP);
+        send_all(&raw_socket(ipproto::RAW), packets, *to.ip());
+        let deadline = Instant::now() + timeout;
+        let mut buf = [0u8; 1500];
+        // Bounded by the deadline and a count; unrelated TCP is skipped.
+        for _ in 0..1000 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            sockopt::set_socket_timeout(&rx, sockopt::Timeout::Recv, Some(left))
+                .expect("set timeout");
+            let Ok((n, _, from)) = rustix::net::recvfrom(&rx, &mut buf[..], RecvFlags::empty())
+            else {
+                break;
+            };
+            // IPv6 raw sockets deliver the payload without the IPv6 header.
+            let seg = &buf[..n];
+            let from_host = from
+                .and_then(|a| SocketAddrV6::try_from(a).ok())
+                .is_some_and(|a| a.ip() == to.ip());
+            if n < 20
+                || !from_host
+                || seg[0..2] != to.port().to_be_bytes()
+                || seg[2..4] != sport.to_be_bytes()
+            {
+                continue;
+            }
+            let flags = seg[13];
+            if flags & 0x12 == 0x12 {
+                return SynReply::SynAck;
+            }
+            if flags & 0x04 != 0 {
+                return SynReply::Rst;
+            }
+        }
+        SynReply::Nothing
+    })
+}
+
+/// Sends a router advertisement from inside `ns` out of `dev` to all nodes (ff02::1), from
+/// the link-local address with hop limit 255 as RFC 4861 requires: router lifetime 1800 s and
+/// one prefix `prefix`/64 with the on-link and autonomous flags.
+pub fn send_router_advert(ns: &NetNs, dev: &str, prefix: Ipv6Addr) {
+    ns.run_in(|| {
+        let socket = raw_socket(ipproto::ICMPV6);
+        let index = rustix::net::netdevice::name_to_index(&socket, dev)
+            .unwrap_or_else(|e| panic!("fw6-testkit: no interface {dev}: {e}"));
+        sockopt::set_ipv6_multicast_hops(&socket, 255).expect("set hop limit");
+        let mut ra = vec![134, 0, 0, 0, 64, 0];
+        ra.extend_from_slice(&1800u16.to_be_bytes()); // router lifetime
+        ra.extend_from_slice(&0u32.to_be_bytes()); // reachable time
+        ra.extend_from_slice(&0u32.to_be_bytes()); // retrans timer
+        // Prefix information option: type 3, 4 units, /64, L|A.
+        ra.extend_from_slice(&[3, 4, 64, 0xc0]);
+        ra.extend_from_slice(&86_400u32.to_be_bytes()); // valid lifetime
+        ra.extend_from_slice(&14_400u32.to_be_bytes()); // preferred lifetime
+        ra.extend_from_slice(&0u32.to_be_bytes());
+        ra.extend_from_slice(&prefix.octets());
+        let all_nodes = SocketAddrV6::new(Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1), 0, 0, index);
+        rustix::net::sendto(&socket, &ra, SendFlags::empty(), &all_nodes)
+            .unwrap_or_else(|e| panic!("fw6-testkit: cannot send a router advertisement: {e}"));
+    });
+}
+
+/// Sends an ICMPv6 packet-too-big from inside `ns` to `host`, announcing `mtu` for packets
+/// from `host` to `peer`. The quoted packet is an echo request, whose ICMPv6 error handler
+/// updates the path MTU without needing a socket.
+pub fn send_packet_too_big(ns: &NetNs, host: Ipv6Addr, peer: Ipv6Addr, mtu: u32) {
+    ns.run_in(|| {
+        let socket = raw_socket(ipproto::ICMPV6);
+        let mut ptb = vec![2, 0, 0, 0];
+        ptb.extend_from_slice(&mtu.to_be_bytes());
+        ptb.extend_from_slice(&packet::ipv6(
+            host,
+            peer,
+            ICMPV6,
+            &packet::echo_request(1, 1),
+        ));
+        rustix::net::sendto(
+            &socket,
+            &ptb,
+            SendFlags::empty(),
+            &SocketAddrV6::new(host, 0, 0, 0),
+        )
+        .unwrap_or_else(|e| panic!("fw6-testkit: cannot send a packet-too-big: {e}"));
+    });
+}

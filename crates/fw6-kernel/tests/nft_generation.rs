@@ -1,0 +1,143 @@
+//! Generation tracking and drift detection: `apply_full` works whether or not the table
+//! exists, every commit bumps the generation, `verify` tells our last commit apart from an
+//! outside change or a deleted table, the monitor sees changes, and `dump` describes the table.
+//!
+//! Needs root; each test runs in its own network namespace:
+//! `sudo -E cargo test -p fw6-kernel --test nft_generation`.
+
+mod common;
+
+use common::{NetNs, nft, sample, table_json};
+use fw6_kernel::{Monitor, Nft, Verify};
+use fw6_model::State;
+use fw6_model::plan::{self, Element, ElementOp, Options, SetName};
+
+#[test]
+fn apply_full_twice_replaces_the_table_and_bumps_the_generation() {
+    let _ns = NetNs::enter();
+    let mut kernel = Nft::new().expect("open netlink");
+    let before = kernel.generation().expect("generation");
+    let first = kernel
+        .apply_full(&plan::full(&sample(), &Options::default()))
+        .expect("first apply_full (no table yet)");
+    assert!(first.generation > before, "{first:?} after {before}");
+    assert_eq!(first.generation, kernel.generation().expect("generation"));
+    let sample_json = table_json();
+
+    let second = kernel
+        .apply_full(&plan::full(&State::default(), &Options::default()))
+        .expect("second apply_full (table exists)");
+    assert!(second.generation > first.generation);
+    assert_ne!(
+        table_json(),
+        sample_json,
+        "the second plan replaced the first"
+    );
+    assert_eq!(common::nft_element_count("open"), 0);
+    assert_eq!(kernel.verify().expect("verify"), Verify::InSync);
+}
+
+#[test]
+fn verify_detects_outside_changes_and_a_missing_table() {
+    let _ns = NetNs::enter();
+    let mut kernel = Nft::new().expect("open netlink");
+    assert_eq!(kernel.verify().expect("verify"), Verify::Missing);
+    let applied = kernel
+        .apply_full(&plan::full(&sample(), &Options::default()))
+        .expect("apply_full");
+    assert_eq!(kernel.verify().expect("verify"), Verify::InSync);
+
+    nft(&["add", "element", "ip6", "fw6", "global_open", "{ tcp . 9 }"]);
+    match kernel.verify().expect("verify") {
+        Verify::Changed { expected, found } => {
+            assert_eq!(expected, applied.generation);
+            assert!(found > expected);
+        }
+        other => panic!("expected Changed, got {other:?}"),
+    }
+    // A change anywhere in the ruleset counts: fw6 cannot know it left our table alone.
+    kernel
+        .apply_full(&plan::full(&sample(), &Options::default()))
+        .expect("repair");
+    assert_eq!(kernel.verify().expect("verify"), Verify::InSync);
+    nft(&["add", "table", "inet", "someone_else"]);
+    assert!(matches!(
+        kernel.verify().expect("verify"),
+        Verify::Changed { .. }
+    ));
+
+    nft(&["delete", "table", "ip6", "fw6"]);
+    assert_eq!(kernel.verify().expect("verify"), Verify::Missing);
+    kernel
+        .delete_table()
+        .expect("delete_table of an absent table");
+    assert!(kernel.table_exists().is_ok_and(|exists| !exists));
+    // The other table was never touched.
+    assert!(nft(&["list", "tables"]).contains("table inet someone_else"));
+}
+
+#[test]
+fn delete_table_is_idempotent() {
+    let _ns = NetNs::enter();
+    let mut kernel = Nft::new().expect("open netlink");
+    kernel.delete_table().expect("delete absent table");
+    kernel
+        .apply_full(&plan::full(&sample(), &Options::default()))
+        .expect("apply_full");
+    kernel.delete_table().expect("delete present table");
+    assert!(!nft(&["list", "tables"]).contains("fw6"));
+    kernel.delete_table().expect("delete absent table again");
+}
+
+#[test]
+fn monitor_counts_changes_by_us_and_by_others() {
+    let _ns = NetNs::enter();
+    let mut monitor = Monitor::new().expect("subscribe");
+    assert_eq!(monitor.drain().expect("drain"), 0, "nothing happened yet");
+    let mut kernel = Nft::new().expect("open netlink");
+    kernel
+        .apply_full(&plan::full(&sample(), &Options::default()))
+        .expect("apply_full");
+    assert!(monitor.drain().expect("drain") > 0);
+    assert_eq!(monitor.drain().expect("drain"), 0, "drained");
+    nft(&["add", "element", "ip6", "fw6", "unfirewalled", "{ \"x0\" }"]);
+    assert!(monitor.drain().expect("drain") > 0);
+    let op = ElementOp::Delete(
+        SetName::Unfirewalled,
+        Element::Connection(common::ifname("x0")),
+    );
+    kernel.apply_changes(&[op]).expect("delete x0");
+    assert!(monitor.drain().expect("drain") > 0);
+    assert_eq!(monitor.drain().expect("drain"), 0);
+}
+
+#[test]
+fn dump_describes_sets_and_chain() {
+    let _ns = NetNs::enter();
+    let mut kernel = Nft::new().expect("open netlink");
+    assert!(kernel.dump().expect("dump").contains("absent"));
+    let plan = plan::full(&sample(), &Options::default());
+    let applied = kernel.apply_full(&plan).expect("apply_full");
+    let dump = kernel.dump().expect("dump");
+    assert!(
+        dump.contains(&format!("generation {}", applied.generation)),
+        "{dump}"
+    );
+    for (set, count) in [
+        ("unfirewalled", 1),
+        ("open", 2),
+        ("ignored", 1),
+        ("global_open", 2),
+    ] {
+        let line = dump
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("set {set}: ")))
+            .unwrap_or_else(|| panic!("no line for set {set}: {dump}"));
+        assert!(line.ends_with(&format!(", {count} elements")), "{line}");
+        assert_eq!(common::nft_element_count(set), count);
+    }
+    assert!(
+        dump.contains(&format!("chain input: {} rules", plan.rules.len())),
+        "{dump}"
+    );
+}

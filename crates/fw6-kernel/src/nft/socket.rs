@@ -232,3 +232,75 @@ pub(crate) fn split_messages(mut data: &[u8], out: &mut Vec<Reply>) -> Result<()
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tlv(kind: u16, value: &[u8]) -> Vec<u8> {
+        let len = u16::try_from(4 + value.len()).unwrap();
+        let mut out = [len.to_ne_bytes(), kind.to_ne_bytes()].concat();
+        out.extend_from_slice(value);
+        out.resize(align(out.len()), 0);
+        out
+    }
+
+    #[test]
+    fn extended_ack_text_and_offset_are_read_from_a_capped_error() {
+        let mut payload = (-22i32).to_ne_bytes().to_vec();
+        payload.extend_from_slice(&[0; HEADER_LEN]); // the request's header, payload capped
+        payload.extend(tlv(
+            NLMSGERR_ATTR_MSG,
+            b"Attribute failed policy validation\0",
+        ));
+        payload.extend(tlv(NLMSGERR_ATTR_OFFS, &36u32.to_ne_bytes()));
+        let reply = Reply {
+            message_type: NLMSG_ERROR,
+            flags: NLM_F_CAPPED | NLM_F_ACK_TLVS,
+            seq: 7,
+            payload,
+        };
+        assert_eq!(
+            reply.ack(),
+            Some(Ack {
+                errno: 22,
+                message: Some("Attribute failed policy validation".to_owned()),
+                offset: Some(36),
+            })
+        );
+    }
+
+    #[test]
+    fn a_plain_ack_has_no_error() {
+        let mut payload = 0i32.to_ne_bytes().to_vec();
+        payload.extend_from_slice(&[0; HEADER_LEN]);
+        let reply = Reply {
+            message_type: NLMSG_ERROR,
+            flags: NLM_F_CAPPED,
+            seq: 1,
+            payload,
+        };
+        assert_eq!(reply.ack().map(|a| a.errno), Some(0));
+    }
+
+    #[test]
+    fn datagrams_split_into_aligned_messages() {
+        let mut data = Vec::new();
+        for (seq, body) in [(1u32, &b"abc"[..]), (2, &b""[..])] {
+            let len = u32::try_from(HEADER_LEN + body.len()).unwrap();
+            data.extend_from_slice(&len.to_ne_bytes());
+            data.extend_from_slice(&NLMSG_DONE.to_ne_bytes());
+            data.extend_from_slice(&0u16.to_ne_bytes());
+            data.extend_from_slice(&seq.to_ne_bytes());
+            data.extend_from_slice(&0u32.to_ne_bytes());
+            data.extend_from_slice(body);
+            data.resize(align(data.len()), 0);
+        }
+        let mut out = Vec::new();
+        split_messages(&data, &mut out).unwrap();
+        assert_eq!(out.len(), 2);
+        assert_eq!((out[0].seq, out[0].payload.as_slice()), (1, &b"abc"[..]));
+        assert!(out[1].is_done());
+        assert!(split_messages(&data[..20], &mut Vec::new()).is_err());
+    }
+}

@@ -301,6 +301,6 @@ mod tests {
         assert_eq!(out.len(), 2);
         assert_eq!((out[0].seq, out[0].payload.as_slice()), (1, &b"abc"[..]));
         assert!(out[1].is_done());
-        assert!(split_messages(&data[..20], &mut Vec::new()).is_err());
+        assert!(split_messages(&data[..18], &mut Vec::new()).is_err());
     }
 }

@@ -1,0 +1,223 @@
+//! Plain data the client returns besides the model's own types: a connection's row, an
+//! explanation of a verdict, and the daemon's status. All serialise to the JSON the CLI prints
+//! (docs/cli.md), so the library and `fw6 --json` describe things the same way.
+
+use std::collections::HashMap;
+
+use fw6_model::{ConnectionId, Decision, IfName, Reason};
+use serde::Serialize;
+use zbus::OwnedVariant;
+
+use crate::wire::{self, WireConnection};
+use crate::Error;
+
+/// One row of `EnumerateConnections`: a connection as the manager sees it at the call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConnectionInfo {
+    /// The braced upper-case GUID (a UUIDv5 of the interface name).
+    pub id: ConnectionId,
+    /// The interface alias if set, else the interface name.
+    pub name: String,
+    /// The kernel interface name: the key of the connection's configuration.
+    pub interface: IfName,
+    /// The interface index; 0 for a configured connection whose interface is absent.
+    pub index: u32,
+    /// Whether unsolicited inbound traffic is filtered.
+    pub firewalled: bool,
+    /// Whether the interface exists now.
+    pub present: bool,
+    /// The connection's D-Bus object path.
+    pub path: String,
+}
+
+impl ConnectionInfo {
+    /// A row from the wire.
+    pub(crate) fn from_wire(raw: WireConnection) -> Result<Self, Error> {
+        let (id, name, interface, index, firewalled, present, path) = raw;
+        Ok(Self {
+            id: wire::connection_id(&id)?,
+            name,
+            interface: wire::if_name(interface)?,
+            index,
+            firewalled,
+            present,
+            path: path.as_str().to_owned(),
+        })
+    }
+}
+
+/// The answer of `Explain`: whether an unsolicited inbound packet to a pair on a connection
+/// passes, and why (spec §1.4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Explanation {
+    /// Whether the packet passes.
+    pub allowed: bool,
+    /// The rule that decided, as a stable token (`globally-open`, …).
+    #[serde(serialize_with = "serialize_reason")]
+    pub reason: Reason,
+    /// The daemon's sentence for a human.
+    pub sentence: String,
+}
+
+#[expect(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's serialize_with passes a reference"
+)]
+fn serialize_reason<S: serde::Serializer>(reason: &Reason, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(reason.as_str())
+}
+
+impl Explanation {
+    /// From the `(bss)` reply.
+    pub(crate) fn from_wire(raw: (bool, String, String)) -> Result<Self, Error> {
+        let (decision, sentence) = wire::explanation(raw)?;
+        Ok(Self {
+            allowed: decision.allowed,
+            reason: decision.reason,
+            sentence,
+        })
+    }
+
+    /// The verdict as the model's type.
+    pub fn decision(&self) -> Decision {
+        Decision::new(self.reason)
+    }
+}
+
+/// Whether the kernel's table matches the daemon's intent (the `table` status entry).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TableState {
+    /// The table is as the daemon last wrote it.
+    InSync,
+    /// Someone else changed the ruleset; the daemon repairs drift.
+    Changed,
+    /// The table is missing from the kernel.
+    Missing,
+    /// A state this client does not know (a newer daemon).
+    #[serde(untagged)]
+    Other(String),
+}
+
+impl TableState {
+    fn parse(s: &str) -> Self {
+        match s {
+            "in-sync" => Self::InSync,
+            "changed" => Self::Changed,
+            "missing" => Self::Missing,
+            other => Self::Other(other.to_owned()),
+        }
+    }
+}
+
+/// The daemon's `Status()`: is it in sync with the kernel, and how much is configured.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Status {
+    /// The fw6d version.
+    pub version: String,
+    /// The ruleset generation after the daemon's last commit.
+    pub generation: u32,
+    /// Whether the kernel table matches.
+    pub table: TableState,
+    /// Drift repairs since the daemon started.
+    pub repairs: u32,
+    /// Known connections (present or configured).
+    pub connections: u32,
+    /// Globally open pairs.
+    pub global_open: u32,
+    /// Pairs open on connections, summed.
+    pub open: u32,
+    /// Ignored global pairs, summed.
+    pub ignored: u32,
+}
+
+impl Status {
+    /// From the `a{sv}` reply. Every documented key is required; unknown keys are ignored so a
+    /// newer daemon can add some.
+    pub(crate) fn from_wire(raw: &HashMap<String, OwnedVariant>) -> Result<Self, Error> {
+        let get = |key: &str| {
+            raw.get(key)
+                .ok_or_else(|| Error::protocol(format!("Status() lacks {key:?}")))
+        };
+        let num = |key: &str| {
+            get(key).and_then(|v| {
+                u32::try_from(v).map_err(|e| Error::protocol(format!("Status() {key:?}: {e}")))
+            })
+        };
+        let text = |key: &str| {
+            get(key).and_then(|v| {
+                <&str>::try_from(v)
+                    .map(str::to_owned)
+                    .map_err(|e| Error::protocol(format!("Status() {key:?}: {e}")))
+            })
+        };
+        Ok(Self {
+            version: text("version")?,
+            generation: num("generation")?,
+            table: TableState::parse(&text("table")?),
+            repairs: num("repairs")?,
+            connections: num("connections")?,
+            global_open: num("global_open")?,
+            open: num("open")?,
+            ignored: num("ignored")?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use zbus::Variant;
+
+    use super::*;
+
+    fn variant<'a>(v: impl Into<Variant<'a>>) -> OwnedVariant {
+        OwnedVariant::try_from(&v.into()).unwrap()
+    }
+
+    #[test]
+    fn status_parses_and_requires_every_key() {
+        let mut raw = HashMap::new();
+        raw.insert("version".to_owned(), variant("0.1.0"));
+        raw.insert("table".to_owned(), variant("in-sync"));
+        for key in [
+            "generation",
+            "repairs",
+            "connections",
+            "global_open",
+            "open",
+            "ignored",
+        ] {
+            raw.insert(key.to_owned(), variant(7_u32));
+        }
+        raw.insert("future".to_owned(), variant(true));
+        let status = Status::from_wire(&raw).unwrap();
+        assert_eq!(status.table, TableState::InSync);
+        assert_eq!(status.generation, 7);
+        let json = serde_json::to_value(&status).unwrap();
+        assert_eq!(json["table"], "in-sync");
+        raw.insert("table".to_owned(), variant("weird"));
+        assert_eq!(
+            Status::from_wire(&raw).unwrap().table,
+            TableState::Other("weird".into())
+        );
+        raw.insert("repairs".to_owned(), variant("not a number"));
+        assert!(Status::from_wire(&raw).is_err());
+        raw.remove("repairs");
+        assert!(
+            Status::from_wire(&raw)
+                .unwrap_err()
+                .message()
+                .contains("repairs")
+        );
+    }
+
+    #[test]
+    fn explanation_json_uses_the_token() {
+        let e = Explanation::from_wire((false, "not-open".into(), "closed".into())).unwrap();
+        let json = serde_json::to_string(&e).unwrap();
+        assert_eq!(
+            json,
+            r#"{"allowed":false,"reason":"not-open","sentence":"closed"}"#
+        );
+    }
+}

@@ -1,0 +1,201 @@
+//! `INetFwV6Mgr` over D-Bus: the entry point of the client library.
+
+use std::collections::HashMap;
+
+use fw6_model::{EntryName, LogSettings, LogfileMaximumSize, Mutation, PortEntry, PortKey, Snapshot};
+use zbus::OwnedVariant;
+
+use crate::changes::Changes;
+use crate::remote::Remote;
+use crate::wire::{self, MANAGER_IFACE, MANAGER_PATH, WireConnection, WireEntry};
+use crate::{Batch, Connection, ConnectionInfo, Error, Explanation, Status};
+
+/// The environment variable that overrides the system bus for [`Manager::connect`], so tests and
+/// sandboxes can point every client at a private bus.
+pub const BUS_ADDRESS_ENV: &str = "FW6_BUS_ADDRESS";
+
+/// The firewall manager: connections, global ports, logging settings, batches and change
+/// notifications. Cheap to clone; clones share one bus connection.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), fw6::Error> {
+/// let manager = fw6::Manager::connect().await?;
+/// for c in manager.connections().await? {
+///     println!("{} {} firewalled={}", c.interface, c.id, c.firewalled);
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Manager {
+    conn: zbus::Connection,
+    remote: Remote,
+}
+
+impl Manager {
+    /// Connects to fw6d on the system bus, or on the bus named by `FW6_BUS_ADDRESS` when that
+    /// variable is set and not empty.
+    pub async fn connect() -> Result<Self, Error> {
+        match std::env::var(BUS_ADDRESS_ENV) {
+            Ok(address) if !address.is_empty() => Self::connect_to(&address).await,
+            _ => {
+                let conn = zbus::Connection::system()
+                    .await
+                    .map_err(|e| Error::unreachable("the system bus", &e))?;
+                Self::on(conn).await
+            }
+        }
+    }
+
+    /// Connects to fw6d on the message bus at `address` (a D-Bus address such as
+    /// `unix:path=/run/fw6-test/bus`).
+    pub async fn connect_to(address: &str) -> Result<Self, Error> {
+        let builder = zbus::connection::Builder::address(address);
+        let conn = builder.build().await.map_err(|e| match e {
+            zbus::Error::Address(_) => Error::from(e),
+            other => Error::unreachable(&format!("the bus at {address}"), &other),
+        })?;
+        Self::on(conn).await
+    }
+
+    /// Uses an existing bus connection (for programs that already have one).
+    pub async fn on(conn: zbus::Connection) -> Result<Self, Error> {
+        let remote = Remote::new(&conn, MANAGER_PATH.to_owned(), MANAGER_IFACE).await?;
+        Ok(Self { conn, remote })
+    }
+
+    /// `Connections`: a snapshot of every connection, present ones by interface index, then
+    /// absent configured ones by name.
+    pub async fn connections(&self) -> Result<Snapshot<ConnectionInfo>, Error> {
+        let raw: Vec<WireConnection> = self.remote.call("EnumerateConnections", &()).await?;
+        raw.into_iter()
+            .map(ConnectionInfo::from_wire)
+            .collect::<Result<Vec<_>, _>>()
+            .map(Snapshot::new)
+    }
+
+    /// `GetConnection`: by Id (any case, braces optional) or interface name. An unknown one is
+    /// `InvalidArg`.
+    pub async fn connection(&self, id_or_name: &str) -> Result<Connection, Error> {
+        let path: zbus::OwnedObjectPath =
+            self.remote.call("GetConnection", &(id_or_name,)).await?;
+        Connection::at(&self.conn, path.as_str().to_owned()).await
+    }
+
+    /// `OpenGlobalPort`: open a pair on every connection that does not ignore it. Re-opening
+    /// keeps the first name.
+    pub async fn open_global_port(&self, key: PortKey, name: &EntryName) -> Result<(), Error> {
+        let (port, protocol) = wire::key_args(key);
+        self.remote
+            .mutate("OpenGlobalPort", &(port, protocol, name.as_str()))
+            .await
+    }
+
+    /// `CloseGlobalPort`.
+    pub async fn close_global_port(&self, key: PortKey) -> Result<(), Error> {
+        self.remote
+            .mutate("CloseGlobalPort", &wire::key_args(key))
+            .await
+    }
+
+    /// `IsPortGloballyOpen`.
+    pub async fn is_port_globally_open(&self, key: PortKey) -> Result<bool, Error> {
+        self.remote
+            .call("IsPortGloballyOpen", &wire::key_args(key))
+            .await
+    }
+
+    /// `GloballyOpenPorts`: a snapshot ordered by (port, protocol).
+    pub async fn globally_open_ports(&self) -> Result<Snapshot<PortEntry>, Error> {
+        let raw: Vec<WireEntry> = self
+            .remote
+            .call("EnumerateGloballyOpenPorts", &())
+            .await?;
+        Ok(Snapshot::new(wire::entries(raw)?))
+    }
+
+    /// Applies `mutations` as one atomic `Apply`: all or nothing. Returns the number of
+    /// effective changes (no-ops such as re-opening an open pair do not count).
+    pub async fn apply(&self, mutations: &[Mutation]) -> Result<u32, Error> {
+        let items: Vec<_> = mutations.iter().map(wire::apply_item).collect();
+        self.remote.mutate("Apply", &(items,)).await
+    }
+
+    /// A builder for one atomic `Apply`.
+    pub fn batch(&self) -> Batch<'_, Self> {
+        Batch::new(self)
+    }
+
+    /// `Explain` for a connection given by Id or any valid interface name, present or not.
+    pub async fn explain(&self, connection: &str, key: PortKey) -> Result<Explanation, Error> {
+        let (port, protocol) = wire::key_args(key);
+        let raw = self
+            .remote
+            .call("Explain", &(connection, port, protocol))
+            .await?;
+        Explanation::from_wire(raw)
+    }
+
+    /// `Status()`: version, kernel table state, generation and counts.
+    pub async fn status(&self) -> Result<Status, Error> {
+        let raw: HashMap<String, OwnedVariant> = self.remote.call("Status", &()).await?;
+        Status::from_wire(&raw)
+    }
+
+    /// The four logging settings at once.
+    pub async fn log_settings(&self) -> Result<LogSettings, Error> {
+        Ok(LogSettings {
+            log_dropped_packets: self.log_dropped_packets().await?,
+            log_connections: self.log_connections().await?,
+            logfile_path: self.logfile_path().await?,
+            logfile_maximum_size: self.logfile_maximum_size().await?,
+        })
+    }
+
+    /// `LogfilePath`.
+    pub async fn logfile_path(&self) -> Result<String, Error> {
+        self.remote.get("LogfilePath").await
+    }
+
+    /// `put_LogfilePath`: an absolute path.
+    pub async fn set_logfile_path(&self, path: &str) -> Result<(), Error> {
+        self.remote.set("LogfilePath", path).await
+    }
+
+    /// `LogfileMaximumSize` in KiB.
+    pub async fn logfile_maximum_size(&self) -> Result<LogfileMaximumSize, Error> {
+        let kib: u32 = self.remote.get("LogfileMaximumSize").await?;
+        LogfileMaximumSize::try_from(kib).map_err(Error::protocol)
+    }
+
+    /// `put_LogfileMaximumSize`.
+    pub async fn set_logfile_maximum_size(&self, size: LogfileMaximumSize) -> Result<(), Error> {
+        self.remote.set("LogfileMaximumSize", size.kib()).await
+    }
+
+    /// `LogDroppedPackets`.
+    pub async fn log_dropped_packets(&self) -> Result<bool, Error> {
+        self.remote.get("LogDroppedPackets").await
+    }
+
+    /// `put_LogDroppedPackets`.
+    pub async fn set_log_dropped_packets(&self, enabled: bool) -> Result<(), Error> {
+        self.remote.set("LogDroppedPackets", enabled).await
+    }
+
+    /// `LogConnections`.
+    pub async fn log_connections(&self) -> Result<bool, Error> {
+        self.remote.get("LogConnections").await
+    }
+
+    /// `put_LogConnections`.
+    pub async fn set_log_connections(&self, enabled: bool) -> Result<(), Error> {
+        self.remote.set("LogConnections", enabled).await
+    }
+
+    /// A stream of `Changed`, `ConnectionAdded` and `ConnectionRemoved` signals from now on.
+    /// Subscribe before acting if you want to see the effects of your own calls.
+    pub async fn changes(&self) -> Result<Changes, Error> {
+        let signals = self.remote.proxy().receive_all_signals().await?;
+        Ok(Changes::new(signals))
+    }
+}

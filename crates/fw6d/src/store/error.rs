@@ -1,4 +1,4 @@
-//! Store errors. Each says which operation failed and keeps SQLite's own words, because the API
+//! Store errors. Each says which operation failed and keeps `SQLite`'s own words, because the API
 //! reports a store failure as `Fail` with this text (DESIGN §4) and an administrator must be able
 //! to act on it ("database or disk is full", "attempt to write a readonly database").
 
@@ -10,13 +10,13 @@ use rusqlite::ErrorCode;
 /// A failure of the durable store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// SQLite refused an operation. The message repeats SQLite's text so that callers who only
+    /// `SQLite` refused an operation. The message repeats `SQLite`'s text so that callers who only
     /// print `Display` (the D-Bus `Fail` reply) still carry it.
     #[error("store: {operation} failed: {source}")]
     Sqlite {
-        /// What the store was doing, e.g. "commit" or "record OpenPort (PortOpened)".
+        /// What the store was doing, e.g. "commit" or "record `OpenPort` (`PortOpened`)".
         operation: String,
-        /// SQLite's error.
+        /// `SQLite`'s error.
         #[source]
         source: rusqlite::Error,
     },
@@ -28,12 +28,15 @@ pub enum StoreError {
         /// The newest version this build migrates to.
         known: i64,
     },
+    /// The file does not start with the `SQLite` header.
+    #[error("store: {} is not a database: it lacks the SQLite header", .0.display())]
+    NotADatabase(PathBuf),
     /// A stored row holds a value the model rejects, or a table does not have the expected shape.
     #[error("store: invalid row in {table}: {reason}")]
     InvalidRow {
         /// The table the row came from.
         table: &'static str,
-        /// Why it was rejected, in the model's or SQLite's words.
+        /// Why it was rejected, in the model's or `SQLite`'s words.
         reason: String,
     },
     /// A recorded change does not match what is stored (a removal found nothing to remove), so
@@ -58,7 +61,7 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// Wraps a SQLite error with the operation that failed.
+    /// Wraps a `SQLite` error with the operation that failed.
     pub(crate) fn sqlite(operation: impl Into<String>, source: rusqlite::Error) -> Self {
         Self::Sqlite {
             operation: operation.into(),
@@ -73,7 +76,10 @@ impl StoreError {
     /// administrator can fix.
     pub(crate) fn is_damage(&self) -> bool {
         match self {
-            Self::FutureVersion { .. } | Self::InvalidRow { .. } | Self::Integrity(_) => true,
+            Self::NotADatabase(_)
+            | Self::FutureVersion { .. }
+            | Self::InvalidRow { .. }
+            | Self::Integrity(_) => true,
             Self::Sqlite { source, .. } => matches!(
                 source.sqlite_error_code(),
                 Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt)

@@ -120,7 +120,7 @@ fn for_each(
     Ok(())
 }
 
-/// Why one row could not become a change: SQLite could not read it, or the model rejects it.
+/// Why one row could not become a change: `SQLite` could not read it, or the model rejects it.
 enum RowError {
     Sql(rusqlite::Error),
     Invalid(StoreError),

@@ -12,7 +12,7 @@ use super::StoreError;
 /// Version 1: the intent (settings, connections, the three pair sets, each entry with its
 /// provenance) and the audit trail. Primary keys make every change one B-tree lookup, so the
 /// cost of a call does not grow with the number of stored entries (DESIGN §1.1). `STRICT`
-/// tables make SQLite refuse a value of the wrong type instead of storing it.
+/// tables make `SQLite` refuse a value of the wrong type instead of storing it.
 const V1: &str = "
 CREATE TABLE settings (
     id                   INTEGER PRIMARY KEY CHECK (id = 1),
@@ -132,7 +132,7 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
 }
 
 /// `PRAGMA user_version`: the first read of the file, so a file that is not a database fails here
-/// with SQLite's "file is not a database".
+/// with `SQLite`'s "file is not a database".
 pub(crate) fn user_version(conn: &Connection) -> Result<i64, StoreError> {
     conn.pragma_query_value(None, "user_version", |row| row.get(0))
         .map_err(|e| StoreError::sqlite("read schema version", e))

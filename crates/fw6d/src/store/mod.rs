@@ -1,5 +1,5 @@
 //! The durable store: the configured intent (settings, connections, the three pair sets, each
-//! entry with who created it) and an audit trail, in SQLite (DESIGN §5 "Store").
+//! entry with who created it) and an audit trail, in `SQLite` (DESIGN §5 "Store").
 //!
 //! It holds intent, never the generated ruleset: the ruleset is derived from the loaded
 //! [`State`] on every start. Each API call or batch is one transaction, and a transaction dropped
@@ -28,7 +28,7 @@ pub use migrations::SCHEMA_VERSION;
 pub use provenance::Provenance;
 
 /// How long a statement waits for a lock held by another connection (an administrator's
-/// `sqlite3` shell, a backup) before failing the call with SQLite's "database is locked".
+/// `sqlite3` shell, a backup) before failing the call with `SQLite`'s "database is locked".
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Statements cached per connection: every statement the store runs fits, so no call re-parses
@@ -52,7 +52,7 @@ pub enum Opened {
     Recovered {
         /// Where the old file (and its `-wal`/`-shm`) now is.
         moved_to: PathBuf,
-        /// Why it was unusable, in SQLite's or the model's words.
+        /// Why it was unusable, in `SQLite`'s or the model's words.
         reason: String,
     },
 }
@@ -100,6 +100,7 @@ impl Store {
     }
 
     fn open_file(path: &Path) -> Result<(Self, State), StoreError> {
+        recover::check_header(path)?;
         let mut conn = Connection::open(path).map_err(|e| StoreError::sqlite("open", e))?;
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(|e| StoreError::sqlite("set busy timeout", e))?;
@@ -133,7 +134,7 @@ impl Store {
         audit::newest(&self.conn, limit)
     }
 
-    /// `PRAGMA integrity_check`: succeeds only if SQLite answers exactly "ok".
+    /// `PRAGMA integrity_check`: succeeds only if `SQLite` answers exactly "ok".
     pub fn integrity_check(&self) -> Result<(), StoreError> {
         let mut stmt = self
             .conn

@@ -2,12 +2,38 @@
 //! inspect or restore it; its `-wal` and `-shm` companions move with it, because the WAL may hold
 //! committed transactions that belong to the main file.
 
-use std::fs;
-use std::io;
+use std::fs::{self, File};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::StoreError;
+
+/// The first 16 bytes of every `SQLite` 3 database.
+const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
+
+/// Refuses a non-empty file that does not start with the `SQLite` header, before `SQLite` sees it.
+/// `SQLite` would report "file is not a database" too, but only after treating a `-wal` beside it
+/// as its own and deleting it when the connection closes; checking first keeps that file intact
+/// for the move aside. A missing or empty file is a new database.
+pub(crate) fn check_header(path: &Path) -> Result<(), StoreError> {
+    let mut header = Vec::with_capacity(SQLITE_HEADER.len());
+    let read = File::open(path).and_then(|file| {
+        file.take(SQLITE_HEADER.len() as u64)
+            .read_to_end(&mut header)
+    });
+    match read {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(StoreError::Io {
+            operation: "read the header of",
+            path: path.to_owned(),
+            source,
+        }),
+        Ok(0) => Ok(()),
+        Ok(_) if header == SQLITE_HEADER => Ok(()),
+        Ok(_) => Err(StoreError::NotADatabase(path.to_owned())),
+    }
+}
 
 /// Renames `path` (and its `-wal`/`-shm`) to `<path>.corrupt-<unix time>`, adding `.1`, `.2`, …
 /// if that name is taken, so an earlier moved-aside file is never overwritten. Returns the new
@@ -46,7 +72,7 @@ fn exists(path: &Path) -> bool {
     !matches!(fs::symlink_metadata(path), Err(e) if e.kind() == io::ErrorKind::NotFound)
 }
 
-/// `path` with `suffix` appended to its last component, the way SQLite names `-wal` files.
+/// `path` with `suffix` appended to its last component, the way `SQLite` names `-wal` files.
 pub(crate) fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(suffix);

@@ -49,13 +49,15 @@ pub(crate) fn move_aside(path: &Path) -> Result<PathBuf, StoreError> {
         n += 1;
         target = with_suffix(&base, &format!(".{n}"));
     }
-    rename(path, &target)?;
+    // Companions first: if the main file stayed behind without its WAL, SQLite would open it
+    // alone; if a WAL stayed behind beside a fresh empty database, SQLite would delete it.
     for companion in ["-wal", "-shm"] {
         let from = with_suffix(path, companion);
         if exists(&from) {
             rename(&from, &with_suffix(&target, companion))?;
         }
     }
+    rename(path, &target)?;
     Ok(target)
 }
 

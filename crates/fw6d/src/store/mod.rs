@@ -3,9 +3,9 @@
 //!
 //! It holds intent, never the generated ruleset: the ruleset is derived from the loaded
 //! [`State`] on every start. Each API call or batch is one transaction, and a transaction dropped
-//! without [`StoreTx::commit`] leaves nothing behind, so what was not acknowledged leaves no trace
-//! after a restart (DESIGN §1.2). A file that cannot be used is moved aside, never deleted, and the
-//! daemon starts from an empty state and says so (DESIGN §1.3).
+//! without [`StoreTx::commit`] leaves nothing behind, so what was not acknowledged leaves no
+//! trace after a restart (DESIGN §1.2). A file that cannot be used is moved aside, never deleted,
+//! and the daemon starts from an empty state and says so (DESIGN §1.3).
 
 mod audit;
 mod error;

@@ -26,8 +26,8 @@ impl PairSet {
     }
 }
 
-/// Where and when a change is written: the open transaction (or savepoint), the caller and the clock reading
-/// shared by every row of one call.
+/// Where and when a change is written: the open transaction (or savepoint), the caller, and the
+/// clock reading shared by every row of one call.
 pub(crate) struct Writer<'a> {
     pub conn: &'a Connection,
     pub member: &'a str,

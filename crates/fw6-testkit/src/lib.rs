@@ -7,6 +7,7 @@
 //! network namespace: links are made with `ip -n <ours>`, sockets are opened on threads that
 //! entered one of our namespaces, and traffic only goes to those namespaces.
 
+pub mod bus;
 mod cmd;
 mod dad;
 mod neigh;

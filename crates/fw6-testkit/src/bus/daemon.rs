@@ -207,9 +207,8 @@ fn unique_dir() -> PathBuf {
             Ok(()) => {
                 use std::os::unix::fs::PermissionsExt;
                 let perms = std::fs::Permissions::from_mode(0o755);
-                std::fs::set_permissions(&dir, perms).unwrap_or_else(|e| {
-                    panic!("fw6-testkit: cannot chmod {}: {e}", dir.display())
-                });
+                std::fs::set_permissions(&dir, perms)
+                    .unwrap_or_else(|e| panic!("fw6-testkit: cannot chmod {}: {e}", dir.display()));
                 return dir;
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}

@@ -24,7 +24,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
@@ -61,6 +61,8 @@ struct Shared {
     log: Arc<Mutex<Vec<String>>>,
     /// Serialises rule changes so each wait sees exactly one change's reload.
     changes: Mutex<()>,
+    /// Cleared when polkitd is killed: a rule dropped after that has no reload to wait for.
+    running: AtomicBool,
 }
 
 /// The answer of `CheckAuthorization`.
@@ -88,9 +90,20 @@ impl Polkitd {
         copy_actions(&actions);
 
         let (reader, writer) = std::io::pipe().expect("fw6-testkit: pipe for polkitd output");
-        let writer2 = writer.try_clone().expect("fw6-testkit: pipe for polkitd output");
+        let writer2 = writer
+            .try_clone()
+            .expect("fw6-testkit: pipe for polkitd output");
         let child = Command::new("unshare")
-            .args(["--mount", "--propagation", "private", "--", "sh", "-c", LAUNCH, "sh"])
+            .args([
+                "--mount",
+                "--propagation",
+                "private",
+                "--",
+                "sh",
+                "-c",
+                LAUNCH,
+                "sh",
+            ])
             .arg(&rules)
             .arg(&actions)
             .arg(POLKITD)
@@ -115,6 +128,7 @@ impl Polkitd {
                 staging,
                 log,
                 changes: Mutex::new(()),
+                running: AtomicBool::new(true),
             }),
             process,
         };
@@ -162,7 +176,10 @@ impl Polkitd {
     /// A rule granting `actions` to the user named `user` (`subject.user`), whatever the
     /// details; see [`Polkitd::add_rule`].
     pub fn grant_user(&self, user: &str, actions: &[&str]) -> PolkitRule {
-        self.add_rule(&grant_rule(&format!("subject.user == \"{}\"", plain(user)), actions))
+        self.add_rule(&grant_rule(
+            &format!("subject.user == \"{}\"", plain(user)),
+            actions,
+        ))
     }
 
     /// A rule granting `actions` to members of `group` (`subject.isInGroup`: polkit reads the
@@ -246,6 +263,13 @@ impl Polkitd {
     }
 }
 
+impl Drop for Polkitd {
+    fn drop(&mut self) {
+        // The process itself is killed by `Owned`'s Drop right after this.
+        self.shared.running.store(false, Ordering::SeqCst);
+    }
+}
+
 /// An installed test rule; dropping it removes the file and waits for polkitd's reload.
 #[derive(Debug)]
 pub struct PolkitRule {
@@ -264,7 +288,8 @@ impl Drop for PolkitRule {
     fn drop(&mut self) {
         let _serial = lock(&self.shared.changes);
         let mark = lock(&self.shared.log).len();
-        if std::fs::remove_file(&self.path).is_ok() && !std::thread::panicking() {
+        let running = self.shared.running.load(Ordering::SeqCst);
+        if std::fs::remove_file(&self.path).is_ok() && running && !std::thread::panicking() {
             self.shared.wait_for_reload(mark);
         }
     }
@@ -275,7 +300,10 @@ impl Shared {
     /// present: a reload that started before our change cannot have that count, because each
     /// change (serialised by `changes`) moves it by one.
     fn wait_for_reload(&self, mark: usize) {
-        let want = format!("{LOADED}{} rules", count_rules(&self.rules) + count_rules(Path::new(SYSTEM_RULES)));
+        let want = format!(
+            "{LOADED}{} rules",
+            count_rules(&self.rules) + count_rules(Path::new(SYSTEM_RULES))
+        );
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
             if lock(&self.log)[mark..].iter().any(|l| l.ends_with(&want)) {
@@ -336,7 +364,8 @@ fn grant_rule(condition: &str, actions: &[&str]) -> String {
 fn plain(s: &str) -> &str {
     assert!(
         !s.is_empty()
-            && s.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)),
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)),
         "fw6-testkit: {s:?} is not a plain user, group or action name"
     );
     s

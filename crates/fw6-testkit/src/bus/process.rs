@@ -28,6 +28,14 @@ impl Owned {
     pub(crate) fn what(&self) -> &'static str {
         self.what
     }
+
+    /// The child's piped stdout; panics if it was not piped (a bug in the helper).
+    pub(crate) fn take_stdout(&mut self) -> std::process::ChildStdout {
+        self.child
+            .stdout
+            .take()
+            .expect("fw6-testkit: child stdout was not piped")
+    }
 }
 
 impl Drop for Owned {

@@ -4,11 +4,11 @@
 
 use std::sync::Arc;
 
+use futures_util::StreamExt;
 use fw6_model::{
     ConnectionId, EntryName, IfName, LogSettings, LogfileMaximumSize, Mutation, PortEntry, PortKey,
     Snapshot,
 };
-use futures_util::StreamExt;
 use tokio::runtime::Runtime;
 
 use crate::{Batch, ConnectionInfo, Error, Event, Explanation, Status};
@@ -132,7 +132,8 @@ impl Manager {
 
     /// `put_LogDroppedPackets`.
     pub fn set_log_dropped_packets(&self, enabled: bool) -> Result<(), Error> {
-        self.rt.block_on(self.inner.set_log_dropped_packets(enabled))
+        self.rt
+            .block_on(self.inner.set_log_dropped_packets(enabled))
     }
 
     /// `put_LogConnections`.

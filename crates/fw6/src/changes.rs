@@ -4,8 +4,8 @@
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use fw6_model::{ConnectionId, IfName, PortKey};
 use futures_util::stream::{BoxStream, Stream, StreamExt};
+use fw6_model::{ConnectionId, IfName, PortKey};
 use serde::Serialize;
 
 use crate::{Error, wire};
@@ -190,16 +190,21 @@ mod tests {
         assert_eq!(json["signal"], "Changed");
         assert_eq!(json["change"], "PortOpened");
 
-        let ev = Event::from_changed(("Logging".into(), String::new(), 0, 0, String::new()))
-            .unwrap();
+        let ev =
+            Event::from_changed(("Logging".into(), String::new(), 0, 0, String::new())).unwrap();
         let Event::Changed(c) = ev else { panic!() };
-        assert_eq!((c.change, c.interface, c.key), (ChangeKind::Logging, None, None));
+        assert_eq!(
+            (c.change, c.interface, c.key),
+            (ChangeKind::Logging, None, None)
+        );
 
-        let ev = Event::from_changed(("Future".into(), String::new(), 0, 0, String::new()))
-            .unwrap();
+        let ev =
+            Event::from_changed(("Future".into(), String::new(), 0, 0, String::new())).unwrap();
         let Event::Changed(c) = ev else { panic!() };
         assert_eq!(c.change, ChangeKind::Other("Future".into()));
 
-        assert!(Event::from_changed(("PortOpened".into(), "a/b".into(), 1, 6, String::new())).is_err());
+        assert!(
+            Event::from_changed(("PortOpened".into(), "a/b".into(), 1, 6, String::new())).is_err()
+        );
     }
 }

@@ -109,10 +109,7 @@ impl Connection {
 
     /// `IgnoredGlobalPorts`: a snapshot ordered by (port, protocol).
     pub async fn ignored_global_ports(&self) -> Result<Snapshot<PortEntry>, Error> {
-        let raw: Vec<WireEntry> = self
-            .remote
-            .call("EnumerateIgnoredGlobalPorts", &())
-            .await?;
+        let raw: Vec<WireEntry> = self.remote.call("EnumerateIgnoredGlobalPorts", &()).await?;
         Ok(Snapshot::new(wire::entries(raw)?))
     }
 

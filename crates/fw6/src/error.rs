@@ -131,7 +131,9 @@ impl Error {
     pub(crate) fn protocol(what: impl fmt::Display) -> Self {
         Self::new(
             ErrorKind::Unexpected,
-            format!("fw6d sent an unexpected reply: {what}; the client and the daemon versions may differ"),
+            format!(
+                "fw6d sent an unexpected reply: {what}; the client and the daemon versions may differ"
+            ),
         )
     }
 }
@@ -183,7 +185,9 @@ impl From<zbus::Error> for Error {
             }
             zbus::Error::Address(why) => Self::new(
                 ErrorKind::InvalidArg,
-                format!("the bus address is not valid ({why}): use e.g. unix:path=/run/dbus/system_bus_socket"),
+                format!(
+                    "the bus address is not valid ({why}): use e.g. unix:path=/run/dbus/system_bus_socket"
+                ),
             ),
             zbus::Error::Handshake(why) => Self::unreachable("the bus", why),
             other => Self::protocol(other),

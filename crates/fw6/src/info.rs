@@ -8,8 +8,8 @@ use fw6_model::{ConnectionId, Decision, IfName, Reason};
 use serde::Serialize;
 use zbus::OwnedVariant;
 
-use crate::wire::{self, WireConnection};
 use crate::Error;
+use crate::wire::{self, WireConnection};
 
 /// One row of `EnumerateConnections`: a connection as the manager sees it at the call.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

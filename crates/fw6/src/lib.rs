@@ -41,6 +41,9 @@ pub use error::{ERROR_PREFIX, Error};
 pub use info::{ConnectionInfo, Explanation, Status, TableState};
 pub use manager::{BUS_ADDRESS_ENV, Manager};
 
+/// The model's validation error (a bad pair, name or interface name found before any call);
+/// converts into [`Error`] with the same class.
+pub use fw6_model::Error as ModelError;
 pub use fw6_model::{
     ConnectionId, Decision, EntryName, ErrorKind, HResult, IfName, LogSettings, LogfileMaximumSize,
     Mutation, Port, PortEntry, PortKey, Protocol, Reason, Snapshot,

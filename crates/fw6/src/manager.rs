@@ -2,7 +2,9 @@
 
 use std::collections::HashMap;
 
-use fw6_model::{EntryName, LogSettings, LogfileMaximumSize, Mutation, PortEntry, PortKey, Snapshot};
+use fw6_model::{
+    EntryName, LogSettings, LogfileMaximumSize, Mutation, PortEntry, PortKey, Snapshot,
+};
 use zbus::OwnedVariant;
 
 use crate::changes::Changes;
@@ -38,9 +40,10 @@ impl Manager {
         match std::env::var(BUS_ADDRESS_ENV) {
             Ok(address) if !address.is_empty() => Self::connect_to(&address).await,
             _ => {
-                let conn = zbus::Connection::system()
-                    .await
-                    .map_err(|e| Error::unreachable("the system bus", &e))?;
+                let conn = zbus::Connection::system().await.map_err(|e| match e {
+                    zbus::Error::Connection(io, _) => Error::unreachable("the system bus", &io),
+                    other => Error::unreachable("the system bus", &other),
+                })?;
                 Self::on(conn).await
             }
         }
@@ -52,6 +55,9 @@ impl Manager {
         let builder = zbus::connection::Builder::address(address);
         let conn = builder.build().await.map_err(|e| match e {
             zbus::Error::Address(_) => Error::from(e),
+            zbus::Error::Connection(io, _) => {
+                Error::unreachable(&format!("the bus at {address}"), &io)
+            }
             other => Error::unreachable(&format!("the bus at {address}"), &other),
         })?;
         Self::on(conn).await
@@ -76,8 +82,7 @@ impl Manager {
     /// `GetConnection`: by Id (any case, braces optional) or interface name. An unknown one is
     /// `InvalidArg`.
     pub async fn connection(&self, id_or_name: &str) -> Result<Connection, Error> {
-        let path: zbus::OwnedObjectPath =
-            self.remote.call("GetConnection", &(id_or_name,)).await?;
+        let path: zbus::OwnedObjectPath = self.remote.call("GetConnection", &(id_or_name,)).await?;
         Connection::at(&self.conn, path.as_str().to_owned()).await
     }
 
@@ -106,10 +111,7 @@ impl Manager {
 
     /// `GloballyOpenPorts`: a snapshot ordered by (port, protocol).
     pub async fn globally_open_ports(&self) -> Result<Snapshot<PortEntry>, Error> {
-        let raw: Vec<WireEntry> = self
-            .remote
-            .call("EnumerateGloballyOpenPorts", &())
-            .await?;
+        let raw: Vec<WireEntry> = self.remote.call("EnumerateGloballyOpenPorts", &()).await?;
         Ok(Snapshot::new(wire::entries(raw)?))
     }
 

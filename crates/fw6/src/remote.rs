@@ -18,7 +18,11 @@ pub(crate) struct Remote {
 
 impl Remote {
     /// A proxy for `interface` at `path` on fw6d's bus name.
-    pub(crate) async fn new(conn: &Connection, path: String, interface: &'static str) -> Result<Self, Error> {
+    pub(crate) async fn new(
+        conn: &Connection,
+        path: String,
+        interface: &'static str,
+    ) -> Result<Self, Error> {
         let build = |iface: &'static str| {
             zbus::proxy::Builder::<Proxy<'static>>::new(conn)
                 .destination(SERVICE)
@@ -73,7 +77,11 @@ impl Remote {
     }
 
     /// Writes a property (state-changing: may ask for authentication).
-    pub(crate) async fn set<'v>(&self, name: &'static str, value: impl Into<Variant<'v>>) -> Result<(), Error> {
+    pub(crate) async fn set<'v>(
+        &self,
+        name: &'static str,
+        value: impl Into<Variant<'v>>,
+    ) -> Result<(), Error> {
         let body = (self.proxy.interface().as_str(), name, value.into());
         self.properties
             .call_with_flags::<_, _, ()>("Set", MethodFlags::ALLOW_INTERACTIVE_AUTH, &body)

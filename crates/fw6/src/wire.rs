@@ -21,7 +21,15 @@ pub type WireEntry = (u16, u32, String);
 /// One `Apply` item: `(ssquss)` = (member, connection, port, protocol, name, value).
 pub type WireItem = (String, String, u16, u32, String, String);
 /// One `EnumerateConnections` row: `(sssubbo)`.
-pub type WireConnection = (String, String, String, u32, bool, bool, zbus::OwnedObjectPath);
+pub type WireConnection = (
+    String,
+    String,
+    String,
+    u32,
+    bool,
+    bool,
+    zbus::OwnedObjectPath,
+);
 
 /// The raw arguments of a pair.
 pub fn key_args(key: PortKey) -> (u16, u32) {
@@ -145,9 +153,7 @@ mod tests {
                 ("OpenPort", "lan0", 8080, 6, "web", ""),
             ),
             (
-                Mutation::CloseGlobalPort {
-                    key: key("53/udp"),
-                },
+                Mutation::CloseGlobalPort { key: key("53/udp") },
                 ("CloseGlobalPort", "", 53, 17, "", ""),
             ),
             (
@@ -197,7 +203,11 @@ mod tests {
     fn entries_are_validated() {
         let good = entry((22, 6, "ssh".into())).unwrap();
         assert_eq!(good.key(), key("22/tcp"));
-        for bad in [(0, 6, String::new()), (22, 1, String::new()), (22, 6, "a\nb".into())] {
+        for bad in [
+            (0, 6, String::new()),
+            (22, 1, String::new()),
+            (22, 6, "a\nb".into()),
+        ] {
             assert_eq!(entry(bad).unwrap_err().kind(), ErrorKind::Unexpected);
         }
     }

@@ -15,6 +15,8 @@
 //! Each member takes exactly the fields it needs; a missing or extra field is an error on the
 //! line of the `member` key (or of the offending field), so a typo never silently does less.
 
+use std::ops::Range;
+
 use fw6_model::{EntryName, IfName, LogfileMaximumSize, Mutation, PortKey};
 use serde::Deserialize;
 use toml::Spanned;
@@ -38,31 +40,31 @@ struct RawOp {
     value: Option<Spanned<toml::Value>>,
 }
 
-/// Which fields a member takes.
-struct Shape {
-    connection: bool,
-    port: bool,
-    name: bool,
-    value: bool,
+/// Whether a member takes a field.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Takes {
+    No,
+    Optional,
+    Required,
 }
 
-const fn shape(member: &str) -> Option<Shape> {
-    let (connection, port, name, value) = match member.as_bytes() {
-        b"OpenGlobalPort" => (false, true, true, false),
-        b"CloseGlobalPort" => (false, true, false, false),
-        b"EnableFirewall" | b"DisableFirewall" => (true, false, false, false),
-        b"OpenPort" | b"IgnoreGlobalPort" => (true, true, true, false),
-        b"ClosePort" | b"ObserveGlobalPort" => (true, true, false, false),
-        b"LogfilePath" | b"LogfileMaximumSize" | b"LogDroppedPackets" | b"LogConnections" => {
-            (false, false, false, true)
+use Takes::{No, Optional, Required};
+
+/// The field names, in the order of [`shape`]'s array.
+const FIELDS: [&str; 4] = ["connection", "port", "name", "value"];
+
+/// What each member takes: (connection, port, name, value).
+fn shape(member: &str) -> Option<[Takes; 4]> {
+    Some(match member {
+        "OpenGlobalPort" => [No, Required, Optional, No],
+        "CloseGlobalPort" => [No, Required, No, No],
+        "EnableFirewall" | "DisableFirewall" => [Required, No, No, No],
+        "OpenPort" | "IgnoreGlobalPort" => [Required, Required, Optional, No],
+        "ClosePort" | "ObserveGlobalPort" => [Required, Required, No, No],
+        "LogfilePath" | "LogfileMaximumSize" | "LogDroppedPackets" | "LogConnections" => {
+            [No, No, No, Required]
         }
         _ => return None,
-    };
-    Some(Shape {
-        connection,
-        port,
-        name,
-        value,
     })
 }
 
@@ -76,140 +78,168 @@ const MEMBERS: &str = "OpenGlobalPort, CloseGlobalPort, EnableFirewall, DisableF
 pub fn parse_batch(source: &str) -> Result<Vec<Mutation>, FileError> {
     let raw: RawBatch = toml::from_str(source).map_err(|e| FileError::toml(source, &e))?;
     raw.op
-        .into_iter()
+        .iter()
         .enumerate()
         .map(|(i, op)| {
-            parse_op(source, op).map_err(|e| e.prefixed(format_args!("op {}", i + 1)))
+            Op { source, op }
+                .parse()
+                .map_err(|e| e.prefixed(format_args!("op {}", i + 1)))
         })
         .collect()
 }
 
-fn parse_op(source: &str, op: RawOp) -> Result<Mutation, FileError> {
-    let at = |span: std::ops::Range<usize>, msg: String| FileError::at(source, Some(span), msg);
-    let member = op.member.get_ref().as_str();
-    let member_span = op.member.span();
-    let Some(want) = shape(member) else {
-        return Err(at(
-            member_span,
-            format!("unknown member {member:?}: use one of {MEMBERS}"),
-        ));
-    };
-    // Field presence: required fields must be there, others must not.
-    let fields = [
-        ("connection", op.connection.as_ref().map(Spanned::span), want.connection, true),
-        ("port", op.port.as_ref().map(Spanned::span), want.port, true),
-        ("name", op.name.as_ref().map(Spanned::span), want.name, false),
-        ("value", op.value.as_ref().map(Spanned::span), want.value, true),
-    ];
-    for (field, span, wanted, required) in fields {
-        match (span, wanted) {
-            (Some(span), false) => {
-                return Err(at(span, format!("{member} takes no {field}: remove it")));
-            }
-            (None, true) if required => {
-                return Err(at(
-                    member_span.clone(),
-                    format!("{member} needs a {field}"),
-                ));
-            }
-            _ => {}
-        }
+/// One `[[op]]` table with the file it came from, for line numbers.
+struct Op<'a> {
+    source: &'a str,
+    op: &'a RawOp,
+}
+
+impl Op<'_> {
+    fn at(&self, span: Range<usize>, message: impl Into<String>) -> FileError {
+        FileError::at(self.source, Some(span), message)
     }
 
-    let connection = || -> Result<IfName, FileError> {
-        let c = op.connection.as_ref().expect("checked above");
-        IfName::try_from(c.get_ref().as_str()).map_err(|e| at(c.span(), e.message().to_owned()))
-    };
-    let key = || -> Result<PortKey, FileError> {
-        let p = op.port.as_ref().expect("checked above");
+    fn member(&self) -> &str {
+        self.op.member.get_ref()
+    }
+
+    fn parse(&self) -> Result<Mutation, FileError> {
+        let member = self.member();
+        let Some(shape) = shape(member) else {
+            return Err(self.at(
+                self.op.member.span(),
+                format!("unknown member {member:?}: use one of {MEMBERS}"),
+            ));
+        };
+        self.check_fields(shape)?;
+        Ok(match member {
+            "OpenGlobalPort" => Mutation::OpenGlobalPort {
+                key: self.key()?,
+                name: self.name()?,
+            },
+            "CloseGlobalPort" => Mutation::CloseGlobalPort { key: self.key()? },
+            "EnableFirewall" => Mutation::EnableFirewall {
+                connection: self.connection()?,
+            },
+            "DisableFirewall" => Mutation::DisableFirewall {
+                connection: self.connection()?,
+            },
+            "OpenPort" => Mutation::OpenPort {
+                connection: self.connection()?,
+                key: self.key()?,
+                name: self.name()?,
+            },
+            "ClosePort" => Mutation::ClosePort {
+                connection: self.connection()?,
+                key: self.key()?,
+            },
+            "IgnoreGlobalPort" => Mutation::IgnoreGlobalPort {
+                connection: self.connection()?,
+                key: self.key()?,
+                name: self.name()?,
+            },
+            "ObserveGlobalPort" => Mutation::ObserveGlobalPort {
+                connection: self.connection()?,
+                key: self.key()?,
+            },
+            "LogfilePath" => Mutation::SetLogfilePath { path: self.path()? },
+            "LogfileMaximumSize" => Mutation::SetLogfileMaximumSize { kib: self.size()? },
+            "LogDroppedPackets" => Mutation::SetLogDroppedPackets {
+                enabled: self.boolean()?,
+            },
+            "LogConnections" => Mutation::SetLogConnections {
+                enabled: self.boolean()?,
+            },
+            _ => unreachable!("shape() knows exactly these members"),
+        })
+    }
+
+    /// Required fields must be there; fields the member does not take must not.
+    fn check_fields(&self, shape: [Takes; 4]) -> Result<(), FileError> {
+        let op = self.op;
+        let spans = [
+            op.connection.as_ref().map(Spanned::span),
+            op.port.as_ref().map(Spanned::span),
+            op.name.as_ref().map(Spanned::span),
+            op.value.as_ref().map(Spanned::span),
+        ];
+        let member = self.member();
+        for ((field, span), takes) in FIELDS.iter().zip(spans).zip(shape) {
+            match (span, takes) {
+                (Some(span), No) => {
+                    return Err(self.at(span, format!("{member} takes no {field}: remove it")));
+                }
+                (None, Required) => {
+                    return Err(self.at(self.op.member.span(), format!("{member} needs a {field}")));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn connection(&self) -> Result<IfName, FileError> {
+        let c = self
+            .op
+            .connection
+            .as_ref()
+            .expect("checked by check_fields");
+        IfName::try_from(c.get_ref().as_str()).map_err(|e| self.at(c.span(), e.message()))
+    }
+
+    fn key(&self) -> Result<PortKey, FileError> {
+        let p = self.op.port.as_ref().expect("checked by check_fields");
         p.get_ref()
             .parse()
-            .map_err(|e: fw6_model::Error| at(p.span(), e.message().to_owned()))
-    };
-    let name = || -> Result<EntryName, FileError> {
-        op.name.as_ref().map_or_else(
+            .map_err(|e: fw6_model::Error| self.at(p.span(), e.message()))
+    }
+
+    fn name(&self) -> Result<EntryName, FileError> {
+        self.op.name.as_ref().map_or_else(
             || Ok(EntryName::default()),
             |n| {
                 EntryName::try_from(n.get_ref().as_str())
-                    .map_err(|e| at(n.span(), e.message().to_owned()))
+                    .map_err(|e| self.at(n.span(), e.message()))
             },
         )
-    };
-    let value = || op.value.as_ref().expect("checked above");
-    let boolean = || -> Result<bool, FileError> {
-        let v = value();
+    }
+
+    fn value(&self) -> &Spanned<toml::Value> {
+        self.op.value.as_ref().expect("checked by check_fields")
+    }
+
+    fn boolean(&self) -> Result<bool, FileError> {
+        let v = self.value();
         v.get_ref().as_bool().ok_or_else(|| {
-            at(
+            self.at(
                 v.span(),
-                format!("{member} takes value = true or value = false"),
+                format!("{} takes value = true or value = false", self.member()),
             )
         })
-    };
+    }
 
-    Ok(match member {
-        "OpenGlobalPort" => Mutation::OpenGlobalPort {
-            key: key()?,
-            name: name()?,
-        },
-        "CloseGlobalPort" => Mutation::CloseGlobalPort { key: key()? },
-        "EnableFirewall" => Mutation::EnableFirewall {
-            connection: connection()?,
-        },
-        "DisableFirewall" => Mutation::DisableFirewall {
-            connection: connection()?,
-        },
-        "OpenPort" => Mutation::OpenPort {
-            connection: connection()?,
-            key: key()?,
-            name: name()?,
-        },
-        "ClosePort" => Mutation::ClosePort {
-            connection: connection()?,
-            key: key()?,
-        },
-        "IgnoreGlobalPort" => Mutation::IgnoreGlobalPort {
-            connection: connection()?,
-            key: key()?,
-            name: name()?,
-        },
-        "ObserveGlobalPort" => Mutation::ObserveGlobalPort {
-            connection: connection()?,
-            key: key()?,
-        },
-        "LogfilePath" => {
-            let v = value();
-            let path = v.get_ref().as_str().ok_or_else(|| {
-                at(v.span(), "LogfilePath takes a string value".to_owned())
+    fn path(&self) -> Result<String, FileError> {
+        let v = self.value();
+        v.get_ref()
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| self.at(v.span(), "LogfilePath takes a string value"))
+    }
+
+    fn size(&self) -> Result<LogfileMaximumSize, FileError> {
+        let v = self.value();
+        let kib = v
+            .get_ref()
+            .as_integer()
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or_else(|| {
+                self.at(
+                    v.span(),
+                    "LogfileMaximumSize takes a number of KiB, 1-32767",
+                )
             })?;
-            Mutation::SetLogfilePath {
-                path: path.to_owned(),
-            }
-        }
-        "LogfileMaximumSize" => {
-            let v = value();
-            let kib = v
-                .get_ref()
-                .as_integer()
-                .and_then(|n| u32::try_from(n).ok())
-                .ok_or_else(|| {
-                    at(
-                        v.span(),
-                        "LogfileMaximumSize takes a number of KiB, 1-32767".to_owned(),
-                    )
-                })?;
-            Mutation::SetLogfileMaximumSize {
-                kib: LogfileMaximumSize::try_from(kib)
-                    .map_err(|e| at(v.span(), e.message().to_owned()))?,
-            }
-        }
-        "LogDroppedPackets" => Mutation::SetLogDroppedPackets {
-            enabled: boolean()?,
-        },
-        "LogConnections" => Mutation::SetLogConnections {
-            enabled: boolean()?,
-        },
-        _ => unreachable!("shape() knows exactly these members"),
-    })
+        LogfileMaximumSize::try_from(kib).map_err(|e| self.at(v.span(), e.message()))
+    }
 }
 
 #[cfg(test)]
@@ -330,7 +360,9 @@ value = false
         let e = err("[[op]]\nmember = \"OpenPort\"\nport = \"1/tcp\"\n");
         assert_eq!(e.line(), Some(2));
         assert!(e.message().contains("needs a connection"), "{e}");
-        let e = err("[[op]]\nmember = \"ClosePort\"\nconnection = \"x\"\nport = \"1/tcp\"\nname = \"n\"\n");
+        let e = err(
+            "[[op]]\nmember = \"ClosePort\"\nconnection = \"x\"\nport = \"1/tcp\"\nname = \"n\"\n",
+        );
         assert_eq!(e.line(), Some(5));
         assert!(e.message().contains("takes no name"), "{e}");
         let e = err("[[op]]\nmember = \"LogConnections\"\nvalue = \"yes\"\n");
@@ -342,7 +374,9 @@ value = false
         let e = err("[[op]]\nmember = \"LogfilePath\"\n");
         assert!(e.message().contains("needs a value"), "{e}");
         // The second op is the bad one.
-        let e = err("[[op]]\nmember = \"EnableFirewall\"\nconnection = \"a\"\n[[op]]\nmember = \"EnableFirewall\"\n");
+        let e = err(
+            "[[op]]\nmember = \"EnableFirewall\"\nconnection = \"a\"\n[[op]]\nmember = \"EnableFirewall\"\n",
+        );
         assert!(e.message().starts_with("op 2: "), "{e}");
         assert_eq!(e.line(), Some(5));
     }

@@ -42,13 +42,23 @@ pub fn diff(current: &Export, target: &Export) -> Vec<Mutation> {
 
 fn logging(current: &Export, target: &Export, out: &mut Vec<Mutation>) {
     let (now, want) = (&current.logging, &target.logging);
-    if let Some(v) = want.log_dropped_packets.filter(|v| now.log_dropped_packets != Some(*v)) {
+    if let Some(v) = want
+        .log_dropped_packets
+        .filter(|v| now.log_dropped_packets != Some(*v))
+    {
         out.push(Mutation::SetLogDroppedPackets { enabled: v });
     }
-    if let Some(v) = want.log_connections.filter(|v| now.log_connections != Some(*v)) {
+    if let Some(v) = want
+        .log_connections
+        .filter(|v| now.log_connections != Some(*v))
+    {
         out.push(Mutation::SetLogConnections { enabled: v });
     }
-    if let Some(v) = want.logfile_path.as_ref().filter(|v| now.logfile_path.as_ref() != Some(*v)) {
+    if let Some(v) = want
+        .logfile_path
+        .as_ref()
+        .filter(|v| now.logfile_path.as_ref() != Some(*v))
+    {
         out.push(Mutation::SetLogfilePath { path: v.clone() });
     }
     if let Some(v) = want
@@ -59,7 +69,12 @@ fn logging(current: &Export, target: &Export, out: &mut Vec<Mutation>) {
     }
 }
 
-fn connection(interface: &IfName, now: &ConnectionExport, want: &ConnectionExport, out: &mut Vec<Mutation>) {
+fn connection(
+    interface: &IfName,
+    now: &ConnectionExport,
+    want: &ConnectionExport,
+    out: &mut Vec<Mutation>,
+) {
     let connection = || interface.clone();
     if now.firewalled != want.firewalled {
         out.push(if want.firewalled {
@@ -126,7 +141,9 @@ fn sets(
 /// `~` sets a value.
 pub fn describe(mutation: &Mutation) -> String {
     match mutation {
-        Mutation::OpenGlobalPort { key, name } => format!("+ global open {key} {:?}", name.as_str()),
+        Mutation::OpenGlobalPort { key, name } => {
+            format!("+ global open {key} {:?}", name.as_str())
+        }
         Mutation::CloseGlobalPort { key } => format!("- global open {key}"),
         Mutation::EnableFirewall { connection } => format!("+ firewall on {connection}"),
         Mutation::DisableFirewall { connection } => format!("- firewall on {connection}"),
@@ -151,7 +168,9 @@ pub fn describe(mutation: &Mutation) -> String {
         Mutation::SetLogDroppedPackets { enabled } => {
             format!("~ logging: log_dropped_packets = {enabled}")
         }
-        Mutation::SetLogConnections { enabled } => format!("~ logging: log_connections = {enabled}"),
+        Mutation::SetLogConnections { enabled } => {
+            format!("~ logging: log_connections = {enabled}")
+        }
     }
 }
 

@@ -62,7 +62,9 @@ impl From<FileError> for crate::Error {
 /// The 1-based line that byte `offset` of `source` is on.
 fn line_of(source: &str, offset: usize) -> usize {
     let end = offset.min(source.len());
-    source.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
+    source.as_bytes()[..end]
+        .iter()
+        .fold(1, |n, &b| n + usize::from(b == b'\n'))
 }
 
 #[cfg(test)]

@@ -190,7 +190,9 @@ fn entries(source: &str, what: &str, raw: Vec<RawEntry>) -> Result<PortSet, File
             .port
             .get_ref()
             .parse()
-            .map_err(|e: fw6_model::Error| FileError::at(source, Some(span.clone()), e.message()))?;
+            .map_err(|e: fw6_model::Error| {
+                FileError::at(source, Some(span.clone()), e.message())
+            })?;
         let name = match entry.name {
             Some(n) => EntryName::try_from(n.get_ref().as_str())
                 .map_err(|e| FileError::at(source, Some(n.span()), e.message()))?,
@@ -260,13 +262,25 @@ port = "22/tcp"
             ("[[global]]\nport = \"70000/udp\"\n", 2, "out of range"),
             ("[[global]]\nport = \"80/icmp\"\n", 2, "not supported"),
             ("[[global]]\nport = \"80/\"\n", 2, "not supported"),
-            ("[[global]]\nport = \"22/tcp\"\nname = \"a\\tb\"\n", 3, "control character"),
-            ("[[global]]\nport = \"22/tcp\"\n[[global]]\nport = \"22/tcp\"\n", 4, "listed twice"),
+            (
+                "[[global]]\nport = \"22/tcp\"\nname = \"a\\tb\"\n",
+                3,
+                "control character",
+            ),
+            (
+                "[[global]]\nport = \"22/tcp\"\n[[global]]\nport = \"22/tcp\"\n",
+                4,
+                "listed twice",
+            ),
             ("[logging]\nlogfile_maximum_size = 0\n", 2, "1-32767"),
             ("[logging]\nlogfile_maximum_size = -5\n", 2, "1-32767"),
             ("[logging]\nlog_connections = \"yes\"\n", 2, ""),
             ("\n[logging]\nverbose = true\n", 3, "verbose"),
-            ("[connection.lan0]\nfirewalled = true\n[[connection.lan0.open]]\nport = \"x/tcp\"\n", 4, "not a number"),
+            (
+                "[connection.lan0]\nfirewalled = true\n[[connection.lan0.open]]\nport = \"x/tcp\"\n",
+                4,
+                "not a number",
+            ),
             ("[connection.lan0]\nfirewaled = true\n", 2, "firewaled"),
             ("[global]\nport = 1\n", 1, ""),
             ("[[global]\n", 1, ""),

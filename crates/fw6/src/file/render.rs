@@ -70,8 +70,7 @@ fn string(s: &str) -> String {
 /// A TOML key: bare when it may be, quoted otherwise (interface names may hold `.`).
 fn key(s: &str) -> String {
     if !s.is_empty()
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     {
         s.to_owned()
@@ -104,7 +103,8 @@ mod tests {
         e.global.insert(pair("546/udp"), name("dhcpv6-client"));
         e.global.insert(pair("22/tcp"), name("ssh"));
         let mut lan = ConnectionExport::default();
-        lan.open.insert(pair("8080/tcp"), name("web \"quoted\" \\ 🎮"));
+        lan.open
+            .insert(pair("8080/tcp"), name("web \"quoted\" \\ 🎮"));
         e.connections.insert(IfName::try_from("lan0").unwrap(), lan);
         let mut vlan = ConnectionExport {
             firewalled: false,

@@ -1,0 +1,280 @@
+//! The command line: the same nouns as the D-Bus API and the library (`fw6 port open` is
+//! `OpenPort` is `Connection::open_port`). Pairs and names are taken as text and validated when
+//! run, so a bad pair is an `InvalidArg` (exit 3) with the model's own message, not a usage error.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// fw6: the IPv6 host firewall with the model of the Windows IPv6 Internet Connection Firewall.
+///
+/// Connections are IPv6 interfaces, each firewalled or not, each with its own open
+/// PORT/PROTOCOL pairs; global pairs are open on every connection that does not ignore them.
+#[derive(Debug, Parser)]
+#[command(name = "fw6", version, about, long_about = None)]
+pub struct Cli {
+    /// Print machine-readable JSON (schema in docs/cli.md), errors included.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// The D-Bus address of the bus fw6d is on (default: the system bus).
+    #[arg(long, global = true, env = "FW6_BUS_ADDRESS", value_name = "ADDRESS")]
+    pub bus: Option<String>,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the connections (IPv6 interfaces, present or configured).
+    Connections,
+    /// Switch filtering on or off for a connection.
+    Firewall {
+        /// On or off.
+        #[command(subcommand)]
+        action: FirewallAction,
+    },
+    /// A connection's own open pairs.
+    Port {
+        /// What to do.
+        #[command(subcommand)]
+        action: PortAction,
+    },
+    /// Global open pairs, and connections ignoring them.
+    Global {
+        /// What to do.
+        #[command(subcommand)]
+        action: GlobalAction,
+    },
+    /// Would an unsolicited inbound packet to PORT/PROTO on CONN pass, and why.
+    Explain(ConnPair),
+    /// The logging settings.
+    Log {
+        /// Show or set.
+        #[command(subcommand)]
+        action: LogAction,
+    },
+    /// Apply a batch file (TOML `[[op]]` tables) atomically: all or nothing.
+    Batch {
+        /// The batch file, or `-` for standard input.
+        file: PathBuf,
+    },
+    /// Print the whole configuration as TOML (stable order, diffable).
+    Export,
+    /// Make the configuration that of an export file, atomically, after showing the changes.
+    Import {
+        /// The export file, or `-` for standard input (then --yes is required).
+        file: PathBuf,
+        /// Apply without asking for confirmation.
+        #[arg(long, short)]
+        yes: bool,
+    },
+    /// Is the daemon reachable, is the kernel table in sync, and how much is configured.
+    Status,
+    /// Generate shell completions or man pages (for packaging).
+    #[command(hide = true)]
+    Generate {
+        /// What to generate.
+        #[command(subcommand)]
+        what: Generate,
+    },
+}
+
+/// A connection: its Id (`{GUID}`, any case, braces optional) or its interface name.
+#[derive(Debug, Args)]
+pub struct Conn {
+    /// The connection: interface name or Id.
+    #[arg(value_name = "CONN")]
+    pub conn: String,
+}
+
+/// A connection and a pair.
+#[derive(Debug, Args)]
+pub struct ConnPair {
+    /// The connection: interface name or Id.
+    #[arg(value_name = "CONN")]
+    pub conn: String,
+    /// The pair, e.g. 8080/tcp.
+    #[arg(value_name = "PORT/PROTO")]
+    pub pair: String,
+}
+
+/// A connection, a pair and an optional name.
+#[derive(Debug, Args)]
+pub struct ConnPairName {
+    /// The connection and the pair.
+    #[command(flatten)]
+    pub at: ConnPair,
+    /// An informational name; the first name given to a pair is kept.
+    #[arg(long, default_value = "")]
+    pub name: String,
+}
+
+/// A pair alone.
+#[derive(Debug, Args)]
+pub struct Pair {
+    /// The pair, e.g. 22/tcp.
+    #[arg(value_name = "PORT/PROTO")]
+    pub pair: String,
+}
+
+/// `fw6 firewall …`.
+#[derive(Debug, Subcommand)]
+pub enum FirewallAction {
+    /// Filter unsolicited inbound traffic on CONN.
+    Enable(Conn),
+    /// Let all inbound traffic on CONN through.
+    Disable(Conn),
+}
+
+/// `fw6 port …`.
+#[derive(Debug, Subcommand)]
+pub enum PortAction {
+    /// Open a pair on a connection.
+    Open(ConnPairName),
+    /// Close a pair on a connection.
+    Close(ConnPair),
+    /// Is a pair open on this connection's own set (not counting global pairs).
+    Check(ConnPair),
+    /// List a connection's open pairs.
+    List(Conn),
+}
+
+/// `fw6 global …`.
+#[derive(Debug, Subcommand)]
+pub enum GlobalAction {
+    /// Open a pair on every connection that does not ignore it.
+    Open {
+        /// The pair.
+        #[command(flatten)]
+        pair: Pair,
+        /// An informational name; the first name given to a pair is kept.
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+    /// Close a global pair.
+    Close(Pair),
+    /// Is a pair globally open.
+    Check(Pair),
+    /// List the global pairs.
+    List,
+    /// Keep a global pair closed on one connection.
+    Ignore(ConnPairName),
+    /// Stop ignoring a global pair on one connection.
+    Observe(ConnPair),
+    /// List the global pairs a connection ignores.
+    Ignored(Conn),
+}
+
+/// `fw6 log …`.
+#[derive(Debug, Subcommand)]
+pub enum LogAction {
+    /// Show the four logging settings.
+    Show,
+    /// Change logging settings, all in one atomic call.
+    Set(LogSet),
+}
+
+/// `fw6 log set` options; at least one is required.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = true)]
+pub struct LogSet {
+    /// Log unsolicited inbound packets that were dropped.
+    #[arg(long, value_name = "on|off")]
+    pub dropped: Option<OnOff>,
+    /// Log accepted new inbound connections.
+    #[arg(long, value_name = "on|off")]
+    pub connections: Option<OnOff>,
+    /// The log file (an absolute path).
+    #[arg(long, value_name = "PATH")]
+    pub path: Option<String>,
+    /// The log file's maximum size in KiB (1-32767); at the limit it is renamed to PATH.old.
+    #[arg(long, value_name = "KIB")]
+    pub max_size: Option<u32>,
+}
+
+/// A switch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnOff {
+    /// Switched on.
+    On,
+    /// Switched off.
+    Off,
+}
+
+impl OnOff {
+    /// As a boolean.
+    pub fn enabled(self) -> bool {
+        self == Self::On
+    }
+}
+
+/// `fw6 generate …`.
+#[derive(Debug, Subcommand)]
+pub enum Generate {
+    /// Print a completion script for SHELL.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Write man pages (fw6.1 and one per subcommand) into DIR.
+    Man {
+        /// The output directory (created if missing).
+        dir: PathBuf,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn parses_the_documented_forms() {
+        let cli = Cli::try_parse_from([
+            "fw6", "--json", "port", "open", "lan0", "8080/tcp", "--name", "web",
+        ])
+        .unwrap();
+        assert!(cli.json);
+        let Command::Port {
+            action: PortAction::Open(a),
+        } = cli.command
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (a.at.conn.as_str(), a.at.pair.as_str(), a.name.as_str()),
+            ("lan0", "8080/tcp", "web")
+        );
+        // Global flags go anywhere.
+        let cli =
+            Cli::try_parse_from(["fw6", "status", "--bus", "unix:path=/x", "--json"]).unwrap();
+        assert_eq!(cli.bus.as_deref(), Some("unix:path=/x"));
+        assert!(
+            Cli::try_parse_from(["fw6", "log", "set"]).is_err(),
+            "log set needs a flag"
+        );
+        assert!(Cli::try_parse_from(["fw6", "log", "set", "--dropped", "maybe"]).is_err());
+        let cli = Cli::try_parse_from(["fw6", "log", "set", "--dropped", "on", "--max-size", "8"])
+            .unwrap();
+        let Command::Log {
+            action: LogAction::Set(s),
+        } = cli.command
+        else {
+            panic!()
+        };
+        assert_eq!((s.dropped, s.max_size), (Some(OnOff::On), Some(8)));
+        assert!(Cli::try_parse_from(["fw6", "import", "x.toml", "--yes"]).is_ok());
+        assert!(Cli::try_parse_from(["fw6", "global", "ignore", "wan0", "22/tcp"]).is_ok());
+        assert!(Cli::try_parse_from(["fw6", "frobnicate"]).is_err());
+    }
+}

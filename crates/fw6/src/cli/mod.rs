@@ -1,0 +1,8 @@
+//! The `fw6` command-line tool (docs/cli.md).
+
+pub mod args;
+pub mod exit;
+pub mod generate;
+pub mod import;
+pub mod output;
+pub mod run;

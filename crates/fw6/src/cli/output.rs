@@ -1,0 +1,208 @@
+//! Output: JSON built from the library's own serialisable types (schema in docs/cli.md), or
+//! plain aligned columns for people.
+
+use fw6::file::{Export, PortSet};
+use fw6::{ConnectionInfo, PortEntry, Status};
+use serde_json::{Value, json};
+
+/// Where a command's result goes: one JSON document, or text.
+#[derive(Debug, Clone, Copy)]
+pub struct Out {
+    /// `--json` was given.
+    pub json: bool,
+}
+
+impl Out {
+    /// Prints `value` with `--json`, else the text made by `human`.
+    pub fn emit(self, value: &Value, human: impl FnOnce() -> String) {
+        if self.json {
+            println!("{value}");
+        } else {
+            let text = human();
+            if !text.is_empty() {
+                println!("{}", text.trim_end());
+            }
+        }
+    }
+}
+
+/// Left-aligned columns separated by two spaces, with a header row.
+pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut s = String::new();
+        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+            if i + 1 == cells.len() {
+                s.push_str(cell);
+            } else {
+                let pad = w.saturating_sub(cell.chars().count()) + 2;
+                s.push_str(cell);
+                s.extend(std::iter::repeat_n(' ', pad));
+            }
+        }
+        s.trim_end().to_owned()
+    };
+    let mut out = line(headers.to_vec());
+    for row in rows {
+        out.push('\n');
+        out.push_str(&line(row.iter().map(String::as_str).collect()));
+    }
+    out
+}
+
+/// A yes/no cell.
+fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.to_owned()
+}
+
+/// `fw6 connections`.
+pub fn connections(list: &[ConnectionInfo]) -> String {
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|c| {
+            vec![
+                c.interface.to_string(),
+                c.name.clone(),
+                if c.present {
+                    c.index.to_string()
+                } else {
+                    "-".into()
+                },
+                yes_no(c.present),
+                yes_no(c.firewalled),
+                c.id.to_string(),
+            ]
+        })
+        .collect();
+    table(
+        &["INTERFACE", "NAME", "INDEX", "PRESENT", "FIREWALLED", "ID"],
+        &rows,
+    )
+}
+
+/// A list of pairs, or `empty` when there are none.
+pub fn entries(list: &[PortEntry], empty: &str) -> String {
+    if list.is_empty() {
+        return empty.to_owned();
+    }
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|e| vec![e.key().to_string(), e.name.to_string()])
+        .collect();
+    table(&["PORT/PROTO", "NAME"], &rows)
+}
+
+/// `fw6 status` for people.
+pub fn status(s: &Status) -> String {
+    let table_state = serde_json::to_value(&s.table)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    format!(
+        "fw6d {}: reachable\nkernel table: {table_state} (generation {}, {} drift repairs)\n\
+         connections: {}\nglobal open pairs: {}\nopen pairs on connections: {}\n\
+         ignored global pairs: {}",
+        s.version, s.generation, s.repairs, s.connections, s.global_open, s.open, s.ignored
+    )
+}
+
+fn set_json(set: &PortSet) -> Value {
+    Value::Array(
+        set.iter()
+            .map(|(k, n)| json!({"port": k.port, "protocol": k.protocol, "name": n}))
+            .collect(),
+    )
+}
+
+/// `fw6 export --json`: the same content as the TOML, as JSON.
+pub fn export_json(e: &Export) -> Value {
+    let l = &e.logging;
+    let connections: serde_json::Map<String, Value> = e
+        .connections
+        .iter()
+        .map(|(name, c)| {
+            (
+                name.to_string(),
+                json!({
+                    "firewalled": c.firewalled,
+                    "open": set_json(&c.open),
+                    "ignored": set_json(&c.ignored),
+                }),
+            )
+        })
+        .collect();
+    json!({
+        "logging": {
+            "log_dropped_packets": l.log_dropped_packets,
+            "log_connections": l.log_connections,
+            "logfile_path": l.logfile_path,
+            "logfile_maximum_size": l.logfile_maximum_size.map(fw6::LogfileMaximumSize::kib),
+        },
+        "global": set_json(&e.global),
+        "connections": connections,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use fw6::{EntryName, IfName, LogSettings};
+
+    use super::*;
+
+    #[test]
+    fn tables_align() {
+        let t = table(
+            &["A", "LONG HEADER", "C"],
+            &[vec!["xxxx".into(), "y".into(), "z".into()]],
+        );
+        assert_eq!(t, "A     LONG HEADER  C\nxxxx  y            z");
+    }
+
+    #[test]
+    fn entries_json_and_text() {
+        let e = PortEntry::new(
+            "22/tcp".parse().unwrap(),
+            EntryName::try_from("ssh").unwrap(),
+        );
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            r#"{"port":22,"protocol":"tcp","name":"ssh"}"#
+        );
+        assert_eq!(entries(&[e], "none"), "PORT/PROTO  NAME\n22/tcp      ssh");
+        assert_eq!(entries(&[], "none"), "none");
+    }
+
+    #[test]
+    fn export_json_shape() {
+        let mut e = Export {
+            logging: LogSettings::default().into(),
+            ..Export::default()
+        };
+        e.global.insert(
+            "22/tcp".parse().unwrap(),
+            EntryName::try_from("ssh").unwrap(),
+        );
+        e.connections.insert(
+            IfName::try_from("lan0").unwrap(),
+            fw6::file::ConnectionExport::default(),
+        );
+        assert_eq!(
+            export_json(&e),
+            json!({
+                "logging": {
+                    "log_dropped_packets": false,
+                    "log_connections": false,
+                    "logfile_path": "/var/log/fw6/firewall.log",
+                    "logfile_maximum_size": 4096,
+                },
+                "global": [{"port": 22, "protocol": "tcp", "name": "ssh"}],
+                "connections": {"lan0": {"firewalled": true, "open": [], "ignored": []}},
+            })
+        );
+    }
+}

@@ -1,0 +1,337 @@
+//! Runs one parsed command against fw6d.
+
+use std::io::Read as _;
+use std::path::Path;
+
+use fw6::{EntryName, ErrorKind, LogfileMaximumSize, Manager, Mutation, PortKey};
+use serde_json::json;
+use tokio::sync::OnceCell;
+
+use super::args::{Command, FirewallAction, GlobalAction, LogAction, LogSet, PortAction};
+use super::exit::Failure;
+use super::output::{self, Out};
+
+/// The connection to fw6d, made on first use: arguments are validated before it, so a bad pair
+/// is `InvalidArg` even when the daemon is down.
+#[derive(Debug)]
+pub struct Session {
+    bus: Option<String>,
+    manager: OnceCell<Manager>,
+}
+
+impl Session {
+    /// A session for `--bus`/`FW6_BUS_ADDRESS`, or the system bus when `None`.
+    pub fn new(bus: Option<String>) -> Self {
+        Self {
+            bus,
+            manager: OnceCell::new(),
+        }
+    }
+
+    /// The manager, connecting on first use.
+    pub async fn manager(&self) -> Result<&Manager, fw6::Error> {
+        self.manager
+            .get_or_try_init(|| async {
+                match self.bus.as_deref() {
+                    Some(address) if !address.is_empty() => Manager::connect_to(address).await,
+                    _ => Manager::connect().await,
+                }
+            })
+            .await
+    }
+}
+
+/// A `PORT/PROTO` argument.
+pub fn pair(s: &str) -> Result<PortKey, Failure> {
+    Ok(s.parse()?)
+}
+
+/// A `--name` argument.
+pub fn name(s: &str) -> Result<EntryName, Failure> {
+    Ok(EntryName::try_from(s)?)
+}
+
+/// Reads FILE, or standard input for `-`. A missing or unreadable file is `InvalidArg`: the
+/// argument names something that cannot be used.
+pub fn read_input(path: &Path) -> Result<String, Failure> {
+    let mut text = String::new();
+    let res = if path == Path::new("-") {
+        std::io::stdin().read_to_string(&mut text).map(|_| ())
+    } else {
+        std::fs::read_to_string(path).map(|t| text = t)
+    };
+    res.map_err(|e| {
+        Failure::Api(fw6::Error::new(
+            ErrorKind::InvalidArg,
+            format!("cannot read {}: {e}", path.display()),
+        ))
+    })?;
+    Ok(text)
+}
+
+/// Runs `command`; the result is printed, errors are returned for the caller to report.
+pub async fn run(session: &Session, command: Command, out: Out) -> Result<(), Failure> {
+    match command {
+        Command::Connections => {
+            let list = session.manager().await?.connections().await?;
+            let list = list.as_slice();
+            out.emit(&json!({ "connections": list }), || {
+                output::connections(list)
+            });
+        }
+        Command::Firewall { action } => {
+            let (conn, on) = match action {
+                FirewallAction::Enable(c) => (c.conn, true),
+                FirewallAction::Disable(c) => (c.conn, false),
+            };
+            let c = session.manager().await?.connection(&conn).await?;
+            if on {
+                c.enable_firewall().await?;
+            } else {
+                c.disable_firewall().await?;
+            }
+            out.emit(&json!({ "connection": conn, "firewalled": on }), || {
+                format!(
+                    "{conn}: firewall {}",
+                    if on { "enabled" } else { "disabled" }
+                )
+            });
+        }
+        Command::Port { action } => port(session, action, out).await?,
+        Command::Global { action } => global(session, action, out).await?,
+        Command::Explain(a) => {
+            let key = pair(&a.pair)?;
+            let e = session.manager().await?.explain(&a.conn, key).await?;
+            let mut value = serde_json::to_value(&e).unwrap_or_default();
+            value["connection"] = json!(a.conn);
+            value["port"] = json!(key.port);
+            value["protocol"] = json!(key.protocol);
+            out.emit(&value, || {
+                let verdict = if e.allowed { "allowed" } else { "dropped" };
+                format!(
+                    "{key} on {}: {verdict} ({}): {}",
+                    a.conn,
+                    e.reason.as_str(),
+                    e.sentence
+                )
+            });
+        }
+        Command::Log { action } => match action {
+            LogAction::Show => {
+                let s = session.manager().await?.log_settings().await?;
+                out.emit(&json!(s), || {
+                    let on = |b: bool| if b { "on" } else { "off" };
+                    format!(
+                        "dropped packets: {}\nconnections: {}\npath: {}\nmax size: {} KiB",
+                        on(s.log_dropped_packets),
+                        on(s.log_connections),
+                        s.logfile_path,
+                        s.logfile_maximum_size.kib()
+                    )
+                });
+            }
+            LogAction::Set(set) => {
+                let mutations = log_mutations(&set)?;
+                let n = session.manager().await?.apply(&mutations).await?;
+                out.emit(&json!({ "changes": n }), || {
+                    format!("{n} setting(s) changed")
+                });
+            }
+        },
+        Command::Batch { file } => {
+            let text = read_input(&file)?;
+            let mutations = fw6::file::parse_batch(&text)
+                .map_err(|e| fw6::Error::from(e).context(file.display()))?;
+            let n = if mutations.is_empty() {
+                0
+            } else {
+                session.manager().await?.apply(&mutations).await?
+            };
+            out.emit(
+                &json!({ "operations": mutations.len(), "changes": n }),
+                || {
+                    format!(
+                        "{} operation(s) applied atomically, {n} effective change(s)",
+                        mutations.len()
+                    )
+                },
+            );
+        }
+        Command::Export => {
+            let e = session.manager().await?.export().await?;
+            out.emit(&output::export_json(&e), || fw6::file::render_export(&e));
+        }
+        Command::Import { file, yes } => super::import::import(session, &file, yes, out).await?,
+        Command::Status => {
+            let s = session.manager().await?.status().await?;
+            out.emit(&json!(s), || output::status(&s));
+        }
+        Command::Generate { .. } => unreachable!("handled before connecting"),
+    }
+    Ok(())
+}
+
+/// The mutations of `fw6 log set`, validated locally so a bad size is refused before any call.
+pub fn log_mutations(set: &LogSet) -> Result<Vec<Mutation>, Failure> {
+    let mut m = Vec::new();
+    if let Some(v) = set.dropped {
+        m.push(Mutation::SetLogDroppedPackets {
+            enabled: v.enabled(),
+        });
+    }
+    if let Some(v) = set.connections {
+        m.push(Mutation::SetLogConnections {
+            enabled: v.enabled(),
+        });
+    }
+    if let Some(p) = &set.path {
+        m.push(Mutation::SetLogfilePath { path: p.clone() });
+    }
+    if let Some(kib) = set.max_size {
+        m.push(Mutation::SetLogfileMaximumSize {
+            kib: LogfileMaximumSize::try_from(kib)?,
+        });
+    }
+    Ok(m)
+}
+
+async fn port(session: &Session, action: PortAction, out: Out) -> Result<(), Failure> {
+    match action {
+        PortAction::Open(a) => {
+            let (key, n) = (pair(&a.at.pair)?, name(&a.name)?);
+            session
+                .manager()
+                .await?
+                .connection(&a.at.conn)
+                .await?
+                .open_port(key, &n)
+                .await?;
+            let conn = a.at.conn;
+            out.emit(&json!({ "connection": conn, "port": key.port, "protocol": key.protocol, "open": true }), || {
+                format!("{conn}: {key} open")
+            });
+        }
+        PortAction::Close(a) => {
+            let key = pair(&a.pair)?;
+            session
+                .manager()
+                .await?
+                .connection(&a.conn)
+                .await?
+                .close_port(key)
+                .await?;
+            let conn = a.conn;
+            out.emit(&json!({ "connection": conn, "port": key.port, "protocol": key.protocol, "open": false }), || {
+                format!("{conn}: {key} closed")
+            });
+        }
+        PortAction::Check(a) => {
+            let key = pair(&a.pair)?;
+            let open = session
+                .manager()
+                .await?
+                .connection(&a.conn)
+                .await?
+                .is_port_open(key)
+                .await?;
+            let conn = a.conn;
+            out.emit(&json!({ "connection": conn, "port": key.port, "protocol": key.protocol, "open": open }), || {
+                format!("{conn}: {key} is {}open on this connection", if open { "" } else { "not " })
+            });
+        }
+        PortAction::List(c) => {
+            let list = session
+                .manager()
+                .await?
+                .connection(&c.conn)
+                .await?
+                .open_ports()
+                .await?;
+            let list = list.as_slice();
+            let conn = c.conn;
+            out.emit(&json!({ "connection": conn, "open": list }), || {
+                output::entries(list, &format!("{conn}: no open pairs"))
+            });
+        }
+    }
+    Ok(())
+}
+
+async fn global(session: &Session, action: GlobalAction, out: Out) -> Result<(), Failure> {
+    match action {
+        GlobalAction::Open { pair: p, name: n } => {
+            let (key, n) = (pair(&p.pair)?, name(&n)?);
+            session.manager().await?.open_global_port(key, &n).await?;
+            out.emit(
+                &json!({ "port": key.port, "protocol": key.protocol, "open": true }),
+                || format!("{key} globally open"),
+            );
+        }
+        GlobalAction::Close(p) => {
+            let key = pair(&p.pair)?;
+            session.manager().await?.close_global_port(key).await?;
+            out.emit(
+                &json!({ "port": key.port, "protocol": key.protocol, "open": false }),
+                || format!("{key} globally closed"),
+            );
+        }
+        GlobalAction::Check(p) => {
+            let key = pair(&p.pair)?;
+            let open = session.manager().await?.is_port_globally_open(key).await?;
+            out.emit(
+                &json!({ "port": key.port, "protocol": key.protocol, "open": open }),
+                || format!("{key} is {}globally open", if open { "" } else { "not " }),
+            );
+        }
+        GlobalAction::List => {
+            let list = session.manager().await?.globally_open_ports().await?;
+            let list = list.as_slice();
+            out.emit(&json!({ "global": list }), || {
+                output::entries(list, "no global open pairs")
+            });
+        }
+        GlobalAction::Ignore(a) => {
+            let (key, n) = (pair(&a.at.pair)?, name(&a.name)?);
+            session
+                .manager()
+                .await?
+                .connection(&a.at.conn)
+                .await?
+                .ignore_global_port(key, &n)
+                .await?;
+            let conn = a.at.conn;
+            out.emit(&json!({ "connection": conn, "port": key.port, "protocol": key.protocol, "ignored": true }), || {
+                format!("{conn}: global {key} ignored")
+            });
+        }
+        GlobalAction::Observe(a) => {
+            let key = pair(&a.pair)?;
+            session
+                .manager()
+                .await?
+                .connection(&a.conn)
+                .await?
+                .observe_global_port(key)
+                .await?;
+            let conn = a.conn;
+            out.emit(&json!({ "connection": conn, "port": key.port, "protocol": key.protocol, "ignored": false }), || {
+                format!("{conn}: global {key} observed")
+            });
+        }
+        GlobalAction::Ignored(c) => {
+            let list = session
+                .manager()
+                .await?
+                .connection(&c.conn)
+                .await?
+                .ignored_global_ports()
+                .await?;
+            let list = list.as_slice();
+            let conn = c.conn;
+            out.emit(&json!({ "connection": conn, "ignored": list }), || {
+                output::entries(list, &format!("{conn}: no ignored global pairs"))
+            });
+        }
+    }
+    Ok(())
+}

@@ -16,7 +16,7 @@ use netlink_packet_netfilter::{
     NetfilterHeader, NetfilterMessage, NetfilterMessageInner, NetfilterProtoFamily,
 };
 
-use super::socket::Reply;
+use super::socket::{Reply, align};
 use super::{Error, Nft, table};
 
 /// `ENOENT`: the kernel's answer for a table that does not exist.
@@ -156,37 +156,31 @@ impl Nft {
                 SetElementList::Set(set.to_owned()),
             ],
         });
-        let parts = self.dump_objects(message, "list set elements")?;
-        Ok(parts
-            .iter()
-            .filter_map(|m| match m {
-                NfTablesMessage::NewSetElement(m) => Some(&m.attributes),
-                _ => None,
-            })
-            .flatten()
-            .map(|a| match a {
-                SetElementList::Elements(list) => list.len(),
-                _ => 0,
-            })
-            .sum())
+        let parts = self.dump_raw(message, "list set elements")?;
+        Ok(parts.iter().map(count_listed_elements).sum())
     }
 
-    /// A dump request, retried if the ruleset changed while it ran (`NLM_F_DUMP_INTR`).
+    /// A dump request, parsed.
     fn dump_objects(
         &mut self,
         message: NfTablesMessage,
         what: &str,
     ) -> Result<Vec<NfTablesMessage>, Error> {
+        self.dump_raw(message, what)?
+            .iter()
+            .map(|r| parse(r).map_err(|e| Error::protocol(what, e)))
+            .collect()
+    }
+
+    /// A dump request's object messages, retried if the ruleset changed while it ran
+    /// (`NLM_F_DUMP_INTR`).
+    fn dump_raw(&mut self, message: NfTablesMessage, what: &str) -> Result<Vec<Reply>, Error> {
         for _ in 0..3 {
             let replies = self.request(message.clone(), NetfilterProtoFamily::IPv6, true, what)?;
             if replies.iter().any(|r| r.flags & NLM_F_DUMP_INTR != 0) {
                 continue;
             }
-            return replies
-                .iter()
-                .filter(|r| !r.is_done())
-                .map(|r| parse(r).map_err(|e| Error::protocol(what, e)))
-                .collect();
+            return Ok(replies.into_iter().filter(|r| !r.is_done()).collect());
         }
         Err(Error::protocol(
             what,
@@ -224,6 +218,30 @@ impl Nft {
         }
         Ok(replies)
     }
+}
+
+/// The number of elements in an `NFT_MSG_NEWSETELEM` dump part, counted on the raw attributes:
+/// the crate's parser formats the whole buffer for every element it reads, which makes a large
+/// set quadratic to parse.
+fn count_listed_elements(reply: &Reply) -> usize {
+    /// `NFTA_SET_ELEM_LIST_ELEMENTS`.
+    const ELEMENTS: u16 = 3;
+    let attributes = reply.payload.get(4..).unwrap_or_default();
+    raw_attributes(attributes)
+        .filter(|(kind, _)| *kind == ELEMENTS)
+        .map(|(_, list)| raw_attributes(list).count())
+        .sum()
+}
+
+/// Netlink attributes as `(type without flags, value)`.
+fn raw_attributes(mut data: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
+    std::iter::from_fn(move || {
+        let len = usize::from(u16::from_ne_bytes([*data.first()?, *data.get(1)?]));
+        let kind = u16::from_ne_bytes([*data.get(2)?, *data.get(3)?]) & 0x3fff;
+        let value = data.get(4..len)?;
+        data = data.get(align(len)..).unwrap_or_default();
+        Some((kind, value))
+    })
 }
 
 /// An nf_tables message from a reply.

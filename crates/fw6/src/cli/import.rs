@@ -35,13 +35,11 @@ pub async fn import(session: &Session, file: &Path, yes: bool, out: Out) -> Resu
     }
     let n = manager.apply(&mutations).await?;
     out.emit(&json!({ "changes": n, "diff": lines }), || {
-        let mut s = if out.json {
-            String::new()
-        } else {
+        // `emit` only calls this without --json.
+        format!(
+            "{}imported atomically: {n} effective change(s)",
             shown(&lines, yes)
-        };
-        s += &format!("imported atomically: {n} effective change(s)");
-        s
+        )
     });
     Ok(())
 }

@@ -1,0 +1,193 @@
+//! The daemon's configuration file (`/etc/fw6/fw6d.toml`). It holds what the ICF API does not:
+//! policy (`allow_configuration`, the role of group policy in spec §6.1), defaults for new
+//! connections and first start, and where things live, so tests and the sandbox lab can run a
+//! daemon inside a network namespace with a private bus and a private state directory.
+
+use std::path::{Path, PathBuf};
+
+use fw6_model::plan::{EchoRequest, Options};
+use fw6_model::{EntryName, Mutation, PortKey};
+use serde::Deserialize;
+
+/// The default configuration file.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/fw6/fw6d.toml";
+
+/// The parsed configuration. Every key is optional; missing keys take the defaults below.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// When false, every state-changing member is refused to everyone (AccessDenied).
+    pub allow_configuration: bool,
+    /// Whether a connection seen for the first time is firewalled.
+    pub firewalled_by_default: bool,
+    /// `"accept"` (rate-limited) or `"drop"` for unsolicited echo requests.
+    pub echo_request: EchoPolicy,
+    /// The echo-request rate limit, packets per second.
+    pub echo_rate_per_second: u32,
+    /// The NFLOG group of the log rules.
+    pub log_group: u16,
+    /// The kernel-side rate limit of each log rule, packets per second.
+    pub log_rate_per_second: u32,
+    /// Global open pairs seeded on first start, so installing fw6 never locks an admin out.
+    pub seed_global: Vec<SeedPort>,
+    /// Where the store lives.
+    pub state_dir: PathBuf,
+    /// The D-Bus address to serve on; `None` means the system bus.
+    pub bus_address: Option<String>,
+    /// Largest `Apply` batch accepted.
+    pub max_batch: usize,
+}
+
+/// Echo-request policy as written in the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EchoPolicy {
+    /// Accept, rate-limited.
+    Accept,
+    /// Drop.
+    Drop,
+}
+
+/// One `[[seed_global]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedPort {
+    /// `PORT/PROTO`, e.g. `22/tcp`.
+    pub port: String,
+    /// The entry's name.
+    #[serde(default)]
+    pub name: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            allow_configuration: true,
+            firewalled_by_default: true,
+            echo_request: EchoPolicy::Accept,
+            echo_rate_per_second: 10,
+            log_group: 6,
+            log_rate_per_second: 100,
+            seed_global: vec![
+                SeedPort {
+                    port: "22/tcp".into(),
+                    name: "ssh".into(),
+                },
+                SeedPort {
+                    port: "546/udp".into(),
+                    name: "dhcpv6-client".into(),
+                },
+            ],
+            state_dir: PathBuf::from("/var/lib/fw6"),
+            bus_address: None,
+            max_batch: 100_000,
+        }
+    }
+}
+
+impl Config {
+    /// Reads `path`. A missing file at the default path means all defaults; anything else that
+    /// cannot be read or parsed is an error naming the file and the problem, so the daemon
+    /// refuses to start with a configuration it does not understand.
+    pub fn load(path: &Path, must_exist: bool) -> Result<Self, String> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => {
+                return Ok(Self::default());
+            }
+            Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+        };
+        let config: Self = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        config
+            .seed_mutations()
+            .map_err(|e| format!("{}: seed_global: {e}", path.display()))?;
+        Ok(config)
+    }
+
+    /// The ruleset options this configuration asks for.
+    pub fn plan_options(&self) -> Options {
+        Options {
+            echo_request: match self.echo_request {
+                EchoPolicy::Accept => EchoRequest::Accept {
+                    per_second: self.echo_rate_per_second,
+                },
+                EchoPolicy::Drop => EchoRequest::Drop,
+            },
+            log_group: self.log_group,
+            log_per_second: self.log_rate_per_second,
+        }
+    }
+
+    /// The mutations that seed a fresh store.
+    pub fn seed_mutations(&self) -> Result<Vec<Mutation>, fw6_model::Error> {
+        self.seed_global
+            .iter()
+            .map(|seed| {
+                Ok(Mutation::OpenGlobalPort {
+                    key: seed.port.parse::<PortKey>()?,
+                    name: EntryName::try_from(seed.name.as_str())?,
+                })
+            })
+            .collect()
+    }
+
+    /// The store file.
+    pub fn store_path(&self) -> PathBuf {
+        self.state_dir.join("fw6.sqlite")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_seed_ssh_and_dhcpv6() {
+        let seeds = Config::default().seed_mutations().unwrap();
+        assert_eq!(seeds.len(), 2);
+        assert_eq!(seeds[0].key().unwrap().to_string(), "22/tcp");
+        assert_eq!(seeds[1].key().unwrap().to_string(), "546/udp");
+    }
+
+    #[test]
+    fn parses_every_key_and_rejects_unknown_ones() {
+        let config: Config = toml::from_str(
+            "allow_configuration = false\nfirewalled_by_default = false\necho_request = \"drop\"\n\
+             seed_global = []\nstate_dir = \"/tmp/x\"\nlog_group = 9\n",
+        )
+        .unwrap();
+        assert!(!config.allow_configuration && !config.firewalled_by_default);
+        assert_eq!(config.plan_options().echo_request, EchoRequest::Drop);
+        assert!(config.seed_global.is_empty());
+        assert!(toml::from_str::<Config>("allow_configuraton = true").is_err());
+    }
+
+    #[test]
+    fn the_shipped_default_config_parses_to_the_defaults() {
+        let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/fw6d.toml");
+        let config = Config::load(Path::new(shipped), true).unwrap();
+        let defaults = Config::default();
+        assert_eq!(config.allow_configuration, defaults.allow_configuration);
+        assert_eq!(config.firewalled_by_default, defaults.firewalled_by_default);
+        assert_eq!(config.plan_options(), defaults.plan_options());
+        assert_eq!(
+            config.seed_mutations().unwrap(),
+            defaults.seed_mutations().unwrap()
+        );
+        assert_eq!(config.state_dir, defaults.state_dir);
+    }
+
+    #[test]
+    fn bad_seed_is_reported_with_the_file() {
+        let dir = std::env::temp_dir().join(format!("fw6d-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("fw6d.toml");
+        std::fs::write(&path, "[[seed_global]]\nport = \"0/tcp\"\n").unwrap();
+        let err = Config::load(&path, true).unwrap_err();
+        assert!(
+            err.contains("seed_global") && err.contains("1-65535"),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

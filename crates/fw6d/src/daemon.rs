@@ -1,0 +1,234 @@
+//! Start-up and the event loop: store → kernel → links → D-Bus → ready, then follow link events,
+//! nftables change notifications (drift repair) and signals until told to stop. Stopping leaves
+//! the table in the kernel: a dead daemon must not open the host (DESIGN §1.3).
+
+use std::sync::Arc;
+
+use fw6_kernel::link::{Link, LinkEvent, LinkWatcher};
+use fw6_kernel::{Monitor, Nft};
+use fw6_model::{ConnectionId, IfName};
+use tokio::io::unix::AsyncFd;
+use tokio::signal::unix::{SignalKind, signal};
+use tracing::{error, info, warn};
+use zbus::object_server::SignalEmitter;
+
+use crate::config::Config;
+use crate::engine::Engine;
+use crate::service::{
+    self, BUS_NAME, ConnectionIface, MANAGER_PATH, ManagerIface, Present, Shared, connection_path,
+};
+use crate::store::{Opened, Provenance, Store};
+use crate::writer::Writer;
+
+/// Runs the daemon until SIGTERM or SIGINT.
+pub async fn run(config: Config) -> Result<(), String> {
+    std::fs::create_dir_all(&config.state_dir)
+        .map_err(|e| format!("cannot create {}: {e}", config.state_dir.display()))?;
+    let path = config.store_path();
+    let (store, state, opened) =
+        Store::open(&path).map_err(|e| format!("cannot open the store {}: {e}", path.display()))?;
+    match &opened {
+        Opened::Existing => info!(store = %path.display(), "loaded the configuration"),
+        Opened::Fresh => info!(store = %path.display(), "first start: seeding the defaults"),
+        Opened::Recovered { moved_to, reason } => error!(
+            store = %path.display(),
+            moved_to = %moved_to.display(),
+            reason,
+            "THE STORE WAS UNREADABLE: it was moved aside and fw6d starts from the safe defaults"
+        ),
+    }
+
+    let nft = Nft::new().map_err(|e| format!("cannot open the nftables netlink socket: {e}"))?;
+    let mut engine = Engine::start(state, store, Box::new(nft), config.plan_options())
+        .map_err(|e| e.to_string())?;
+    if !matches!(opened, Opened::Existing) {
+        let seeds = config.seed_mutations().map_err(|e| e.to_string())?;
+        engine
+            .submit(&seeds, &Provenance::daemon())
+            .map_err(|e| format!("cannot seed the defaults: {e}"))?;
+    }
+    let state = engine.subscribe();
+    let writer = Writer::spawn(engine);
+    let shared = Shared::new(writer, state, config.clone());
+
+    let (mut watcher, links) = LinkWatcher::new()
+        .await
+        .map_err(|e| format!("cannot watch network links: {e}"))?;
+    let conn = connect(&config, &shared).await?;
+    for link in links {
+        link_up(&conn, &shared, &link, false).await;
+    }
+    let state = shared.state();
+    let configured: Vec<IfName> = state.connections().map(|(n, _)| n.clone()).collect();
+    for name in &configured {
+        service::export_connection(&conn, &shared, name).await;
+    }
+
+    let monitor =
+        register(Monitor::new().map_err(|e| format!("cannot follow nftables changes: {e}"))?)
+            .map_err(|e| format!("cannot poll the nftables monitor: {e}"))?;
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+    info!(
+        bus = config.bus_address.as_deref().unwrap_or("system"),
+        "fw6d ready"
+    );
+
+    serve(&conn, &shared, &mut watcher, monitor).await
+}
+
+/// Registers the monitor's socket with the runtime.
+#[expect(
+    unsafe_code,
+    reason = "tokio's AsyncFd::register is unsafe since tokio#8587"
+)]
+fn register(monitor: Monitor) -> std::io::Result<AsyncFd<Monitor>> {
+    // SAFETY: the descriptor belongs to `monitor`, which moves into the AsyncFd and is only
+    // dropped with it; nothing else closes or reuses the descriptor while it is registered.
+    unsafe { AsyncFd::register(monitor) }.map_err(std::io::Error::from)
+}
+
+async fn connect(config: &Config, shared: &Arc<Shared>) -> Result<zbus::Connection, String> {
+    let builder = match &config.bus_address {
+        Some(address) => zbus::connection::Builder::address(address.as_str()),
+        None => zbus::connection::Builder::system(),
+    };
+    builder
+        .serve_at(MANAGER_PATH, ManagerIface::new(Arc::clone(shared)))
+        .name(BUS_NAME)
+        .build()
+        .await
+        .map_err(|e| format!("cannot own {BUS_NAME} on the bus: {e}"))
+}
+
+async fn serve(
+    conn: &zbus::Connection,
+    shared: &Arc<Shared>,
+    watcher: &mut LinkWatcher,
+    mut monitor: AsyncFd<Monitor>,
+) -> Result<(), String> {
+    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+    loop {
+        tokio::select! {
+            event = watcher.next() => match event {
+                Ok(event) => on_link_event(conn, shared, event).await,
+                Err(e) => warn!(%e, "link watcher error"),
+            },
+            ready = monitor.readable_mut() => {
+                let mut guard = ready.map_err(|e| e.to_string())?;
+                match guard.get_inner_mut().drain() {
+                    Ok(0) => guard.clear_ready(),
+                    Ok(_) => {
+                        guard.clear_ready();
+                        if let Err(e) = shared.writer().check_drift().await {
+                            error!(%e, "drift check failed");
+                        }
+                    }
+                    Err(e) => {
+                        guard.clear_ready();
+                        warn!(%e, "nftables monitor error; checking the table");
+                        let _ = shared.writer().check_drift().await;
+                    }
+                }
+            }
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        }
+    }
+    info!("fw6d stopping; the ruleset stays in the kernel");
+    Ok(())
+}
+
+async fn on_link_event(conn: &zbus::Connection, shared: &Arc<Shared>, event: LinkEvent) {
+    match event {
+        LinkEvent::Added(link) | LinkEvent::Changed(link) => {
+            link_up(conn, shared, &link, true).await
+        }
+        LinkEvent::Removed { index, .. } => {
+            for name in shared.registry(|r| r.remove_index(index)) {
+                link_gone(conn, shared, &name).await;
+            }
+        }
+        LinkEvent::Resynced(links) => {
+            let present: Vec<u32> = links.iter().map(|l| l.index).collect();
+            let stale: Vec<IfName> = shared.registry(|r| {
+                r.rows(&shared.state())
+                    .into_iter()
+                    .filter(|row| row.present && !present.contains(&row.index))
+                    .flat_map(|row| r.remove_index(row.index))
+                    .collect()
+            });
+            for name in stale {
+                link_gone(conn, shared, &name).await;
+            }
+            for link in links {
+                link_up(conn, shared, &link, true).await;
+            }
+        }
+    }
+}
+
+/// A link exists: if it is an IPv6 connection, register it, apply the new-connection default,
+/// export its object and announce it.
+async fn link_up(conn: &zbus::Connection, shared: &Arc<Shared>, link: &Link, announce: bool) {
+    let Ok(name) = IfName::try_from(link.name.as_str()) else {
+        return;
+    };
+    // A rename shows up as a known index with a new name; IPv6 switched off as a known index
+    // that no longer qualifies.
+    let previous = shared.registry(|r| r.remove_index(link.index));
+    let qualifies = link.ipv6 && !link.loopback;
+    for old in &previous {
+        if *old != name || !qualifies {
+            link_gone(conn, shared, old).await;
+        }
+    }
+    if !qualifies {
+        return;
+    }
+    let present = Present {
+        index: link.index,
+        alias: link.alias.clone().filter(|a| !a.is_empty()),
+    };
+    shared.registry(|r| r.insert(name.clone(), present));
+    if previous.contains(&name) {
+        return;
+    }
+    shared
+        .writer()
+        .adopt(name.clone(), shared.config().firewalled_by_default);
+    service::export_connection(conn, shared, &name).await;
+    if announce {
+        info!(interface = %name, index = link.index, "connection appeared");
+        emit(conn, &name, true).await;
+    }
+}
+
+async fn link_gone(conn: &zbus::Connection, shared: &Shared, name: &IfName) {
+    info!(interface = %name, "connection went away; its configuration is kept");
+    // Configured connections keep their object (with Present = false); others disappear.
+    if !shared.state().connections().any(|(n, _)| n == name) {
+        let path = connection_path(name);
+        let _ = conn
+            .object_server()
+            .remove::<ConnectionIface, _>(path.as_ref())
+            .await;
+    }
+    emit(conn, name, false).await;
+}
+
+async fn emit(conn: &zbus::Connection, name: &IfName, added: bool) {
+    let Ok(emitter) = SignalEmitter::new(conn, MANAGER_PATH) else {
+        return;
+    };
+    let id = ConnectionId::for_interface(name).to_string();
+    let path = connection_path(name);
+    let sent = if added {
+        ManagerIface::connection_added(&emitter, path, &id, name.as_str()).await
+    } else {
+        ManagerIface::connection_removed(&emitter, path, &id, name.as_str()).await
+    };
+    if let Err(e) = sent {
+        warn!(%e, "could not emit a connection signal");
+    }
+}

@@ -1,0 +1,67 @@
+//! `fw6d`: the fw6 daemon. See `docs/architecture.md`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use fw6d::config::{Config, DEFAULT_CONFIG_PATH};
+
+/// The fw6 IPv6 firewall daemon: serves `org.fw6.Firewall1` and enforces it with nftables.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Configuration file.
+    #[arg(long, env = "FW6_CONFIG", default_value = DEFAULT_CONFIG_PATH)]
+    config: PathBuf,
+    /// D-Bus address to serve on instead of the system bus (tests, the sandbox lab).
+    #[arg(long, env = "FW6_BUS_ADDRESS")]
+    bus_address: Option<String>,
+    /// Directory of the store instead of the configured one.
+    #[arg(long, env = "FW6_STATE_DIR")]
+    state_dir: Option<PathBuf>,
+    /// Log filter (tracing syntax), e.g. `info` or `fw6d=debug`.
+    #[arg(long, env = "FW6_LOG", default_value = "info")]
+    log: String,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(&args.log))
+        .with_writer(std::io::stderr)
+        .init();
+    let must_exist = args.config.as_os_str() != DEFAULT_CONFIG_PATH;
+    let mut config = match Config::load(&args.config, must_exist) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("fw6d: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(address) = args.bus_address {
+        config.bus_address = Some(address);
+    }
+    if let Some(dir) = args.state_dir {
+        config.state_dir = dir;
+    }
+    // One thread: netlink sockets belong to the namespace of the thread that made them, and the
+    // daemon's work is I/O bound (the writer has its own thread).
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("fw6d: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(fw6d::daemon::run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("fw6d: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

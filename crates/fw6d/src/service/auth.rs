@@ -1,0 +1,164 @@
+//! Access control and confirmation (DESIGN §5, spec §6): policy switch, then uid 0 passes, then
+//! polkit with the caller's system-bus-name subject (never a pid: that is racy). polkit's
+//! authentication agent is the confirmation UI; a dismissed dialog is `Aborted`.
+
+use std::collections::HashMap;
+
+use fw6_model::{Error, ErrorKind, Mutation};
+use zbus::fdo::DBusProxy;
+use zbus::message::Header;
+use zbus::names::BusName;
+use zbus_polkit::policykit1::{AuthorityProxy, CheckAuthorizationFlags, Subject};
+
+use crate::store::Provenance;
+
+/// The polkit action guarding `mutation`.
+pub fn action(mutation: &Mutation) -> &'static str {
+    match mutation {
+        Mutation::EnableFirewall { .. } | Mutation::DisableFirewall { .. } => {
+            "org.fw6.firewall1.firewall"
+        }
+        Mutation::SetLogfilePath { .. }
+        | Mutation::SetLogfileMaximumSize { .. }
+        | Mutation::SetLogDroppedPackets { .. }
+        | Mutation::SetLogConnections { .. } => "org.fw6.firewall1.logging",
+        _ => "org.fw6.firewall1.ports",
+    }
+}
+
+/// Who is calling, as the bus daemon vouches for it.
+pub async fn caller(conn: &zbus::Connection, hdr: &Header<'_>) -> Result<Provenance, Error> {
+    let sender = hdr
+        .sender()
+        .ok_or_else(|| Error::new(ErrorKind::AccessDenied, "the call has no sender"))?;
+    let dbus = DBusProxy::new(conn).await.map_err(bus_fail)?;
+    let name = BusName::from(sender.clone());
+    let uid = dbus
+        .get_connection_unix_user(name.clone())
+        .await
+        .map_err(bus_fail)?;
+    let pid = dbus.get_connection_unix_process_id(name).await.ok();
+    let executable = pid.and_then(|pid| {
+        std::fs::read_link(format!("/proc/{pid}/exe"))
+            .ok()
+            .map(|p| p.to_string_lossy().into_owned())
+    });
+    Ok(Provenance {
+        uid,
+        pid,
+        executable,
+        sender: Some(sender.to_string()),
+    })
+}
+
+/// Authorizes `mutations` for the caller of `hdr`: one polkit check per distinct action, with
+/// the first mutation of that action as details (member, connection, port, protocol, name).
+pub async fn authorize(
+    conn: &zbus::Connection,
+    hdr: &Header<'_>,
+    who: &Provenance,
+    mutations: &[Mutation],
+    allow_configuration: bool,
+) -> Result<(), Error> {
+    if !allow_configuration {
+        return Err(Error::new(
+            ErrorKind::AccessDenied,
+            "firewall configuration is disabled by policy (allow_configuration = false in \
+             fw6d.toml); ask the administrator to enable it",
+        ));
+    }
+    if who.uid == 0 {
+        return Ok(());
+    }
+    let subject = Subject::new_for_message_header(hdr).map_err(|e| {
+        Error::new(
+            ErrorKind::AccessDenied,
+            format!("cannot identify the caller: {e}"),
+        )
+    })?;
+    let authority = AuthorityProxy::new(conn)
+        .await
+        .map_err(polkit_unreachable)?;
+    let mut checked: Vec<&str> = Vec::new();
+    for mutation in mutations {
+        let action = action(mutation);
+        if checked.contains(&action) {
+            continue;
+        }
+        checked.push(action);
+        let details = details(mutation, mutations.len());
+        let details: HashMap<&str, &str> = details.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let result = authority
+            .check_authorization(
+                &subject,
+                action,
+                &details,
+                CheckAuthorizationFlags::ALLOW_USER_INTERACTION,
+                "",
+            )
+            .await
+            .map_err(|e| {
+                if e.to_string().contains("Cancelled") {
+                    Error::new(
+                        ErrorKind::Aborted,
+                        format!("authentication was cancelled: {e}"),
+                    )
+                } else {
+                    polkit_unreachable(e)
+                }
+            })?;
+        if !result.is_authorized {
+            if result.details.contains_key("polkit.dismissed") {
+                return Err(Error::new(
+                    ErrorKind::Aborted,
+                    "the authentication dialog was dismissed; nothing was changed",
+                ));
+            }
+            return Err(Error::new(
+                ErrorKind::AccessDenied,
+                format!(
+                    "uid {} is not authorized for {action} ({}); run as root, or ask the \
+                     administrator for a polkit rule granting it",
+                    who.uid,
+                    mutation.member()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn details(mutation: &Mutation, batch: usize) -> Vec<(&'static str, String)> {
+    let mut out = vec![("member", mutation.member().to_owned())];
+    if let Some(c) = mutation.connection() {
+        out.push(("connection", c.to_string()));
+    }
+    if let Some(k) = mutation.key() {
+        out.push(("port", k.port.to_string()));
+        out.push(("protocol", k.protocol.to_string()));
+    }
+    match mutation {
+        Mutation::OpenGlobalPort { name, .. }
+        | Mutation::OpenPort { name, .. }
+        | Mutation::IgnoreGlobalPort { name, .. } => out.push(("name", name.to_string())),
+        _ => {}
+    }
+    if batch > 1 {
+        out.push(("batch", batch.to_string()));
+    }
+    out
+}
+
+fn bus_fail(e: impl std::fmt::Display) -> Error {
+    Error::new(
+        ErrorKind::AccessDenied,
+        format!("cannot identify the caller: {e}"),
+    )
+}
+
+fn polkit_unreachable(e: impl std::fmt::Display) -> Error {
+    Error::new(
+        ErrorKind::AccessDenied,
+        format!("cannot ask polkit to authorize the change: {e}; run as root or start polkitd"),
+    )
+}

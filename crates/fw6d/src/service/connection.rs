@@ -1,0 +1,189 @@
+//! `org.fw6.Firewall1.Connection` (spec §2.2): one object per connection. It refers to the
+//! connection by interface name and reads everything from the published state, so an object
+//! whose interface went away keeps answering from the configuration kept under its name.
+
+use std::sync::Arc;
+
+use fw6_model::{ConnectionId, IfName, Mutation};
+use zbus::message::Header;
+use zbus::{Connection, interface};
+
+use super::args::{self, WireEntry};
+use super::{FwError, Shared};
+
+/// A connection object.
+pub struct ConnectionIface {
+    name: IfName,
+    shared: Arc<Shared>,
+}
+
+impl ConnectionIface {
+    /// The object for interface `name`.
+    pub fn new(name: IfName, shared: Arc<Shared>) -> Self {
+        Self { name, shared }
+    }
+
+    async fn one(&self, conn: &Connection, hdr: &Header<'_>, m: Mutation) -> Result<(), FwError> {
+        self.shared.mutate(conn, hdr, vec![m]).await.map(drop)
+    }
+}
+
+#[interface(name = "org.fw6.Firewall1.Connection")]
+impl ConnectionIface {
+    /// `Id`: braced upper-case GUID.
+    #[zbus(property(emits_changed_signal = "const"))]
+    async fn id(&self) -> String {
+        ConnectionId::for_interface(&self.name).to_string()
+    }
+
+    /// `Name`: the alias if set, else the interface name.
+    #[zbus(property(emits_changed_signal = "false"))]
+    async fn name(&self) -> String {
+        self.shared.registry(|r| r.display_name(&self.name))
+    }
+
+    /// The kernel interface name.
+    #[zbus(property(emits_changed_signal = "const"))]
+    async fn interface(&self) -> String {
+        self.name.to_string()
+    }
+
+    /// Whether the interface exists now.
+    #[zbus(property(emits_changed_signal = "false"))]
+    async fn present(&self) -> bool {
+        self.shared.registry(|r| r.is_present(&self.name))
+    }
+
+    /// `IsFirewalled`.
+    #[zbus(property(emits_changed_signal = "false"))]
+    async fn is_firewalled(&self) -> bool {
+        self.shared.state().is_firewalled(&self.name)
+    }
+
+    /// `EnableFirewall`.
+    async fn enable_firewall(
+        &self,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
+    ) -> Result<(), FwError> {
+        let m = Mutation::EnableFirewall {
+            connection: self.name.clone(),
+        };
+        self.one(conn, &hdr, m).await
+    }
+
+    /// `DisableFirewall`.
+    async fn disable_firewall(
+        &self,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
+    ) -> Result<(), FwError> {
+        let m = Mutation::DisableFirewall {
+            connection: self.name.clone(),
+        };
+        self.one(conn, &hdr, m).await
+    }
+
+    /// `OpenPort`.
+    async fn open_port(
+        &self,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
+        port: u16,
+        protocol: u32,
+        name: &str,
+    ) -> Result<(), FwError> {
+        let m = Mutation::OpenPort {
+            connection: self.name.clone(),
+            key: args::key(port, protocol)?,
+            name: args::name(name)?,
+        };
+        self.one(conn, &hdr, m).await
+    }
+
+    /// `ClosePort`.
+    async fn close_port(
+        &self,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
+        port: u16,
+        protocol: u32,
+    ) -> Result<(), FwError> {
+        let m = Mutation::ClosePort {
+            connection: self.name.clone(),
+            key: args::key(port, protocol)?,
+        };
+        self.one(conn, &hdr, m).await
+    }
+
+    /// `IsPortOpen`: this connection's own set only.
+    async fn is_port_open(&self, port: u16, protocol: u32) -> Result<bool, FwError> {
+        Ok(self
+            .shared
+            .state()
+            .is_port_open(&self.name, args::key(port, protocol)?))
+    }
+
+    /// `EnumerateOpenPorts`.
+    async fn enumerate_open_ports(&self) -> Vec<WireEntry> {
+        args::entries(self.shared.state().open_ports(&self.name))
+    }
+
+    /// `IgnoreGlobalPort`.
+    async fn ignore_global_port(
+        &self,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
+        port: u16,
+        protocol: u32,
+        name: &str,
+    ) -> Result<(), FwError> {
+        let m = Mutation::IgnoreGlobalPort {
+            connection: self.name.clone(),
+            key: args::key(port, protocol)?,
+            name: args::name(name)?,
+        };
+        self.one(conn, &hdr, m).await
+    }
+
+    /// `ObserveGlobalPort`.
+    async fn observe_global_port(
+        &self,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
+        port: u16,
+        protocol: u32,
+    ) -> Result<(), FwError> {
+        let m = Mutation::ObserveGlobalPort {
+            connection: self.name.clone(),
+            key: args::key(port, protocol)?,
+        };
+        self.one(conn, &hdr, m).await
+    }
+
+    /// `IsGlobalPortIgnored`.
+    async fn is_global_port_ignored(&self, port: u16, protocol: u32) -> Result<bool, FwError> {
+        Ok(self
+            .shared
+            .state()
+            .is_global_port_ignored(&self.name, args::key(port, protocol)?))
+    }
+
+    /// `EnumerateIgnoredGlobalPorts`.
+    async fn enumerate_ignored_global_ports(&self) -> Vec<WireEntry> {
+        args::entries(self.shared.state().ignored_global_ports(&self.name))
+    }
+
+    /// `Explain`.
+    async fn explain(&self, port: u16, protocol: u32) -> Result<(bool, String, String), FwError> {
+        let d = self
+            .shared
+            .state()
+            .decide(&self.name, args::key(port, protocol)?);
+        Ok((
+            d.allowed,
+            d.reason.as_str().to_owned(),
+            d.reason.to_string(),
+        ))
+    }
+}

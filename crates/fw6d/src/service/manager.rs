@@ -1,0 +1,331 @@
+//! `org.fw6.Firewall1.Manager` (spec §2.1 plus `Apply`, `Explain`, `Status`).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use fw6_kernel::Verify;
+use fw6_model::{Change, ConnectionId, Mutation};
+use zbus::message::Header;
+use zbus::object_server::SignalEmitter;
+use zbus::{Connection, interface};
+use zbus::{OwnedObjectPath, OwnedVariant, Variant};
+
+use super::args::{self, WireEntry, WireItem};
+use super::registry::connection_path;
+use super::{FwError, Shared};
+
+/// A connection row on the wire: (Id, Name, Interface, Index, IsFirewalled, Present, path).
+pub type WireConnection = (String, String, String, u32, bool, bool, OwnedObjectPath);
+
+/// The manager object.
+pub struct ManagerIface {
+    shared: Arc<Shared>,
+}
+
+impl ManagerIface {
+    /// The manager over `shared`.
+    pub fn new(shared: Arc<Shared>) -> Self {
+        Self { shared }
+    }
+
+    async fn set_logging(
+        &self,
+        conn: &Connection,
+        hdr: Option<Header<'_>>,
+        mutation: Mutation,
+    ) -> Result<(), FwError> {
+        let hdr = hdr.ok_or_else(|| {
+            fw6_model::Error::invalid_arg("logging settings can only be set by a D-Bus call")
+        })?;
+        self.shared
+            .mutate(conn, &hdr, vec![mutation])
+            .await
+            .map(drop)
+    }
+}
+
+#[interface(name = "org.fw6.Firewall1.Manager")]
+impl ManagerIface {
+    /// `EnumerateConnections`.
+    async fn enumerate_connections(&self) -> Vec<WireConnection> {
+        let state = self.shared.state();
+        self.shared
+            .registry(|r| r.rows(&state))
+            .into_iter()
+            .map(|row| {
+                (
+                    ConnectionId::for_interface(&row.interface).to_string(),
+                    row.name,
+                    row.interface.to_string(),
+                    row.index,
+                    state.is_firewalled(&row.interface),
+                    row.present,
+                    connection_path(&row.interface),
+                )
+            })
+            .collect()
+    }
+
+    /// `GetConnection`.
+    async fn get_connection(&self, id_or_name: &str) -> Result<OwnedObjectPath, FwError> {
+        let state = self.shared.state();
+        let name = self.shared.registry(|r| r.find(&state, id_or_name))?;
+        Ok(connection_path(&name))
+    }
+
+    /// `OpenGlobalPort`.
+    async fn open_global_port(
+        &self,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
+        port: u16,
+        protocol: u32,
+        name: &str,
+    ) -> Result<(), FwError> {
+        let m = Mutation::OpenGlobalPort {
+            key: args::key(port, protocol)?,
+            name: args::name(name)?,
+        };
+        self.shared.mutate(conn, &hdr, vec![m]).await.map(drop)
+    }
+
+    /// `CloseGlobalPort`.
+    async fn close_global_port(
+        &self,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
+        port: u16,
+        protocol: u32,
+    ) -> Result<(), FwError> {
+        let m = Mutation::CloseGlobalPort {
+            key: args::key(port, protocol)?,
+        };
+        self.shared.mutate(conn, &hdr, vec![m]).await.map(drop)
+    }
+
+    /// `IsPortGloballyOpen`.
+    async fn is_port_globally_open(&self, port: u16, protocol: u32) -> Result<bool, FwError> {
+        Ok(self
+            .shared
+            .state()
+            .is_port_globally_open(args::key(port, protocol)?))
+    }
+
+    /// `EnumerateGloballyOpenPorts`.
+    async fn enumerate_globally_open_ports(&self) -> Vec<WireEntry> {
+        args::entries(self.shared.state().globally_open_ports())
+    }
+
+    /// `Apply`: an atomic batch of state-changing members.
+    async fn apply(
+        &self,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
+        batch: Vec<WireItem>,
+    ) -> Result<u32, FwError> {
+        let state = self.shared.state();
+        let mutations = self.shared.registry(|r| {
+            batch
+                .iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    args::mutation(item, |c| r.resolve_any(&state, c))
+                        .map_err(|e| e.context(format_args!("batch item {} ({})", i + 1, item.0)))
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })?;
+        let changes = self.shared.mutate(conn, &hdr, mutations).await?;
+        Ok(u32::try_from(changes.len()).unwrap_or(u32::MAX))
+    }
+
+    /// `Explain`: the decision of spec §1.4 and why.
+    async fn explain(
+        &self,
+        connection: &str,
+        port: u16,
+        protocol: u32,
+    ) -> Result<(bool, String, String), FwError> {
+        let state = self.shared.state();
+        let name = self
+            .shared
+            .registry(|r| r.resolve_any(&state, connection))?;
+        let d = state.decide(&name, args::key(port, protocol)?);
+        Ok((
+            d.allowed,
+            d.reason.as_str().to_owned(),
+            d.reason.to_string(),
+        ))
+    }
+
+    /// `Status`: kernel generation, table check (drift is repaired on the way), counts.
+    async fn status(&self) -> Result<HashMap<String, OwnedVariant>, FwError> {
+        let kernel = self.shared.writer().check_drift().await?;
+        let state = self.shared.state();
+        let connections = self.shared.registry(|r| r.rows(&state).len());
+        let (mut open, mut ignored) = (0_usize, 0_usize);
+        for (_, c) in state.connections() {
+            open += c.open.len();
+            ignored += c.ignored.len();
+        }
+        let table = match kernel.table {
+            Verify::InSync => "in-sync",
+            Verify::Changed { .. } => "changed",
+            Verify::Missing => "missing",
+        };
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        let mut out = HashMap::new();
+        let mut put = |k: &str, v: Variant<'_>| {
+            out.insert(
+                k.to_owned(),
+                OwnedVariant::try_from(v).expect("plain values"),
+            );
+        };
+        put("generation", Variant::from(kernel.generation));
+        put("table", Variant::from(table));
+        put("repairs", Variant::from(kernel.repairs));
+        put("connections", Variant::from(count(connections)));
+        put(
+            "global_open",
+            Variant::from(count(state.global_open().count())),
+        );
+        put("open", Variant::from(count(open)));
+        put("ignored", Variant::from(count(ignored)));
+        put("version", Variant::from(env!("CARGO_PKG_VERSION")));
+        Ok(out)
+    }
+
+    /// `LogfilePath`.
+    #[zbus(property)]
+    async fn logfile_path(&self) -> String {
+        self.shared.state().logging().logfile_path.clone()
+    }
+
+    #[zbus(property)]
+    async fn set_logfile_path(
+        &self,
+        value: String,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Option<Header<'_>>,
+    ) -> Result<(), FwError> {
+        self.set_logging(conn, hdr, Mutation::SetLogfilePath { path: value })
+            .await
+    }
+
+    /// `LogfileMaximumSize`, KiB.
+    #[zbus(property)]
+    async fn logfile_maximum_size(&self) -> u32 {
+        self.shared.state().logging().logfile_maximum_size.kib()
+    }
+
+    #[zbus(property)]
+    async fn set_logfile_maximum_size(
+        &self,
+        value: u32,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Option<Header<'_>>,
+    ) -> Result<(), FwError> {
+        let kib = fw6_model::LogfileMaximumSize::try_from(value)?;
+        self.set_logging(conn, hdr, Mutation::SetLogfileMaximumSize { kib })
+            .await
+    }
+
+    /// `LogDroppedPackets`.
+    #[zbus(property)]
+    async fn log_dropped_packets(&self) -> bool {
+        self.shared.state().logging().log_dropped_packets
+    }
+
+    #[zbus(property)]
+    async fn set_log_dropped_packets(
+        &self,
+        value: bool,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Option<Header<'_>>,
+    ) -> Result<(), FwError> {
+        self.set_logging(conn, hdr, Mutation::SetLogDroppedPackets { enabled: value })
+            .await
+    }
+
+    /// `LogConnections`.
+    #[zbus(property)]
+    async fn log_connections(&self) -> bool {
+        self.shared.state().logging().log_connections
+    }
+
+    #[zbus(property)]
+    async fn set_log_connections(
+        &self,
+        value: bool,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Option<Header<'_>>,
+    ) -> Result<(), FwError> {
+        self.set_logging(conn, hdr, Mutation::SetLogConnections { enabled: value })
+            .await
+    }
+
+    /// One effective change.
+    #[zbus(signal)]
+    pub async fn changed(
+        emitter: &SignalEmitter<'_>,
+        change: &str,
+        interface: &str,
+        port: u16,
+        protocol: u32,
+        name: &str,
+    ) -> zbus::Result<()>;
+
+    /// An interface appeared.
+    #[zbus(signal)]
+    pub async fn connection_added(
+        emitter: &SignalEmitter<'_>,
+        path: OwnedObjectPath,
+        id: &str,
+        interface: &str,
+    ) -> zbus::Result<()>;
+
+    /// An interface went away; its configuration is kept.
+    #[zbus(signal)]
+    pub async fn connection_removed(
+        emitter: &SignalEmitter<'_>,
+        path: OwnedObjectPath,
+        id: &str,
+        interface: &str,
+    ) -> zbus::Result<()>;
+}
+
+/// The `Changed` signal's fields for one change.
+pub fn signal_fields(change: &Change) -> (&'static str, String, u16, u32, String) {
+    let entry = |kind, conn: Option<&fw6_model::IfName>, e: &fw6_model::PortEntry| {
+        (
+            kind,
+            conn.map(ToString::to_string).unwrap_or_default(),
+            e.port.get(),
+            u32::from(e.protocol.number()),
+            e.name.to_string(),
+        )
+    };
+    let conn_only = |kind, c: &fw6_model::IfName| (kind, c.to_string(), 0, 0, String::new());
+    match change {
+        Change::GlobalOpened { entry: e } => entry("GlobalOpened", None, e),
+        Change::GlobalClosed { entry: e } => entry("GlobalClosed", None, e),
+        Change::FirewallEnabled { connection } => conn_only("FirewallEnabled", connection),
+        Change::FirewallDisabled { connection } => conn_only("FirewallDisabled", connection),
+        Change::PortOpened {
+            connection,
+            entry: e,
+        } => entry("PortOpened", Some(connection), e),
+        Change::PortClosed {
+            connection,
+            entry: e,
+        } => entry("PortClosed", Some(connection), e),
+        Change::GlobalIgnored {
+            connection,
+            entry: e,
+        } => entry("GlobalIgnored", Some(connection), e),
+        Change::GlobalObserved {
+            connection,
+            entry: e,
+        } => entry("GlobalObserved", Some(connection), e),
+        Change::Logging { .. } => ("Logging", String::new(), 0, 0, String::new()),
+    }
+}

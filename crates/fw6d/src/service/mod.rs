@@ -1,0 +1,151 @@
+//! The D-Bus service `org.fw6.Firewall1` (docs/dbus-api.md): a manager object and one object
+//! per connection. Reads come from the last published state and never wait for the writer;
+//! writes go validate → authorize → confirm → writer → reply → signal.
+
+mod args;
+mod auth;
+mod connection;
+mod error;
+mod manager;
+mod registry;
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use fw6_model::{Change, IfName, Mutation, State};
+use tokio::sync::watch;
+use tracing::{info, warn};
+use zbus::message::Header;
+use zbus::object_server::SignalEmitter;
+
+pub use connection::ConnectionIface;
+pub use error::{FwError, FwResult};
+pub use manager::ManagerIface;
+pub use registry::{MANAGER_PATH, Present, Registry, connection_path};
+
+use crate::config::Config;
+use crate::writer::Writer;
+
+/// The bus name the daemon owns.
+pub const BUS_NAME: &str = "org.fw6.Firewall1";
+
+/// What every object of the service shares.
+pub struct Shared {
+    writer: Writer,
+    state: watch::Receiver<Arc<State>>,
+    registry: Mutex<Registry>,
+    config: Config,
+}
+
+impl Shared {
+    /// Shares `writer`'s published state and the configuration.
+    pub fn new(writer: Writer, state: watch::Receiver<Arc<State>>, config: Config) -> Arc<Self> {
+        Arc::new(Self {
+            writer,
+            state,
+            registry: Mutex::new(Registry::default()),
+            config,
+        })
+    }
+
+    /// The state as of the last commit.
+    pub fn state(&self) -> Arc<State> {
+        self.state.borrow().clone()
+    }
+
+    /// The writer.
+    pub fn writer(&self) -> &Writer {
+        &self.writer
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Runs `f` with the registry locked (short, never across an await).
+    pub fn registry<T>(&self, f: impl FnOnce(&mut Registry) -> T) -> T {
+        f(&mut self.registry.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// The state-changing path shared by every mutator.
+    async fn mutate(
+        self: &Arc<Self>,
+        conn: &zbus::Connection,
+        hdr: &Header<'_>,
+        mutations: Vec<Mutation>,
+    ) -> FwResult<Vec<Change>> {
+        if mutations.len() > self.config.max_batch {
+            return Err(fw6_model::Error::invalid_arg(format!(
+                "the batch has {} items: send at most {} per call",
+                mutations.len(),
+                self.config.max_batch
+            ))
+            .into());
+        }
+        // Validate first, on a scratch copy of the published state (O(1) to clone), so bad
+        // input is refused before anyone is asked to authenticate.
+        (*self.state()).clone().apply_batch(&mutations)?;
+        let who = auth::caller(conn, hdr).await?;
+        auth::authorize(conn, hdr, &who, &mutations, self.config.allow_configuration).await?;
+        let changes = self.writer.submit(mutations, who.clone()).await?;
+        if !changes.is_empty() {
+            info!(uid = who.uid, sender = ?who.sender, changes = changes.len(), "changed");
+            self.after_change(conn, &changes).await;
+        }
+        Ok(changes)
+    }
+
+    /// Exports objects for connections that became configured, then emits the `Changed`
+    /// signals from a task so they follow the method reply.
+    async fn after_change(self: &Arc<Self>, conn: &zbus::Connection, changes: &[Change]) {
+        for change in changes {
+            if let Some(name) = change_connection(change) {
+                export_connection(conn, self, name).await;
+            }
+        }
+        let conn = conn.clone();
+        let changes = changes.to_vec();
+        tokio::spawn(async move {
+            let Ok(emitter) = SignalEmitter::new(&conn, MANAGER_PATH) else {
+                return;
+            };
+            for change in &changes {
+                let (kind, iface, port, protocol, name) = manager::signal_fields(change);
+                if let Err(e) =
+                    ManagerIface::changed(&emitter, kind, &iface, port, protocol, &name).await
+                {
+                    warn!(%e, "could not emit Changed");
+                }
+            }
+        });
+    }
+}
+
+fn change_connection(change: &Change) -> Option<&IfName> {
+    match change {
+        Change::FirewallEnabled { connection }
+        | Change::FirewallDisabled { connection }
+        | Change::PortOpened { connection, .. }
+        | Change::PortClosed { connection, .. }
+        | Change::GlobalIgnored { connection, .. }
+        | Change::GlobalObserved { connection, .. } => Some(connection),
+        _ => None,
+    }
+}
+
+/// Exports the object of connection `name` unless it already exists.
+pub async fn export_connection(conn: &zbus::Connection, shared: &Arc<Shared>, name: &IfName) {
+    let path = connection_path(name);
+    let server = conn.object_server();
+    if server
+        .interface::<_, ConnectionIface>(path.as_ref())
+        .await
+        .is_ok()
+    {
+        return;
+    }
+    let iface = ConnectionIface::new(name.clone(), Arc::clone(shared));
+    if let Err(e) = server.at(path.as_ref(), iface).await {
+        warn!(%e, %name, "could not export the connection object");
+    }
+}

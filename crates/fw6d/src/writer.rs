@@ -1,0 +1,125 @@
+//! The engine on its own thread. Store fsyncs and netlink round trips are blocking I/O; keeping
+//! them off the async runtime means D-Bus reads are answered while a write is in flight, and a
+//! channel makes "one writer" a property of the program's shape rather than of a lock.
+
+use std::sync::mpsc;
+use std::thread;
+
+use fw6_kernel::Verify;
+use fw6_model::{Change, Error, ErrorKind, IfName, Mutation};
+use tokio::sync::oneshot;
+
+use crate::engine::Engine;
+use crate::store::Provenance;
+
+/// What the writer reports for `Status`.
+#[derive(Debug, Clone)]
+pub struct WriterStatus {
+    /// The kernel's ruleset generation after the check.
+    pub generation: u32,
+    /// What the drift check found (and repaired, if needed).
+    pub table: Verify,
+    /// Drift repairs since start.
+    pub repairs: u32,
+}
+
+enum Request {
+    Submit {
+        mutations: Vec<Mutation>,
+        who: Provenance,
+        reply: oneshot::Sender<Result<Vec<Change>, Error>>,
+    },
+    Adopt {
+        connection: IfName,
+        firewalled_by_default: bool,
+    },
+    CheckDrift {
+        reply: oneshot::Sender<Result<WriterStatus, Error>>,
+    },
+}
+
+/// A cheap, cloneable handle to the writer thread.
+#[derive(Clone)]
+pub struct Writer {
+    requests: mpsc::Sender<Request>,
+}
+
+impl Writer {
+    /// Moves `engine` onto a new thread that serves requests until every handle is dropped.
+    pub fn spawn(mut engine: Engine) -> Self {
+        let (requests, inbox) = mpsc::channel::<Request>();
+        thread::Builder::new()
+            .name("fw6d-writer".into())
+            .spawn(move || {
+                let daemon = Provenance::daemon();
+                for request in inbox {
+                    match request {
+                        Request::Submit {
+                            mutations,
+                            who,
+                            reply,
+                        } => {
+                            let _ = reply.send(engine.submit(&mutations, &who));
+                        }
+                        Request::Adopt {
+                            connection,
+                            firewalled_by_default,
+                        } => engine.adopt(&connection, firewalled_by_default, &daemon),
+                        Request::CheckDrift { reply } => {
+                            let status = engine.check_drift().and_then(|table| {
+                                Ok(WriterStatus {
+                                    generation: engine.generation()?,
+                                    table,
+                                    repairs: engine.repairs(),
+                                })
+                            });
+                            let _ = reply.send(status);
+                        }
+                    }
+                }
+            })
+            .expect("spawning the writer thread");
+        Self { requests }
+    }
+
+    /// Submits mutations and waits for the outcome.
+    pub async fn submit(
+        &self,
+        mutations: Vec<Mutation>,
+        who: Provenance,
+    ) -> Result<Vec<Change>, Error> {
+        let (reply, outcome) = oneshot::channel();
+        self.send(Request::Submit {
+            mutations,
+            who,
+            reply,
+        })?;
+        outcome.await.map_err(|_| gone())?
+    }
+
+    /// Applies the new-connection default; fire and forget.
+    pub fn adopt(&self, connection: IfName, firewalled_by_default: bool) {
+        let _ = self.send(Request::Adopt {
+            connection,
+            firewalled_by_default,
+        });
+    }
+
+    /// Verifies the table, repairing drift, and reports.
+    pub async fn check_drift(&self) -> Result<WriterStatus, Error> {
+        let (reply, outcome) = oneshot::channel();
+        self.send(Request::CheckDrift { reply })?;
+        outcome.await.map_err(|_| gone())?
+    }
+
+    fn send(&self, request: Request) -> Result<(), Error> {
+        self.requests.send(request).map_err(|_| gone())
+    }
+}
+
+fn gone() -> Error {
+    Error::new(
+        ErrorKind::Unexpected,
+        "the fw6d writer thread has stopped; restart fw6d",
+    )
+}

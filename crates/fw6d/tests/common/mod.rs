@@ -1,0 +1,266 @@
+//! A lab for end-to-end tests of fw6d: a host namespace with `lan0`/`wan0` to two peers, a
+//! private bus (optionally with the real polkitd), and the real `fw6d` binary running inside the
+//! host namespace with a private state directory. Calls go through `busctl`, as an
+//! administrator's script would, as root or as an unprivileged user.
+
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different part of the lab"
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use fw6_testkit::Topology;
+use fw6_testkit::bus::{PrivateBus, Unprivileged};
+
+pub const BUS_NAME: &str = "org.fw6.Firewall1";
+pub const MANAGER: &str = "/org/fw6/Firewall1";
+pub const MANAGER_IFACE: &str = "org.fw6.Firewall1.Manager";
+pub const CONN_IFACE: &str = "org.fw6.Firewall1.Connection";
+
+/// A running lab. Dropping it stops fw6d (by pid), the bus, and removes the namespaces.
+pub struct Lab {
+    pub topology: Topology,
+    pub bus: PrivateBus,
+    pub state_dir: PathBuf,
+    config: PathBuf,
+    daemon: Option<Child>,
+}
+
+impl Lab {
+    /// A lab with the default configuration and no polkitd.
+    pub fn start() -> Self {
+        Self::with("", false)
+    }
+
+    /// A lab whose fw6d.toml has `extra` lines, with a real polkitd if `polkit`.
+    pub fn with(extra: &str, polkit: bool) -> Self {
+        let topology = Topology::new();
+        let bus = PrivateBus::builder().polkit(polkit).start();
+        let state_dir = bus.dir().join("state");
+        let config = bus.dir().join("fw6d.toml");
+        std::fs::write(&config, extra).expect("write fw6d.toml");
+        let mut lab = Self {
+            topology,
+            bus,
+            state_dir,
+            config,
+            daemon: None,
+        };
+        lab.start_daemon();
+        lab
+    }
+
+    /// Starts fw6d in the host namespace and waits until it owns its bus name.
+    pub fn start_daemon(&mut self) {
+        assert!(self.daemon.is_none(), "fw6d is already running");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .expect("open the fw6d log");
+        let mut cmd = self.topology.host().command(env!("CARGO_BIN_EXE_fw6d"));
+        cmd.args(["--bus-address", self.bus.address()])
+            .arg("--config")
+            .arg(&self.config)
+            .arg("--state-dir")
+            .arg(&self.state_dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log);
+        let child = cmd.spawn().expect("spawn fw6d");
+        self.daemon = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !self.bus.name_has_owner(BUS_NAME) {
+            if let Some(status) = self
+                .daemon
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!("fw6d exited with {status} during start-up:\n{}", self.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "fw6d did not start:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Stops fw6d with `signal` (e.g. "TERM", "KILL") and waits for it.
+    pub fn stop_daemon(&mut self, signal: &str) {
+        if let Some(mut child) = self.daemon.take() {
+            let _ = Command::new("kill")
+                .args([&format!("-{signal}"), &child.id().to_string()])
+                .status();
+            let _ = child.wait();
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while self.bus.name_has_owner(BUS_NAME) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.bus.dir().join("fw6d.log")
+    }
+
+    /// The daemon's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    pub fn config_path(&self) -> &Path {
+        &self.config
+    }
+
+    /// `busctl call` as root; JSON reply data or the error text.
+    pub fn call(
+        &self,
+        path: &str,
+        iface: &str,
+        member: &str,
+        args: &[&str],
+    ) -> Result<String, String> {
+        self.call_as(None, path, iface, member, args)
+    }
+
+    /// `busctl call`, as `who` if given.
+    pub fn call_as(
+        &self,
+        who: Option<Unprivileged>,
+        path: &str,
+        iface: &str,
+        member: &str,
+        args: &[&str],
+    ) -> Result<String, String> {
+        let mut cmd = Command::new("busctl");
+        cmd.args([
+            "--json=short",
+            "--address",
+            self.bus.address(),
+            "call",
+            BUS_NAME,
+            path,
+            iface,
+            member,
+        ]);
+        cmd.args(args);
+        if let Some(who) = who {
+            cmd = who.command(cmd);
+        }
+        result(cmd.output().expect("run busctl"))
+    }
+
+    /// `dbus-send` (whose errors carry the D-Bus error name, unlike busctl's), as `who` if given.
+    /// Arguments use dbus-send's syntax: `uint16:80`, `uint32:6`, `string:web`.
+    pub fn send_as(
+        &self,
+        who: Option<Unprivileged>,
+        path: &str,
+        member: &str,
+        args: &[&str],
+    ) -> Result<String, String> {
+        let iface = if path == MANAGER {
+            MANAGER_IFACE
+        } else {
+            CONN_IFACE
+        };
+        let mut cmd = Command::new("dbus-send");
+        cmd.arg(format!("--bus={}", self.bus.address()))
+            .args(["--print-reply", &format!("--dest={BUS_NAME}"), path])
+            .arg(format!("{iface}.{member}"))
+            .args(args);
+        if let Some(who) = who {
+            cmd = who.command(cmd);
+        }
+        result(cmd.output().expect("run dbus-send"))
+    }
+
+    /// The manager's member.
+    pub fn manager(&self, member: &str, args: &[&str]) -> Result<String, String> {
+        self.call(MANAGER, MANAGER_IFACE, member, args)
+    }
+
+    /// A connection's member, by interface name.
+    pub fn connection(&self, ifname: &str, member: &str, args: &[&str]) -> Result<String, String> {
+        let path = self.connection_path(ifname);
+        self.call(&path, CONN_IFACE, member, args)
+    }
+
+    /// The object path of `ifname` via `GetConnection`.
+    pub fn connection_path(&self, ifname: &str) -> String {
+        let reply = self
+            .manager("GetConnection", &["s", ifname])
+            .expect("GetConnection");
+        let v: serde_json::Value = serde_json::from_str(&reply).unwrap();
+        v["data"][0].as_str().unwrap().to_owned()
+    }
+
+    /// `busctl get-property`/`set-property` as root.
+    pub fn property(&self, name: &str, set: Option<&[&str]>) -> Result<String, String> {
+        let mut cmd = Command::new("busctl");
+        cmd.args(["--json=short", "--address", self.bus.address()]);
+        match set {
+            None => cmd.args(["get-property", BUS_NAME, MANAGER, MANAGER_IFACE, name]),
+            Some(value) => cmd
+                .args(["set-property", BUS_NAME, MANAGER, MANAGER_IFACE, name])
+                .args(value),
+        };
+        result(cmd.output().expect("run busctl"))
+    }
+
+    /// `nft list table ip6 fw6` in the host namespace ("" when absent).
+    pub fn table(&self) -> String {
+        let out = self
+            .topology
+            .host()
+            .command("nft")
+            .args(["list", "table", "ip6", "fw6"])
+            .output()
+            .expect("run nft");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `nft <args>` in the host namespace; panics on failure.
+    pub fn nft(&self, args: &[&str]) -> String {
+        self.topology.host().exec("nft", args)
+    }
+
+    /// Waits (bounded) until `cond` holds.
+    pub fn wait_until(&self, what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+        let deadline = Instant::now() + timeout;
+        while !cond() {
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        self.stop_daemon("TERM");
+    }
+}
+
+fn result(out: Output) -> Result<String, String> {
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// The `data` array of a busctl JSON reply.
+pub fn data(reply: &str) -> serde_json::Value {
+    let v: serde_json::Value =
+        serde_json::from_str(reply).unwrap_or_else(|e| panic!("{e}: {reply}"));
+    v["data"].clone()
+}

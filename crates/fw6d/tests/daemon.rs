@@ -1,0 +1,450 @@
+//! fw6d end to end: the real binary in a network namespace, a private bus, real nftables and
+//! real packets from peer namespaces. Needs root; fails loudly without it.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Lab, MANAGER, data};
+use fw6_testkit::Outcome;
+
+const DROP: Duration = Duration::from_millis(400);
+
+#[test]
+fn an_opened_port_is_enforced_and_survives_a_restart() {
+    let mut lab = Lab::start();
+    let _web = lab.topology.host().tcp_listen(8080);
+    assert_eq!(
+        lab.topology.lan().tcp_connect(8080, DROP),
+        Outcome::TimedOut,
+        "closed by default"
+    );
+
+    let lan0 = lab.connection_path("lan0");
+    lab.call(
+        &lan0,
+        common::CONN_IFACE,
+        "OpenPort",
+        &["qus", "8080", "6", "web"],
+    )
+    .unwrap();
+    assert_eq!(
+        lab.topology.lan().tcp_connect(8080, DROP),
+        Outcome::Connected
+    );
+    assert_eq!(
+        lab.topology.wan().tcp_connect(8080, DROP),
+        Outcome::TimedOut,
+        "only on lan0"
+    );
+
+    lab.stop_daemon("KILL");
+    assert_eq!(
+        lab.topology.lan().tcp_connect(8080, DROP),
+        Outcome::Connected,
+        "a dead daemon leaves the rules in place"
+    );
+    assert_eq!(
+        lab.topology.wan().tcp_connect(8080, DROP),
+        Outcome::TimedOut,
+        "fail closed"
+    );
+    lab.start_daemon();
+    let ports = data(&lab.connection("lan0", "EnumerateOpenPorts", &[]).unwrap());
+    assert_eq!(ports, serde_json::json!([[[8080, 6, "web"]]]));
+    assert_eq!(
+        lab.topology.lan().tcp_connect(8080, DROP),
+        Outcome::Connected
+    );
+}
+
+#[test]
+fn first_start_seeds_ssh_and_dhcpv6_client() {
+    let lab = Lab::start();
+    let global = data(&lab.manager("EnumerateGloballyOpenPorts", &[]).unwrap());
+    assert_eq!(
+        global,
+        serde_json::json!([[[22, 6, "ssh"], [546, 17, "dhcpv6-client"]]])
+    );
+    let _ssh = lab.topology.host().tcp_listen(22);
+    assert_eq!(
+        lab.topology.wan().tcp_connect(22, DROP),
+        Outcome::Connected,
+        "no lock-out"
+    );
+}
+
+#[test]
+fn bad_input_is_invalid_arg_with_hresult_and_changes_nothing() {
+    let lab = Lab::start();
+    let lan0 = lab.connection_path("lan0");
+    let before = lab.table();
+    let cases: [(&str, &str, Vec<&str>, &str); 6] = [
+        (
+            &lan0,
+            "OpenPort",
+            vec!["uint16:0", "uint32:6", "string:x"],
+            "1-65535",
+        ),
+        (
+            &lan0,
+            "OpenPort",
+            vec!["uint16:80", "uint32:58", "string:x"],
+            "6 (TCP) or 17 (UDP)",
+        ),
+        (
+            &lan0,
+            "OpenPort",
+            vec!["uint16:80", "uint32:6", "string:a\u{7}b"],
+            "control character",
+        ),
+        (
+            MANAGER,
+            "GetConnection",
+            vec!["string:nope0"],
+            "no IPv6 connection",
+        ),
+        (
+            MANAGER,
+            "GetConnection",
+            vec!["string:{ZZZ}"],
+            "not a connection id",
+        ),
+        (
+            MANAGER,
+            "OpenGlobalPort",
+            vec!["uint16:80", "uint32:1", "string:x"],
+            "6 (TCP) or 17 (UDP)",
+        ),
+    ];
+    for (path, member, args, hint) in cases {
+        let err = lab.send_as(None, path, member, &args).unwrap_err();
+        assert!(
+            err.contains("org.fw6.Firewall1.Error.InvalidArg"),
+            "{member} {args:?}: {err}"
+        );
+        assert!(err.contains("0x80070057"), "{err}");
+        assert!(
+            err.contains(hint),
+            "{member} {args:?}: {err} should say {hint}"
+        );
+    }
+    let err = lab
+        .property("LogfileMaximumSize", Some(&["u", "0"]))
+        .unwrap_err();
+    assert!(err.contains("1-32767"), "{err}");
+    let err = lab
+        .property("LogfilePath", Some(&["s", "relative.log"]))
+        .unwrap_err();
+    assert!(err.contains("absolute"), "{err}");
+    assert_eq!(lab.table(), before, "nothing changed in the kernel");
+    assert_eq!(
+        data(&lab.connection("lan0", "EnumerateOpenPorts", &[]).unwrap()),
+        serde_json::json!([[]])
+    );
+}
+
+#[test]
+fn apply_is_all_or_nothing_and_one_kernel_transaction() {
+    let lab = Lab::start();
+    let before = lab.table();
+    let err = lab
+        .manager(
+            "Apply",
+            &[
+                "a(ssquss)",
+                "2",
+                "OpenPort",
+                "lan0",
+                "9000",
+                "6",
+                "a",
+                "",
+                "OpenPort",
+                "lan0",
+                "0",
+                "6",
+                "b",
+                "",
+            ],
+        )
+        .unwrap_err();
+    assert!(
+        err.contains("batch item 2 (OpenPort)") && err.contains("1-65535"),
+        "{err}"
+    );
+    assert_eq!(lab.table(), before);
+
+    let mut args = vec!["a(ssquss)".to_owned(), "1000".to_owned()];
+    for port in 10_000..11_000 {
+        args.extend(["OpenPort", "wan0", &port.to_string(), "17", "bulk", ""].map(str::to_owned));
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let applied = data(&lab.manager("Apply", &args).unwrap());
+    assert_eq!(applied, serde_json::json!([1000]));
+    let listed = lab.nft(&["list", "set", "ip6", "fw6", "open"]);
+    assert_eq!(listed.matches("\"wan0\" . udp . ").count(), 1000);
+    assert!(
+        lab.topology.wan().udp_exchange(10_500, DROP) || {
+            let _echo = lab.topology.host().udp_echo(10_500);
+            lab.topology.wan().udp_exchange(10_500, DROP)
+        }
+    );
+}
+
+#[test]
+fn explain_and_queries_follow_the_decision_rule() {
+    let lab = Lab::start();
+    lab.manager("OpenGlobalPort", &["qus", "443", "6", "https"])
+        .unwrap();
+    lab.connection(
+        "wan0",
+        "IgnoreGlobalPort",
+        &["qus", "443", "6", "not outside"],
+    )
+    .unwrap();
+    let explain = |conn: &str| data(&lab.manager("Explain", &["squ", conn, "443", "6"]).unwrap());
+    assert_eq!(explain("lan0")[0], true);
+    assert_eq!(explain("lan0")[1], "globally-open");
+    assert_eq!(explain("wan0")[0], false);
+    assert_eq!(explain("wan0")[1], "global-ignored");
+    assert_eq!(
+        data(
+            &lab.connection("wan0", "IsGlobalPortIgnored", &["qu", "443", "6"])
+                .unwrap()
+        )[0],
+        true
+    );
+    assert_eq!(
+        data(
+            &lab.connection("wan0", "IsPortOpen", &["qu", "443", "6"])
+                .unwrap()
+        )[0],
+        false
+    );
+    assert_eq!(
+        data(
+            &lab.manager("IsPortGloballyOpen", &["qu", "443", "6"])
+                .unwrap()
+        )[0],
+        true
+    );
+    let _https = lab.topology.host().tcp_listen(443);
+    assert_eq!(
+        lab.topology.lan().tcp_connect(443, DROP),
+        Outcome::Connected
+    );
+    assert_eq!(lab.topology.wan().tcp_connect(443, DROP), Outcome::TimedOut);
+
+    lab.connection("wan0", "DisableFirewall", &[]).unwrap();
+    assert_eq!(explain("wan0")[1], "not-firewalled");
+    assert_eq!(
+        lab.topology.wan().tcp_connect(443, DROP),
+        Outcome::Connected
+    );
+    let status = data(&lab.manager("Status", &[]).unwrap());
+    assert_eq!(status[0]["table"]["data"], "in-sync", "{status}");
+    assert_eq!(status[0]["global_open"]["data"], 3);
+}
+
+#[test]
+fn logging_properties_read_write_and_persist() {
+    let mut lab = Lab::start();
+    assert_eq!(
+        data(&lab.property("LogDroppedPackets", None).unwrap()),
+        false
+    );
+    lab.property("LogDroppedPackets", Some(&["b", "true"]))
+        .unwrap();
+    lab.property("LogfileMaximumSize", Some(&["u", "64"]))
+        .unwrap();
+    assert!(
+        lab.table().contains("log prefix \"fw6 DROP\""),
+        "{}",
+        lab.table()
+    );
+    lab.stop_daemon("TERM");
+    lab.start_daemon();
+    assert_eq!(
+        data(&lab.property("LogDroppedPackets", None).unwrap()),
+        true
+    );
+    assert_eq!(data(&lab.property("LogfileMaximumSize", None).unwrap()), 64);
+}
+
+#[test]
+fn drift_is_repaired() {
+    let lab = Lab::start();
+    lab.connection("lan0", "OpenPort", &["qus", "7000", "6", "x"])
+        .unwrap();
+    let good = lab.table();
+    lab.nft(&["delete", "table", "ip6", "fw6"]);
+    lab.wait_until("the table to come back", Duration::from_secs(5), || {
+        lab.table() == good
+    });
+    lab.nft(&[
+        "add",
+        "element",
+        "ip6",
+        "fw6",
+        "global_open",
+        "{ tcp . 9999 }",
+    ]);
+    lab.wait_until("the stray element to go", Duration::from_secs(5), || {
+        lab.table() == good
+    });
+    assert!(lab.log().contains("rebuilt the fw6 table"), "{}", lab.log());
+}
+
+#[test]
+fn connections_follow_links_and_configuration_waits_for_its_interface() {
+    let mut lab = Lab::start();
+    let listed = data(&lab.manager("EnumerateConnections", &[]).unwrap());
+    let names: Vec<&str> = listed[0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c[2].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["lan0", "wan0"]);
+    // Configure an interface that does not exist yet.
+    lab.manager(
+        "Apply",
+        &[
+            "a(ssquss)",
+            "1",
+            "OpenPort",
+            "new0",
+            "5000",
+            "6",
+            "later",
+            "",
+        ],
+    )
+    .unwrap();
+    lab.topology.add_connection("new0");
+    let path = lab.connection_path("new0");
+    assert!(path.ends_with("/connection/new0"));
+    let _svc = lab.topology.host().tcp_listen(5000);
+    assert_eq!(
+        lab.topology.connection("new0").tcp_connect(5000, DROP),
+        Outcome::Connected
+    );
+    assert_eq!(
+        lab.topology.connection("new0").tcp_connect(5001, DROP),
+        Outcome::TimedOut
+    );
+    let listed = data(&lab.manager("EnumerateConnections", &[]).unwrap());
+    let row = listed[0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c[2] == "new0")
+        .cloned()
+        .unwrap();
+    assert_eq!(row[4], true, "firewalled");
+    assert_eq!(row[5], true, "present");
+}
+
+#[test]
+fn connection_ids_work_in_any_case() {
+    let lab = Lab::start();
+    let listed = data(&lab.manager("EnumerateConnections", &[]).unwrap());
+    let id = listed[0][0][0].as_str().unwrap().to_owned();
+    assert!(id.starts_with('{') && id == id.to_uppercase());
+    let bare = id.trim_matches(|c| c == '{' || c == '}').to_lowercase();
+    let by_id = data(&lab.manager("GetConnection", &["s", &bare]).unwrap());
+    assert_eq!(by_id[0], listed[0][0][6]);
+}
+
+#[test]
+fn a_corrupt_store_is_moved_aside_and_defaults_apply() {
+    let mut lab = Lab::start();
+    lab.stop_daemon("TERM");
+    let db = lab.state_dir.join("fw6.sqlite");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    std::fs::write(&db, b"this is not a database, it is garbage").unwrap();
+    lab.start_daemon();
+    let moved: Vec<_> = std::fs::read_dir(&lab.state_dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().contains(".corrupt-"))
+        .collect();
+    assert_eq!(moved.len(), 1, "the old file is kept");
+    assert_eq!(
+        std::fs::read(moved[0].path()).unwrap(),
+        b"this is not a database, it is garbage"
+    );
+    assert!(
+        lab.log().contains("THE STORE WAS UNREADABLE"),
+        "{}",
+        lab.log()
+    );
+    let global = data(&lab.manager("EnumerateGloballyOpenPorts", &[]).unwrap());
+    assert_eq!(global[0].as_array().unwrap().len(), 2, "safe defaults");
+}
+
+/// The committed interface description (`docs/org.fw6.Firewall1.xml`) is what the daemon
+/// serves; an interface change must update it deliberately (`FW6_BLESS=1` rewrites it).
+#[test]
+fn introspection_matches_the_committed_xml() {
+    let lab = Lab::start();
+    let lan0 = lab.connection_path("lan0");
+    let mut xml = String::from(
+        "<!-- org.fw6.Firewall1: generated from the running daemon by crates/fw6d/tests/daemon.rs -->\n<node>\n",
+    );
+    let mut seen = Vec::new();
+    for path in [MANAGER, lan0.as_str()] {
+        let out = std::process::Command::new("busctl")
+            .args([
+                "--address",
+                lab.bus.address(),
+                "introspect",
+                "--xml-interface",
+                common::BUS_NAME,
+                path,
+            ])
+            .output()
+            .unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        xml.push_str(&our_interfaces(&text, &mut seen));
+    }
+    xml.push_str("</node>\n");
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/org.fw6.Firewall1.xml"
+    );
+    if std::env::var_os("FW6_BLESS").is_some() {
+        std::fs::write(file, &xml).unwrap();
+    }
+    let committed = std::fs::read_to_string(file).unwrap_or_default();
+    assert_eq!(
+        xml, committed,
+        "the D-Bus interface drifted from {file}; review, then FW6_BLESS=1"
+    );
+}
+
+/// The `<interface name="org.fw6...">` blocks of an introspection document, each interface
+/// once (busctl also shows child nodes' interfaces), indentation normalised.
+fn our_interfaces(xml: &str, seen: &mut Vec<String>) -> String {
+    let mut out = String::new();
+    let mut inside = false;
+    for line in xml.lines() {
+        let trimmed = line.trim();
+        if let Some(name) = trimmed.strip_prefix("<interface name=\"org.fw6.") {
+            let name = name.to_owned();
+            inside = !seen.contains(&name);
+            seen.push(name);
+        }
+        if inside {
+            out.push_str(trimmed);
+            out.push('\n');
+        }
+        if inside && line.trim_start().starts_with("</interface>") {
+            inside = false;
+        }
+    }
+    out
+}

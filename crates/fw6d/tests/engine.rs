@@ -1,0 +1,169 @@
+//! The single writer against the real store and a recording kernel double: validation before
+//! anything, no-ops touch nothing, a kernel refusal leaves store and memory unchanged, logging
+//! switches rebuild, readers see each commit. The real kernel path is covered by `daemon.rs`.
+
+use std::path::PathBuf;
+
+use fw6_model::plan::{ElementOp, Options, SetName};
+use fw6_model::{EntryName, ErrorKind, IfName, Mutation, PortKey};
+use fw6d::engine::Engine;
+use fw6d::kernel::Recording;
+use fw6d::store::{Provenance, Store};
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("fw6d-engine-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+    fn db(&self) -> PathBuf {
+        self.0.join("fw6.sqlite")
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn open_port(conn: &str, key: &str) -> Mutation {
+    Mutation::OpenPort {
+        connection: IfName::try_from(conn).unwrap(),
+        key: key.parse::<PortKey>().unwrap(),
+        name: EntryName::try_from("test").unwrap(),
+    }
+}
+
+fn engine(dir: &TempDir) -> (Engine, Recording) {
+    let (store, state, _) = Store::open(&dir.db()).unwrap();
+    let kernel = Recording::default();
+    let engine = Engine::start(state, store, Box::new(kernel.clone()), Options::default()).unwrap();
+    (engine, kernel)
+}
+
+#[test]
+fn start_loads_the_whole_table_and_each_call_is_one_element_batch() {
+    let dir = TempDir::new("batch");
+    let (mut engine, kernel) = engine(&dir);
+    assert_eq!(kernel.0.lock().unwrap().full.len(), 1);
+    let reader = engine.subscribe();
+    let changes = engine
+        .submit(&[open_port("lan0", "80/tcp")], &Provenance::daemon())
+        .unwrap();
+    assert_eq!(changes.len(), 1);
+    let rec = kernel.0.lock().unwrap();
+    assert_eq!(rec.changes.len(), 1);
+    assert!(matches!(
+        &rec.changes[0][..],
+        [ElementOp::Add(SetName::Open, _)]
+    ));
+    drop(rec);
+    assert!(reader.borrow().is_port_open(
+        &IfName::try_from("lan0").unwrap(),
+        "80/tcp".parse().unwrap()
+    ));
+}
+
+#[test]
+fn a_no_op_touches_neither_store_nor_kernel() {
+    let dir = TempDir::new("noop");
+    let (mut engine, kernel) = engine(&dir);
+    engine
+        .submit(&[open_port("lan0", "80/tcp")], &Provenance::daemon())
+        .unwrap();
+    let changes = engine
+        .submit(&[open_port("lan0", "80/tcp")], &Provenance::daemon())
+        .unwrap();
+    assert!(changes.is_empty());
+    assert_eq!(kernel.0.lock().unwrap().changes.len(), 1);
+}
+
+#[test]
+fn a_kernel_refusal_changes_nothing_and_keeps_the_kernels_words() {
+    let dir = TempDir::new("refuse");
+    let (mut engine, kernel) = engine(&dir);
+    engine
+        .submit(&[open_port("lan0", "80/tcp")], &Provenance::daemon())
+        .unwrap();
+    let before = engine.state().clone();
+    kernel.0.lock().unwrap().fail_next =
+        Some("add element to set open: No such file or directory (os error 2)".into());
+    let err = engine
+        .submit(
+            &[open_port("lan0", "81/tcp"), open_port("wan0", "82/udp")],
+            &Provenance::daemon(),
+        )
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Fail);
+    assert!(err.message().contains("No such file or directory"), "{err}");
+    assert_eq!(engine.state(), &before);
+    drop(engine);
+    let (_, reloaded, _) = Store::open(&dir.db()).unwrap();
+    assert_eq!(reloaded, before, "the store transaction was rolled back");
+}
+
+#[test]
+fn invalid_input_is_refused_before_any_io() {
+    let dir = TempDir::new("invalid");
+    let (mut engine, kernel) = engine(&dir);
+    let err = engine
+        .submit(
+            &[
+                open_port("lan0", "80/tcp"),
+                Mutation::SetLogfilePath {
+                    path: "relative".into(),
+                },
+            ],
+            &Provenance::daemon(),
+        )
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArg);
+    assert!(
+        err.message().starts_with("batch item 2 (LogfilePath)"),
+        "{err}"
+    );
+    assert!(kernel.0.lock().unwrap().changes.is_empty());
+    assert!(
+        engine
+            .state()
+            .open_ports(&IfName::try_from("lan0").unwrap())
+            .count()
+            == 0
+    );
+}
+
+#[test]
+fn logging_switches_rebuild_the_table() {
+    let dir = TempDir::new("rebuild");
+    let (mut engine, kernel) = engine(&dir);
+    engine
+        .submit(
+            &[Mutation::SetLogDroppedPackets { enabled: true }],
+            &Provenance::daemon(),
+        )
+        .unwrap();
+    let rec = kernel.0.lock().unwrap();
+    assert_eq!(rec.full.len(), 2);
+    assert!(
+        rec.full[1]
+            .rules
+            .iter()
+            .any(|r| matches!(r, fw6_model::plan::Rule::Log { .. }))
+    );
+}
+
+#[test]
+fn adopting_follows_the_default_and_persists() {
+    let dir = TempDir::new("adopt");
+    let (mut engine, _) = engine(&dir);
+    let eth1 = IfName::try_from("eth1").unwrap();
+    engine.adopt(&eth1, false, &Provenance::daemon());
+    assert!(!engine.state().is_firewalled(&eth1));
+    drop(engine);
+    let (_, reloaded, _) = Store::open(&dir.db()).unwrap();
+    assert!(!reloaded.is_firewalled(&eth1));
+}

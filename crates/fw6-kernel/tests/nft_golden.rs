@@ -30,7 +30,10 @@ fn assert_same_as_nft(plan: &TablePlan) {
         "netlink-built table differs from nft's:\nours:   {ours}\ntheirs: {theirs}"
     );
     // render() starts with the add/delete idiom; the rest is what `nft list` prints.
-    let expected: String = text.lines().skip(2).map(|l| format!("{l}\n")).collect();
+    let expected = text
+        .splitn(3, '\n')
+        .nth(2)
+        .expect("render() has the idiom lines");
     assert_eq!(
         ours_text, expected,
         "plain-text listing differs from render()"

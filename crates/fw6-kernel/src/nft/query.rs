@@ -92,7 +92,7 @@ impl Nft {
         }
         let mut out = format!("table ip6 {TABLE} (generation {generation})\n");
         let sets = self.dump_objects(
-            NfTablesMessage::GetSet(SetMessage {
+            &NfTablesMessage::GetSet(SetMessage {
                 attributes: vec![SetAttribute::Table(TABLE.to_owned())],
             }),
             "list our sets",
@@ -120,7 +120,7 @@ impl Nft {
             );
         }
         let chains = self.dump_objects(
-            NfTablesMessage::GetChain(ChainMessage {
+            &NfTablesMessage::GetChain(ChainMessage {
                 attributes: vec![ChainAttribute::Table(TABLE.to_owned())],
             }),
             "list our chains",
@@ -135,7 +135,7 @@ impl Nft {
             });
             let name = name.unwrap_or_default();
             let rules = self.dump_objects(
-                NfTablesMessage::GetRule(RuleMessage {
+                &NfTablesMessage::GetRule(RuleMessage {
                     attributes: vec![
                         RuleAttribute::Table(TABLE.to_owned()),
                         RuleAttribute::Chain(name.clone()),
@@ -156,14 +156,14 @@ impl Nft {
                 SetElementList::Set(set.to_owned()),
             ],
         });
-        let parts = self.dump_raw(message, "list set elements")?;
+        let parts = self.dump_raw(&message, "list set elements")?;
         Ok(parts.iter().map(count_listed_elements).sum())
     }
 
     /// A dump request, parsed.
     fn dump_objects(
         &mut self,
-        message: NfTablesMessage,
+        message: &NfTablesMessage,
         what: &str,
     ) -> Result<Vec<NfTablesMessage>, Error> {
         self.dump_raw(message, what)?
@@ -174,7 +174,7 @@ impl Nft {
 
     /// A dump request's object messages, retried if the ruleset changed while it ran
     /// (`NLM_F_DUMP_INTR`).
-    fn dump_raw(&mut self, message: NfTablesMessage, what: &str) -> Result<Vec<Reply>, Error> {
+    fn dump_raw(&mut self, message: &NfTablesMessage, what: &str) -> Result<Vec<Reply>, Error> {
         for _ in 0..3 {
             let replies = self.request(message.clone(), NetfilterProtoFamily::IPv6, true, what)?;
             if replies.iter().any(|r| r.flags & NLM_F_DUMP_INTR != 0) {

@@ -154,17 +154,7 @@ fn an_overflowing_event_queue_triggers_a_full_resync() {
         let (mut watcher, _) = LinkWatcher::with_receive_buffer(1)
             .await
             .expect("watch links");
-        // Nobody reads the event socket while these are made.
-        let mut batch = String::new();
-        for i in 0..20 {
-            writeln!(batch, "link add burst{i}a type veth peer name burst{i}b").unwrap();
-        }
-        let mut ip = std::process::Command::new("ip");
-        ip.args(["-n", ns.name(), "-batch", "-"])
-            .stdin(std::process::Stdio::piped());
-        let mut child = ip.spawn().expect("run ip -batch");
-        std::io::Write::write_all(&mut child.stdin.take().unwrap(), batch.as_bytes()).unwrap();
-        assert!(child.wait().unwrap().success());
+        burst(&ns, "burst");
 
         let LinkEvent::Resynced(links) = wait_for(&mut watcher, "resync", |e| {
             matches!(e, LinkEvent::Resynced(_))
@@ -175,5 +165,54 @@ fn an_overflowing_event_queue_triggers_a_full_resync() {
         };
         assert_eq!(links.len(), 41, "lo and 20 veth pairs: {links:#?}");
         by_name(&links, "burst19b");
+    });
+}
+
+/// Creates 20 veth pairs `{prefix}{i}a`/`{prefix}{i}b` in one `ip -batch`, while nobody reads
+/// the watcher's event socket.
+fn burst(ns: &NetNs, prefix: &str) {
+    let mut batch = String::new();
+    for i in 0..20 {
+        writeln!(
+            batch,
+            "link add {prefix}{i}a type veth peer name {prefix}{i}b"
+        )
+        .unwrap();
+    }
+    let mut ip = std::process::Command::new("ip");
+    ip.args(["-n", ns.name(), "-batch", "-"])
+        .stdin(std::process::Stdio::piped());
+    let mut child = ip.spawn().expect("run ip -batch");
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), batch.as_bytes()).unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn a_resync_interrupted_by_cancellation_is_finished_by_the_next_call() {
+    let ns = NetNs::new();
+    ns.block_on(async {
+        let (mut watcher, _) = LinkWatcher::with_receive_buffer(1)
+            .await
+            .expect("watch links");
+        burst(&ns, "one");
+        wait_for(&mut watcher, "first resync", |e| {
+            matches!(e, LinkEvent::Resynced(_))
+        })
+        .await;
+        // A second overrun right after: its resync waits out the rate limit, and every call
+        // below is cancelled after 2 ms, typically inside that wait. The overrun must not be
+        // forgotten with the cancelled call.
+        burst(&ns, "two");
+        let mut resynced = None;
+        for _ in 0..2000 {
+            if let Ok(event) = tokio::time::timeout(Duration::from_millis(2), watcher.next()).await
+                && let LinkEvent::Resynced(links) = event.expect("link watcher failed")
+            {
+                resynced = Some(links);
+                break;
+            }
+        }
+        let links = resynced.expect("the second overrun was never resynced");
+        assert_eq!(links.len(), 81, "lo and 40 veth pairs");
     });
 }

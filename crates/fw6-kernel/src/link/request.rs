@@ -20,6 +20,10 @@ const ENODEV: i32 = 19;
 pub(super) struct Requests {
     connection: Connection<RouteNetlinkMessage>,
     handle: Handle,
+    /// A request started and did not finish (its future was dropped). The kernel may still be
+    /// in the middle of that dump on this socket and would refuse the next one (`EBUSY`), so
+    /// the next request opens a fresh socket.
+    interrupted: bool,
 }
 
 impl Requests {
@@ -28,17 +32,32 @@ impl Requests {
     pub(super) fn open() -> Result<Self, LinkError> {
         let (connection, handle, _unsolicited) =
             rtnetlink::new_connection().map_err(LinkError::Socket)?;
-        Ok(Self { connection, handle })
+        Ok(Self {
+            connection,
+            handle,
+            interrupted: false,
+        })
+    }
+
+    /// Starts a request: replaces the socket if the previous request was interrupted.
+    fn begin(&mut self) -> Result<(), LinkError> {
+        if self.interrupted {
+            *self = Self::open()?;
+        }
+        self.interrupted = true;
+        Ok(())
     }
 
     /// Every link, ordered by index.
     pub(super) async fn dump(&mut self) -> Result<Vec<Link>, LinkError> {
+        self.begin()?;
         let messages: Vec<LinkMessage> = drive(
             &mut self.connection,
             self.handle.link().get().execute().try_collect(),
         )
         .await?
         .map_err(LinkError::Request)?;
+        self.interrupted = false;
         let mut links: Vec<Link> = messages.iter().filter_map(parse::link).collect();
         links.sort_by_key(|l| l.index);
         Ok(links)
@@ -46,6 +65,7 @@ impl Requests {
 
     /// The link with `index`, or `None` if it is gone.
     pub(super) async fn get(&mut self, index: u32) -> Result<Option<Link>, LinkError> {
+        self.begin()?;
         let answer: Result<Vec<LinkMessage>, _> = drive(
             &mut self.connection,
             self.handle
@@ -56,6 +76,7 @@ impl Requests {
                 .try_collect(),
         )
         .await?;
+        self.interrupted = false;
         match answer {
             Ok(messages) => Ok(messages.iter().find_map(parse::link)),
             Err(rtnetlink::Error::NetlinkError(e)) if e.raw_code() == -ENODEV => Ok(None),

@@ -41,6 +41,16 @@ pub struct LinkWatcher {
     requests: Requests,
     known: BTreeMap<u32, Link>,
     last_resync: Option<Instant>,
+    pending: Option<Work>,
+}
+
+/// Kernel requests a message called for, kept until done so a dropped `next` loses nothing.
+#[derive(Debug, Clone, Copy)]
+enum Work {
+    /// Events were lost: dump everything.
+    Resync,
+    /// An IPv6 address of this link changed: read the link again (its `disable_ipv6`).
+    Reread(u32),
 }
 
 impl std::fmt::Debug for LinkWatcher {
@@ -77,46 +87,64 @@ impl LinkWatcher {
             requests,
             known: links.iter().map(|l| (l.index, l.clone())).collect(),
             last_resync: None,
+            pending: None,
         };
         Ok((watcher, links))
     }
 
-    /// The next change. Cancel-safe between messages: dropping the future loses at most the
-    /// message being handled, and a later call goes on with the next one.
+    /// The next change.
+    ///
+    /// Cancel-safe, so it can sit in a `tokio::select!`: reading the event channel loses
+    /// nothing when dropped, and kernel requests a message calls for (a resync after an
+    /// overrun, a re-read after an address event) are recorded before they start and redone
+    /// by the next call if this one is dropped mid-way. After [`LinkError::Closed`] the
+    /// watcher is finished; make a new one.
     pub async fn next(&mut self) -> Result<LinkEvent, LinkError> {
         loop {
-            let message = drive(&mut self.events, self.messages.next())
+            if let Some(work) = self.pending {
+                let event = match work {
+                    Work::Resync => Some(self.resync().await?),
+                    Work::Reread(index) => match self.requests.get(index).await? {
+                        Some(link) => self.update(link),
+                        None => self.remove(index),
+                    },
+                };
+                self.pending = None;
+                if let Some(event) = event {
+                    return Ok(event);
+                }
+                continue;
+            }
+            let (message, _) = drive(&mut self.events, self.messages.next())
                 .await?
                 .ok_or(LinkError::Closed)?;
-            if let Some(event) = self.handle(message.0.payload).await? {
+            if let Some(event) = self.handle(message.payload) {
                 return Ok(event);
             }
         }
     }
 
-    async fn handle(
-        &mut self,
-        payload: NetlinkPayload<RouteNetlinkMessage>,
-    ) -> Result<Option<LinkEvent>, LinkError> {
+    /// Handles one message: an event at once, or work recorded in `pending`.
+    fn handle(&mut self, payload: NetlinkPayload<RouteNetlinkMessage>) -> Option<LinkEvent> {
         let message = match payload {
-            NetlinkPayload::Overrun(_) => return self.resync().await.map(Some),
+            NetlinkPayload::Overrun(_) => {
+                self.pending = Some(Work::Resync);
+                return None;
+            }
             NetlinkPayload::InnerMessage(message) => message,
-            _ => return Ok(None),
+            _ => return None,
         };
-        Ok(match message {
+        match message {
             RouteNetlinkMessage::NewLink(msg) => parse::link(&msg).and_then(|l| self.update(l)),
             RouteNetlinkMessage::DelLink(msg) if parse::link(&msg).is_some() => {
                 self.remove(msg.header.index)
             }
             RouteNetlinkMessage::NewAddress(msg) | RouteNetlinkMessage::DelAddress(msg) => {
-                let index = msg.header.index;
-                match self.requests.get(index).await? {
-                    Some(link) => self.update(link),
-                    None => self.remove(index),
-                }
+                self.pending = Some(Work::Reread(msg.header.index));
+                None
             }
             _ => None,
-        })
+        }
     }
 
     /// Records `link`; an event if it is new or differs from what was known.

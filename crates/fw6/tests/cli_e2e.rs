@@ -1,0 +1,474 @@
+//! The `fw6` CLI and library end to end: the real `fw6d` in a network namespace with `lan0` and
+//! `wan0`, on a private dbus-daemon, driven by the real `fw6` binary. Needs root (it fails
+//! loudly otherwise) and the `fw6d` binary built in the same target directory (`cargo build -p
+//! fw6d`, which `cargo test --workspace` does).
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use fw6_testkit::bus::PrivateBus;
+use fw6_testkit::{Outcome, Topology};
+use serde_json::Value;
+
+/// fw6d running in the topology's host namespace.
+struct Lab {
+    topology: Topology,
+    bus: PrivateBus,
+    daemon: Child,
+}
+
+/// The `fw6d` binary next to this test's own target directory, or `$FW6D_BIN`.
+fn fw6d_bin() -> PathBuf {
+    if let Some(path) = std::env::var_os("FW6D_BIN") {
+        return path.into();
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>");
+    let bin = profile_dir.join("fw6d");
+    assert!(
+        bin.exists(),
+        "{} is missing: build the daemon first (`cargo build -p fw6d`) or set FW6D_BIN",
+        bin.display()
+    );
+    bin
+}
+
+impl Lab {
+    fn start() -> Self {
+        let topology = Topology::new();
+        let bus = PrivateBus::start();
+        let config = bus.dir().join("fw6d.toml");
+        std::fs::write(&config, "").expect("write fw6d.toml");
+        let log = std::fs::File::create(bus.dir().join("fw6d.log")).expect("fw6d.log");
+        let daemon = topology
+            .host()
+            .command(fw6d_bin().to_str().expect("utf-8 path"))
+            .args(["--bus-address", bus.address()])
+            .arg("--config")
+            .arg(&config)
+            .arg("--state-dir")
+            .arg(bus.dir().join("state"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn fw6d");
+        let lab = Self {
+            topology,
+            bus,
+            daemon,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !lab.bus.name_has_owner("org.fw6.Firewall1") {
+            assert!(
+                Instant::now() < deadline,
+                "fw6d did not start:\n{}",
+                lab.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        lab
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.bus.dir().join("fw6d.log")).unwrap_or_default()
+    }
+
+    /// Runs `fw6 ARGS` against this lab's bus.
+    fn fw6(&self, args: &[&str]) -> Output {
+        self.fw6_stdin(args, None)
+    }
+
+    fn fw6_stdin(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        use std::io::Write as _;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_fw6"))
+            .args(["--bus", self.bus.address()])
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run fw6");
+        let mut input = child.stdin.take().expect("stdin");
+        if let Some(text) = stdin {
+            input.write_all(text.as_bytes()).expect("write stdin");
+        }
+        drop(input);
+        child.wait_with_output().expect("fw6 output")
+    }
+
+    /// `fw6 --json ARGS`, expecting success; the parsed document.
+    fn json(&self, args: &[&str]) -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let out = self.fw6(&all);
+        assert!(
+            out.status.success(),
+            "fw6 {args:?} failed: {}{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            self.log()
+        );
+        serde_json::from_slice(&out.stdout).expect("one JSON document")
+    }
+
+    /// `fw6 --json ARGS`, expecting failure with `code`; the error object.
+    fn json_error(&self, args: &[&str], code: i32) -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let out = self.fw6(&all);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "fw6 {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).expect("JSON error");
+        let e = v["error"].clone();
+        for key in ["class", "hresult", "message"] {
+            assert!(e[key].is_string(), "{key} in {v}");
+        }
+        e
+    }
+
+    fn export(&self) -> String {
+        let out = self.fw6(&["export"]);
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).expect("utf-8 export")
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.daemon.id().to_string()])
+            .status();
+        let _ = self.daemon.wait();
+    }
+}
+
+fn entry_keys(list: &Value) -> Vec<String> {
+    list.as_array()
+        .expect("array")
+        .iter()
+        .map(|e| {
+            format!(
+                "{}/{} {}",
+                e["port"],
+                e["protocol"].as_str().unwrap(),
+                e["name"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn read_commands_have_their_schema() {
+    let lab = Lab::start();
+
+    let conns = lab.json(&["connections"]);
+    let names: Vec<&str> = conns["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["interface"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"lan0") && names.contains(&"wan0"),
+        "{conns}"
+    );
+    for c in conns["connections"].as_array().unwrap() {
+        for key in ["id", "name", "interface", "path"] {
+            assert!(c[key].is_string(), "{key}: {c}");
+        }
+        for key in ["firewalled", "present"] {
+            assert!(c[key].is_boolean(), "{key}: {c}");
+        }
+        assert!(c["index"].is_u64(), "{c}");
+    }
+
+    let status = lab.json(&["status"]);
+    assert_eq!(status["table"], "in-sync", "{status}");
+    for key in [
+        "generation",
+        "repairs",
+        "connections",
+        "global_open",
+        "open",
+        "ignored",
+    ] {
+        assert!(status[key].is_u64(), "{key}: {status}");
+    }
+}
+
+#[test]
+fn every_mutator_with_json() {
+    let lab = Lab::start();
+
+    // Global pairs: the seeded defaults, then one of ours.
+    assert_eq!(
+        entry_keys(&lab.json(&["global", "list"])["global"]),
+        ["22/tcp ssh", "546/udp dhcpv6-client"]
+    );
+    let v = lab.json(&["global", "open", "53/udp", "--name", "dns"]);
+    assert_eq!(
+        (v["port"].as_u64(), v["open"].as_bool()),
+        (Some(53), Some(true))
+    );
+    assert_eq!(lab.json(&["global", "check", "53/udp"])["open"], true);
+    lab.json(&["global", "close", "53/udp"]);
+    assert_eq!(lab.json(&["global", "check", "53/udp"])["open"], false);
+
+    // Per-connection pairs, and the kernel enforcing them.
+    lab.json(&["port", "open", "lan0", "8080/tcp", "--name", "web"]);
+    assert_eq!(
+        lab.json(&["port", "check", "lan0", "8080/tcp"])["open"],
+        true
+    );
+    assert_eq!(
+        entry_keys(&lab.json(&["port", "list", "lan0"])["open"]),
+        ["8080/tcp web"]
+    );
+    let explain = lab.json(&["explain", "lan0", "8080/tcp"]);
+    assert_eq!(explain["allowed"], true);
+    assert_eq!(explain["reason"], "open-on-connection");
+    assert!(explain["sentence"].is_string());
+    let _listener = lab
+        .topology
+        .host()
+        .run_in(|| std::net::TcpListener::bind("[::]:8080").expect("listen on 8080"));
+    let lan = lab.topology.lan();
+    assert_eq!(
+        lan.tcp_connect(8080, Duration::from_secs(2)),
+        Outcome::Connected
+    );
+    lab.json(&["port", "close", "lan0", "8080/tcp"]);
+    assert_eq!(
+        lan.tcp_connect(8080, Duration::from_millis(700)),
+        Outcome::TimedOut
+    );
+    assert_eq!(
+        lab.json(&["explain", "lan0", "8080/tcp"])["reason"],
+        "not-open"
+    );
+
+    // Ignored globals.
+    lab.json(&["global", "ignore", "wan0", "22/tcp", "--name", "no ssh"]);
+    assert_eq!(
+        entry_keys(&lab.json(&["global", "ignored", "wan0"])["ignored"]),
+        ["22/tcp no ssh"]
+    );
+    assert_eq!(
+        lab.json(&["explain", "wan0", "22/tcp"])["reason"],
+        "global-ignored"
+    );
+    lab.json(&["global", "observe", "wan0", "22/tcp"]);
+    assert_eq!(
+        lab.json(&["explain", "wan0", "22/tcp"])["reason"],
+        "globally-open"
+    );
+
+    // Firewall switch.
+    assert_eq!(
+        lab.json(&["firewall", "disable", "wan0"])["firewalled"],
+        false
+    );
+    assert_eq!(
+        lab.json(&["explain", "wan0", "9/tcp"])["reason"],
+        "not-firewalled"
+    );
+    lab.json(&["firewall", "enable", "wan0"]);
+
+    // Logging.
+    let set = lab.json(&[
+        "log",
+        "set",
+        "--dropped",
+        "on",
+        "--max-size",
+        "1024",
+        "--path",
+        "/tmp/fw6-e2e.log",
+    ]);
+    assert_eq!(set["changes"], 3);
+    let log = lab.json(&["log", "show"]);
+    assert_eq!(log["log_dropped_packets"], true);
+    assert_eq!(log["log_connections"], false);
+    assert_eq!(log["logfile_maximum_size"], 1024);
+    assert_eq!(log["logfile_path"], "/tmp/fw6-e2e.log");
+
+    // Human output works too.
+    let out = lab.fw6(&["connections"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("INTERFACE"));
+}
+
+#[test]
+fn bad_input_is_refused_with_the_right_class_and_changes_nothing() {
+    let lab = Lab::start();
+    let before = lab.export();
+    for (args, want) in [
+        (vec!["port", "open", "lan0", "0/tcp"], "1-65535"),
+        (vec!["port", "open", "lan0", "70000/tcp"], "1-65535"),
+        (vec!["port", "open", "lan0", "80/icmp"], "tcp or udp"),
+        (vec!["port", "open", "lan0", "80/"], "tcp or udp"),
+        (vec!["port", "open", "nope0", "80/tcp"], "nope0"),
+        (
+            vec!["port", "open", "lan0", "80/tcp", "--name", "a\u{7}b"],
+            "control character",
+        ),
+        (vec!["log", "set", "--max-size", "0"], "1-32767"),
+        (vec!["log", "set", "--path", "relative.log"], "absolute"),
+    ] {
+        let e = lab.json_error(&args, 3);
+        assert_eq!(e["class"], "InvalidArg", "{args:?}");
+        assert_eq!(e["hresult"], "0x80070057");
+        assert!(
+            e["message"].as_str().unwrap().contains(want),
+            "{args:?}: {e}"
+        );
+    }
+    // A malformed batch file names its line; a file with one bad op changes nothing.
+    let dir = lab.bus.dir();
+    let bad = dir.join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[[op]]\nmember = \"OpenPort\"\nconnection = \"lan0\"\nport = \"0/tcp\"\n",
+    )
+    .unwrap();
+    let e = lab.json_error(&["batch", bad.to_str().unwrap()], 3);
+    assert!(e["message"].as_str().unwrap().contains("line 4"), "{e}");
+    std::fs::write(&bad, "[logging]\nlog_connections = 3\n").unwrap();
+    let e = lab.json_error(&["import", bad.to_str().unwrap(), "--yes"], 3);
+    assert!(e["message"].as_str().unwrap().contains("line 2"), "{e}");
+    // Usage errors are exit 2.
+    assert_eq!(lab.json_error(&["port", "frob"], 2)["class"], "Usage");
+    assert_eq!(lab.export(), before, "nothing changed");
+}
+
+#[test]
+fn batch_is_all_or_nothing() {
+    let lab = Lab::start();
+    let dir = lab.bus.dir();
+    let before = lab.export();
+    // The second op is refused by the daemon (not by the parser): nothing of the first stays.
+    let file = dir.join("ops.toml");
+    std::fs::write(
+        &file,
+        "[[op]]\nmember = \"OpenPort\"\nconnection = \"lan0\"\nport = \"9000/udp\"\nname = \"g\"\n\
+         [[op]]\nmember = \"LogfilePath\"\nvalue = \"relative\"\n",
+    )
+    .unwrap();
+    let e = lab.json_error(&["batch", file.to_str().unwrap()], 3);
+    assert!(e["message"].as_str().unwrap().contains("item 2"), "{e}");
+    assert_eq!(lab.export(), before);
+    // A good batch from stdin applies every op, for a present and an absent connection.
+    let ops = "[[op]]\nmember = \"OpenPort\"\nconnection = \"lan0\"\nport = \"9000/udp\"\nname = \"g\"\n\
+               [[op]]\nmember = \"OpenPort\"\nconnection = \"dmz0\"\nport = \"9001/udp\"\n\
+               [[op]]\nmember = \"DisableFirewall\"\nconnection = \"wan0\"\n";
+    let out = lab.fw6_stdin(&["--json", "batch", "-"], Some(ops));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (v["operations"].as_u64(), v["changes"].as_u64()),
+        (Some(3), Some(3))
+    );
+    assert_eq!(
+        lab.json(&["port", "check", "dmz0", "9001/udp"])["open"],
+        true
+    );
+}
+
+#[test]
+fn export_import_round_trip_is_the_identity() {
+    let lab = Lab::start();
+    lab.json(&["port", "open", "lan0", "8080/tcp", "--name", "web \"x\""]);
+    lab.json(&["global", "ignore", "wan0", "22/tcp"]);
+    let exported = lab.export();
+    let file = lab.bus.dir().join("export.toml");
+    std::fs::write(&file, &exported).unwrap();
+    let v = lab.json(&["import", file.to_str().unwrap(), "--yes"]);
+    assert_eq!(v["changes"], 0, "{v}");
+    assert_eq!(lab.export(), exported);
+
+    // Change things, then import the old file back: the old state returns, atomically.
+    lab.json(&["port", "close", "lan0", "8080/tcp"]);
+    lab.json(&["global", "open", "5000/tcp"]);
+    lab.json(&["firewall", "disable", "lan0"]);
+    // Without a terminal and without --yes, import refuses (exit 2) and changes nothing.
+    let changed = lab.export();
+    assert_eq!(
+        lab.json_error(&["import", file.to_str().unwrap()], 2)["class"],
+        "Usage"
+    );
+    assert_eq!(lab.export(), changed);
+    let v = lab.json(&["import", file.to_str().unwrap(), "--yes"]);
+    assert_eq!(v["changes"], 3, "{v}");
+    assert_eq!(v["diff"].as_array().unwrap().len(), 3, "{v}");
+    assert_eq!(lab.export(), exported);
+}
+
+#[test]
+fn unreachable_daemon_is_exit_7_with_a_hint() {
+    let bus = PrivateBus::start(); // a bus without fw6d on it
+    let out = Command::new(env!("CARGO_BIN_EXE_fw6"))
+        .args(["--json", "--bus", bus.address(), "status"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(7));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["error"]["class"], "Unexpected");
+    assert_eq!(v["error"]["hresult"], "0x8000FFFF");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("systemctl start fw6d"),
+        "{v}"
+    );
+}
+
+#[test]
+fn library_blocking_client_and_change_signals() {
+    let lab = Lab::start();
+    let manager = fw6::blocking::Manager::connect_to(lab.bus.address()).unwrap();
+    let mut changes = manager.changes().unwrap();
+    let lan = manager.connection("lan0").unwrap();
+    let key: fw6::PortKey = "27015/udp".parse().unwrap();
+    let name = fw6::EntryName::try_from("game").unwrap();
+    lan.open_port(key, &name).unwrap();
+    assert!(lan.is_port_open(key).unwrap());
+    assert_eq!(lan.interface().unwrap().as_str(), "lan0");
+    let Some(Ok(fw6::Event::Changed(c))) = changes.next() else {
+        panic!("no Changed signal")
+    };
+    assert_eq!(c.change, fw6::ChangeKind::PortOpened);
+    assert_eq!(c.key, Some(key));
+    assert_eq!(c.name, "game");
+
+    // A batch through the builder is one Apply.
+    let wan = fw6::IfName::try_from("wan0").unwrap();
+    let n = manager
+        .batch()
+        .close_port(&fw6::IfName::try_from("lan0").unwrap(), key)
+        .disable_firewall(&wan)
+        .apply()
+        .unwrap();
+    assert_eq!(n, 2);
+    assert!(!manager.connection("wan0").unwrap().is_firewalled().unwrap());
+
+    // Errors keep their class.
+    let err = manager.connection("nope0").unwrap_err();
+    assert_eq!(err.kind(), fw6::ErrorKind::InvalidArg);
+    let err = manager.set_logfile_path("relative").unwrap_err();
+    assert_eq!(err.kind(), fw6::ErrorKind::InvalidArg, "{err}");
+}

@@ -112,7 +112,19 @@ async fn serve(
         tokio::select! {
             event = watcher.next() => match event {
                 Ok(event) => on_link_event(conn, shared, event).await,
-                Err(e) => warn!(%e, "link watcher error"),
+                // A watcher that failed is finished: start a new one (at most once a second)
+                // and treat its dump as a resync.
+                Err(e) => {
+                    warn!(%e, "the link watcher failed; starting a new one");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    match LinkWatcher::new().await {
+                        Ok((fresh, links)) => {
+                            *watcher = fresh;
+                            on_link_event(conn, shared, LinkEvent::Resynced(links)).await;
+                        }
+                        Err(e) => error!(%e, "cannot watch network links"),
+                    }
+                }
             },
             ready = monitor.readable_mut() => {
                 let mut guard = ready.map_err(|e| e.to_string())?;

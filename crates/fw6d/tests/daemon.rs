@@ -148,48 +148,48 @@ fn bad_input_is_invalid_arg_with_hresult_and_changes_nothing() {
 fn apply_is_all_or_nothing_and_one_kernel_transaction() {
     let lab = Lab::start();
     let before = lab.table();
-    let err = lab
-        .manager(
-            "Apply",
-            &[
-                "a(ssquss)",
-                "2",
-                "OpenPort",
-                "lan0",
-                "9000",
-                "6",
-                "a",
-                "",
-                "OpenPort",
-                "lan0",
-                "0",
-                "6",
-                "b",
-                "",
-            ],
-        )
-        .unwrap_err();
+    let batch = |bad_at: Option<u16>| {
+        let mut args = vec!["a(ssquss)".to_owned(), "1000".to_owned()];
+        for i in 0..1000_u16 {
+            let port = if Some(i) == bad_at { 0 } else { 10_000 + i };
+            args.extend(
+                ["OpenPort", "wan0", &port.to_string(), "17", "bulk", ""].map(str::to_owned),
+            );
+        }
+        args
+    };
+    let bad = batch(Some(999));
+    let bad: Vec<&str> = bad.iter().map(String::as_str).collect();
+    let err = lab.manager("Apply", &bad).unwrap_err();
     assert!(
-        err.contains("batch item 2 (OpenPort)") && err.contains("1-65535"),
+        err.contains("batch item 1000 (OpenPort)") && err.contains("1-65535"),
         "{err}"
     );
-    assert_eq!(lab.table(), before);
+    assert_eq!(
+        lab.table(),
+        before,
+        "one invalid item in 1,000 changes nothing"
+    );
 
-    let mut args = vec!["a(ssquss)".to_owned(), "1000".to_owned()];
-    for port in 10_000..11_000 {
-        args.extend(["OpenPort", "wan0", &port.to_string(), "17", "bulk", ""].map(str::to_owned));
-    }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let applied = data(&lab.manager("Apply", &args).unwrap());
+    let good = batch(None);
+    let good: Vec<&str> = good.iter().map(String::as_str).collect();
+    let applied = data(&lab.manager("Apply", &good).unwrap());
     assert_eq!(applied, serde_json::json!([1000]));
     let listed = lab.nft(&["list", "set", "ip6", "fw6", "open"]);
     assert_eq!(listed.matches("\"wan0\" . udp . ").count(), 1000);
-    assert!(
-        lab.topology.wan().udp_exchange(10_500, DROP) || {
-            let _echo = lab.topology.host().udp_echo(10_500);
-            lab.topology.wan().udp_exchange(10_500, DROP)
-        }
-    );
+    let _echo = lab.topology.host().udp_echo(10_500);
+    assert!(lab.topology.wan().udp_exchange(10_500, DROP));
+}
+
+#[test]
+fn oversized_batches_get_a_clear_limit_error() {
+    let lab = Lab::with("max_batch = 3\n", false);
+    let mut args = vec!["a(ssquss)", "4"];
+    for port in ["1", "2", "3", "4"] {
+        args.extend(["OpenPort", "lan0", port, "6", "", ""]);
+    }
+    let err = lab.manager("Apply", &args).unwrap_err();
+    assert!(err.contains("at most 3"), "{err}");
 }
 
 #[test]
@@ -344,6 +344,115 @@ fn connections_follow_links_and_configuration_waits_for_its_interface() {
         .unwrap();
     assert_eq!(row[4], true, "firewalled");
     assert_eq!(row[5], true, "present");
+
+    // lan0 stops being an IPv6 connection, then comes back: the snapshot follows and the
+    // configuration kept under its name applies again.
+    lab.connection("lan0", "OpenPort", &["qus", "5000", "6", "kept"])
+        .unwrap();
+    let present = |lab: &Lab| {
+        let listed = data(&lab.manager("EnumerateConnections", &[]).unwrap());
+        listed[0]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c[2] == "lan0")
+            .map(|c| c[5].clone())
+    };
+    lab.topology
+        .host()
+        .set_sysctl("ipv6/conf/lan0/disable_ipv6", "1");
+    lab.wait_until("lan0 to go", Duration::from_secs(2), || {
+        present(&lab) == Some(serde_json::json!(false))
+    });
+    lab.topology
+        .host()
+        .set_sysctl("ipv6/conf/lan0/disable_ipv6", "0");
+    lab.wait_until("lan0 to return", Duration::from_secs(2), || {
+        present(&lab) == Some(serde_json::json!(true))
+    });
+    assert_eq!(
+        data(&lab.connection("lan0", "EnumerateOpenPorts", &[]).unwrap()),
+        serde_json::json!([[[5000, 6, "kept"]]])
+    );
+    // Disabling IPv6 flushed the address; put it back (no DAD needed for this check).
+    let cidr = format!("{}/64", lab.topology.lan().host_addr());
+    lab.topology
+        .host()
+        .ip(&["addr", "add", &cidr, "dev", "lan0", "nodad"]);
+    assert_eq!(
+        lab.topology.lan().tcp_connect(5000, DROP),
+        Outcome::Connected
+    );
+
+    // A deleted interface disappears from the snapshot unless it has configuration.
+    lab.topology.host().ip(&["link", "del", "new0"]);
+    lab.wait_until("new0 to be absent", Duration::from_secs(2), || {
+        let listed = data(&lab.manager("EnumerateConnections", &[]).unwrap());
+        listed[0]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c[2] == "new0" && c[5] == false)
+    });
+}
+
+#[test]
+fn a_store_that_cannot_write_fails_the_call_and_leaves_the_kernel_alone() {
+    let lab = Lab::start();
+    let before = lab.table();
+    // Not the -shm index: SQLite maps it, and an unwritable mapping is not a failure mode a
+    // real disk has.
+    let files: Vec<String> = ["", "-wal"]
+        .iter()
+        .map(|s| format!("{}{s}", lab.state_dir.join("fw6.sqlite").display()))
+        .filter(|f| std::path::Path::new(f).exists())
+        .collect();
+    let chattr = |flag: &str| {
+        for f in &files {
+            let ok = std::process::Command::new("chattr")
+                .args([flag, f])
+                .status()
+                .unwrap()
+                .success();
+            assert!(
+                ok,
+                "chattr {flag} {f} failed: this test needs root on a file system with attributes"
+            );
+        }
+    };
+    let lan0 = lab.connection_path("lan0");
+    chattr("+i");
+    let err = lab.send_as(
+        None,
+        &lan0,
+        "OpenPort",
+        &["uint16:6000", "uint32:6", "string:x"],
+    );
+    chattr("-i");
+    let err = err.unwrap_err();
+    assert!(
+        err.contains("org.fw6.Firewall1.Error.Fail") && err.contains("0x80004005"),
+        "{err}\n{}",
+        lab.log()
+    );
+    assert!(
+        err.contains("readonly") || err.contains("I/O error"),
+        "SQLite's words: {err}"
+    );
+    assert_eq!(lab.table(), before, "the kernel is unchanged");
+    assert_eq!(
+        data(
+            &lab.connection("lan0", "IsPortOpen", &["qu", "6000", "6"])
+                .unwrap()
+        )[0],
+        false
+    );
+    lab.connection("lan0", "OpenPort", &["qus", "6000", "6", "x"])
+        .unwrap();
+    assert!(
+        lab.table().contains("\"lan0\" . tcp . 6000"),
+        "recovers once the store can write"
+    );
 }
 
 #[test]

@@ -180,6 +180,27 @@ impl Lab {
         result(cmd.output().expect("run dbus-send"))
     }
 
+    /// Sets a manager property with `dbus-send` (so the error name shows), as `who` if given.
+    /// `value` in dbus-send syntax, e.g. `variant:boolean:true`.
+    pub fn send_props_as(
+        &self,
+        who: Option<Unprivileged>,
+        property: &str,
+        value: &str,
+    ) -> Result<String, String> {
+        let mut cmd = Command::new("dbus-send");
+        cmd.arg(format!("--bus={}", self.bus.address()))
+            .args(["--print-reply", &format!("--dest={BUS_NAME}"), MANAGER])
+            .arg("org.freedesktop.DBus.Properties.Set")
+            .arg(format!("string:{MANAGER_IFACE}"))
+            .arg(format!("string:{property}"))
+            .arg(value);
+        if let Some(who) = who {
+            cmd = who.command(cmd);
+        }
+        result(cmd.output().expect("run dbus-send"))
+    }
+
     /// The manager's member.
     pub fn manager(&self, member: &str, args: &[&str]) -> Result<String, String> {
         self.call(MANAGER, MANAGER_IFACE, member, args)

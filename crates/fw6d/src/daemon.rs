@@ -154,7 +154,7 @@ async fn serve(
 async fn on_link_event(conn: &zbus::Connection, shared: &Arc<Shared>, event: LinkEvent) {
     match event {
         LinkEvent::Added(link) | LinkEvent::Changed(link) => {
-            link_up(conn, shared, &link, true).await
+            link_up(conn, shared, &link, true).await;
         }
         LinkEvent::Removed { index, .. } => {
             for name in shared.registry(|r| r.remove_index(index)) {

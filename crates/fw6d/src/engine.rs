@@ -136,7 +136,7 @@ impl Engine {
         }];
         match self.submit(&disable, who) {
             Ok(_) => {
-                info!(%connection, "new connection is not firewalled (firewalled_by_default = false)")
+                info!(%connection, "new connection is not firewalled (firewalled_by_default = false)");
             }
             Err(e) => error!(%connection, %e, "could not apply the default to a new connection"),
         }

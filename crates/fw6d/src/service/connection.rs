@@ -32,31 +32,31 @@ impl ConnectionIface {
 impl ConnectionIface {
     /// `Id`: braced upper-case GUID.
     #[zbus(property(emits_changed_signal = "const"))]
-    async fn id(&self) -> String {
+    fn id(&self) -> String {
         ConnectionId::for_interface(&self.name).to_string()
     }
 
     /// `Name`: the alias if set, else the interface name.
     #[zbus(property(emits_changed_signal = "false"))]
-    async fn name(&self) -> String {
+    fn name(&self) -> String {
         self.shared.registry(|r| r.display_name(&self.name))
     }
 
     /// The kernel interface name.
     #[zbus(property(emits_changed_signal = "const"))]
-    async fn interface(&self) -> String {
+    fn interface(&self) -> String {
         self.name.to_string()
     }
 
     /// Whether the interface exists now.
     #[zbus(property(emits_changed_signal = "false"))]
-    async fn present(&self) -> bool {
+    fn present(&self) -> bool {
         self.shared.registry(|r| r.is_present(&self.name))
     }
 
     /// `IsFirewalled`.
     #[zbus(property(emits_changed_signal = "false"))]
-    async fn is_firewalled(&self) -> bool {
+    fn is_firewalled(&self) -> bool {
         self.shared.state().is_firewalled(&self.name)
     }
 
@@ -117,7 +117,7 @@ impl ConnectionIface {
     }
 
     /// `IsPortOpen`: this connection's own set only.
-    async fn is_port_open(&self, port: u16, protocol: u32) -> Result<bool, FwError> {
+    fn is_port_open(&self, port: u16, protocol: u32) -> Result<bool, FwError> {
         Ok(self
             .shared
             .state()
@@ -125,7 +125,7 @@ impl ConnectionIface {
     }
 
     /// `EnumerateOpenPorts`.
-    async fn enumerate_open_ports(&self) -> Vec<WireEntry> {
+    fn enumerate_open_ports(&self) -> Vec<WireEntry> {
         args::entries(self.shared.state().open_ports(&self.name))
     }
 
@@ -162,7 +162,7 @@ impl ConnectionIface {
     }
 
     /// `IsGlobalPortIgnored`.
-    async fn is_global_port_ignored(&self, port: u16, protocol: u32) -> Result<bool, FwError> {
+    fn is_global_port_ignored(&self, port: u16, protocol: u32) -> Result<bool, FwError> {
         Ok(self
             .shared
             .state()
@@ -170,12 +170,12 @@ impl ConnectionIface {
     }
 
     /// `EnumerateIgnoredGlobalPorts`.
-    async fn enumerate_ignored_global_ports(&self) -> Vec<WireEntry> {
+    fn enumerate_ignored_global_ports(&self) -> Vec<WireEntry> {
         args::entries(self.shared.state().ignored_global_ports(&self.name))
     }
 
     /// `Explain`.
-    async fn explain(&self, port: u16, protocol: u32) -> Result<(bool, String, String), FwError> {
+    fn explain(&self, port: u16, protocol: u32) -> Result<(bool, String, String), FwError> {
         let d = self
             .shared
             .state()

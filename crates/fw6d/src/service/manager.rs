@@ -47,7 +47,7 @@ impl ManagerIface {
 #[interface(name = "org.fw6.Firewall1.Manager")]
 impl ManagerIface {
     /// `EnumerateConnections`.
-    async fn enumerate_connections(&self) -> Vec<WireConnection> {
+    fn enumerate_connections(&self) -> Vec<WireConnection> {
         let state = self.shared.state();
         self.shared
             .registry(|r| r.rows(&state))
@@ -67,7 +67,7 @@ impl ManagerIface {
     }
 
     /// `GetConnection`.
-    async fn get_connection(&self, id_or_name: &str) -> Result<OwnedObjectPath, FwError> {
+    fn get_connection(&self, id_or_name: &str) -> Result<OwnedObjectPath, FwError> {
         let state = self.shared.state();
         let name = self.shared.registry(|r| r.find(&state, id_or_name))?;
         Ok(connection_path(&name))
@@ -104,7 +104,7 @@ impl ManagerIface {
     }
 
     /// `IsPortGloballyOpen`.
-    async fn is_port_globally_open(&self, port: u16, protocol: u32) -> Result<bool, FwError> {
+    fn is_port_globally_open(&self, port: u16, protocol: u32) -> Result<bool, FwError> {
         Ok(self
             .shared
             .state()
@@ -112,7 +112,7 @@ impl ManagerIface {
     }
 
     /// `EnumerateGloballyOpenPorts`.
-    async fn enumerate_globally_open_ports(&self) -> Vec<WireEntry> {
+    fn enumerate_globally_open_ports(&self) -> Vec<WireEntry> {
         args::entries(self.shared.state().globally_open_ports())
     }
 
@@ -139,7 +139,7 @@ impl ManagerIface {
     }
 
     /// `Explain`: the decision of spec §1.4 and why.
-    async fn explain(
+    fn explain(
         &self,
         connection: &str,
         port: u16,
@@ -196,7 +196,7 @@ impl ManagerIface {
 
     /// `LogfilePath`.
     #[zbus(property)]
-    async fn logfile_path(&self) -> String {
+    fn logfile_path(&self) -> String {
         self.shared.state().logging().logfile_path.clone()
     }
 
@@ -213,7 +213,7 @@ impl ManagerIface {
 
     /// `LogfileMaximumSize`, KiB.
     #[zbus(property)]
-    async fn logfile_maximum_size(&self) -> u32 {
+    fn logfile_maximum_size(&self) -> u32 {
         self.shared.state().logging().logfile_maximum_size.kib()
     }
 
@@ -231,7 +231,7 @@ impl ManagerIface {
 
     /// `LogDroppedPackets`.
     #[zbus(property)]
-    async fn log_dropped_packets(&self) -> bool {
+    fn log_dropped_packets(&self) -> bool {
         self.shared.state().logging().log_dropped_packets
     }
 
@@ -248,7 +248,7 @@ impl ManagerIface {
 
     /// `LogConnections`.
     #[zbus(property)]
-    async fn log_connections(&self) -> bool {
+    fn log_connections(&self) -> bool {
         self.shared.state().logging().log_connections
     }
 

@@ -152,7 +152,7 @@ impl Lab {
         if let Some(who) = who {
             cmd = who.command(cmd);
         }
-        result(cmd.output().expect("run busctl"))
+        result(&cmd.output().expect("run busctl"))
     }
 
     /// `dbus-send` (whose errors carry the D-Bus error name, unlike busctl's), as `who` if given.
@@ -177,7 +177,7 @@ impl Lab {
         if let Some(who) = who {
             cmd = who.command(cmd);
         }
-        result(cmd.output().expect("run dbus-send"))
+        result(&cmd.output().expect("run dbus-send"))
     }
 
     /// Sets a manager property with `dbus-send` (so the error name shows), as `who` if given.
@@ -198,7 +198,7 @@ impl Lab {
         if let Some(who) = who {
             cmd = who.command(cmd);
         }
-        result(cmd.output().expect("run dbus-send"))
+        result(&cmd.output().expect("run dbus-send"))
     }
 
     /// The manager's member.
@@ -231,7 +231,7 @@ impl Lab {
                 .args(["set-property", BUS_NAME, MANAGER, MANAGER_IFACE, name])
                 .args(value),
         };
-        result(cmd.output().expect("run busctl"))
+        result(&cmd.output().expect("run busctl"))
     }
 
     /// `nft list table ip6 fw6` in the host namespace ("" when absent).
@@ -271,7 +271,7 @@ impl Drop for Lab {
     }
 }
 
-fn result(out: Output) -> Result<String, String> {
+fn result(out: &Output) -> Result<String, String> {
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     } else {

@@ -90,7 +90,7 @@ fn delete_table_is_idempotent() {
 }
 
 #[test]
-fn monitor_counts_changes_by_us_and_by_others() {
+fn monitor_counts_changes_to_our_table_only() {
     let _ns = NetNs::enter();
     let mut monitor = Monitor::new().expect("subscribe");
     assert_eq!(monitor.drain().expect("drain"), 0, "nothing happened yet");
@@ -102,6 +102,15 @@ fn monitor_counts_changes_by_us_and_by_others() {
     assert_eq!(monitor.drain().expect("drain"), 0, "drained");
     nft(&["add", "element", "ip6", "fw6", "unfirewalled", "{ \"x0\" }"]);
     assert!(monitor.drain().expect("drain") > 0);
+    // Other tables, other families, even one named fw6: not ours.
+    nft(&["add", "table", "inet", "other"]);
+    nft(&["add", "set", "inet", "other", "s", "{ type ipv4_addr; }"]);
+    nft(&["add", "table", "ip", "fw6"]);
+    assert_eq!(
+        monitor.drain().expect("drain"),
+        0,
+        "other tables are not drift"
+    );
     let op = ElementOp::Delete(
         SetName::Unfirewalled,
         Element::Connection(common::ifname("x0")),
@@ -109,6 +118,19 @@ fn monitor_counts_changes_by_us_and_by_others() {
     kernel.apply_changes(&[op]).expect("delete x0");
     assert!(monitor.drain().expect("drain") > 0);
     assert_eq!(monitor.drain().expect("drain"), 0);
+}
+
+#[test]
+fn a_monitor_can_ignore_our_own_commits() {
+    let _ns = NetNs::enter();
+    let mut kernel = Nft::new().expect("open netlink");
+    let mut monitor = Monitor::new().expect("subscribe").ignoring(kernel.port());
+    kernel
+        .apply_full(&plan::full(&sample(), &Options::default()))
+        .expect("apply_full");
+    assert_eq!(monitor.drain().expect("drain"), 0, "our own commit");
+    nft(&["flush", "set", "ip6", "fw6", "open"]);
+    assert!(monitor.drain().expect("drain") > 0, "someone else's");
 }
 
 #[test]

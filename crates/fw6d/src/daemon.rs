@@ -39,6 +39,11 @@ pub async fn run(config: Config) -> Result<(), String> {
     }
 
     let nft = Nft::new().map_err(|e| format!("cannot open the nftables netlink socket: {e}"))?;
+    // Subscribed before the first commit, and blind to our own: every counted notification is
+    // someone else changing our table.
+    let monitor = Monitor::new()
+        .map_err(|e| format!("cannot follow nftables changes: {e}"))?
+        .ignoring(nft.port());
     let mut engine = Engine::start(state, store, Box::new(nft), config.plan_options())
         .map_err(|e| e.to_string())?;
     if !matches!(opened, Opened::Existing) {
@@ -65,8 +70,7 @@ pub async fn run(config: Config) -> Result<(), String> {
     }
 
     let monitor =
-        register(Monitor::new().map_err(|e| format!("cannot follow nftables changes: {e}"))?)
-            .map_err(|e| format!("cannot poll the nftables monitor: {e}"))?;
+        register(monitor).map_err(|e| format!("cannot poll the nftables monitor: {e}"))?;
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
     info!(
         bus = config.bus_address.as_deref().unwrap_or("system"),
@@ -128,19 +132,14 @@ async fn serve(
             },
             ready = monitor.readable_mut() => {
                 let mut guard = ready.map_err(|e| e.to_string())?;
-                match guard.get_inner_mut().drain() {
-                    Ok(0) => guard.clear_ready(),
-                    Ok(_) => {
-                        guard.clear_ready();
-                        if let Err(e) = shared.writer().check_drift().await {
-                            error!(%e, "drift check failed");
-                        }
-                    }
-                    Err(e) => {
-                        guard.clear_ready();
-                        warn!(%e, "nftables monitor error; checking the table");
-                        let _ = shared.writer().check_drift().await;
-                    }
+                let drained = guard.get_inner_mut().drain();
+                guard.clear_ready();
+                match drained {
+                    Ok(0) => {}
+                    Ok(n) => shared.writer().repair(format!(
+                        "{n} change(s) to table ip6 fw6 by another program"
+                    )),
+                    Err(e) => shared.writer().repair(format!("the nftables monitor failed: {e}")),
                 }
             }
             _ = term.recv() => break,

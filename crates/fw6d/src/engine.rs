@@ -6,7 +6,6 @@
 
 use std::sync::Arc;
 
-use fw6_kernel::Verify;
 use fw6_model::plan::{self, ElementOp, Options, Update};
 use fw6_model::{Change, Error, IfName, Mutation, State};
 use tokio::sync::watch;
@@ -23,6 +22,30 @@ pub struct Engine {
     options: Options,
     published: watch::Sender<Arc<State>>,
     repairs: u32,
+    /// A change by someone else that could not be repaired yet.
+    unrepaired: Option<String>,
+}
+
+/// How the kernel's table stands, for `Status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableState {
+    /// Present, and every outside change seen so far was repaired.
+    InSync,
+    /// Someone else changed it and the repair failed (see the log).
+    Changed,
+    /// Absent.
+    Missing,
+}
+
+impl TableState {
+    /// The token `Status` reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InSync => "in-sync",
+            Self::Changed => "changed",
+            Self::Missing => "missing",
+        }
+    }
 }
 
 impl Engine {
@@ -46,6 +69,7 @@ impl Engine {
             options,
             published,
             repairs: 0,
+            unrepaired: None,
         })
     }
 
@@ -142,26 +166,27 @@ impl Engine {
         }
     }
 
-    /// Checks that the kernel still holds our table and rebuilds it if anyone changed it.
-    /// Returns what was found.
-    pub fn check_drift(&mut self) -> Result<Verify, Error> {
-        let found = self
+    /// Someone else changed our table (the monitor saw it): rebuild it from the state.
+    pub fn repair(&mut self, why: &str) {
+        self.rebuild(why);
+    }
+
+    /// How the table stands. A missing table is rebuilt on the way (the monitor normally does
+    /// that first).
+    pub fn table_state(&mut self) -> Result<TableState, Error> {
+        let exists = self
             .kernel
-            .verify()
-            .map_err(|e| Error::fail(format!("cannot read the ruleset generation: {e}")))?;
-        match &found {
-            Verify::InSync => {}
-            Verify::Missing => self.rebuild("our table was deleted by someone else"),
-            Verify::Changed {
-                expected,
-                found: now,
-            } => {
-                let why =
-                    format!("the ruleset changed outside fw6 (generation {expected} -> {now})");
-                self.rebuild(&why);
-            }
+            .table_exists()
+            .map_err(|e| Error::fail(format!("cannot look up the fw6 table: {e}")))?;
+        if !exists {
+            self.rebuild("our table is missing");
+            return Ok(TableState::Missing);
         }
-        Ok(found)
+        Ok(if self.unrepaired.is_some() {
+            TableState::Changed
+        } else {
+            TableState::InSync
+        })
     }
 
     fn rebuild(&mut self, why: &str) {

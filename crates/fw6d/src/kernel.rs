@@ -5,7 +5,7 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use fw6_kernel::{Nft, Verify};
+use fw6_kernel::Nft;
 use fw6_model::plan::{ElementOp, TablePlan};
 
 /// What the engine needs from the kernel. Errors are the kernel's own words, ready to become an
@@ -15,8 +15,8 @@ pub trait Kernel: Send {
     fn apply_full(&mut self, plan: &TablePlan) -> Result<(), String>;
     /// Adds and deletes set elements in one transaction.
     fn apply_changes(&mut self, ops: &[ElementOp]) -> Result<(), String>;
-    /// Whether our table is still the one we last wrote.
-    fn verify(&mut self) -> Result<Verify, String>;
+    /// Whether our table exists.
+    fn table_exists(&mut self) -> Result<bool, String>;
     /// The ruleset generation, for `Status`.
     fn generation(&mut self) -> Result<u32, String>;
 }
@@ -34,8 +34,8 @@ impl Kernel for Nft {
             .map_err(|e| e.to_string())
     }
 
-    fn verify(&mut self) -> Result<Verify, String> {
-        Nft::verify(self).map_err(|e| e.to_string())
+    fn table_exists(&mut self) -> Result<bool, String> {
+        Nft::table_exists(self).map_err(|e| e.to_string())
     }
 
     fn generation(&mut self) -> Result<u32, String> {
@@ -84,8 +84,8 @@ impl Kernel for Recording {
         })
     }
 
-    fn verify(&mut self) -> Result<Verify, String> {
-        Ok(Verify::InSync)
+    fn table_exists(&mut self) -> Result<bool, String> {
+        self.with(|r| Ok(!r.full.is_empty()))
     }
 
     fn generation(&mut self) -> Result<u32, String> {

@@ -5,11 +5,10 @@
 use std::sync::mpsc;
 use std::thread;
 
-use fw6_kernel::Verify;
 use fw6_model::{Change, Error, ErrorKind, IfName, Mutation};
 use tokio::sync::oneshot;
 
-use crate::engine::Engine;
+use crate::engine::{Engine, TableState};
 use crate::store::Provenance;
 
 /// What the writer reports for `Status`.
@@ -17,8 +16,8 @@ use crate::store::Provenance;
 pub struct WriterStatus {
     /// The kernel's ruleset generation after the check.
     pub generation: u32,
-    /// What the drift check found (and repaired, if needed).
-    pub table: Verify,
+    /// How the table stands.
+    pub table: TableState,
     /// Drift repairs since start.
     pub repairs: u32,
 }
@@ -33,7 +32,10 @@ enum Request {
         connection: IfName,
         firewalled_by_default: bool,
     },
-    CheckDrift {
+    Repair {
+        why: String,
+    },
+    Status {
         reply: oneshot::Sender<Result<WriterStatus, Error>>,
     },
 }
@@ -65,8 +67,9 @@ impl Writer {
                             connection,
                             firewalled_by_default,
                         } => engine.adopt(&connection, firewalled_by_default, &daemon),
-                        Request::CheckDrift { reply } => {
-                            let status = engine.check_drift().and_then(|table| {
+                        Request::Repair { why } => engine.repair(&why),
+                        Request::Status { reply } => {
+                            let status = engine.table_state().and_then(|table| {
                                 Ok(WriterStatus {
                                     generation: engine.generation()?,
                                     table,
@@ -105,10 +108,15 @@ impl Writer {
         });
     }
 
-    /// Verifies the table, repairing drift, and reports.
-    pub async fn check_drift(&self) -> Result<WriterStatus, Error> {
+    /// Rebuilds the table after an outside change; fire and forget.
+    pub fn repair(&self, why: String) {
+        let _ = self.send(Request::Repair { why });
+    }
+
+    /// Reports the kernel side for `Status`.
+    pub async fn status(&self) -> Result<WriterStatus, Error> {
         let (reply, outcome) = oneshot::channel();
-        self.send(Request::CheckDrift { reply })?;
+        self.send(Request::Status { reply })?;
         outcome.await.map_err(|_| gone())?
     }
 

@@ -94,6 +94,12 @@ impl Nft {
         self.commit(batch).map(|_| ())
     }
 
+    /// The socket's netlink port id: ruleset notifications caused by this handle's commits
+    /// carry it, so a [`Monitor`] can tell our changes from everyone else's.
+    pub fn port(&self) -> u32 {
+        self.socket.port()
+    }
+
     /// The generation the last commit through this handle produced.
     pub fn last_generation(&self) -> Option<u32> {
         self.last_generation

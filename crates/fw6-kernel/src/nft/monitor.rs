@@ -1,11 +1,14 @@
-//! Ruleset change notifications (`NFNLGRP_NFTABLES`), for drift repair: on any event the daemon
-//! compares the generation with the one its last commit produced and verifies its table. The
-//! events themselves are only counted; the generation is the truth.
+//! Ruleset change notifications (`NFNLGRP_NFTABLES`), for drift repair. Only notifications about
+//! our table (`ip6 fw6`) count, and those caused by our own commits can be ignored by port id:
+//! the ruleset generation is global, so other software committing to its own tables must not
+//! make fw6 rebuild (DESIGN §1.5, play well with others).
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 
 use netlink_sys::{Socket as NlSocket, protocols::NETLINK_NETFILTER};
 use rustix::net::{RecvFlags, sockopt};
+
+use fw6_model::plan::TABLE;
 
 use super::Error;
 use super::socket::split_messages;
@@ -14,6 +17,13 @@ use super::socket::split_messages;
 const NFNLGRP_NFTABLES: u32 = 7;
 /// `NFNL_SUBSYS_NFTABLES`, the high byte of an nf_tables message type.
 const NFNL_SUBSYS_NFTABLES: u16 = 10;
+/// `NFT_MSG_NEWGEN`: sent after every commit, about no table in particular.
+const NFT_MSG_NEWGEN: u16 = 16;
+/// `NFPROTO_IPV6`, the family byte of our table's messages.
+const NFPROTO_IPV6: u8 = 10;
+/// The first attribute of every table-scoped notification (`NFTA_*_TABLE`, type 1).
+const NFTA_TABLE: u16 = 1;
+
 /// Room for bursts of notifications (a full rebuild sends one per object and element list).
 const RECV_BUFFER: usize = 4 << 20;
 
@@ -22,6 +32,7 @@ const RECV_BUFFER: usize = 4 << 20;
 pub struct Monitor {
     socket: NlSocket,
     read: Vec<u8>,
+    ignore: Option<u32>,
 }
 
 impl Monitor {
@@ -42,12 +53,21 @@ impl Monitor {
         Ok(Self {
             socket,
             read: vec![0; 256 << 10],
+            ignore: None,
         })
     }
 
-    /// Reads every queued notification without blocking and returns how many were about
-    /// nf_tables. A lost burst (the buffer overran) counts as one change, since something
-    /// certainly changed.
+    /// Ignores notifications caused by the socket with netlink port `port` (see
+    /// [`super::Nft::port`]): the daemon's own commits are not drift.
+    #[must_use]
+    pub fn ignoring(mut self, port: u32) -> Self {
+        self.ignore = Some(port);
+        self
+    }
+
+    /// Reads every queued notification without blocking and returns how many changed our table
+    /// (and were not ignored). A lost burst (the buffer overran) counts as one change, since it
+    /// may have hidden one.
     pub fn drain(&mut self) -> Result<usize, Error> {
         let mut count = 0;
         let mut replies = Vec::new();
@@ -59,7 +79,7 @@ impl Monitor {
                         .map_err(|e| Error::protocol("read ruleset notifications", e))?;
                     count += replies
                         .iter()
-                        .filter(|r| r.message_type >> 8 == NFNL_SUBSYS_NFTABLES)
+                        .filter(|r| Some(r.port) != self.ignore && about_our_table(r))
                         .count();
                 }
                 Err(e) if e == rustix::io::Errno::AGAIN => return Ok(count),
@@ -69,6 +89,26 @@ impl Monitor {
             }
         }
     }
+}
+
+/// Whether a notification concerns `ip6 fw6`.
+fn about_our_table(reply: &super::socket::Reply) -> bool {
+    if reply.message_type >> 8 != NFNL_SUBSYS_NFTABLES
+        || reply.message_type & 0xff == NFT_MSG_NEWGEN
+    {
+        return false;
+    }
+    // nfgenmsg (family, version, resource id), then the attributes.
+    let p = &reply.payload;
+    if p.len() < 8 || p[0] != NFPROTO_IPV6 {
+        return false;
+    }
+    let len = usize::from(u16::from_ne_bytes([p[4], p[5]]));
+    let kind = u16::from_ne_bytes([p[6], p[7]]) & 0x3fff;
+    kind == NFTA_TABLE
+        && len >= 4
+        && p.get(8..4 + len)
+            .is_some_and(|name| name.split(|b| *b == 0).next() == Some(TABLE.as_bytes()))
 }
 
 impl AsFd for Monitor {

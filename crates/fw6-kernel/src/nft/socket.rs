@@ -36,6 +36,9 @@ pub(crate) struct Reply {
     pub(crate) message_type: u16,
     pub(crate) flags: u16,
     pub(crate) seq: u32,
+    /// The netlink port the message came from; for a ruleset notification, the port of the
+    /// socket whose batch caused it.
+    pub(crate) port: u32,
     /// Everything after the `nlmsghdr`.
     pub(crate) payload: Vec<u8>,
 }
@@ -109,6 +112,7 @@ pub(crate) const fn align(len: usize) -> usize {
 #[derive(Debug)]
 pub(crate) struct Socket {
     inner: NlSocket,
+    port: u32,
     send_buffer: usize,
     read: Vec<u8>,
 }
@@ -118,7 +122,7 @@ impl Socket {
     pub(crate) fn open() -> Result<Self, Error> {
         let step = |step| move |source| Error::Socket { step, source };
         let mut inner = NlSocket::new(NETLINK_NETFILTER).map_err(step("open"))?;
-        inner.bind_auto().map_err(step("bind"))?;
+        let port = inner.bind_auto().map_err(step("bind"))?.port_number();
         inner
             .set_ext_ack(true)
             .map_err(step("enable extended acks"))?;
@@ -129,6 +133,7 @@ impl Socket {
             .map_err(|e| step("read the send buffer size")(e.into()))?;
         Ok(Self {
             inner,
+            port,
             send_buffer,
             read: vec![0; READ_CHUNK],
         })
@@ -206,6 +211,13 @@ impl Socket {
     }
 }
 
+impl Socket {
+    /// The socket's netlink port id.
+    pub(crate) fn port(&self) -> u32 {
+        self.port
+    }
+}
+
 impl AsFd for Socket {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.inner.as_fd()
@@ -226,6 +238,7 @@ pub(crate) fn split_messages(mut data: &[u8], out: &mut Vec<Reply>) -> Result<()
             message_type: u16::from_ne_bytes([data[4], data[5]]),
             flags: u16::from_ne_bytes([data[6], data[7]]),
             seq: u32::from_ne_bytes(data[8..12].try_into().map_err(|_| "short header")?),
+            port: u32::from_ne_bytes(data[12..16].try_into().map_err(|_| "short header")?),
             payload: data[HEADER_LEN..len].to_vec(),
         });
         data = data.get(align(len)..).unwrap_or_default();
@@ -258,6 +271,7 @@ mod tests {
             message_type: NLMSG_ERROR,
             flags: NLM_F_CAPPED | NLM_F_ACK_TLVS,
             seq: 7,
+            port: 0,
             payload,
         };
         assert_eq!(
@@ -278,6 +292,7 @@ mod tests {
             message_type: NLMSG_ERROR,
             flags: NLM_F_CAPPED,
             seq: 1,
+            port: 0,
             payload,
         };
         assert_eq!(reply.ack().map(|a| a.errno), Some(0));

@@ -28,7 +28,7 @@ impl ConnectionIface {
     }
 }
 
-#[interface(name = "org.fw6.Firewall1.Connection")]
+#[interface(name = "org.fw6.Firewall1.Connection", introspection_docs = false)]
 impl ConnectionIface {
     /// `Id`: braced upper-case GUID.
     #[zbus(property(emits_changed_signal = "const"))]

@@ -3,7 +3,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use fw6_kernel::Verify;
 use fw6_model::{Change, ConnectionId, Mutation};
 use zbus::message::Header;
 use zbus::object_server::SignalEmitter;
@@ -44,7 +43,7 @@ impl ManagerIface {
     }
 }
 
-#[interface(name = "org.fw6.Firewall1.Manager")]
+#[interface(name = "org.fw6.Firewall1.Manager", introspection_docs = false)]
 impl ManagerIface {
     /// `EnumerateConnections`.
     fn enumerate_connections(&self) -> Vec<WireConnection> {
@@ -157,9 +156,9 @@ impl ManagerIface {
         ))
     }
 
-    /// `Status`: kernel generation, table check (drift is repaired on the way), counts.
+    /// `Status`: kernel generation, how the table stands, drift repairs, counts.
     async fn status(&self) -> Result<HashMap<String, OwnedVariant>, FwError> {
-        let kernel = self.shared.writer().check_drift().await?;
+        let kernel = self.shared.writer().status().await?;
         let state = self.shared.state();
         let connections = self.shared.registry(|r| r.rows(&state).len());
         let (mut open, mut ignored) = (0_usize, 0_usize);
@@ -167,11 +166,7 @@ impl ManagerIface {
             open += c.open.len();
             ignored += c.ignored.len();
         }
-        let table = match kernel.table {
-            Verify::InSync => "in-sync",
-            Verify::Changed { .. } => "changed",
-            Verify::Missing => "missing",
-        };
+        let table = kernel.table.as_str();
         let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
         let mut out = HashMap::new();
         let mut put = |k: &str, v: Variant<'_>| {

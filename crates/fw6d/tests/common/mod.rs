@@ -234,6 +234,21 @@ impl Lab {
         result(&cmd.output().expect("run busctl"))
     }
 
+    /// `busctl get-property` of a connection object, by interface name.
+    pub fn connection_property(&self, ifname: &str, name: &str) -> Result<String, String> {
+        let path = self.connection_path(ifname);
+        let mut cmd = Command::new("busctl");
+        cmd.args([
+            "--json=short",
+            "--address",
+            self.bus.address(),
+            "get-property",
+            BUS_NAME,
+        ])
+        .args([path.as_str(), CONN_IFACE, name]);
+        result(&cmd.output().expect("run busctl"))
+    }
+
     /// `nft list table ip6 fw6` in the host namespace ("" when absent).
     pub fn table(&self) -> String {
         let out = self

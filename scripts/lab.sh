@@ -13,20 +13,24 @@
 #   netns fw6lab-host   lan0 fd06:6::1/64 ── veth ── eth0 fd06:6::2/64   netns fw6lab-peer
 #                       fw6d, dbus-daemon, polkitd, a demo TCP server on 8080 and 9090
 #
-# Everything else lives in $FW6_LAB_DIR (default /run/fw6-lab): the bus socket and config,
+# Everything else lives in $FW6_LAB_DIR (default /run/fw6lab): the bus socket and config,
 # polkitd's action and rules directories, fw6d's config and store, pid files and logs.
 # Processes are stopped by the pids recorded there, never by name.
 #
-# Environment: FW6_LAB_DIR (lab directory), FW6_LAB_PROFILE (debug, the default, or release),
-# CARGO_TARGET_DIR (default: the repo's target/, so a test run's binaries are reused).
+# Environment: FW6_LAB_NAME (default fw6lab: the namespaces are NAME-host and NAME-peer, so a
+# second lab, e.g. scripts/test.sh's, can run beside yours), FW6_LAB_DIR (default /run/NAME), FW6_LAB_PROFILE (debug, the default, or release),
+# CARGO_TARGET_DIR (default: the repo's target/, so a test run's binaries are reused),
+# FW6_LAB_BUILD=always (run cargo build even when the binaries are newer than the sources).
 set -Eeuo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-lab=${FW6_LAB_DIR:-/run/fw6-lab}
+name=${FW6_LAB_NAME:-fw6lab}
+[[ $name =~ ^[a-z0-9]{1,10}$ ]] || { echo "lab.sh: FW6_LAB_NAME must be 1-10 of [a-z0-9]" >&2; exit 2; }
+lab=${FW6_LAB_DIR:-/run/$name}
 profile=${FW6_LAB_PROFILE:-debug}
 target=${CARGO_TARGET_DIR:-$repo/target}
-host_ns=fw6lab-host
-peer_ns=fw6lab-peer
+host_ns=$name-host
+peer_ns=$name-peer
 host_if=lan0
 peer_if=eth0
 host_addr=fd06:6::1
@@ -173,12 +177,14 @@ lab_state() {
 }
 
 usage_hint() {
+    local me=scripts/lab.sh
+    [[ $name == fw6lab ]] || me="FW6_LAB_NAME=$name scripts/lab.sh"
     cat <<EOF
 
 ${bold}The lab is up.${off} fw6d serves org.fw6.Firewall1 on a private bus; lan0 in netns
 $host_ns is the firewalled connection, the peer is $peer_addr in netns $peer_ns.
 
-  sudo scripts/lab.sh shell          # a shell in the host namespace, then e.g.:
+  sudo $me shell          # a shell in the host namespace, then e.g.:
       fw6 connections
       fw6 port open lan0 9090/tcp --name try-me
       fw6 explain lan0 9090/tcp
@@ -190,7 +196,7 @@ $host_ns is the firewalled connection, the peer is $peer_addr in netns $peer_ns.
   # from the peer: the demo server answers on 8080 and 9090 when the firewall lets it
   sudo ip netns exec $peer_ns bash -c 'exec 3<>/dev/tcp/$host_addr/9090 && cat <&3'
 
-  sudo scripts/lab.sh down           # stop it all and remove the namespaces
+  sudo $me down           # stop it all and remove the namespaces
 Logs: $lab/{fw6d,dbus-daemon,polkitd,demo-server}.log
 EOF
 }
@@ -211,14 +217,30 @@ check_packages() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
-# Builds fw6 and fw6d. Debug, not release: a cold debug build is several times shorter, the lab
-# needs no speed, and `cargo test` (scripts/test.sh) has built exactly these debug binaries
-# already, so in CI this is a no-op. Under sudo, cargo runs as the invoking user: the
-# toolchain is theirs, and target/ stays theirs.
+# Whether $target/$profile has fw6 and fw6d newer than every source file of the workspace.
+binaries_fresh() {
+    local bin
+    for bin in fw6 fw6d; do
+        [[ -x $target/$profile/$bin ]] || return 1
+        [[ -z $(find "$repo/crates" "$repo/Cargo.toml" "$repo/Cargo.lock" -type f \
+            -newer "$target/$profile/$bin" -print -quit) ]] || return 1
+    done
+}
+
+# Builds fw6 and fw6d. Debug, not release: a cold debug build takes about a third of a release
+# one, and the lab needs no speed. Binaries newer than every source file are used as they are:
+# `cargo test` (scripts/test.sh) leaves fresh debug fw6 and fw6d in target/debug, but built
+# with the dev-dependencies' features, so a `cargo build` after it would compile them (and part
+# of their dependencies) again. Under sudo, cargo runs as the invoking user: the toolchain is
+# theirs, and target/ stays theirs.
 build() {
     local args=(build --locked --bins -p fw6 -p fw6d)
     [[ $profile == release ]] && args+=(--release)
     [[ $profile == debug || $profile == release ]] || die "FW6_LAB_PROFILE must be debug or release"
+    if [[ ${FW6_LAB_BUILD:-auto} == auto ]] && binaries_fresh; then
+        step "using fw6 and fw6d from $target/$profile (newer than every source file)"
+        return 0
+    fi
     step "building fw6 and fw6d ($profile; target dir $target)"
     if [[ -n ${SUDO_USER:-} && $SUDO_USER != root ]]; then
         local home cargo

@@ -18,3 +18,17 @@ python3 scripts/licenses.py
 
 step "tests"
 cargo test --workspace --locked -- --test-threads="${FW6_TEST_THREADS:-2}"
+
+# The README's first quick-start command, from this checkout: it ends with checks (a port
+# opened with fw6, a peer connection that passes, one that is dropped) and fails if one fails.
+# Its own name, so a developer's lab (fw6lab) is left alone; `down` first clears a lab left
+# over by an interrupted run. It reuses the debug binaries the tests just built.
+step "sandbox lab (scripts/lab.sh up, then down)"
+export FW6_LAB_NAME=fw6ci
+bash scripts/lab.sh down >/dev/null
+if ! bash scripts/lab.sh up; then
+    bash scripts/lab.sh down
+    echo "scripts/lab.sh up failed" >&2
+    exit 1
+fi
+bash scripts/lab.sh down

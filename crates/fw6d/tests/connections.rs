@@ -1,0 +1,122 @@
+//! Connections follow the machine's links: interfaces appearing, disappearing, IPv6 switched
+//! off and on, ids in any case, configuration waiting for its interface. Needs root.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Lab, data};
+use fw6_testkit::Outcome;
+
+const DROP: Duration = Duration::from_millis(400);
+
+#[test]
+fn connections_follow_links_and_configuration_waits_for_its_interface() {
+    let mut lab = Lab::start();
+    let listed = data(&lab.manager("EnumerateConnections", &[]).unwrap());
+    let names: Vec<&str> = listed[0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c[2].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["lan0", "wan0"]);
+    // Configure an interface that does not exist yet.
+    lab.manager(
+        "Apply",
+        &[
+            "a(ssquss)",
+            "1",
+            "OpenPort",
+            "new0",
+            "5000",
+            "6",
+            "later",
+            "",
+        ],
+    )
+    .unwrap();
+    lab.topology.add_connection("new0");
+    let path = lab.connection_path("new0");
+    assert!(path.ends_with("/connection/new0"));
+    let _svc = lab.topology.host().tcp_listen(5000);
+    assert_eq!(
+        lab.topology.connection("new0").tcp_connect(5000, DROP),
+        Outcome::Connected
+    );
+    assert_eq!(
+        lab.topology.connection("new0").tcp_connect(5001, DROP),
+        Outcome::TimedOut
+    );
+    let listed = data(&lab.manager("EnumerateConnections", &[]).unwrap());
+    let row = listed[0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c[2] == "new0")
+        .cloned()
+        .unwrap();
+    assert_eq!(row[4], true, "firewalled");
+    assert_eq!(row[5], true, "present");
+
+    // lan0 stops being an IPv6 connection, then comes back: the snapshot follows and the
+    // configuration kept under its name applies again.
+    lab.connection("lan0", "OpenPort", &["qus", "5000", "6", "kept"])
+        .unwrap();
+    let present = |lab: &Lab| {
+        let listed = data(&lab.manager("EnumerateConnections", &[]).unwrap());
+        listed[0]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c[2] == "lan0")
+            .map(|c| c[5].clone())
+    };
+    lab.topology
+        .host()
+        .set_sysctl("ipv6/conf/lan0/disable_ipv6", "1");
+    lab.wait_until("lan0 to go", Duration::from_secs(2), || {
+        present(&lab) == Some(serde_json::json!(false))
+    });
+    lab.topology
+        .host()
+        .set_sysctl("ipv6/conf/lan0/disable_ipv6", "0");
+    lab.wait_until("lan0 to return", Duration::from_secs(2), || {
+        present(&lab) == Some(serde_json::json!(true))
+    });
+    assert_eq!(
+        data(&lab.connection("lan0", "EnumerateOpenPorts", &[]).unwrap()),
+        serde_json::json!([[[5000, 6, "kept"]]])
+    );
+    // Disabling IPv6 flushed the address; put it back (no DAD needed for this check).
+    let cidr = format!("{}/64", lab.topology.lan().host_addr());
+    lab.topology
+        .host()
+        .ip(&["addr", "add", &cidr, "dev", "lan0", "nodad"]);
+    assert_eq!(
+        lab.topology.lan().tcp_connect(5000, DROP),
+        Outcome::Connected
+    );
+
+    // A deleted interface disappears from the snapshot unless it has configuration.
+    lab.topology.host().ip(&["link", "del", "new0"]);
+    lab.wait_until("new0 to be absent", Duration::from_secs(2), || {
+        let listed = data(&lab.manager("EnumerateConnections", &[]).unwrap());
+        listed[0]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c[2] == "new0" && c[5] == false)
+    });
+}
+
+#[test]
+fn connection_ids_work_in_any_case() {
+    let lab = Lab::start();
+    let listed = data(&lab.manager("EnumerateConnections", &[]).unwrap());
+    let id = listed[0][0][0].as_str().unwrap().to_owned();
+    assert!(id.starts_with('{') && id == id.to_uppercase());
+    let bare = id.trim_matches(|c| c == '{' || c == '}').to_lowercase();
+    let by_id = data(&lab.manager("GetConnection", &["s", &bare]).unwrap());
+    assert_eq!(by_id[0], listed[0][0][6]);
+}

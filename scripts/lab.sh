@@ -20,7 +20,8 @@
 # Environment: FW6_LAB_NAME (default fw6lab: the namespaces are NAME-host and NAME-peer, so a
 # second lab, e.g. scripts/test.sh's, can run beside yours), FW6_LAB_DIR (default /run/NAME), FW6_LAB_PROFILE (debug, the default, or release),
 # CARGO_TARGET_DIR (default: the repo's target/, so a test run's binaries are reused),
-# FW6_LAB_BUILD=always (run cargo build even when the binaries are newer than the sources).
+# FW6_LAB_BUILD (auto, the default: build unless the binaries are newer than every source file;
+# always; never: use the binaries in the target directory as they are).
 set -Eeuo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -237,10 +238,18 @@ build() {
     local args=(build --locked --bins -p fw6 -p fw6d)
     [[ $profile == release ]] && args+=(--release)
     [[ $profile == debug || $profile == release ]] || die "FW6_LAB_PROFILE must be debug or release"
-    if [[ ${FW6_LAB_BUILD:-auto} == auto ]] && binaries_fresh; then
+    case ${FW6_LAB_BUILD:-auto} in
+    auto) if binaries_fresh; then
         step "using fw6 and fw6d from $target/$profile (newer than every source file)"
         return 0
-    fi
+    fi ;;
+    never)
+        step "using fw6 and fw6d from $target/$profile as they are (FW6_LAB_BUILD=never)"
+        return 0
+        ;;
+    always) ;;
+    *) die "FW6_LAB_BUILD must be auto, always or never" ;;
+    esac
     step "building fw6 and fw6d ($profile; target dir $target)"
     if [[ -n ${SUDO_USER:-} && $SUDO_USER != root ]]; then
         local home cargo
@@ -308,6 +317,10 @@ start_bus() {
     <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Properties"/>
     <deny send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"
           send_member="UpdateActivationEnvironment"/>
+  </policy>
+  <!-- root may monitor the bus (busctl monitor, dbus-monitor), as on Debian's system bus. -->
+  <policy user="root">
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Monitoring"/>
   </policy>
   <includedir>/usr/share/dbus-1/system.d</includedir>
   <include>$lab/org.fw6.Firewall1.conf</include>

@@ -107,23 +107,55 @@ pub async fn authorize(
                     polkit_unreachable(e)
                 }
             })?;
-        if !result.is_authorized {
-            if result.details.contains_key("polkit.dismissed") {
-                return Err(Error::new(
-                    ErrorKind::Aborted,
-                    "the authentication dialog was dismissed; nothing was changed",
-                ));
-            }
-            return Err(Error::new(
+        tracing::debug!(action, ?result, "polkit answered");
+        if result.is_authorized {
+            continue;
+        }
+        let refused = |why: &str| {
+            Error::new(
                 ErrorKind::AccessDenied,
                 format!(
-                    "uid {} is not authorized for {action} ({}); run as root, or ask the \
+                    "uid {} is not authorized for {action} ({}){why}; run as root, or ask the \
                      administrator for a polkit rule granting it",
                     who.uid,
                     mutation.member()
                 ),
+            )
+        };
+        if result.is_challenge {
+            // Authentication would do, but no agent could ask (no desktop session, a script).
+            return Err(refused(
+                ": authentication is required and no authentication agent is running",
             ));
         }
+        let dismissed = || {
+            Error::new(
+                ErrorKind::Aborted,
+                "the authentication dialog was dismissed or failed; nothing was changed",
+            )
+        };
+        if result.details.contains_key("polkit.dismissed") {
+            return Err(dismissed());
+        }
+        // Not authorized and no challenge: either policy says no, or an agent asked and the
+        // user cancelled or failed (polkit 122 does not always say which). Asking again without
+        // interaction tells them apart: a challenge now means authentication was possible, so
+        // the dialog was what failed.
+        let again = authority
+            .check_authorization(
+                &subject,
+                action,
+                &details,
+                CheckAuthorizationFlags::empty(),
+                "",
+            )
+            .await
+            .map_err(polkit_unreachable)?;
+        return Err(if again.is_challenge {
+            dismissed()
+        } else {
+            refused("")
+        });
     }
     Ok(())
 }

@@ -67,6 +67,7 @@ impl Lab {
             .arg(&self.config)
             .arg("--state-dir")
             .arg(&self.state_dir)
+            .args(["--log", "info,fw6d::service=debug"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);

@@ -139,8 +139,9 @@ pub(crate) fn limit_per_second(rate: u32) -> Expr {
     )
 }
 
-/// `log prefix PREFIX group GROUP`: the packet goes to NFLOG group `group`.
-pub(crate) fn log_group(prefix: &str, group: u16) -> Expr {
+/// `log prefix PREFIX group GROUP snaplen SNAPLEN`: the packet goes to NFLOG group `group`, of
+/// which only the first `snaplen` bytes are copied (`NF_LOG_F_COPY_LEN`).
+pub(crate) fn log_group(prefix: &str, group: u16, snaplen: u32) -> Expr {
     let mut text = prefix.as_bytes().to_vec();
     text.push(0);
     other(
@@ -148,6 +149,7 @@ pub(crate) fn log_group(prefix: &str, group: u16) -> Expr {
         vec![
             DefaultNla::new(2, text),                         // NFTA_LOG_PREFIX
             DefaultNla::new(1, group.to_be_bytes().to_vec()), // NFTA_LOG_GROUP
+            u32_be(3, snaplen),                               // NFTA_LOG_SNAPLEN
         ],
     )
 }

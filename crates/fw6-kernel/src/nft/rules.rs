@@ -77,18 +77,19 @@ pub(crate) fn expressions(rule: &Rule) -> Vec<Expr> {
             e.push(limit_per_second(*per_second));
             e.push(verdict(ACCEPT));
         }
-        // [KEY @set] limit rate N/second log prefix "P" group G
+        // [KEY @set] limit rate N/second log prefix "P" group G snaplen S
         Rule::Log {
             set,
             kind,
             group,
             per_second,
+            snaplen,
         } => {
             if let Some(set) = set {
                 set_match(&mut e, *set);
             }
             e.push(limit_per_second(*per_second));
-            e.push(log_group(kind.prefix(), *group));
+            e.push(log_group(kind.prefix(), *group, *snaplen));
         }
         // iifname . meta l4proto . th dport @open accept
         Rule::AcceptOpen => {

@@ -7,7 +7,7 @@ mod rule;
 mod update;
 
 pub use render::render;
-pub use rule::{Icmpv6Type, LogKind, Rule};
+pub use rule::{Icmpv6Type, LOG_SNAPLEN, LogKind, Rule};
 pub use update::{ElementOp, Update, update};
 
 use crate::{IfName, PortKey, State};

@@ -75,6 +75,7 @@ pub(crate) fn rule_text(rule: &Rule) -> String {
             kind,
             group,
             per_second,
+            snaplen,
         } => {
             let matcher = match set {
                 Some(SetName::GlobalOpen) => format!("{GLOBAL_KEY} @global_open "),
@@ -84,7 +85,10 @@ pub(crate) fn rule_text(rule: &Rule) -> String {
             let prefix = match kind {
                 LogKind::Open | LogKind::Drop => kind.prefix(),
             };
-            format!("{matcher}limit rate {per_second}/second log prefix \"{prefix}\" group {group}")
+            format!(
+                "{matcher}limit rate {per_second}/second log prefix \"{prefix}\" group {group} \
+                 snaplen {snaplen}"
+            )
         }
         Rule::AcceptOpen => format!("{OPEN_KEY} @{} accept", SetName::Open.as_str()),
         Rule::DropIgnored => format!("{OPEN_KEY} @{} drop", SetName::Ignored.as_str()),

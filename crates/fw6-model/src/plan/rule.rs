@@ -107,6 +107,11 @@ impl LogKind {
     }
 }
 
+/// Bytes of a logged packet the kernel copies to the reader: the IPv6 header (40), a few
+/// extension headers and the TCP header fit; the payload, which the log never shows, stays in
+/// the kernel, so a flood of large packets costs no more netlink bandwidth than one of small ones.
+pub const LOG_SNAPLEN: u32 = 128;
+
 /// One rule of the input chain.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Rule {
@@ -141,6 +146,8 @@ pub enum Rule {
         group: u16,
         /// Packets per second.
         per_second: u32,
+        /// Bytes of each packet copied to the log reader ([`LOG_SNAPLEN`]).
+        snaplen: u32,
     },
     /// `iifname . meta l4proto . th dport @open accept`.
     AcceptOpen,
@@ -159,6 +166,7 @@ pub(super) fn chain(logging: &LogSettings, options: &Options) -> Vec<Rule> {
         kind,
         group: options.log_group,
         per_second: options.log_per_second,
+        snaplen: LOG_SNAPLEN,
     };
     let mut rules = vec![Rule::AcceptLoopback, Rule::AcceptEstablished];
     rules.extend(

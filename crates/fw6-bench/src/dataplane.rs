@@ -1,0 +1,359 @@
+//! Benchmark 3: the data plane. UDP packets/s and TCP connections/s from a peer namespace to an
+//! open and to a closed port of the host namespace, under four ruleset layouts, each in a fresh
+//! topology (so conntrack and tables start empty):
+//!
+//! - `none`: no nftables table at all (no conntrack either);
+//! - `minimal`: only `ct state established,related accept` (policy accept) — the unavoidable cost
+//!   of being stateful;
+//! - `fw6 N`: fw6's own table (fw6-model's plan, installed with fw6-kernel exactly as fw6d does)
+//!   with N pairs open on `lan0`;
+//! - `rules N`: the layout firewalld and ufw use, one rule per open pair
+//!   (`iifname "lan0" tcp dport P accept`) after the same stateful/ICMPv6 preamble, then drop.
+//!
+//! N pairs: N = 1 is the one pair measured (its protocol); otherwise ports 1..=N/2, TCP and UDP
+//! (131,070 = every port). The open port measured is N/4 (1 for N = 1), so in the
+//! one-rule-per-pair layout its rule sits in the middle. The closed port is 40,000 reached
+//! through `wan0`, where nothing is open (with 131,070 pairs every `lan0` pair is open); no
+//! program listens on it. Without a firewall (`none`, `minimal`) a closed port is just a port
+//! without a listener: the host answers (rate-limited ICMPv6 for UDP, RST for TCP).
+//!
+//! Figures, per second, median of the repeats:
+//! - UDP open: datagrams that passed the host's input hook (`Ip6InDelivers`); the receiving
+//!   program's count is printed too.
+//! - UDP closed: datagrams that reached IPv6 input (`Ip6InReceives`), i.e. judged by the firewall
+//!   and dropped (with fw6 `Ip6InDelivers` stays ~0, printed).
+//! - TCP open: connections completed by the client (connect, then close with a RST).
+//! - TCP closed: SYNs that reached IPv6 input and were judged (dropped by fw6).
+
+use std::fmt::{self, Write as _};
+use std::time::{Duration, Instant};
+
+use fw6_kernel::Nft;
+use fw6_model::plan::{self, Element, Options, SetName};
+use fw6_model::{IfName, PortKey, State};
+use fw6_testkit::Topology;
+
+use crate::Scale;
+use crate::lab::Result;
+use crate::nftproc;
+use crate::report::{Report, Row, count, median, rate, thousands};
+use crate::traffic::{self, Path2, Sample};
+
+const CLOSED_PORT: u16 = 40_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    None,
+    Minimal,
+    Fw6(usize),
+    Rules(usize),
+}
+
+impl fmt::Display for Layout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::None => f.write_str("none"),
+            Self::Minimal => f.write_str("minimal"),
+            Self::Fw6(n) => write!(f, "fw6 {}", count(*n as u64)),
+            Self::Rules(n) => write!(f, "rules {}", count(*n as u64)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Test {
+    UdpOpen,
+    UdpClosed,
+    TcpOpen,
+    TcpClosed,
+}
+
+const TESTS: [Test; 4] = [
+    Test::UdpOpen,
+    Test::UdpClosed,
+    Test::TcpOpen,
+    Test::TcpClosed,
+];
+
+impl fmt::Display for Test {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::UdpOpen => "UDP open pkt/s",
+            Self::UdpClosed => "UDP closed pkt/s",
+            Self::TcpOpen => "TCP open conn/s",
+            Self::TcpClosed => "TCP closed SYN/s",
+        })
+    }
+}
+
+impl Test {
+    fn protocol(self) -> u32 {
+        match self {
+            Self::UdpOpen | Self::UdpClosed => 17,
+            Self::TcpOpen | Self::TcpClosed => 6,
+        }
+    }
+}
+
+/// The open port measured with `n` pairs.
+fn open_port(layout: Layout) -> u16 {
+    match layout {
+        Layout::Fw6(n) | Layout::Rules(n) if n > 1 => u16::try_from((n / 4).max(1)).unwrap_or(1),
+        _ => 1,
+    }
+}
+
+/// The pairs open with `n` pairs when measuring `protocol`.
+fn pairs(n: usize, protocol: u32) -> Result<Vec<PortKey>> {
+    if n == 1 {
+        return Ok(vec![PortKey::from_raw(1, protocol)?]);
+    }
+    let mut out = Vec::with_capacity(n);
+    for port in 1..=u32::try_from(n / 2)? {
+        out.push(PortKey::from_raw(port, 6)?);
+        out.push(PortKey::from_raw(port, 17)?);
+    }
+    Ok(out)
+}
+
+const MINIMAL: &str = "table ip6 minimal {\n\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n\t\tct state established,related accept\n\t}\n}\n";
+
+fn rules_text(keys: &[PortKey]) -> String {
+    let mut out = String::from(
+        "table ip6 rules {\n\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n\t\tiif \"lo\" accept\n\t\tct state established,related accept\n\t\tct state invalid drop\n\t\tmeta l4proto ipv6-icmp accept\n",
+    );
+    for k in keys {
+        let _ = writeln!(
+            out,
+            "\t\tiifname \"lan0\" {} dport {} accept",
+            k.protocol.as_str(),
+            k.port.get()
+        );
+    }
+    out.push_str("\t\tdrop\n\t}\n}\n");
+    out
+}
+
+/// Installs `layout` (for `protocol` when it depends on it) in the host namespace.
+fn install(
+    topology: &Topology,
+    layout: Layout,
+    protocol: u32,
+    limit: Duration,
+) -> Result<Duration> {
+    let host = topology.host();
+    let started = Instant::now();
+    match layout {
+        Layout::None => {}
+        Layout::Minimal => {
+            nftproc::nft(host, &["-f", "-"], Some(MINIMAL), Duration::from_secs(30))?;
+        }
+        Layout::Fw6(n) => {
+            let lan0 = IfName::try_from("lan0")?;
+            let mut table = plan::full(&State::default(), &Options::default());
+            table
+                .sets
+                .iter_mut()
+                .find(|s| s.name == SetName::Open)
+                .ok_or("the plan has no open set")?
+                .elements = pairs(n, protocol)?
+                .into_iter()
+                .map(|k| Element::ConnectionPair(lan0.clone(), k))
+                .collect();
+            let mut nft = {
+                let _inside = host.enter();
+                Nft::new()?
+            };
+            nft.apply_full(&table)?;
+        }
+        Layout::Rules(n) => {
+            let dir = std::env::temp_dir().join(format!("fw6-bench-dp-{}", std::process::id()));
+            std::fs::create_dir_all(&dir)?;
+            let file = dir.join("rules.nft");
+            // Replace any previous one (N = 1 is installed once per protocol).
+            let _ = nftproc::nft(host, &["delete", "table", "ip6", "rules"], None, limit);
+            std::fs::write(&file, rules_text(&pairs(n, protocol)?))?;
+            let loaded = nftproc::nft_file(host, &file, limit);
+            let _ = std::fs::remove_dir_all(&dir);
+            loaded?;
+        }
+    }
+    Ok(started.elapsed())
+}
+
+/// One measurement of `test`; returns the figure and a note.
+fn measure(topology: &Topology, layout: Layout, test: Test, seconds: f64) -> Result<(f64, Sample)> {
+    let host = topology.host().path();
+    let lan = topology.lan();
+    let wan = topology.wan();
+    let duration = Duration::from_secs_f64(seconds);
+    let open = Path2 {
+        host,
+        peer: lan.peer().path(),
+        to: lan.host_sock(open_port(layout)),
+    };
+    let closed = Path2 {
+        host,
+        peer: wan.peer().path(),
+        to: wan.host_sock(CLOSED_PORT),
+    };
+    Ok(match test {
+        Test::UdpOpen => {
+            let s = traffic::udp(open, true, duration)?;
+            (s.per_second(s.delivered), s)
+        }
+        Test::UdpClosed => {
+            let s = traffic::udp(closed, false, duration)?;
+            (s.per_second(s.received), s)
+        }
+        Test::TcpOpen => {
+            let s = traffic::tcp_open(open, duration)?;
+            (s.per_second(s.completed), s)
+        }
+        Test::TcpClosed => {
+            let s = traffic::tcp_syn(closed, duration)?;
+            (s.per_second(s.received), s)
+        }
+    })
+}
+
+/// Medians per (layout, test); `None` where the layout could not be loaded in time.
+type Results = Vec<(Layout, [Option<f64>; 4])>;
+
+pub fn run(scale: &Scale, report: &mut Report) -> Result<()> {
+    println!(
+        "\n# 3. Data plane: {} s per measurement, median of {}",
+        scale.dp_seconds, scale.dp_repeats
+    );
+    let mut layouts = vec![Layout::None, Layout::Minimal];
+    layouts.extend(scale.dp_sizes.iter().map(|&n| Layout::Fw6(n)));
+    layouts.extend(scale.dp_sizes.iter().map(|&n| Layout::Rules(n)));
+    let limit = Duration::from_secs(scale.rules_load_limit);
+    let mut results: Results = Vec::new();
+    for layout in layouts {
+        let topology = Topology::new();
+        let mut figures = [None; 4];
+        let mut installed_for = None;
+        for (i, test) in TESTS.into_iter().enumerate() {
+            let per_protocol = matches!(layout, Layout::Fw6(1) | Layout::Rules(1));
+            if installed_for.is_none() || (per_protocol && installed_for != Some(test.protocol())) {
+                match install(&topology, layout, test.protocol(), limit) {
+                    Ok(took) => {
+                        if installed_for.is_none() {
+                            println!("{layout}: installed in {:.3} s", took.as_secs_f64());
+                        }
+                    }
+                    Err(e) => {
+                        println!("{layout}: NOT MEASURED: {e}");
+                        break;
+                    }
+                }
+                installed_for = Some(test.protocol());
+                // Neighbour discovery and caches, untimed.
+                measure(&topology, layout, test, 0.1)?;
+            }
+            let mut values = Vec::new();
+            let mut last = Sample::default();
+            for _ in 0..scale.dp_repeats {
+                let (v, s) = measure(&topology, layout, test, scale.dp_seconds)?;
+                values.push(v);
+                last = s;
+            }
+            let m = median(&values);
+            figures[i] = Some(m);
+            println!(
+                "{layout}: {test}: median {} (runs: {}) [last run: sent {}/s, IPv6 in {}/s, passed {}/s, read/completed {}/s, failed {}]",
+                rate(m),
+                values
+                    .iter()
+                    .map(|v| thousands(*v))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                thousands(last.per_second(last.sent)),
+                thousands(last.per_second(last.received)),
+                thousands(last.per_second(last.delivered)),
+                thousands(last.per_second(last.completed)),
+                last.failed
+            );
+        }
+        results.push((layout, figures));
+    }
+    judge(scale, &results, report);
+    Ok(())
+}
+
+fn figure(results: &Results, layout: Layout, test: usize) -> Option<f64> {
+    results
+        .iter()
+        .find(|(l, _)| *l == layout)
+        .and_then(|(_, f)| f[test])
+}
+
+fn judge(scale: &Scale, results: &Results, report: &mut Report) {
+    println!(
+        "\n| layout | {} |",
+        TESTS.map(|t| t.to_string()).join(" | ")
+    );
+    println!("|---|---|---|---|---|");
+    for (layout, figures) in results {
+        println!(
+            "| {layout} | {} |",
+            figures
+                .map(|f| f.map_or_else(|| "not measured".to_owned(), rate))
+                .join(" | ")
+        );
+    }
+    let (Some(&first), Some(&tenk)) = (scale.dp_sizes.first(), scale.dp_sizes.get(1)) else {
+        return;
+    };
+    for (i, test) in TESTS.into_iter().enumerate() {
+        let minimal = figure(results, Layout::Minimal, i);
+        let one = figure(results, Layout::Fw6(first), i);
+        for &n in &scale.dp_sizes {
+            let Some(ours) = figure(results, Layout::Fw6(n), i) else {
+                continue;
+            };
+            if let Some(m) = minimal {
+                report.add(Row {
+                    what: format!(
+                        "3. {test}, fw6 {} pairs vs minimal stateful",
+                        count(n as u64)
+                    ),
+                    figure: rate(ours),
+                    comparison: format!("minimal {}", rate(m)),
+                    ratio: ours / m,
+                    target: "≥ 0.95".into(),
+                    met: ours / m >= 0.95,
+                });
+            }
+            if n != first
+                && let Some(o) = one
+            {
+                report.add(Row {
+                    what: format!("3. {test}, fw6 {} pairs vs fw6 1 pair", count(n as u64)),
+                    figure: rate(ours),
+                    comparison: format!("fw6 1 pair {}", rate(o)),
+                    ratio: ours / o,
+                    target: "≥ 0.97".into(),
+                    met: ours / o >= 0.97,
+                });
+            }
+            if n == tenk {
+                match figure(results, Layout::Rules(n), i) {
+                    Some(r) => report.add(Row {
+                        what: format!(
+                            "3. {test}, fw6 vs one rule per pair, {} pairs",
+                            count(n as u64)
+                        ),
+                        figure: rate(ours),
+                        comparison: format!("rules {}", rate(r)),
+                        ratio: ours / r,
+                        target: "≥ 10".into(),
+                        met: ours / r >= 10.0,
+                    }),
+                    None => println!("one rule per pair with {n} pairs: not measured"),
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,276 @@
+//! Traffic for the data-plane benchmark: a UDP flood with `sendmmsg` on a connected socket, a
+//! TCP connect/close loop (`SO_LINGER` 0, so a RST and no TIME_WAIT), and a SYN-only loop for
+//! closed ports; a receiver and an acceptor in the host namespace. Every loop stops at a
+//! deadline and at a maximum count.
+//!
+//! What is counted: the host namespace's own IPv6 counters (`/proc/net/snmp6` read from a
+//! thread inside it). `Ip6InReceives` counts every packet that reached IPv6 input (before
+//! netfilter), `Ip6InDelivers` every packet that passed the input hook and went to UDP/TCP. On
+//! veth the receive path (including nftables) runs in the sender's softirq, on the sender's CPU,
+//! so the sender's rate is bounded by the firewall's per-packet cost.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::IoSlice;
+use std::net::{Ipv6Addr, SocketAddr, SocketAddrV6, TcpListener, TcpStream, UdpSocket};
+use std::os::fd::AsFd as _;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use rustix::io::Errno;
+use rustix::net::sockopt::{self, Timeout};
+use rustix::net::{
+    AddressFamily, MMsgHdr, SendAncillaryBuffer, SendFlags, SocketFlags, SocketType,
+};
+use rustix::thread::{LinkNameSpaceType, move_into_link_name_space};
+
+use crate::lab::Result;
+
+/// Packets per `sendmmsg`.
+const BATCH: usize = 32;
+/// UDP payload bytes.
+const PAYLOAD: usize = 18;
+/// Upper bound on packets or connections per measurement, whatever the duration.
+const MAX_COUNT: u64 = 50_000_000;
+
+/// Moves the calling thread into the namespace bound at `path`.
+fn enter(path: &Path) -> Result<()> {
+    let ns = File::open(path)?;
+    move_into_link_name_space(ns.as_fd(), Some(LinkNameSpaceType::Network))?;
+    Ok(())
+}
+
+/// Runs `f` on a new thread inside the namespace at `path` and returns its result.
+pub fn in_ns<T: Send>(path: &Path, f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
+    thread::scope(|s| {
+        s.spawn(|| -> std::result::Result<T, String> {
+            enter(path).map_err(|e| e.to_string())?;
+            f().map_err(|e| e.to_string())
+        })
+        .join()
+        .map_err(|_| "a traffic thread panicked".to_owned())?
+    })
+    .map_err(Into::into)
+}
+
+/// The IPv6 counters of the namespace at `path`.
+pub fn snmp6(path: &Path) -> Result<HashMap<String, u64>> {
+    in_ns(path, || {
+        let text = std::fs::read_to_string("/proc/thread-self/net/snmp6")?;
+        Ok(text
+            .lines()
+            .filter_map(|l| {
+                let mut it = l.split_whitespace();
+                Some((it.next()?.to_owned(), it.next()?.parse().ok()?))
+            })
+            .collect())
+    })
+}
+
+/// One measurement.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sample {
+    /// Seconds the sender ran.
+    pub seconds: f64,
+    /// Packets (UDP) or connection attempts (TCP) the sender made.
+    pub sent: u64,
+    /// Host: packets that reached IPv6 input.
+    pub received: u64,
+    /// Host: packets that passed the input hook.
+    pub delivered: u64,
+    /// UDP: datagrams the receiving program read; TCP: connections completed.
+    pub completed: u64,
+    /// TCP: connection attempts that failed or timed out.
+    pub failed: u64,
+}
+
+impl Sample {
+    pub fn per_second(&self, count: u64) -> f64 {
+        #[expect(clippy::cast_precision_loss, reason = "counts are far below 2^52")]
+        let c = count as f64;
+        c / self.seconds
+    }
+}
+
+/// Where the traffic goes: host namespace, sending peer namespace, destination.
+#[derive(Debug, Clone, Copy)]
+pub struct Path2<'a> {
+    pub host: &'a Path,
+    pub peer: &'a Path,
+    pub to: SocketAddrV6,
+}
+
+fn counters(host: &Path) -> Result<(u64, u64)> {
+    let c = snmp6(host)?;
+    Ok((
+        c.get("Ip6InReceives").copied().unwrap_or(0),
+        c.get("Ip6InDelivers").copied().unwrap_or(0),
+    ))
+}
+
+/// Measures around `run` (which returns seconds, sent, completed, failed).
+fn measured(path: Path2<'_>, run: impl FnOnce() -> Result<(f64, u64, u64, u64)>) -> Result<Sample> {
+    let (r0, d0) = counters(path.host)?;
+    let (seconds, sent, completed, failed) = run()?;
+    let (r1, d1) = counters(path.host)?;
+    Ok(Sample {
+        seconds,
+        sent,
+        received: r1 - r0,
+        delivered: d1 - d0,
+        completed,
+        failed,
+    })
+}
+
+/// UDP flood from the peer to `path.to`; with `listen`, a receiver on the host reads it.
+pub fn udp(path: Path2<'_>, listen: bool, duration: Duration) -> Result<Sample> {
+    let receiver = if listen {
+        let port = path.to.port();
+        Some(in_ns(path.host, move || {
+            let sock = UdpSocket::bind(SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, port, 0, 0))?;
+            sockopt::set_socket_recv_buffer_size(&sock, 4 << 20)?;
+            sock.set_read_timeout(Some(Duration::from_millis(20)))?;
+            Ok(sock)
+        })?)
+    } else {
+        None
+    };
+    let to = path.to;
+    let sender = in_ns(path.peer, move || {
+        let sock = UdpSocket::bind(SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, 0, 0, 0))?;
+        sock.connect(to)?;
+        Ok(sock)
+    })?;
+    let stop = AtomicBool::new(false);
+    let got = AtomicU64::new(0);
+    measured(path, || {
+        thread::scope(|s| {
+            if let Some(rx) = &receiver {
+                s.spawn(|| {
+                    let mut buf = [0u8; 64];
+                    let mut n = 0;
+                    // Bounded: the flag is set when the sender stops (at most `duration` + 1 s).
+                    while !stop.load(Ordering::Relaxed) {
+                        if rx.recv(&mut buf).is_ok() {
+                            n += 1;
+                        }
+                    }
+                    while rx.recv(&mut buf).is_ok() {
+                        n += 1;
+                    }
+                    got.store(n, Ordering::Relaxed);
+                });
+            }
+            let result = udp_send(&sender, duration);
+            // Let the last packets land before counting.
+            thread::sleep(Duration::from_millis(30));
+            stop.store(true, Ordering::Relaxed);
+            result
+        })
+        .map(|(seconds, sent)| (seconds, sent, got.load(Ordering::Relaxed), 0))
+    })
+}
+
+fn udp_send(sock: &UdpSocket, duration: Duration) -> Result<(f64, u64)> {
+    let payload = [0x66u8; PAYLOAD];
+    let iov = [IoSlice::new(&payload)];
+    let mut controls: Vec<SendAncillaryBuffer<'_, '_, '_>> =
+        (0..BATCH).map(|_| SendAncillaryBuffer::default()).collect();
+    let mut msgs: Vec<MMsgHdr<'_>> = controls.iter_mut().map(|c| MMsgHdr::new(&iov, c)).collect();
+    let started = Instant::now();
+    let deadline = started + duration;
+    let mut sent = 0u64;
+    while sent < MAX_COUNT && Instant::now() < deadline {
+        match rustix::net::sendmmsg(sock, &mut msgs, SendFlags::empty()) {
+            Ok(n) => sent += n as u64,
+            // A closed port without a firewall answers "port unreachable", which a connected
+            // UDP socket reports on the next send; the flood goes on.
+            Err(Errno::CONNREFUSED | Errno::NOBUFS | Errno::AGAIN) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok((started.elapsed().as_secs_f64(), sent))
+}
+
+/// TCP connect/close loop from the peer to an open port with an acceptor on the host.
+pub fn tcp_open(path: Path2<'_>, duration: Duration) -> Result<Sample> {
+    let port = path.to.port();
+    let listener = in_ns(path.host, move || {
+        let fd = rustix::net::socket_with(
+            AddressFamily::INET6,
+            SocketType::STREAM,
+            SocketFlags::CLOEXEC,
+            None,
+        )?;
+        sockopt::set_socket_reuseaddr(&fd, true)?;
+        rustix::net::bind(&fd, &SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, port, 0, 0))?;
+        rustix::net::listen(&fd, 4096)?;
+        sockopt::set_socket_timeout(&fd, Timeout::Recv, Some(Duration::from_millis(20)))?;
+        Ok(TcpListener::from(fd))
+    })?;
+    let stop = AtomicBool::new(false);
+    let to = path.to;
+    measured(path, || {
+        thread::scope(|s| {
+            s.spawn(|| {
+                // Bounded: the flag is set when the client stops.
+                while !stop.load(Ordering::Relaxed) {
+                    drop(listener.accept());
+                }
+            });
+            let client = s.spawn(|| -> std::result::Result<(f64, u64, u64, u64), String> {
+                enter(path.peer).map_err(|e| e.to_string())?;
+                let started = Instant::now();
+                let deadline = started + duration;
+                let (mut ok, mut failed) = (0u64, 0u64);
+                while ok + failed < MAX_COUNT && Instant::now() < deadline {
+                    match TcpStream::connect_timeout(&SocketAddr::V6(to), Duration::from_secs(1)) {
+                        Ok(stream) => {
+                            let _ = sockopt::set_socket_linger(&stream, Some(Duration::ZERO));
+                            ok += 1;
+                        }
+                        Err(_) => failed += 1,
+                    }
+                }
+                Ok((started.elapsed().as_secs_f64(), ok + failed, ok, failed))
+            });
+            let result = client
+                .join()
+                .map_err(|_| "the TCP client panicked".to_owned());
+            thread::sleep(Duration::from_millis(30));
+            stop.store(true, Ordering::Relaxed);
+            result
+        })?
+        .map_err(Into::into)
+    })
+}
+
+/// SYNs from the peer to a closed port: a non-blocking connect, then close (no RST is sent for
+/// a socket still in SYN_SENT). Each iteration is one SYN the host must judge.
+pub fn tcp_syn(path: Path2<'_>, duration: Duration) -> Result<Sample> {
+    let to = path.to;
+    measured(path, || {
+        in_ns(path.peer, move || {
+            let started = Instant::now();
+            let deadline = started + duration;
+            let mut sent = 0u64;
+            while sent < MAX_COUNT && Instant::now() < deadline {
+                let fd = rustix::net::socket_with(
+                    AddressFamily::INET6,
+                    SocketType::STREAM,
+                    SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
+                    None,
+                )?;
+                match rustix::net::connect(&fd, &to) {
+                    Err(Errno::INPROGRESS) | Ok(()) => sent += 1,
+                    Err(Errno::CONNREFUSED | Errno::AGAIN | Errno::ADDRNOTAVAIL) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Ok((started.elapsed().as_secs_f64(), sent, 0, 0))
+        })
+    })
+}

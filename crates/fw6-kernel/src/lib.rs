@@ -5,8 +5,11 @@
 //!
 //! [`link`] dumps links and follows link events over rtnetlink (subscribe, then dump;
 //! resync after an overrun).
+//!
+//! [`nflog`] reads the packets the log rules send to their NFLOG group.
 
 pub mod link;
+pub mod nflog;
 pub mod nft;
 
 pub use nft::{Applied, Error, Monitor, Nft, Verify};

@@ -3,7 +3,7 @@
 # the D-Bus and polkit files, /etc/fw6/fw6d.toml (a conffile), man pages and shell completions.
 # Needs cargo-deb (`cargo install cargo-deb`); not part of CI. See docs/install.md.
 #
-#   scripts/deb.sh              # -> target/debian/fw6_*.deb (or $CARGO_TARGET_DIR/debian)
+#   scripts/deb.sh [CARGO-DEB OPTIONS]   # -> target/debian/fw6_*.deb (or $CARGO_TARGET_DIR/debian)
 #   dpkg-deb -c target/debian/fw6_*.deb; dpkg-deb -I target/debian/fw6_*.deb
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,4 +28,6 @@ gzip -9n "$out"/man/*.1
 "$target/release/fw6" generate completions zsh >"$out/completions/_fw6"
 "$target/release/fw6" generate completions fish >"$out/completions/fw6.fish"
 
-cargo deb -p fw6 --no-build --locked "$@"
+# Stripped by default (the release profile keeps line tables, ~100 MB unstripped); pass other
+# cargo-deb options instead, e.g. `scripts/deb.sh --dbgsym` for a separate -dbgsym package.
+cargo deb -p fw6 --no-build --locked "${@:---strip}"

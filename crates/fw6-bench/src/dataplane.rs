@@ -220,51 +220,107 @@ fn measure(topology: &Topology, layout: Layout, test: Test, seconds: f64) -> Res
 /// Medians per (layout, test); `None` where the layout could not be loaded in time.
 type Results = Vec<(Layout, [Option<f64>; 4])>;
 
+/// One layout in its own topology.
+struct Bench {
+    layout: Layout,
+    topology: Topology,
+    /// The protocol the layout was installed for (N = 1 is reinstalled per protocol).
+    installed_for: Option<u32>,
+    /// Why it could not be measured.
+    failed: Option<String>,
+    values: [Vec<f64>; 4],
+    last: [Sample; 4],
+}
+
+impl Bench {
+    /// Installs the layout for `protocol` unless it is already; untimed warm-up traffic after.
+    fn prepare(&mut self, test: Test, limit: Duration) -> Result<()> {
+        let per_protocol = matches!(self.layout, Layout::Fw6(1) | Layout::Rules(1));
+        let wanted = test.protocol();
+        if self.installed_for.is_some() && (!per_protocol || self.installed_for == Some(wanted)) {
+            return Ok(());
+        }
+        match install(&self.topology, self.layout, wanted, limit) {
+            Ok(took) => {
+                if self.installed_for.is_none() {
+                    println!("{}: installed in {:.3} s", self.layout, took.as_secs_f64());
+                }
+                self.installed_for = Some(wanted);
+                // Neighbour discovery and caches, untimed.
+                for t in TESTS.into_iter().filter(|t| t.protocol() == wanted) {
+                    measure(&self.topology, self.layout, t, 0.1)?;
+                }
+            }
+            Err(e) => {
+                println!("{}: NOT MEASURED: {e}", self.layout);
+                self.failed = Some(e.to_string());
+            }
+        }
+        Ok(())
+    }
+}
+
 pub fn run(scale: &Scale, report: &mut Report) -> Result<()> {
     println!(
-        "\n# 3. Data plane: {} s per measurement, median of {}",
+        "\n# 3. Data plane: {} s per measurement, median of {}, layouts interleaved per round",
         scale.dp_seconds, scale.dp_repeats
     );
+    println!("load average at start: {}", load_average());
     let mut layouts = vec![Layout::None, Layout::Minimal];
     layouts.extend(scale.dp_sizes.iter().map(|&n| Layout::Fw6(n)));
     layouts.extend(scale.dp_sizes.iter().map(|&n| Layout::Rules(n)));
     let limit = Duration::from_secs(scale.rules_load_limit);
-    let mut results: Results = Vec::new();
-    for layout in layouts {
-        let topology = Topology::new();
-        let mut figures = [None; 4];
-        let mut installed_for = None;
+    // Every layout in its own topology, side by side, so rounds can alternate between them
+    // and slow drift of the machine (other load, thermal, host) hits all of them alike.
+    let mut benches: Vec<Bench> = layouts
+        .into_iter()
+        .map(|layout| Bench {
+            layout,
+            topology: Topology::new(),
+            installed_for: None,
+            failed: None,
+            values: Default::default(),
+            last: [Sample::default(); 4],
+        })
+        .collect();
+    for round in 0..scale.dp_repeats {
         for (i, test) in TESTS.into_iter().enumerate() {
-            let per_protocol = matches!(layout, Layout::Fw6(1) | Layout::Rules(1));
-            if installed_for.is_none() || (per_protocol && installed_for != Some(test.protocol())) {
-                match install(&topology, layout, test.protocol(), limit) {
-                    Ok(took) => {
-                        if installed_for.is_none() {
-                            println!("{layout}: installed in {:.3} s", took.as_secs_f64());
-                        }
-                    }
-                    Err(e) => {
-                        println!("{layout}: NOT MEASURED: {e}");
-                        break;
-                    }
+            // Alternate the order between rounds.
+            let order: Vec<usize> = if round % 2 == 0 {
+                (0..benches.len()).collect()
+            } else {
+                (0..benches.len()).rev().collect()
+            };
+            for b in order {
+                let bench = &mut benches[b];
+                if bench.failed.is_some() {
+                    continue;
                 }
-                installed_for = Some(test.protocol());
-                // Neighbour discovery and caches, untimed.
-                measure(&topology, layout, test, 0.1)?;
+                bench.prepare(test, limit)?;
+                if bench.failed.is_some() {
+                    continue;
+                }
+                let (v, sample) = measure(&bench.topology, bench.layout, test, scale.dp_seconds)?;
+                bench.values[i].push(v);
+                bench.last[i] = sample;
             }
-            let mut values = Vec::new();
-            let mut last = Sample::default();
-            for _ in 0..scale.dp_repeats {
-                let (v, s) = measure(&topology, layout, test, scale.dp_seconds)?;
-                values.push(v);
-                last = s;
+        }
+    }
+    let mut results: Results = Vec::new();
+    for bench in &benches {
+        let mut figures = [None; 4];
+        for (i, test) in TESTS.into_iter().enumerate() {
+            if bench.values[i].is_empty() {
+                continue;
             }
-            let m = median(&values);
+            let m = median(&bench.values[i]);
             figures[i] = Some(m);
+            let last = bench.last[i];
             println!(
-                "{layout}: {test}: median {} (runs: {}) [last run: sent {}/s, IPv6 in {}/s, passed {}/s, read/completed {}/s, failed {}]",
+                "{}: {test}: median {} (runs: {}) [last run: sent {}/s, IPv6 in {}/s, passed {}/s, read/completed {}/s, failed {}]",
+                bench.layout,
                 rate(m),
-                values
+                bench.values[i]
                     .iter()
                     .map(|v| thousands(*v))
                     .collect::<Vec<_>>()
@@ -276,10 +332,18 @@ pub fn run(scale: &Scale, report: &mut Report) -> Result<()> {
                 last.failed
             );
         }
-        results.push((layout, figures));
+        results.push((bench.layout, figures));
     }
+    println!("load average at end: {}", load_average());
+    drop(benches);
     judge(scale, &results, report);
     Ok(())
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
 }
 
 fn figure(results: &Results, layout: Layout, test: usize) -> Option<f64> {

@@ -185,7 +185,7 @@ usage_hint() {
 ${bold}The lab is up.${off} fw6d serves org.fw6.Firewall1 on a private bus; lan0 in netns
 $host_ns is the firewalled connection, the peer is $peer_addr in netns $peer_ns.
 
-  sudo $me shell          # a shell in the host namespace, then e.g.:
+  sudo $me shell   # a shell in the host namespace, then e.g.:
       fw6 connections
       fw6 port open lan0 9090/tcp --name try-me
       fw6 explain lan0 9090/tcp
@@ -197,7 +197,7 @@ $host_ns is the firewalled connection, the peer is $peer_addr in netns $peer_ns.
   # from the peer: the demo server answers on 8080 and 9090 when the firewall lets it
   sudo ip netns exec $peer_ns bash -c 'exec 3<>/dev/tcp/$host_addr/9090 && cat <&3'
 
-  sudo $me down           # stop it all and remove the namespaces
+  sudo $me down    # stop it all and remove the namespaces
 Logs: $lab/{fw6d,dbus-daemon,polkitd,demo-server}.log
 EOF
 }

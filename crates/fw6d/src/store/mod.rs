@@ -39,6 +39,9 @@ const STATEMENT_CACHE: usize = 32;
 #[derive(Debug)]
 pub struct Store {
     conn: Connection,
+    path: PathBuf,
+    /// The file could not be reopened: `conn` is a placeholder that refuses every write.
+    detached: bool,
 }
 
 /// How [`Store::open`] found the file.
@@ -101,7 +104,22 @@ impl Store {
 
     fn open_file(path: &Path) -> Result<(Self, State), StoreError> {
         recover::check_header(path)?;
-        let mut conn = Connection::open(path).map_err(|e| StoreError::sqlite("open", e))?;
+        let mut conn = Self::connect(path)?;
+        migrations::migrate(&mut conn)?;
+        let state = load::load(&conn)?;
+        Ok((
+            Self {
+                conn,
+                path: path.to_owned(),
+                detached: false,
+            },
+            state,
+        ))
+    }
+
+    /// A configured connection to `path`.
+    fn connect(path: &Path) -> Result<Connection, StoreError> {
+        let conn = Connection::open(path).map_err(|e| StoreError::sqlite("open", e))?;
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(|e| StoreError::sqlite("set busy timeout", e))?;
         // The first statement reads the header, so a file that is not a database fails here.
@@ -115,15 +133,42 @@ impl Store {
             .and_then(|()| conn.pragma_update(None, "foreign_keys", true))
             .map_err(|e| StoreError::sqlite("configure connection", e))?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        migrations::migrate(&mut conn)?;
-        let state = load::load(&conn)?;
-        Ok((Self { conn }, state))
+        Ok(conn)
+    }
+
+    /// `SQLite` opens a file it cannot write (an immutable file, a read-only mount) read-only,
+    /// and that connection, and any other on the same file while it is open (they share the
+    /// `-shm` index), stays read-only after the file becomes writable again. So before a write,
+    /// once the files can be written again, the read-only connection is closed and a fresh one
+    /// opened. Otherwise nothing changes and the write fails with `SQLite`'s "attempt to write a
+    /// readonly database", as it should.
+    fn reopen_if_read_only(&mut self) {
+        if !self.detached {
+            let read_only = self.conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false);
+            if !read_only || !recover::writable(&self.path) {
+                return;
+            }
+        }
+        // The old connection must be closed first, or the new one shares its read-only index.
+        drop(std::mem::replace(&mut self.conn, detached()));
+        match Self::connect(&self.path) {
+            Ok(conn) => {
+                tracing::info!(path = %self.path.display(), "reopened the store: it is writable again");
+                self.conn = conn;
+                self.detached = false;
+            }
+            Err(e) => {
+                tracing::error!(path = %self.path.display(), %e, "cannot reopen the store");
+                self.detached = true;
+            }
+        }
     }
 
     /// Starts the transaction of one API call or batch. It takes the write lock at once
     /// (`BEGIN IMMEDIATE`), so a conflict shows up here, not at commit; dropping it without
     /// [`StoreTx::commit`] rolls everything back.
     pub fn transaction(&mut self) -> Result<StoreTx<'_>, StoreError> {
+        self.reopen_if_read_only();
         Transaction::new(&mut self.conn, TransactionBehavior::Immediate)
             .map(|tx| StoreTx { tx })
             .map_err(|e| StoreError::sqlite("begin transaction", e))
@@ -150,6 +195,15 @@ impl Store {
             Err(StoreError::Integrity(lines.join("; ")))
         }
     }
+}
+
+/// A stand-in while the file cannot be reopened: an empty in-memory database that refuses
+/// writes, so a call fails with `SQLite`'s "attempt to write a readonly database" until the file
+/// is back, and never succeeds without reaching the disk.
+fn detached() -> Connection {
+    let conn = Connection::open_in_memory().expect("an in-memory SQLite database");
+    let _ = conn.pragma_update(None, "query_only", true);
+    conn
 }
 
 /// One open transaction.

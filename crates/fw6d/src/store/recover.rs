@@ -69,6 +69,15 @@ fn rename(from: &Path, to: &Path) -> Result<(), StoreError> {
     })
 }
 
+/// True if the database and its `-wal`/`-shm` (those that exist) can be opened for writing:
+/// not immutable, not on a read-only mount, permitted.
+pub(crate) fn writable(path: &Path) -> bool {
+    ["", "-wal", "-shm"].iter().all(|suffix| {
+        let file = with_suffix(path, suffix);
+        !exists(&file) || fs::OpenOptions::new().write(true).open(&file).is_ok()
+    })
+}
+
 /// True if anything (even a dangling symlink) is at `path`.
 fn exists(path: &Path) -> bool {
     !matches!(fs::symlink_metadata(path), Err(e) if e.kind() == io::ErrorKind::NotFound)

@@ -175,6 +175,10 @@ fn client(
 }
 
 #[test]
+#[expect(
+    clippy::too_many_lines,
+    reason = "one scenario, read top to bottom: stream, kill, inspect the dead state, restart, verify"
+)]
 fn sigkill_at_random_points_loses_no_acknowledged_change() {
     fw6_testkit::require_root("reliability_crash");
     let (kills_wanted, min_mutations, budget) = if reliability::long() {

@@ -9,7 +9,7 @@ mod reliability;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{CONN_IFACE, Lab};
 use fw6_testkit::Outcome;

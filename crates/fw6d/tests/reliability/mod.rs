@@ -9,6 +9,7 @@
 )]
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -187,23 +188,26 @@ impl Facts {
     pub fn diff(&self, other: &Self, names: bool) -> String {
         let mut out = String::new();
         for k in self.keys.difference(&other.keys) {
-            out.push_str(&format!("  only left:  {k}\n"));
+            let _ = writeln!(out, "  only left:  {k}");
         }
         for k in other.keys.difference(&self.keys) {
-            out.push_str(&format!("  only right: {k}\n"));
+            let _ = writeln!(out, "  only right: {k}");
         }
         if names {
             for (k, v) in &self.names {
                 if let Some(w) = other.names.get(k)
                     && v != w
                 {
-                    out.push_str(&format!("  name of {k}: {v:?} vs {w:?}\n"));
+                    let _ = writeln!(out, "  name of {k}: {v:?} vs {w:?}");
                 }
             }
         }
         out
     }
 }
+
+/// An `EnumerateConnections` row.
+type ConnectionRow = (String, String, String, u32, bool, bool, OwnedObjectPath);
 
 /// The daemon's answers: global pairs, and for every connection it lists its firewall switch,
 /// open and ignored pairs.
@@ -222,8 +226,7 @@ pub async fn dbus_facts(conn: &zbus::Connection) -> Result<Facts, zbus::Error> {
         f.port("G", port, protocol, &name);
     }
     let reply = call(conn, MANAGER, MANAGER_IFACE, "EnumerateConnections", &()).await?;
-    type Row = (String, String, String, u32, bool, bool, OwnedObjectPath);
-    let rows: Vec<Row> = reply.body().deserialize()?;
+    let rows: Vec<ConnectionRow> = reply.body().deserialize()?;
     for (_, _, ifname, _, firewalled, _, path) in rows {
         if !firewalled {
             f.keys.insert(format!("U {ifname}"));

@@ -12,9 +12,11 @@
 //! (the socket buffer was full) shows up as a gap in the numbers ([`Reader::lost`]).
 
 mod message;
+mod names;
 mod packet;
 mod reader;
 
+pub use names::InterfaceNames;
 pub use packet::{Packet, TcpFlags};
 pub use reader::{Reader, ReaderOptions};
 

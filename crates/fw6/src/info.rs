@@ -129,6 +129,9 @@ pub struct Status {
     pub open: u32,
     /// Ignored global pairs, summed.
     pub ignored: u32,
+    /// Firewall log events lost since the daemon started (queue full, kernel buffer full, or
+    /// the file unwritable); see docs/logging.md.
+    pub log_lost: u64,
 }
 
 impl Status {
@@ -160,6 +163,9 @@ impl Status {
             global_open: num("global_open")?,
             open: num("open")?,
             ignored: num("ignored")?,
+            log_lost: get("log_lost").and_then(|v| {
+                u64::try_from(v).map_err(|e| Error::protocol(format!("Status() \"log_lost\": {e}")))
+            })?,
         })
     }
 }
@@ -189,10 +195,12 @@ mod tests {
         ] {
             raw.insert(key.to_owned(), variant(7_u32));
         }
+        raw.insert("log_lost".to_owned(), variant(3_u64));
         raw.insert("future".to_owned(), variant(true));
         let status = Status::from_wire(&raw).unwrap();
         assert_eq!(status.table, TableState::InSync);
         assert_eq!(status.generation, 7);
+        assert_eq!(status.log_lost, 3);
         let json = serde_json::to_value(&status).unwrap();
         assert_eq!(json["table"], "in-sync");
         raw.insert("table".to_owned(), variant("weird"));

@@ -28,6 +28,9 @@ pub struct Config {
     pub log_group: u16,
     /// The kernel-side rate limit of each log rule, packets per second.
     pub log_rate_per_second: u32,
+    /// Log events queued between the NFLOG reader and the file writer; when the writer falls
+    /// behind, events beyond this are dropped and counted (`log_lost`), never waited for.
+    pub log_queue: usize,
     /// Global open pairs seeded on first start, so installing fw6 never locks an admin out.
     pub seed_global: Vec<SeedPort>,
     /// Where the store lives.
@@ -68,6 +71,7 @@ impl Default for Config {
             echo_rate_per_second: 10,
             log_group: 6,
             log_rate_per_second: 100,
+            log_queue: 4096,
             seed_global: vec![
                 SeedPort {
                     port: "22/tcp".into(),
@@ -175,6 +179,7 @@ mod tests {
             defaults.seed_mutations().unwrap()
         );
         assert_eq!(config.state_dir, defaults.state_dir);
+        assert_eq!(config.log_queue, defaults.log_queue);
     }
 
     #[test]

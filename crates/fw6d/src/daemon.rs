@@ -55,6 +55,15 @@ pub async fn run(config: Config) -> Result<(), String> {
     let state = engine.subscribe();
     let writer = Writer::spawn(engine);
     let shared = Shared::new(writer, state, config.clone());
+    // The firewall log runs on threads of its own; without it the firewall still works.
+    if let Err(e) = crate::logging::start(
+        config.log_group,
+        config.log_queue,
+        shared.subscribe(),
+        Arc::clone(shared.log_counters()),
+    ) {
+        error!(%e, group = config.log_group, "THE FIREWALL LOG IS OFF: cannot read the NFLOG group");
+    }
 
     let (mut watcher, links) = LinkWatcher::new()
         .await
@@ -112,6 +121,7 @@ async fn serve(
 ) -> Result<(), String> {
     let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+    let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
     loop {
         tokio::select! {
             event = watcher.next() => match event {
@@ -142,6 +152,7 @@ async fn serve(
                     Err(e) => shared.writer().repair(format!("the nftables monitor failed: {e}")),
                 }
             }
+            _ = hup.recv() => shared.log_counters().request_reopen(),
             _ = term.recv() => break,
             _ = int.recv() => break,
         }

@@ -5,6 +5,7 @@ pub mod config;
 pub mod daemon;
 pub mod engine;
 pub mod kernel;
+pub mod logging;
 pub mod service;
 pub mod store;
 pub mod writer;

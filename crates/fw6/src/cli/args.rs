@@ -176,6 +176,22 @@ pub enum LogAction {
     Show,
     /// Change logging settings, all in one atomic call.
     Set(LogSet),
+    /// Print the last lines of the log file; with -f, keep printing new lines until Ctrl-C.
+    Tail(LogTail),
+}
+
+/// `fw6 log tail` options.
+#[derive(Debug, Args)]
+pub struct LogTail {
+    /// How many lines to print from the end.
+    #[arg(short = 'n', long, default_value_t = 10, value_name = "N")]
+    pub lines: usize,
+    /// Follow the file as it grows, across rotations, until interrupted.
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Read this file instead of asking fw6d for its LogfilePath.
+    #[arg(long, value_name = "PATH")]
+    pub file: Option<PathBuf>,
 }
 
 /// `fw6 log set` options; at least one is required.

@@ -6,3 +6,4 @@ pub mod generate;
 pub mod import;
 pub mod output;
 pub mod run;
+pub mod tail;

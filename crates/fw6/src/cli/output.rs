@@ -106,8 +106,15 @@ pub fn status(s: &Status) -> String {
     format!(
         "fw6d {}: reachable\nkernel table: {table_state} (generation {}, {} drift repairs)\n\
          connections: {}\nglobal open pairs: {}\nopen pairs on connections: {}\n\
-         ignored global pairs: {}",
-        s.version, s.generation, s.repairs, s.connections, s.global_open, s.open, s.ignored
+         ignored global pairs: {}\nlog events lost: {}",
+        s.version,
+        s.generation,
+        s.repairs,
+        s.connections,
+        s.global_open,
+        s.open,
+        s.ignored,
+        s.log_lost
     )
 }
 

@@ -116,28 +116,7 @@ pub async fn run(session: &Session, command: Command, out: Out) -> Result<(), Fa
                 )
             });
         }
-        Command::Log { action } => match action {
-            LogAction::Show => {
-                let s = session.manager().await?.log_settings().await?;
-                out.emit(&json!(s), || {
-                    let on = |b: bool| if b { "on" } else { "off" };
-                    format!(
-                        "dropped packets: {}\nconnections: {}\npath: {}\nmax size: {} KiB",
-                        on(s.log_dropped_packets),
-                        on(s.log_connections),
-                        s.logfile_path,
-                        s.logfile_maximum_size.kib()
-                    )
-                });
-            }
-            LogAction::Set(set) => {
-                let mutations = log_mutations(&set)?;
-                let n = session.manager().await?.apply(&mutations).await?;
-                out.emit(&json!({ "changes": n }), || {
-                    format!("{n} setting(s) changed")
-                });
-            }
-        },
+        Command::Log { action } => log(session, action, out).await?,
         Command::Batch { file } => {
             let text = read_input(&file)?;
             let mutations = fw6::file::parse_batch(&text)
@@ -167,6 +146,46 @@ pub async fn run(session: &Session, command: Command, out: Out) -> Result<(), Fa
             out.emit(&json!(s), || output::status(&s));
         }
         Command::Generate { .. } => unreachable!("handled before connecting"),
+    }
+    Ok(())
+}
+
+/// `fw6 log show|set|tail`.
+async fn log(session: &Session, action: LogAction, out: Out) -> Result<(), Failure> {
+    match action {
+        LogAction::Show => {
+            let s = session.manager().await?.log_settings().await?;
+            out.emit(&json!(s), || {
+                let on = |b: bool| if b { "on" } else { "off" };
+                format!(
+                    "dropped packets: {}\nconnections: {}\npath: {}\nmax size: {} KiB",
+                    on(s.log_dropped_packets),
+                    on(s.log_connections),
+                    s.logfile_path,
+                    s.logfile_maximum_size.kib()
+                )
+            });
+        }
+        LogAction::Tail(t) => {
+            let path = match t.file {
+                Some(path) => path,
+                None => session
+                    .manager()
+                    .await?
+                    .log_settings()
+                    .await?
+                    .logfile_path
+                    .into(),
+            };
+            super::tail::tail(&path, t.lines, t.follow, out).await?;
+        }
+        LogAction::Set(set) => {
+            let mutations = log_mutations(&set)?;
+            let n = session.manager().await?.apply(&mutations).await?;
+            out.emit(&json!({ "changes": n }), || {
+                format!("{n} setting(s) changed")
+            });
+        }
     }
     Ok(())
 }

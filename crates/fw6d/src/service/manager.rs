@@ -186,6 +186,7 @@ impl ManagerIface {
         put("open", Variant::from(count(open)));
         put("ignored", Variant::from(count(ignored)));
         put("version", Variant::from(env!("CARGO_PKG_VERSION")));
+        put("log_lost", Variant::from(self.shared.log_counters().lost()));
         Ok(out)
     }
 

@@ -23,6 +23,7 @@ pub use manager::ManagerIface;
 pub use registry::{MANAGER_PATH, Present, Registry, connection_path};
 
 use crate::config::Config;
+use crate::logging::LogCounters;
 use crate::writer::Writer;
 
 /// The bus name the daemon owns.
@@ -34,6 +35,7 @@ pub struct Shared {
     state: watch::Receiver<Arc<State>>,
     registry: Mutex<Registry>,
     config: Config,
+    log: Arc<LogCounters>,
 }
 
 impl Shared {
@@ -44,12 +46,23 @@ impl Shared {
             state,
             registry: Mutex::new(Registry::default()),
             config,
+            log: Arc::default(),
         })
     }
 
     /// The state as of the last commit.
     pub fn state(&self) -> Arc<State> {
         self.state.borrow().clone()
+    }
+
+    /// A receiver of every published state, for consumers outside the service (the log writer).
+    pub fn subscribe(&self) -> watch::Receiver<Arc<State>> {
+        self.state.clone()
+    }
+
+    /// The firewall log's counters (`Status` reports the lost events; SIGHUP reopens the file).
+    pub fn log_counters(&self) -> &Arc<LogCounters> {
+        &self.log
     }
 
     /// The writer.

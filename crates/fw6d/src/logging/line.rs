@@ -1,0 +1,214 @@
+//! The text of the log: header, one line per packet, loss lines (docs/logging.md).
+
+use std::fmt::Write as _;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use fw6_kernel::nflog::Record;
+
+/// The `#Fields` directive's value: the columns of every packet line, space-separated.
+pub const FIELDS: &str =
+    "date time action protocol src-ip dst-ip src-port dst-port size tcpflags interface";
+
+/// What the rule that logged a packet did with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// `LogDroppedPackets`: an unsolicited packet was dropped.
+    Drop,
+    /// `LogConnections`: a new inbound connection was accepted.
+    Open,
+}
+
+impl Action {
+    /// The action of a record, from the prefix the plan gave its rule; `None` for records of
+    /// rules that are not fw6's (someone else logging to the same group).
+    pub fn from_prefix(prefix: &str) -> Option<Self> {
+        use fw6_model::plan::LogKind;
+        if prefix == LogKind::Drop.prefix() {
+            Some(Self::Drop)
+        } else if prefix == LogKind::Open.prefix() {
+            Some(Self::Open)
+        } else {
+            None
+        }
+    }
+
+    const fn as_str(self) -> &'static str {
+        match self {
+            Self::Drop => "DROP",
+            Self::Open => "OPEN",
+        }
+    }
+}
+
+/// The header written at the top of every new file.
+pub fn header() -> String {
+    format!(
+        "#Version: 1.0\n#Software: fw6 {}\n#Time Format: UTC\n#Fields: {FIELDS}\n",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+/// The comment line reporting `count` events lost since the previous one.
+pub fn lost(count: u64) -> String {
+    format!("#Lost: {count} events\n")
+}
+
+/// One packet's line. `read_at` stands in for the time when the kernel did not stamp the
+/// packet; `interface` is the input interface's name.
+pub fn packet(action: Action, record: &Record, read_at: SystemTime, interface: &str) -> String {
+    let (date, time) = utc(record.timestamp.unwrap_or(read_at));
+    let mut out = format!("{date} {time} {} ", action.as_str());
+    let dash = |v: Option<u16>| v.map_or_else(|| "-".to_owned(), |v| v.to_string());
+    match &record.packet {
+        Some(p) => {
+            let flags = p
+                .tcp_flags
+                .map_or_else(|| "-".to_owned(), |f| f.to_string());
+            let _ = write!(
+                out,
+                "{} {} {} {} {} {} {flags}",
+                protocol(p.protocol),
+                p.src,
+                p.dst,
+                dash(p.src_port),
+                dash(p.dst_port),
+                p.size,
+            );
+        }
+        None => out.push_str("- - - - - - -"),
+    }
+    let interface = if interface.is_empty() { "-" } else { interface };
+    let _ = writeln!(out, " {interface}");
+    out
+}
+
+/// The protocol column: the common names, other protocols by number.
+fn protocol(number: u8) -> String {
+    match number {
+        6 => "TCP".into(),
+        17 => "UDP".into(),
+        58 => "ICMPv6".into(),
+        132 => "SCTP".into(),
+        136 => "UDPLite".into(),
+        n => n.to_string(),
+    }
+}
+
+/// `YYYY-MM-DD` and `HH:MM:SS` in UTC.
+fn utc(t: SystemTime) -> (String, String) {
+    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let of_day = secs % 86_400;
+    let (y, m, d) = civil_from_days(days);
+    (
+        format!("{y:04}-{m:02}-{d:02}"),
+        format!(
+            "{:02}:{:02}:{:02}",
+            of_day / 3600,
+            of_day % 3600 / 60,
+            of_day % 60
+        ),
+    )
+}
+
+/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = u32::try_from(doy - (153 * mp + 2) / 5 + 1).expect("1-31");
+    let m = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).expect("1-12");
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use fw6_kernel::nflog::{Packet, TcpFlags};
+
+    use super::*;
+
+    fn addr(s: &str) -> std::net::Ipv6Addr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn dates_and_times_are_utc() {
+        let at = |s| UNIX_EPOCH + Duration::from_secs(s);
+        assert_eq!(utc(at(0)), ("1970-01-01".into(), "00:00:00".into()));
+        assert_eq!(
+            utc(at(951_782_400)),
+            ("2000-02-29".into(), "00:00:00".into())
+        );
+        assert_eq!(
+            utc(at(1_767_225_599)),
+            ("2025-12-31".into(), "23:59:59".into())
+        );
+    }
+
+    #[test]
+    fn a_packet_line_has_every_field_and_no_spaces_inside_one() {
+        let record = Record {
+            prefix: "fw6 DROP".into(),
+            indev: Some(3),
+            timestamp: Some(UNIX_EPOCH + Duration::from_secs(1_767_225_599)),
+            packet: Some(Packet {
+                src: addr("fd00:1::2"),
+                dst: addr("fd00:1::1"),
+                protocol: 6,
+                src_port: Some(40000),
+                dst_port: Some(22),
+                tcp_flags: Some(TcpFlags(0x02)),
+                size: 80,
+            }),
+            copied: 80,
+        };
+        let line = packet(Action::Drop, &record, UNIX_EPOCH, "lan0");
+        assert_eq!(
+            line,
+            "2025-12-31 23:59:59 DROP TCP fd00:1::2 fd00:1::1 40000 22 80 S lan0\n"
+        );
+        assert_eq!(
+            line.split_whitespace().count(),
+            FIELDS.split_whitespace().count()
+        );
+    }
+
+    #[test]
+    fn missing_values_are_dashes() {
+        let record = Record {
+            prefix: "fw6 OPEN".into(),
+            indev: None,
+            timestamp: None,
+            packet: Some(Packet {
+                src: addr("fe80::1"),
+                dst: addr("ff02::1"),
+                protocol: 58,
+                src_port: None,
+                dst_port: None,
+                tcp_flags: None,
+                size: 64,
+            }),
+            copied: 64,
+        };
+        let line = packet(Action::Open, &record, UNIX_EPOCH, "");
+        assert_eq!(
+            line,
+            "1970-01-01 00:00:00 OPEN ICMPv6 fe80::1 ff02::1 - - 64 - -\n"
+        );
+    }
+
+    #[test]
+    fn only_fw6_prefixes_have_an_action() {
+        assert_eq!(Action::from_prefix("fw6 DROP"), Some(Action::Drop));
+        assert_eq!(Action::from_prefix("fw6 OPEN"), Some(Action::Open));
+        assert_eq!(Action::from_prefix("someone else"), None);
+        assert!(header().ends_with(&format!("#Fields: {FIELDS}\n")));
+        assert_eq!(lost(12), "#Lost: 12 events\n");
+    }
+}

@@ -10,6 +10,7 @@
 pub mod bus;
 mod cmd;
 mod dad;
+pub mod hostile;
 mod neigh;
 mod netns;
 pub mod packet;

@@ -33,7 +33,7 @@ impl Service {
         self.port
     }
 
-    fn spawn(port: u16, mut serve_once: impl FnMut() + Send + 'static) -> Self {
+    pub(crate) fn spawn(port: u16, mut serve_once: impl FnMut() + Send + 'static) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
         let thread = std::thread::Builder::new()

@@ -19,6 +19,8 @@ use super::line::{self, Action};
 const TICK: Duration = Duration::from_millis(200);
 /// Losses are written to the file at most this often.
 const LOST_EVERY: Duration = Duration::from_secs(2);
+/// The log threads' nice value.
+const LOG_NICE: i32 = 10;
 /// Events written between flushes while the queue stays full.
 const BATCH: usize = 4096;
 
@@ -53,14 +55,31 @@ pub fn start(
     let reader_counters = Arc::clone(&counters);
     spawn(
         "fw6d-nflog",
-        Box::new(move || read(reader, &tx, &reader_counters)),
+        Box::new(move || {
+            yield_to_the_api();
+            read(reader, &tx, &reader_counters);
+        }),
     )?;
     spawn(
         "fw6d-logfile",
-        Box::new(move || write(&rx, state, &counters)),
+        Box::new(move || {
+            yield_to_the_api();
+            write(&rx, state, &counters);
+        }),
     )?;
     info!(group, queue, "reading the NFLOG group for the firewall log");
     Ok(())
+}
+
+/// Lowers the calling thread's CPU priority (nice 10). On a busy machine a flood then costs
+/// log lines — dropped and counted — rather than API latency: the D-Bus service and the engine
+/// run at the daemon's normal priority and win every contended CPU slice. Failure (a seccomp
+/// filter, say) only means the thread keeps the normal priority.
+fn yield_to_the_api() {
+    let tid = rustix::thread::gettid();
+    if let Err(e) = rustix::process::setpriority_process(Some(tid), LOG_NICE) {
+        warn!(%e, "cannot lower a log thread's priority");
+    }
 }
 
 /// The reader: never waits for the writer. Ends when the writer is gone.

@@ -33,11 +33,18 @@ pub async fn caller(conn: &zbus::Connection, hdr: &Header<'_>) -> Result<Provena
         .ok_or_else(|| Error::new(ErrorKind::AccessDenied, "the call has no sender"))?;
     let dbus = DBusProxy::new(conn).await.map_err(bus_fail)?;
     let name = BusName::from(sender.clone());
-    let uid = dbus
-        .get_connection_unix_user(name.clone())
+    // One round trip to the bus daemon for both (it sits on the path of every mutator).
+    let credentials = dbus
+        .get_connection_credentials(name)
         .await
         .map_err(bus_fail)?;
-    let pid = dbus.get_connection_unix_process_id(name).await.ok();
+    let uid = credentials.unix_user_id().ok_or_else(|| {
+        Error::new(
+            ErrorKind::AccessDenied,
+            "the bus daemon did not say which user the caller is",
+        )
+    })?;
+    let pid = credentials.process_id();
     let executable = pid.and_then(|pid| {
         std::fs::read_link(format!("/proc/{pid}/exe"))
             .ok()

@@ -111,10 +111,13 @@ impl Shared {
     /// Exports objects for connections that became configured, then emits the `Changed`
     /// signals from a task so they follow the method reply.
     async fn after_change(self: &Arc<Self>, conn: &zbus::Connection, changes: &[Change]) {
-        for change in changes {
-            if let Some(name) = change_connection(change) {
-                export_connection(conn, self, name).await;
-            }
+        // Once per connection, not once per change: a 10,000-item batch on one connection
+        // would otherwise await 10,000 object-server lookups before the reply.
+        let mut names: Vec<&IfName> = changes.iter().filter_map(change_connection).collect();
+        names.sort_unstable();
+        names.dedup();
+        for name in names {
+            export_connection(conn, self, name).await;
         }
         let conn = conn.clone();
         let changes = changes.to_vec();

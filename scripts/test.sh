@@ -32,3 +32,10 @@ if ! bash scripts/lab.sh up; then
     exit 1
 fi
 bash scripts/lab.sh down
+
+# Every benchmark (crates/fw6-bench, BENCHMARKS.md) with tiny sizes and short runs, so they
+# cannot rot: fails if a benchmark errors; its figures and targets are not judged here. Debug
+# binaries (the tests built most of them already); namespaces and bus are its own.
+step "benchmark smoke run (fw6-bench --smoke)"
+cargo build --locked -p fw6d -p fw6 -p fw6-bench
+"${CARGO_TARGET_DIR:-target}/debug/fw6-bench" --smoke

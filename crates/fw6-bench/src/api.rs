@@ -31,6 +31,12 @@ pub fn run(scale: &Scale, bins: &Bins, report: &mut Report) -> Result<()> {
     for &size in &scale.api_sizes {
         let (p50, p99, n) = ours(scale, bins, size)?;
         let (nft50, nft99, nft_n) = theirs(scale, size)?;
+        let (f50, f99) = fsync_floor(scale)?;
+        println!(
+            "entries={size}: fdatasync of a 4 KiB in-place write on the store's file system (the floor of a durable reply): p50 {} p99 {}",
+            ms(f50),
+            ms(f99)
+        );
         println!(
             "entries={size}: fw6 OpenPort p50 {} p99 {} ({n} calls); nft add element p50 {} p99 {} ({nft_n} processes)",
             ms(p50),
@@ -104,6 +110,32 @@ fn ours(scale: &Scale, bins: &Bins, size: usize) -> Result<(Duration, Duration, 
         percentile(&samples, 99),
         samples.len(),
     ))
+}
+
+/// p50 and p99 of `fdatasync` after overwriting 4 KiB in place in a preallocated 1 MiB file in
+/// the temporary directory, where the labs keep their stores — what a WAL commit with
+/// `synchronous=FULL` must wait for at least once per call, measured in the same run.
+fn fsync_floor(scale: &Scale) -> Result<(Duration, Duration)> {
+    use std::io::{Seek as _, SeekFrom, Write as _};
+    const BLOCKS: u64 = 256;
+    let path = std::env::temp_dir().join(format!("fw6-bench-fsync-{}", std::process::id()));
+    let mut file = std::fs::File::create(&path)?;
+    let block = [0x66u8; 4096];
+    for _ in 0..BLOCKS {
+        file.write_all(&block)?;
+    }
+    file.sync_all()?;
+    let mut samples = Vec::new();
+    for i in 0..scale.api_calls.min(200) as u64 {
+        file.seek(SeekFrom::Start((i % BLOCKS) * 4096))?;
+        file.write_all(&block)?;
+        let started = Instant::now();
+        file.sync_data()?;
+        samples.push(started.elapsed());
+    }
+    drop(file);
+    std::fs::remove_file(&path)?;
+    Ok((percentile(&samples, 50), percentile(&samples, 99)))
 }
 
 /// The same with `nft add element` processes in a scratch namespace.

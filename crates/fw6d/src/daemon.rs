@@ -39,11 +39,7 @@ pub async fn run(config: Config) -> Result<(), String> {
     }
 
     let nft = Nft::new().map_err(|e| format!("cannot open the nftables netlink socket: {e}"))?;
-    // Subscribed before the first commit, and blind to our own: every counted notification is
-    // someone else changing our table.
-    let monitor = Monitor::new()
-        .map_err(|e| format!("cannot follow nftables changes: {e}"))?
-        .ignoring(nft.port());
+    let port = nft.port();
     let mut engine = Engine::start(state, store, Box::new(nft), config.plan_options())
         .map_err(|e| e.to_string())?;
     if !matches!(opened, Opened::Existing) {
@@ -52,6 +48,15 @@ pub async fn run(config: Config) -> Result<(), String> {
             .submit(&seeds, &Provenance::daemon())
             .map_err(|e| format!("cannot seed the defaults: {e}"))?;
     }
+    // Subscribed after the start-up commits (with a listener, the kernel builds a notification
+    // per element of the whole table), blind to our own commits: every counted notification is
+    // someone else changing our table. A change in the gap shows as a newer generation.
+    let monitor = Monitor::new()
+        .map_err(|e| format!("cannot follow nftables changes: {e}"))?
+        .ignoring(port);
+    engine
+        .repair_if_changed_since_commit()
+        .map_err(|e| e.to_string())?;
     let state = engine.subscribe();
     let writer = Writer::spawn(engine);
     let shared = Shared::new(writer, state, config.clone());

@@ -166,6 +166,20 @@ impl Engine {
         }
     }
 
+    /// Repairs the table if anything was committed since our last commit. For the gap before
+    /// the drift monitor subscribes: subscribing only after the start-up commits spares the
+    /// kernel one notification per element of the whole table.
+    pub fn repair_if_changed_since_commit(&mut self) -> Result<(), Error> {
+        let changed = self
+            .kernel
+            .changed_since_commit()
+            .map_err(|e| Error::fail(format!("cannot read the ruleset generation: {e}")))?;
+        if changed {
+            self.rebuild("the ruleset changed while fw6d was starting");
+        }
+        Ok(())
+    }
+
     /// Someone else changed our table (the monitor saw it): rebuild it from the state.
     pub fn repair(&mut self, why: &str) {
         self.rebuild(why);

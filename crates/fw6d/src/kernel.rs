@@ -19,6 +19,8 @@ pub trait Kernel: Send {
     fn table_exists(&mut self) -> Result<bool, String>;
     /// The ruleset generation, for `Status`.
     fn generation(&mut self) -> Result<u32, String>;
+    /// Whether anything was committed (by anyone, to any table) since our last commit.
+    fn changed_since_commit(&mut self) -> Result<bool, String>;
 }
 
 impl Kernel for Nft {
@@ -40,6 +42,11 @@ impl Kernel for Nft {
 
     fn generation(&mut self) -> Result<u32, String> {
         Nft::generation(self).map_err(|e| e.to_string())
+    }
+
+    fn changed_since_commit(&mut self) -> Result<bool, String> {
+        let now = Nft::generation(self).map_err(|e| e.to_string())?;
+        Ok(Some(now) != self.last_generation())
     }
 }
 
@@ -90,5 +97,9 @@ impl Kernel for Recording {
 
     fn generation(&mut self) -> Result<u32, String> {
         self.with(|r| u32::try_from(r.full.len() + r.changes.len()).map_err(|e| e.to_string()))
+    }
+
+    fn changed_since_commit(&mut self) -> Result<bool, String> {
+        Ok(false)
     }
 }

@@ -3,6 +3,7 @@
 //! authentication agent is the confirmation UI; a dismissed dialog is `Aborted`.
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 
 use fw6_model::{Error, ErrorKind, Mutation};
 use zbus::fdo::DBusProxy;
@@ -26,8 +27,44 @@ pub fn action(mutation: &Mutation) -> &'static str {
     }
 }
 
+/// Callers' credentials by unique bus name. A unique name is never reused on a bus and its
+/// credentials are fixed when the connection is made, so a cached entry cannot go stale; the
+/// cache saves a bus round trip on every mutator after a client's first. Bounded: cleared when
+/// full.
+#[derive(Debug, Default)]
+pub struct Callers(Mutex<HashMap<String, Provenance>>);
+
+impl Callers {
+    const LIMIT: usize = 4096;
+
+    /// The caller of `hdr`.
+    pub async fn get(
+        &self,
+        conn: &zbus::Connection,
+        hdr: &Header<'_>,
+    ) -> Result<Provenance, Error> {
+        let sender = hdr.sender().map(ToString::to_string).unwrap_or_default();
+        if let Some(known) = self.lock().get(&sender) {
+            return Ok(known.clone());
+        }
+        let who = caller(conn, hdr).await?;
+        let mut cache = self.lock();
+        if cache.len() >= Self::LIMIT {
+            cache.clear();
+        }
+        cache.insert(sender, who.clone());
+        Ok(who)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Provenance>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 /// Who is calling, as the bus daemon vouches for it.
-pub async fn caller(conn: &zbus::Connection, hdr: &Header<'_>) -> Result<Provenance, Error> {
+async fn caller(conn: &zbus::Connection, hdr: &Header<'_>) -> Result<Provenance, Error> {
     let sender = hdr
         .sender()
         .ok_or_else(|| Error::new(ErrorKind::AccessDenied, "the call has no sender"))?;

@@ -36,6 +36,7 @@ pub struct Shared {
     registry: Mutex<Registry>,
     config: Config,
     log: Arc<LogCounters>,
+    callers: auth::Callers,
 }
 
 impl Shared {
@@ -45,6 +46,7 @@ impl Shared {
             writer,
             state,
             registry: Mutex::new(Registry::default()),
+            callers: auth::Callers::default(),
             config,
             log: Arc::default(),
         })
@@ -98,7 +100,7 @@ impl Shared {
         // Validate first, on a scratch copy of the published state (O(1) to clone), so bad
         // input is refused before anyone is asked to authenticate.
         (*self.state()).clone().apply_batch(&mutations)?;
-        let who = auth::caller(conn, hdr).await?;
+        let who = self.callers.get(conn, hdr).await?;
         auth::authorize(conn, hdr, &who, &mutations, self.config.allow_configuration).await?;
         let changes = self.writer.submit(mutations, who.clone()).await?;
         if !changes.is_empty() {

@@ -3,7 +3,35 @@
 
 use fw6::file::{Export, PortSet};
 use fw6::{ConnectionInfo, PortEntry, Status};
+use std::io::Write as _;
+
+use serde::Serialize;
 use serde_json::{Value, json};
+
+/// `{"connection": …, "open": […]}`, the JSON of `fw6 port list`.
+#[derive(Serialize)]
+pub struct OpenList<'a> {
+    /// The connection asked about.
+    pub connection: &'a str,
+    /// Its open pairs.
+    pub open: &'a [PortEntry],
+}
+
+/// `{"connection": …, "ignored": […]}`, the JSON of `fw6 global ignored`.
+#[derive(Serialize)]
+pub struct IgnoredList<'a> {
+    /// The connection asked about.
+    pub connection: &'a str,
+    /// The global pairs it ignores.
+    pub ignored: &'a [PortEntry],
+}
+
+/// `{"global": […]}`, the JSON of `fw6 global list`.
+#[derive(Serialize)]
+pub struct GlobalList<'a> {
+    /// The global open pairs.
+    pub global: &'a [PortEntry],
+}
 
 /// Where a command's result goes: one JSON document, or text.
 #[derive(Debug, Clone, Copy)]
@@ -13,10 +41,16 @@ pub struct Out {
 }
 
 impl Out {
-    /// Prints `value` with `--json`, else the text made by `human`.
-    pub fn emit(self, value: &Value, human: impl FnOnce() -> String) {
+    /// Prints `value` with `--json`, else the text made by `human`. JSON is streamed into a
+    /// buffered stdout, never built as a `Value` tree first: a list can hold 100,000 entries.
+    pub fn emit<T: Serialize + ?Sized>(self, value: &T, human: impl FnOnce() -> String) {
         if self.json {
-            println!("{value}");
+            let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+            // A closed pipe (`fw6 --json … | head`) is not an error worth reporting.
+            let _ = serde_json::to_writer(&mut stdout, value)
+                .map_err(std::io::Error::from)
+                .and_then(|()| writeln!(stdout))
+                .and_then(|()| stdout.flush());
         } else {
             let text = human();
             if !text.is_empty() {

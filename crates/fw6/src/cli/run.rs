@@ -268,7 +268,11 @@ async fn port(session: &Session, action: PortAction, out: Out) -> Result<(), Fai
                 .await?;
             let list = list.as_slice();
             let conn = c.conn;
-            out.emit(&json!({ "connection": conn, "open": list }), || {
+            let json = output::OpenList {
+                connection: &conn,
+                open: list,
+            };
+            out.emit(&json, || {
                 output::entries(list, &format!("{conn}: no open pairs"))
             });
         }
@@ -305,7 +309,7 @@ async fn global(session: &Session, action: GlobalAction, out: Out) -> Result<(),
         GlobalAction::List => {
             let list = session.manager().await?.globally_open_ports().await?;
             let list = list.as_slice();
-            out.emit(&json!({ "global": list }), || {
+            out.emit(&output::GlobalList { global: list }, || {
                 output::entries(list, "no global open pairs")
             });
         }
@@ -347,7 +351,11 @@ async fn global(session: &Session, action: GlobalAction, out: Out) -> Result<(),
                 .await?;
             let list = list.as_slice();
             let conn = c.conn;
-            out.emit(&json!({ "connection": conn, "ignored": list }), || {
+            let json = output::IgnoredList {
+                connection: &conn,
+                ignored: list,
+            };
+            out.emit(&json, || {
                 output::entries(list, &format!("{conn}: no ignored global pairs"))
             });
         }

@@ -20,9 +20,10 @@ pub fn name(name: &str) -> Result<EntryName, Error> {
 }
 
 /// A snapshot as an array of entries.
-pub fn entries(snapshot: Snapshot<PortEntry>) -> Vec<WireEntry> {
+pub fn entries(snapshot: &Snapshot<PortEntry>) -> Vec<WireEntry> {
     snapshot
-        .into_iter()
+        .as_slice()
+        .iter()
         .map(|e| {
             (
                 e.port.get(),

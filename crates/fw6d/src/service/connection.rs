@@ -126,7 +126,7 @@ impl ConnectionIface {
 
     /// `EnumerateOpenPorts`.
     fn enumerate_open_ports(&self) -> Vec<WireEntry> {
-        args::entries(self.shared.state().open_ports(&self.name))
+        args::entries(&self.shared.state().open_ports(&self.name))
     }
 
     /// `IgnoreGlobalPort`.
@@ -171,7 +171,7 @@ impl ConnectionIface {
 
     /// `EnumerateIgnoredGlobalPorts`.
     fn enumerate_ignored_global_ports(&self) -> Vec<WireEntry> {
-        args::entries(self.shared.state().ignored_global_ports(&self.name))
+        args::entries(&self.shared.state().ignored_global_ports(&self.name))
     }
 
     /// `Explain`.

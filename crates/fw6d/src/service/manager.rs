@@ -112,7 +112,7 @@ impl ManagerIface {
 
     /// `EnumerateGloballyOpenPorts`.
     fn enumerate_globally_open_ports(&self) -> Vec<WireEntry> {
-        args::entries(self.shared.state().globally_open_ports())
+        args::entries(&self.shared.state().globally_open_ports())
     }
 
     /// `Apply`: an atomic batch of state-changing members.

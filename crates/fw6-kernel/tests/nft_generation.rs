@@ -159,7 +159,15 @@ fn dump_describes_sets_and_chain() {
         assert_eq!(common::nft_element_count(set), count);
     }
     assert!(
-        dump.contains(&format!("chain input: {} rules", plan.rules.len())),
+        dump.contains(&format!("chain input: {} rules\n", plan.rules.len())),
         "{dump}"
     );
+    assert!(
+        dump.contains(&format!(
+            "chain input_icmpv6: {} rules\n",
+            plan.icmpv6_rules.len()
+        )),
+        "{dump}"
+    );
+    assert!(!dump.contains("not fw6's"), "{dump}");
 }

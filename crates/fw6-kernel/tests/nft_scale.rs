@@ -54,8 +54,9 @@ fn a_hundred_thousand_elements_in_one_transaction_then_single_element_changes() 
     );
     // One transaction: exactly one generation step.
     assert_eq!(applied.generation, before.wrapping_add(1));
-    // BEGIN, add/delete/add table, chain, 4 sets, 100 element lists, the rules, END.
-    assert_eq!(applied.messages, 1 + 3 + 1 + 4 + 100 + plan.rules.len() + 1);
+    // BEGIN, add/delete/add table, 2 chains, 4 sets, 100 element lists, the rules, END.
+    let rules = plan.rules.len() + plan.icmpv6_rules.len();
+    assert_eq!(applied.messages, 1 + 3 + 2 + 4 + 100 + rules + 1);
     assert_eq!(nft_element_count("open"), ELEMENTS);
     assert!(
         kernel

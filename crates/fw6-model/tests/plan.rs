@@ -1,6 +1,6 @@
 //! Golden tests of the nftables plan (DESIGN §3) and of the change → element mapping.
 
-use fw6_model::plan::{self, EchoRequest, Element, ElementOp, Options, SetName, Update};
+use fw6_model::plan::{self, EchoRequest, Element, ElementOp, Options, Rule, SetName, Update};
 use fw6_model::{EntryName, IfName, LogfileMaximumSize, Mutation, PortKey, State};
 
 fn ifname(s: &str) -> IfName {
@@ -92,7 +92,40 @@ fn empty_state_has_empty_sets_and_the_whole_chain() {
     assert_eq!(plan.element_count(), 0);
     let text = plan::render(&plan);
     assert!(text.contains("rt type 0 drop"));
-    assert!(text.trim_end().ends_with("drop\n\t}\n}") || text.contains("\t\tdrop\n\t}\n}"));
+    assert!(text.contains("\t\tdrop\n\t}\n\n\tchain input_icmpv6 {\n"));
+    assert!(text.ends_with("icmpv6 type parameter-problem accept\n\t}\n}\n"));
+}
+
+#[test]
+fn icmpv6_rules_sit_behind_one_jump() {
+    let plan = plan::full(&State::default(), &Options::default());
+    // TCP and UDP pass loopback, established and one `meta l4proto` comparison, not 13 rules.
+    assert_eq!(
+        &plan.rules[..4],
+        &[
+            Rule::AcceptLoopback,
+            Rule::AcceptEstablished,
+            Rule::JumpIcmpv6,
+            Rule::AcceptUnfirewalled
+        ]
+    );
+    assert_eq!(plan.icmpv6_rules.len(), 13);
+    assert!(plan.icmpv6_rules.iter().all(|r| matches!(
+        r,
+        Rule::AcceptNeighbourDiscovery(_)
+            | Rule::AcceptMulticastListener(_)
+            | Rule::AcceptIcmpv6Error(_)
+    )));
+    // Echo requests stay in the input chain, after the unfirewalled and invalid checks.
+    assert!(
+        plan.rules
+            .iter()
+            .any(|r| matches!(r, Rule::AcceptEchoRequest { .. }))
+    );
+    assert_eq!(
+        Rule::JumpIcmpv6.to_string(),
+        "meta l4proto ipv6-icmp jump input_icmpv6"
+    );
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! its own sequence number; the label kept for it turns a refusal back into the operation (and,
 //! for element lists, the element) that caused it.
 
-use fw6_model::plan::{Element, Rule, SetName, TABLE};
+use fw6_model::plan::{ChainName, Element, Rule, SetName, TABLE};
 use netlink_packet_core::{
     Emitable as _, NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_ECHO, NLM_F_REQUEST, NetlinkMessage,
 };
@@ -30,10 +30,10 @@ pub(crate) enum Label<'a> {
     End,
     AddTable,
     DeleteTable,
-    AddChain,
+    AddChain(ChainName),
     AddSet(SetName),
-    /// A rule, numbered from 1 in chain order.
-    AddRule(usize, &'a Rule),
+    /// A rule of a chain, numbered from 1 in chain order.
+    AddRule(ChainName, usize, &'a Rule),
     /// An element list, with each element's offset in the message.
     Elements {
         add: bool,
@@ -50,9 +50,11 @@ impl Label<'_> {
             Self::End => "commit the transaction".to_owned(),
             Self::AddTable => format!("add table ip6 {TABLE}"),
             Self::DeleteTable => format!("delete table ip6 {TABLE}"),
-            Self::AddChain => format!("add chain {}", fw6_model::plan::CHAIN),
+            Self::AddChain(chain) => format!("add chain {}", chain.as_str()),
             Self::AddSet(set) => format!("add set {}", set.as_str()),
-            Self::AddRule(n, rule) => format!("add rule {n} ({rule})"),
+            Self::AddRule(chain, n, rule) => {
+                format!("add rule {n} of chain {} ({rule})", chain.as_str())
+            }
             Self::Elements { add, set, elements } => {
                 let (verb, prep) = if *add {
                     ("add", "to")

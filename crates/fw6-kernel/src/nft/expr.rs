@@ -87,6 +87,20 @@ pub(crate) fn verdict(code: u32) -> Expr {
     .into()
 }
 
+/// `immediate reg 0 jump -> CHAIN` (`NFT_JUMP` with `NFTA_VERDICT_CHAIN`): evaluate `chain`, then
+/// come back to the next rule unless it gave a final verdict. The chain is named, not referred
+/// to by id, as nft 1.0.6 does; the kernel finds a chain added earlier in the same transaction.
+pub(crate) fn jump(chain: &str) -> Expr {
+    Expressions::Immediate(vec![
+        Immediate::DestinationRegister(Register::Verdict),
+        Immediate::Data(DataAttribute::Verdict(vec![
+            VerdictAttribute::Code(Verdict::Jump),
+            VerdictAttribute::Chain(chain.to_owned()),
+        ])),
+    ])
+    .into()
+}
+
 /// A raw expression: its name and flat attributes.
 fn other(name: &str, attributes: Vec<DefaultNla>) -> Expr {
     Expressions::Other {

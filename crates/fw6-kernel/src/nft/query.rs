@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use fw6_model::plan::{CHAIN, SetName, TABLE};
+use fw6_model::plan::{ChainName, SetName, TABLE};
 use netlink_packet_core::{
     NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST, NetlinkMessage, ParseableParametrized as _,
 };
@@ -82,7 +82,7 @@ impl Nft {
     }
 
     /// The table as the kernel holds it: each set with its key type and element count, and
-    /// the chain with its rule count. For diagnostics only.
+    /// each chain with its rule count. For diagnostics only.
     pub fn dump(&mut self) -> Result<String, Error> {
         let generation = self.generation()?;
         if !self.table_exists()? {
@@ -143,7 +143,8 @@ impl Nft {
                 }),
                 "list our rules",
             )?;
-            let marker = if name == CHAIN { "" } else { " (not fw6's)" };
+            let known = ChainName::ALL.iter().any(|c| c.as_str() == name);
+            let marker = if known { "" } else { " (not fw6's)" };
             let _ = writeln!(out, "\tchain {name}: {} rules{marker}", rules.len());
         }
         Ok(out)

@@ -1,12 +1,12 @@
 //! Each [`Rule`] of the plan as the expressions nft generates for its text (the comment on each
 //! arm is that text), register for register.
 
-use fw6_model::plan::{Icmpv6Type, Rule, SetName};
+use fw6_model::plan::{ICMPV6_CHAIN, Icmpv6Type, Rule, SetName};
 use netlink_packet_netfilter::nftables::{MetaKey, Operator, Register};
 
 use super::expr::{
-    self, ACCEPT, Base, DROP, Expr, cmp, ct_state, exthdr_ipv6, limit_per_second, log_group, mask,
-    meta, payload, verdict,
+    self, ACCEPT, Base, DROP, Expr, cmp, ct_state, exthdr_ipv6, jump, limit_per_second, log_group,
+    mask, meta, payload, verdict,
 };
 use super::sets::set_id;
 
@@ -33,6 +33,12 @@ pub(crate) fn expressions(rule: &Rule) -> Vec<Expr> {
         }
         // ct state established,related accept
         Rule::AcceptEstablished => ct_state_match(&mut e, CT_ESTABLISHED_RELATED, ACCEPT),
+        // meta l4proto ipv6-icmp jump input_icmpv6
+        Rule::JumpIcmpv6 => {
+            e.push(meta(MetaKey::L4Proto, Register::Reg1));
+            e.push(cmp_eq(&[IPPROTO_ICMPV6]));
+            e.push(jump(ICMPV6_CHAIN));
+        }
         // icmpv6 type T ip6 hoplimit 255 accept
         Rule::AcceptNeighbourDiscovery(t) => {
             icmpv6_type(&mut e, *t);
@@ -166,8 +172,8 @@ mod tests {
 
     #[test]
     fn every_rule_ends_in_a_verdict_or_log() {
-        let rules = plan::full(&State::default(), &Options::default()).rules;
-        for rule in &rules {
+        let plan = plan::full(&State::default(), &Options::default());
+        for rule in plan.rules.iter().chain(&plan.icmpv6_rules) {
             let e = expressions(rule);
             assert!(!e.is_empty(), "{rule}");
         }

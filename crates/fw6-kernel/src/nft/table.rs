@@ -1,6 +1,6 @@
-//! The table, its input chain and its rules as nf_tables messages, and the full-rebuild batch.
+//! The table, its two chains and their rules as nf_tables messages, and the full-rebuild batch.
 
-use fw6_model::plan::{CHAIN, SetName, TABLE, TablePlan};
+use fw6_model::plan::{CHAIN, ChainName, ICMPV6_CHAIN, SetName, TABLE, TablePlan};
 use netlink_packet_netfilter::nftables::{
     ChainAttribute, ChainMessage, Hook, HookNumber, InetHookNumber, NfTablesMessage, RuleAttribute,
     RuleMessage, TableAttribute, TableFlags, TableMessage,
@@ -44,6 +44,16 @@ fn input_chain() -> ChainMessage {
     }
 }
 
+/// A regular chain (no hook, no policy): entered only by a jump.
+fn regular_chain(name: &str) -> ChainMessage {
+    ChainMessage {
+        attributes: vec![
+            ChainAttribute::Table(TABLE.to_owned()),
+            ChainAttribute::Name(name.to_owned()),
+        ],
+    }
+}
+
 /// The whole table in one batch: add the table (so the delete cannot fail), delete it with
 /// everything in it, add it again and fill it (DESIGN §3). The new ruleset replaces the old one
 /// atomically; no packet ever sees a half-built table.
@@ -54,7 +64,15 @@ pub(crate) fn rebuild<'a>(batch: &mut Batch<'a>, plan: &'a TablePlan) {
         Label::DeleteTable,
     );
     batch.push(NfTablesMessage::NewTable(table()), Label::AddTable);
-    batch.push(NfTablesMessage::NewChain(input_chain()), Label::AddChain);
+    // Both chains before any rule, so the jump finds its target (nft orders them the same).
+    batch.push(
+        NfTablesMessage::NewChain(input_chain()),
+        Label::AddChain(ChainName::Input),
+    );
+    batch.push(
+        NfTablesMessage::NewChain(regular_chain(ICMPV6_CHAIN)),
+        Label::AddChain(ChainName::Icmpv6),
+    );
     for set in SetName::ALL {
         batch.push(
             NfTablesMessage::NewSet(sets::declaration(set)),
@@ -67,18 +85,20 @@ pub(crate) fn rebuild<'a>(batch: &mut Batch<'a>, plan: &'a TablePlan) {
             .flat_map(|s| &s.elements);
         batch.push_elements(true, set, Some(sets::set_id(set)), elements);
     }
-    for (index, rule) in plan.rules.iter().enumerate() {
-        let message = RuleMessage {
-            attributes: vec![
-                RuleAttribute::Table(TABLE.to_owned()),
-                RuleAttribute::Chain(CHAIN.to_owned()),
-                RuleAttribute::Expressions(rules::expressions(rule)),
-            ],
-        };
-        batch.push(
-            NfTablesMessage::NewRule(message),
-            Label::AddRule(index + 1, rule),
-        );
+    for (chain, chain_rules) in plan.chains() {
+        for (index, rule) in chain_rules.iter().enumerate() {
+            let message = RuleMessage {
+                attributes: vec![
+                    RuleAttribute::Table(TABLE.to_owned()),
+                    RuleAttribute::Chain(chain.as_str().to_owned()),
+                    RuleAttribute::Expressions(rules::expressions(rule)),
+                ],
+            };
+            batch.push(
+                NfTablesMessage::NewRule(message),
+                Label::AddRule(chain, index + 1, rule),
+            );
+        }
     }
 }
 

@@ -16,6 +16,32 @@ use crate::{IfName, PortKey, State};
 pub const TABLE: &str = "fw6";
 /// The input base chain.
 pub const CHAIN: &str = "input";
+/// The regular chain holding the must-pass ICMPv6 rules, reached from [`CHAIN`] only by
+/// [`Rule::JumpIcmpv6`]. (`icmpv6` itself is an nft keyword that nft 1.0.6 refuses as a chain
+/// name, quoted or not.)
+pub const ICMPV6_CHAIN: &str = "input_icmpv6";
+
+/// The table's chains, in creation order (which is the order `nft list` prints them in).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ChainName {
+    /// [`CHAIN`]: the base chain on the input hook.
+    Input,
+    /// [`ICMPV6_CHAIN`]: a regular chain, entered only by the jump for ICMPv6 packets.
+    Icmpv6,
+}
+
+impl ChainName {
+    /// All chains, in creation order.
+    pub const ALL: [Self; 2] = [Self::Input, Self::Icmpv6];
+
+    /// The chain's name in the table.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Input => CHAIN,
+            Self::Icmpv6 => ICMPV6_CHAIN,
+        }
+    }
+}
 
 /// The four sets of DESIGN §3. Everything that changes at run time is a set element, never a
 /// rule, so a packet's verdict costs a few hash lookups whatever the configuration size.
@@ -136,16 +162,27 @@ impl Default for Options {
     }
 }
 
-/// The complete table: the four sets and the input chain's rules, in order.
+/// The complete table: the four sets and the two chains' rules, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TablePlan {
     /// The sets in declaration order.
     pub sets: Vec<SetPlan>,
     /// The input chain's rules in evaluation order.
     pub rules: Vec<Rule>,
+    /// The `input_icmpv6` chain's rules in evaluation order. A packet none of them accepts
+    /// returns to the input chain after the jump.
+    pub icmpv6_rules: Vec<Rule>,
 }
 
 impl TablePlan {
+    /// Each chain with its rules, in creation order.
+    pub fn chains(&self) -> [(ChainName, &[Rule]); 2] {
+        [
+            (ChainName::Input, self.rules.as_slice()),
+            (ChainName::Icmpv6, self.icmpv6_rules.as_slice()),
+        ]
+    }
+
     /// The total number of set elements.
     pub fn element_count(&self) -> usize {
         self.sets.iter().map(|s| s.elements.len()).sum()
@@ -183,5 +220,6 @@ pub fn full(state: &State, options: &Options) -> TablePlan {
     TablePlan {
         sets,
         rules: rule::chain(state.logging(), options),
+        icmpv6_rules: rule::icmpv6_chain(),
     }
 }

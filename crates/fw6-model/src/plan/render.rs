@@ -6,7 +6,7 @@
 use std::fmt::{self, Write as _};
 
 use super::rule::{Icmpv6Type, LogKind};
-use super::{CHAIN, Element, Rule, SetName, SetPlan, TABLE, TablePlan};
+use super::{ChainName, Element, ICMPV6_CHAIN, Rule, SetName, SetPlan, TABLE, TablePlan};
 
 /// The whole table as nft text, starting with the create–delete–create idiom so that loading it
 /// replaces any previous table atomically (DESIGN §3).
@@ -15,12 +15,21 @@ pub fn render(plan: &TablePlan) -> String {
     for set in &plan.sets {
         render_set(&mut out, set);
     }
-    let _ = writeln!(out, "\tchain {CHAIN} {{");
-    out.push_str("\t\ttype filter hook input priority filter; policy accept;\n");
-    for rule in &plan.rules {
-        let _ = writeln!(out, "\t\t{}", rule_text(rule));
+    // Chains in creation order, as `nft list` prints them; only the base chain has a hook.
+    for (index, (chain, rules)) in plan.chains().into_iter().enumerate() {
+        if index > 0 {
+            out.push('\n');
+        }
+        let _ = writeln!(out, "\tchain {} {{", chain.as_str());
+        if chain == ChainName::Input {
+            out.push_str("\t\ttype filter hook input priority filter; policy accept;\n");
+        }
+        for rule in rules {
+            let _ = writeln!(out, "\t\t{}", rule_text(rule));
+        }
+        out.push_str("\t}\n");
     }
-    out.push_str("\t}\n}\n");
+    out.push_str("}\n");
     out
 }
 
@@ -57,6 +66,7 @@ pub(crate) fn rule_text(rule: &Rule) -> String {
     match rule {
         Rule::AcceptLoopback => "iif \"lo\" accept".to_owned(),
         Rule::AcceptEstablished => "ct state established,related accept".to_owned(),
+        Rule::JumpIcmpv6 => format!("meta l4proto ipv6-icmp jump {ICMPV6_CHAIN}"),
         Rule::AcceptNeighbourDiscovery(t) => {
             format!("icmpv6 type {} ip6 hoplimit 255 accept", icmp(*t))
         }

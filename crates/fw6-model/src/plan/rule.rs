@@ -1,4 +1,4 @@
-//! The input chain's rules, as meaning rather than expressions; the kernel crate turns each into
+//! The chains' rules, as meaning rather than expressions; the kernel crate turns each into
 //! the netlink expressions nft itself would generate.
 
 use super::{EchoRequest, Options, SetName};
@@ -112,13 +112,17 @@ impl LogKind {
 /// the kernel, so a flood of large packets costs no more netlink bandwidth than one of small ones.
 pub const LOG_SNAPLEN: u32 = 128;
 
-/// One rule of the input chain.
+/// One rule of the input chain or of the `input_icmpv6` chain.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Rule {
     /// `iif "lo" accept`.
     AcceptLoopback,
     /// `ct state established,related accept`: replies to traffic the host started.
     AcceptEstablished,
+    /// `meta l4proto ipv6-icmp jump input_icmpv6`: ICMPv6 packets go through the must-pass
+    /// rules (in the regular chain [`super::ICMPV6_CHAIN`]); one that none accepts comes back
+    /// and goes on with the next rule. Other packets pay one comparison for all of them.
+    JumpIcmpv6,
     /// `icmpv6 type T ip6 hoplimit 255 accept`.
     AcceptNeighbourDiscovery(Icmpv6Type),
     /// `ip6 saddr fe80::/10 icmpv6 type T accept`.
@@ -159,7 +163,7 @@ pub enum Rule {
     Drop,
 }
 
-/// The chain of DESIGN §3, in order.
+/// The input chain of DESIGN §3, in order.
 pub(super) fn chain(logging: &LogSettings, options: &Options) -> Vec<Rule> {
     let log = |set, kind| Rule::Log {
         set,
@@ -168,23 +172,14 @@ pub(super) fn chain(logging: &LogSettings, options: &Options) -> Vec<Rule> {
         per_second: options.log_per_second,
         snaplen: LOG_SNAPLEN,
     };
-    let mut rules = vec![Rule::AcceptLoopback, Rule::AcceptEstablished];
-    rules.extend(
-        Icmpv6Type::NEIGHBOUR_DISCOVERY
-            .into_iter()
-            .map(Rule::AcceptNeighbourDiscovery),
-    );
-    rules.extend(
-        Icmpv6Type::MULTICAST_LISTENER
-            .into_iter()
-            .map(Rule::AcceptMulticastListener),
-    );
-    rules.extend(Icmpv6Type::ERRORS.into_iter().map(Rule::AcceptIcmpv6Error));
-    rules.extend([
+    let mut rules = vec![
+        Rule::AcceptLoopback,
+        Rule::AcceptEstablished,
+        Rule::JumpIcmpv6,
         Rule::AcceptUnfirewalled,
         Rule::DropInvalid,
         Rule::DropRoutingHeader0,
-    ]);
+    ];
     if let EchoRequest::Accept { per_second } = options.echo_request {
         rules.push(Rule::AcceptEchoRequest { per_second });
     }
@@ -201,4 +196,18 @@ pub(super) fn chain(logging: &LogSettings, options: &Options) -> Vec<Rule> {
     }
     rules.push(Rule::Drop);
     rules
+}
+
+/// The `input_icmpv6` chain: RFC 4890 must-pass ICMPv6, in order.
+pub(super) fn icmpv6_chain() -> Vec<Rule> {
+    Icmpv6Type::NEIGHBOUR_DISCOVERY
+        .into_iter()
+        .map(Rule::AcceptNeighbourDiscovery)
+        .chain(
+            Icmpv6Type::MULTICAST_LISTENER
+                .into_iter()
+                .map(Rule::AcceptMulticastListener),
+        )
+        .chain(Icmpv6Type::ERRORS.into_iter().map(Rule::AcceptIcmpv6Error))
+        .collect()
 }

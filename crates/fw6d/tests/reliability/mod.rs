@@ -62,27 +62,34 @@ pub enum Reply {
 impl Reply {
     /// Classifies a zbus result.
     pub fn of<T>(r: &Result<T, zbus::Error>) -> Self {
+        use zbus::DBusError as _;
         match r {
             Ok(_) => Self::Ok,
             Err(zbus::Error::MethodError(name, desc, _)) => {
-                let name = name.as_str();
-                let desc = desc.clone().unwrap_or_default();
-                if let Some(kind) = name.strip_prefix("org.fw6.Firewall1.Error.") {
-                    Self::Fw(kind.to_owned(), desc)
-                } else if matches!(
-                    name,
-                    "org.freedesktop.DBus.Error.NoReply"
-                        | "org.freedesktop.DBus.Error.ServiceUnknown"
-                        | "org.freedesktop.DBus.Error.NameHasNoOwner"
-                        | "org.freedesktop.DBus.Error.Disconnected"
-                        | "org.freedesktop.DBus.Error.Timeout"
-                ) {
-                    Self::Gone(format!("{name}: {desc}"))
-                } else {
-                    Self::Bus(name.to_owned(), desc)
-                }
+                Self::named(name.as_str(), desc.as_deref().unwrap_or_default())
+            }
+            // zbus turns standard errors (InvalidArgs, UnknownMethod...) into this variant.
+            Err(zbus::Error::FDO(e)) => {
+                Self::named(e.name().as_str(), e.description().unwrap_or_default())
             }
             Err(e) => Self::Gone(e.to_string()),
+        }
+    }
+
+    fn named(name: &str, desc: &str) -> Self {
+        if let Some(kind) = name.strip_prefix("org.fw6.Firewall1.Error.") {
+            Self::Fw(kind.to_owned(), desc.to_owned())
+        } else if matches!(
+            name,
+            "org.freedesktop.DBus.Error.NoReply"
+                | "org.freedesktop.DBus.Error.ServiceUnknown"
+                | "org.freedesktop.DBus.Error.NameHasNoOwner"
+                | "org.freedesktop.DBus.Error.Disconnected"
+                | "org.freedesktop.DBus.Error.Timeout"
+        ) {
+            Self::Gone(format!("{name}: {desc}"))
+        } else {
+            Self::Bus(name.to_owned(), desc.to_owned())
         }
     }
 }

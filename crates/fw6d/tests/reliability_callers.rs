@@ -1,0 +1,144 @@
+//! Hostile callers, continued (issue 8 §6): an unprivileged uid with a real polkitd cannot change
+//! anything through `Apply` with any of the twelve members (`tests/access.rs` covers the direct
+//! members and properties), and oversized requests get a clear limit error from fw6d or the bus,
+//! with the daemon still up and nothing changed. Needs root.
+
+mod common;
+mod reliability;
+
+use common::{Lab, MANAGER, MANAGER_IFACE};
+use fw6_testkit::bus::NOBODY;
+use reliability::{Reply, figure};
+
+#[test]
+fn an_unprivileged_caller_cannot_apply_any_member() {
+    fw6_testkit::require_root("reliability_callers");
+    let lab = Lab::with("", true);
+    let before = lab.table();
+    let settings_before = lab.property("LogfilePath", None).unwrap();
+    let items: [[&str; 6]; 12] = [
+        ["OpenGlobalPort", "", "80", "6", "x", ""],
+        ["CloseGlobalPort", "", "22", "6", "", ""],
+        ["EnableFirewall", "lan0", "0", "0", "", ""],
+        ["DisableFirewall", "lan0", "0", "0", "", ""],
+        ["OpenPort", "lan0", "80", "6", "x", ""],
+        ["ClosePort", "lan0", "80", "6", "", ""],
+        ["IgnoreGlobalPort", "lan0", "22", "6", "x", ""],
+        ["ObserveGlobalPort", "lan0", "22", "6", "", ""],
+        ["LogfilePath", "", "0", "0", "", "/tmp/evil.log"],
+        ["LogfileMaximumSize", "", "0", "0", "", "64"],
+        ["LogDroppedPackets", "", "0", "0", "", "true"],
+        ["LogConnections", "", "0", "0", "", "true"],
+    ];
+    for item in &items {
+        let mut args = vec!["a(ssquss)", "1"];
+        args.extend(item);
+        let err = lab
+            .call_as(Some(NOBODY), MANAGER, MANAGER_IFACE, "Apply", &args)
+            .unwrap_err();
+        assert!(
+            err.contains("not authorized") || err.contains("AccessDenied"),
+            "Apply {}: {err}",
+            item[0]
+        );
+    }
+    // All twelve in one batch, too.
+    let mut args = vec!["a(ssquss)", "12"];
+    for item in &items {
+        args.extend(item);
+    }
+    let err = lab
+        .call_as(Some(NOBODY), MANAGER, MANAGER_IFACE, "Apply", &args)
+        .unwrap_err();
+    assert!(err.contains("not authorized"), "{err}");
+    assert_eq!(lab.table(), before, "nothing changed in the kernel");
+    assert_eq!(lab.property("LogfilePath", None).unwrap(), settings_before);
+    figure("callers.unprivileged_apply_members_denied", items.len() + 1);
+}
+
+#[test]
+fn oversized_requests_get_a_clear_limit_error() {
+    fw6_testkit::require_root("reliability_callers");
+    let lab = Lab::start();
+    let rt = reliability::runtime();
+    let conn = rt.block_on(reliability::connect(lab.bus.address()));
+    let lan0 = rt.block_on(reliability::connection_path(&conn, "lan0"));
+    let before = reliability::kernel_facts(&lab);
+    let call = |path: &str, iface: &str, member: &str, body: &(u16, u32, &str)| {
+        Reply::of(&rt.block_on(reliability::call(&conn, path, iface, member, body)))
+    };
+
+    // A 1 MiB entry name: fw6d's own limit.
+    let huge = "x".repeat(1 << 20);
+    let reply = call(
+        &lan0,
+        common::CONN_IFACE,
+        "OpenPort",
+        &(80, 6, huge.as_str()),
+    );
+    match &reply {
+        Reply::Fw(kind, msg) => {
+            assert_eq!(kind, "InvalidArg", "{msg}");
+            assert!(
+                msg.contains("255"),
+                "names the limit: {}",
+                &msg[..msg.len().min(300)]
+            );
+        }
+        other => panic!("1 MiB name: {other:?}"),
+    }
+
+    // A batch one item over max_batch (100,000): fw6d's limit, before validation.
+    let items: Vec<(String, String, u16, u32, String, String)> = (0..100_001u32)
+        .map(|i| {
+            (
+                "OpenPort".to_owned(),
+                "lan0".to_owned(),
+                u16::try_from(i % 65_535 + 1).unwrap(),
+                6,
+                String::new(),
+                String::new(),
+            )
+        })
+        .collect();
+    let reply = Reply::of(&rt.block_on(reliability::call(
+        &conn,
+        MANAGER,
+        MANAGER_IFACE,
+        "Apply",
+        &(items,),
+    )));
+    match &reply {
+        Reply::Fw(kind, msg) => {
+            assert_eq!(kind, "InvalidArg");
+            assert!(msg.contains("at most 100000"), "{msg}");
+        }
+        other => panic!("100,001 items: {other:?}"),
+    }
+
+    // A message beyond what the bus carries (dbus-daemon's max_message_size; 100 MiB is under
+    // the protocol's 128 MiB, so the client library sends it): dbus-daemon disconnects the
+    // sender, its documented behaviour; fw6d never sees it and stays up. (200 MiB is refused
+    // by zbus itself before sending: "excess data".)
+    let enormous = "y".repeat(100 << 20);
+    let reply = call(
+        &lan0,
+        common::CONN_IFACE,
+        "OpenPort",
+        &(80, 6, enormous.as_str()),
+    );
+    drop(enormous);
+    println!("100 MiB message: {reply:?}");
+    assert!(
+        !matches!(reply, Reply::Ok),
+        "a 100 MiB message cannot succeed"
+    );
+    // Whatever the bus did to our connection, a fresh one still reaches a live daemon.
+    let fresh = rt.block_on(reliability::connect(lab.bus.address()));
+    let answers = rt
+        .block_on(reliability::dbus_facts(&fresh))
+        .expect("fw6d is up");
+    assert_eq!(answers.keys, before.keys, "nothing changed");
+    assert_eq!(reliability::kernel_facts(&lab).keys, before.keys);
+    figure("callers.oversized_requests_refused", 3);
+}

@@ -39,6 +39,19 @@ impl Session {
             })
             .await
     }
+
+    /// The connection `id_or_name`, through the manager.
+    pub async fn connection(&self, id_or_name: &str) -> Result<fw6::Connection, fw6::Error> {
+        self.manager().await?.connection(id_or_name).await
+    }
+}
+
+/// The JSON of a command about one pair on one connection, e.g. `{"connection": "lan0",
+/// "port": 80, "protocol": "tcp", "open": true}`; `field` is `open` or `ignored`.
+fn pair_json(conn: &str, key: PortKey, field: &str, value: bool) -> serde_json::Value {
+    let mut v = json!({ "connection": conn, "port": key.port, "protocol": key.protocol });
+    v[field] = json!(value);
+    v
 }
 
 /// A `PORT/PROTO` argument.
@@ -84,7 +97,7 @@ pub async fn run(session: &Session, command: Command, out: Out) -> Result<(), Fa
                 FirewallAction::Enable(c) => (c.conn, true),
                 FirewallAction::Disable(c) => (c.conn, false),
             };
-            let c = session.manager().await?.connection(&conn).await?;
+            let c = session.connection(&conn).await?;
             if on {
                 c.enable_firewall().await?;
             } else {
@@ -219,53 +232,36 @@ async fn port(session: &Session, action: PortAction, out: Out) -> Result<(), Fai
         PortAction::Open(a) => {
             let (key, n) = (pair(&a.at.pair)?, name(&a.name)?);
             session
-                .manager()
-                .await?
                 .connection(&a.at.conn)
                 .await?
                 .open_port(key, &n)
                 .await?;
             let conn = a.at.conn;
-            out.emit(&json!({ "connection": conn, "port": key.port, "protocol": key.protocol, "open": true }), || {
+            out.emit(&pair_json(&conn, key, "open", true), || {
                 format!("{conn}: {key} open")
             });
         }
         PortAction::Close(a) => {
             let key = pair(&a.pair)?;
-            session
-                .manager()
-                .await?
-                .connection(&a.conn)
-                .await?
-                .close_port(key)
-                .await?;
+            session.connection(&a.conn).await?.close_port(key).await?;
             let conn = a.conn;
-            out.emit(&json!({ "connection": conn, "port": key.port, "protocol": key.protocol, "open": false }), || {
+            out.emit(&pair_json(&conn, key, "open", false), || {
                 format!("{conn}: {key} closed")
             });
         }
         PortAction::Check(a) => {
             let key = pair(&a.pair)?;
-            let open = session
-                .manager()
-                .await?
-                .connection(&a.conn)
-                .await?
-                .is_port_open(key)
-                .await?;
+            let open = session.connection(&a.conn).await?.is_port_open(key).await?;
             let conn = a.conn;
-            out.emit(&json!({ "connection": conn, "port": key.port, "protocol": key.protocol, "open": open }), || {
-                format!("{conn}: {key} is {}open on this connection", if open { "" } else { "not " })
+            out.emit(&pair_json(&conn, key, "open", open), || {
+                format!(
+                    "{conn}: {key} is {}open on this connection",
+                    if open { "" } else { "not " }
+                )
             });
         }
         PortAction::List(c) => {
-            let list = session
-                .manager()
-                .await?
-                .connection(&c.conn)
-                .await?
-                .open_ports()
-                .await?;
+            let list = session.connection(&c.conn).await?.open_ports().await?;
             let list = list.as_slice();
             let conn = c.conn;
             let json = output::OpenList {
@@ -316,35 +312,29 @@ async fn global(session: &Session, action: GlobalAction, out: Out) -> Result<(),
         GlobalAction::Ignore(a) => {
             let (key, n) = (pair(&a.at.pair)?, name(&a.name)?);
             session
-                .manager()
-                .await?
                 .connection(&a.at.conn)
                 .await?
                 .ignore_global_port(key, &n)
                 .await?;
             let conn = a.at.conn;
-            out.emit(&json!({ "connection": conn, "port": key.port, "protocol": key.protocol, "ignored": true }), || {
+            out.emit(&pair_json(&conn, key, "ignored", true), || {
                 format!("{conn}: global {key} ignored")
             });
         }
         GlobalAction::Observe(a) => {
             let key = pair(&a.pair)?;
             session
-                .manager()
-                .await?
                 .connection(&a.conn)
                 .await?
                 .observe_global_port(key)
                 .await?;
             let conn = a.conn;
-            out.emit(&json!({ "connection": conn, "port": key.port, "protocol": key.protocol, "ignored": false }), || {
+            out.emit(&pair_json(&conn, key, "ignored", false), || {
                 format!("{conn}: global {key} observed")
             });
         }
         GlobalAction::Ignored(c) => {
             let list = session
-                .manager()
-                .await?
                 .connection(&c.conn)
                 .await?
                 .ignored_global_ports()

@@ -12,6 +12,7 @@ use fw6_testkit::NetNs;
 
 use crate::lab::{self, Lab, Result};
 use crate::nftproc;
+use crate::phases;
 use crate::report::{Report, Row, ms, percentile};
 use crate::{Bins, Scale};
 
@@ -75,6 +76,7 @@ pub fn run(scale: &Scale, bins: &Bins, report: &mut Report) -> Result<()> {
 /// p50, p99 and the number of timed calls with `size` pairs stored.
 fn ours(scale: &Scale, bins: &Bins, size: usize) -> Result<(Duration, Duration, usize)> {
     let mut lab = Lab::new(bins)?;
+    lab.log_filter = "info,fw6d=debug";
     lab.start_daemon()?;
     let manager = lab.manager()?;
     let took = lab::preload(&manager, size)?;
@@ -96,6 +98,7 @@ fn ours(scale: &Scale, bins: &Bins, size: usize) -> Result<(Duration, Duration, 
             break;
         }
     }
+    phases::print(&lab.log(), "OpenPort", 1, samples.len());
     let status = manager.status()?;
     let expected = size + WARMUP + samples.len();
     if status.open as usize != expected {

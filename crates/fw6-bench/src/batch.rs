@@ -10,6 +10,7 @@ use fw6_testkit::NetNs;
 
 use crate::lab::{self, Lab, Result};
 use crate::nftproc;
+use crate::phases;
 use crate::report::{Report, Row, median, ms};
 use crate::{Bins, Scale};
 
@@ -19,6 +20,7 @@ pub fn run(scale: &Scale, bins: &Bins, report: &mut Report) -> Result<()> {
     let keys: Vec<PortKey> = (0..n).map(lab::preload_key).collect::<Result<_>>()?;
 
     let mut lab = Lab::new(bins)?;
+    lab.log_filter = "info,fw6d=debug";
     lab.start_daemon()?;
     let manager = lab.manager()?;
     let opens = lab::opens("wan0", 0..n, |i| Ok(keys[i]), "batch")?;
@@ -44,6 +46,7 @@ pub fn run(scale: &Scale, bins: &Bins, report: &mut Report) -> Result<()> {
         manager.apply(&closes)?;
     }
     drop(manager);
+    phases::print(&lab.log(), "OpenPort", n, scale.batch_repeats);
     drop(lab);
 
     let ns = NetNs::new();

@@ -34,6 +34,8 @@ pub struct Lab {
     log: PathBuf,
     daemon: Option<Child>,
     starts: u32,
+    /// fw6d's log filter; `fw6d=debug` adds its per-commit phase timings to the log.
+    pub log_filter: &'static str,
 }
 
 impl Lab {
@@ -52,6 +54,7 @@ impl Lab {
             config,
             daemon: None,
             starts: 0,
+            log_filter: "info",
         })
     }
 
@@ -76,6 +79,7 @@ impl Lab {
             .arg("--state-dir")
             .arg(&self.state_dir)
             .env("NOTIFY_SOCKET", &notify_path)
+            .env("FW6_LOG", self.log_filter)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);

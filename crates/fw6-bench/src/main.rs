@@ -15,6 +15,7 @@ mod batch;
 mod dataplane;
 mod lab;
 mod nftproc;
+mod phases;
 mod report;
 mod startup;
 mod traffic;

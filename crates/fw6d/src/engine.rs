@@ -5,11 +5,12 @@
 //! never disagree for longer than one call.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use fw6_model::plan::{self, ElementOp, Options, Update};
 use fw6_model::{Change, Error, IfName, Mutation, State};
 use tokio::sync::watch;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::kernel::Kernel;
 use crate::store::{Provenance, Store};
@@ -101,6 +102,7 @@ impl Engine {
         mutations: &[Mutation],
         who: &Provenance,
     ) -> Result<Vec<Change>, Error> {
+        let started = Instant::now();
         let mut next = self.state.clone();
         let mut per_member = Vec::with_capacity(mutations.len());
         for (index, mutation) in mutations.iter().enumerate() {
@@ -124,14 +126,17 @@ impl Engine {
         }
         let changes: Vec<Change> = per_member.iter().flat_map(|(_, c)| c.clone()).collect();
 
+        let validated = Instant::now();
         let mut tx = self.store.transaction().map_err(store_fail)?;
         for (member, member_changes) in &per_member {
             tx.record(member, member_changes, who).map_err(store_fail)?;
         }
+        let recorded = Instant::now();
         let update = plan::update(&changes);
         // On refusal `tx` is dropped here, which rolls the store back.
         send(self.kernel.as_mut(), &self.options, &update, &next)
             .map_err(|e| Error::fail(format!("the kernel refused the change: {e}")))?;
+        let enforced = Instant::now();
         if let Err(e) = tx.commit() {
             let undone = match &update {
                 Update::Elements(ops) => self.kernel.apply_changes(&inverse(ops)),
@@ -147,6 +152,16 @@ impl Engine {
         }
         self.state = next;
         self.published.send_replace(Arc::new(self.state.clone()));
+        // Where a commit's time goes, for profiling without a profiler (`--log fw6d=debug`).
+        debug!(
+            member = per_member[0].0,
+            changes = changes.len(),
+            validate_us = micros(validated - started),
+            store_us = micros(recorded - validated),
+            kernel_us = micros(enforced - recorded),
+            commit_us = micros(enforced.elapsed()),
+            "committed"
+        );
         Ok(changes)
     }
 
@@ -244,4 +259,8 @@ fn inverse(ops: &[ElementOp]) -> Vec<ElementOp> {
 
 fn store_fail(e: impl std::fmt::Display) -> Error {
     Error::fail(format!("the store refused the change: {e}"))
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }

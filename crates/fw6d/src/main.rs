@@ -1,5 +1,6 @@
 //! `fw6d`: the fw6 daemon. See `docs/architecture.md`.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -29,6 +30,8 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(&args.log))
         .with_writer(std::io::stderr)
+        // Colours only for a person at a terminal, never escape codes in a journal or a file.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let must_exist = args.config.as_os_str() != DEFAULT_CONFIG_PATH;
     let mut config = match Config::load(&args.config, must_exist) {

@@ -10,10 +10,11 @@ mod manager;
 mod registry;
 
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use fw6_model::{Change, IfName, Mutation, State};
 use tokio::sync::watch;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 use zbus::message::Header;
 use zbus::object_server::SignalEmitter;
 
@@ -97,16 +98,30 @@ impl Shared {
             ))
             .into());
         }
+        let started = Instant::now();
+        let member = mutations.first().map_or("", Mutation::member);
         // Validate first, on a scratch copy of the published state (O(1) to clone), so bad
         // input is refused before anyone is asked to authenticate.
         (*self.state()).clone().apply_batch(&mutations)?;
+        let validated = Instant::now();
         let who = self.callers.get(conn, hdr).await?;
         auth::authorize(conn, hdr, &who, &mutations, self.config.allow_configuration).await?;
+        let authorized = Instant::now();
         let changes = self.writer.submit(mutations, who.clone()).await?;
+        let written = Instant::now();
         if !changes.is_empty() {
             info!(uid = who.uid, sender = ?who.sender, changes = changes.len(), "changed");
             self.after_change(conn, &changes).await;
         }
+        debug!(
+            member,
+            changes = changes.len(),
+            validate_us = micros(validated - started),
+            authorize_us = micros(authorized - validated),
+            writer_us = micros(written - authorized),
+            after_us = micros(written.elapsed()),
+            "served a change"
+        );
         Ok(changes)
     }
 
@@ -166,4 +181,8 @@ pub async fn export_connection(conn: &zbus::Connection, shared: &Arc<Shared>, na
     if let Err(e) = server.at(path.as_ref(), iface).await {
         warn!(%e, %name, "could not export the connection object");
     }
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }

@@ -38,8 +38,14 @@ pub async fn run(config: Config) -> Result<(), String> {
         ),
     }
 
+    // The drift monitor is blind to our own commits (by port id): every counted notification
+    // is someone else changing our table. Our large commits (start-up, batches, rebuilds) are
+    // made with it not listening, so the kernel does not build a notification per element.
     let nft = Nft::new().map_err(|e| format!("cannot open the nftables netlink socket: {e}"))?;
-    let port = nft.port();
+    let monitor = Monitor::new()
+        .map_err(|e| format!("cannot follow nftables changes: {e}"))?
+        .ignoring(nft.port());
+    let nft = nft.quieting(monitor.subscription());
     let mut engine = Engine::start(state, store, Box::new(nft), config.plan_options())
         .map_err(|e| e.to_string())?;
     if !matches!(opened, Opened::Existing) {
@@ -48,15 +54,6 @@ pub async fn run(config: Config) -> Result<(), String> {
             .submit(&seeds, &Provenance::daemon())
             .map_err(|e| format!("cannot seed the defaults: {e}"))?;
     }
-    // Subscribed after the start-up commits (with a listener, the kernel builds a notification
-    // per element of the whole table), blind to our own commits: every counted notification is
-    // someone else changing our table. A change in the gap shows as a newer generation.
-    let monitor = Monitor::new()
-        .map_err(|e| format!("cannot follow nftables changes: {e}"))?
-        .ignoring(port);
-    engine
-        .repair_if_changed_since_commit()
-        .map_err(|e| e.to_string())?;
     let state = engine.subscribe();
     let writer = Writer::spawn(engine);
     let shared = Shared::new(writer, state, config.clone());

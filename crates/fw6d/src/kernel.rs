@@ -8,31 +8,51 @@ use std::sync::{Arc, Mutex, PoisonError};
 use fw6_kernel::Nft;
 use fw6_model::plan::{ElementOp, TablePlan};
 
+/// What an accepted commit leaves to check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub enum Committed {
+    /// The drift monitor saw everything around the commit.
+    Watched,
+    /// The monitor was not listening during the commit (a large one, see
+    /// [`fw6_kernel::Nft::quieting`]) and someone else committed meanwhile, perhaps to our
+    /// table: rebuild it to be sure.
+    Unwatched,
+}
+
 /// What the engine needs from the kernel. Errors are the kernel's own words, ready to become an
 /// `E_FAIL` message.
 pub trait Kernel: Send {
     /// Replaces our table with `plan` in one transaction.
-    fn apply_full(&mut self, plan: &TablePlan) -> Result<(), String>;
+    fn apply_full(&mut self, plan: &TablePlan) -> Result<Committed, String>;
     /// Adds and deletes set elements in one transaction.
-    fn apply_changes(&mut self, ops: &[ElementOp]) -> Result<(), String>;
+    fn apply_changes(&mut self, ops: &[ElementOp]) -> Result<Committed, String>;
     /// Whether our table exists.
     fn table_exists(&mut self) -> Result<bool, String>;
     /// The ruleset generation, for `Status`.
     fn generation(&mut self) -> Result<u32, String>;
-    /// Whether anything was committed (by anyone, to any table) since our last commit.
-    fn changed_since_commit(&mut self) -> Result<bool, String>;
+}
+
+impl From<fw6_kernel::Applied> for Committed {
+    fn from(applied: fw6_kernel::Applied) -> Self {
+        if applied.unwatched {
+            Self::Unwatched
+        } else {
+            Self::Watched
+        }
+    }
 }
 
 impl Kernel for Nft {
-    fn apply_full(&mut self, plan: &TablePlan) -> Result<(), String> {
+    fn apply_full(&mut self, plan: &TablePlan) -> Result<Committed, String> {
         Nft::apply_full(self, plan)
-            .map(drop)
+            .map(Committed::from)
             .map_err(|e| e.to_string())
     }
 
-    fn apply_changes(&mut self, ops: &[ElementOp]) -> Result<(), String> {
+    fn apply_changes(&mut self, ops: &[ElementOp]) -> Result<Committed, String> {
         Nft::apply_changes(self, ops)
-            .map(drop)
+            .map(Committed::from)
             .map_err(|e| e.to_string())
     }
 
@@ -42,11 +62,6 @@ impl Kernel for Nft {
 
     fn generation(&mut self) -> Result<u32, String> {
         Nft::generation(self).map_err(|e| e.to_string())
-    }
-
-    fn changed_since_commit(&mut self) -> Result<bool, String> {
-        let now = Nft::generation(self).map_err(|e| e.to_string())?;
-        Ok(Some(now) != self.last_generation())
     }
 }
 
@@ -59,6 +74,8 @@ pub struct Recorded {
     pub changes: Vec<Vec<ElementOp>>,
     /// When set, the next call fails with this message (and is not recorded).
     pub fail_next: Option<String>,
+    /// When set, the next accepted commit reports [`Committed::Unwatched`].
+    pub unwatched_next: bool,
 }
 
 /// A test double that records every call and can be told to refuse the next one. The record
@@ -76,18 +93,28 @@ impl Recording {
     }
 }
 
+impl Recorded {
+    fn committed(&mut self) -> Committed {
+        if std::mem::take(&mut self.unwatched_next) {
+            Committed::Unwatched
+        } else {
+            Committed::Watched
+        }
+    }
+}
+
 impl Kernel for Recording {
-    fn apply_full(&mut self, plan: &TablePlan) -> Result<(), String> {
+    fn apply_full(&mut self, plan: &TablePlan) -> Result<Committed, String> {
         self.with(|r| {
             r.full.push(plan.clone());
-            Ok(())
+            Ok(r.committed())
         })
     }
 
-    fn apply_changes(&mut self, ops: &[ElementOp]) -> Result<(), String> {
+    fn apply_changes(&mut self, ops: &[ElementOp]) -> Result<Committed, String> {
         self.with(|r| {
             r.changes.push(ops.to_vec());
-            Ok(())
+            Ok(r.committed())
         })
     }
 
@@ -97,9 +124,5 @@ impl Kernel for Recording {
 
     fn generation(&mut self) -> Result<u32, String> {
         self.with(|r| u32::try_from(r.full.len() + r.changes.len()).map_err(|e| e.to_string()))
-    }
-
-    fn changed_since_commit(&mut self) -> Result<bool, String> {
-        Ok(false)
     }
 }

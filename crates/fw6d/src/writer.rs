@@ -8,7 +8,7 @@ use std::thread;
 use fw6_model::{Change, Error, ErrorKind, IfName, Mutation};
 use tokio::sync::oneshot;
 
-use crate::engine::{Engine, TableState};
+use crate::engine::{Engine, TableState, Validated};
 use crate::store::Provenance;
 
 /// What the writer reports for `Status`.
@@ -25,6 +25,7 @@ pub struct WriterStatus {
 enum Request {
     Submit {
         mutations: Vec<Mutation>,
+        validated: Validated,
         who: Provenance,
         reply: oneshot::Sender<Result<Vec<Change>, Error>>,
     },
@@ -58,10 +59,12 @@ impl Writer {
                     match request {
                         Request::Submit {
                             mutations,
+                            validated,
                             who,
                             reply,
                         } => {
-                            let _ = reply.send(engine.submit(&mutations, &who));
+                            let _ =
+                                reply.send(engine.submit_validated(&mutations, validated, &who));
                         }
                         Request::Adopt {
                             connection,
@@ -85,15 +88,18 @@ impl Writer {
         Self { requests }
     }
 
-    /// Submits mutations and waits for the outcome.
+    /// Submits mutations, validated by the caller against the published state, and waits for
+    /// the outcome.
     pub async fn submit(
         &self,
         mutations: Vec<Mutation>,
+        validated: Validated,
         who: Provenance,
     ) -> Result<Vec<Change>, Error> {
         let (reply, outcome) = oneshot::channel();
         self.send(Request::Submit {
             mutations,
+            validated,
             who,
             reply,
         })?;

@@ -4,6 +4,7 @@
 //! make fw6 rebuild (DESIGN §1.5, play well with others).
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::sync::Arc;
 
 use netlink_sys::{Socket as NlSocket, protocols::NETLINK_NETFILTER};
 use rustix::net::{RecvFlags, sockopt};
@@ -30,7 +31,7 @@ const RECV_BUFFER: usize = 4 << 20;
 /// A non-blocking subscription to nf_tables change notifications in the current namespace.
 #[derive(Debug)]
 pub struct Monitor {
-    socket: NlSocket,
+    socket: Arc<NlSocket>,
     read: Vec<u8>,
     ignore: Option<u32>,
 }
@@ -51,10 +52,16 @@ impl Monitor {
             .set_non_blocking(true)
             .map_err(step("make the socket non-blocking"))?;
         Ok(Self {
-            socket,
+            socket: Arc::new(socket),
             read: vec![0; 256 << 10],
             ignore: None,
         })
+    }
+
+    /// A handle that stops and restarts this monitor's listening from another thread: see
+    /// [`super::Nft::quieting`].
+    pub fn subscription(&self) -> Subscription {
+        Subscription(Arc::clone(&self.socket))
     }
 
     /// Ignores notifications caused by the socket with netlink port `port` (see
@@ -88,6 +95,37 @@ impl Monitor {
                 Err(e) => return Err(Error::io("read ruleset notifications", e.into())),
             }
         }
+    }
+}
+
+/// The group membership of a [`Monitor`], switchable from the thread that commits.
+///
+/// While any socket listens on `NFNLGRP_NFTABLES`, the kernel builds one notification per set
+/// element a commit adds or deletes (`nf_tables_setelem_notify`): measured, a 10,000-element
+/// commit took 41 ms with the monitor listening and 14 ms without. Leaving the group during our
+/// own large commits spares that work; the generation read around the commit covers the gap.
+#[derive(Debug, Clone)]
+pub struct Subscription(Arc<NlSocket>);
+
+impl Subscription {
+    /// Starts listening (again). Joining a group twice is harmless.
+    pub fn join(&self) -> Result<(), Error> {
+        self.0
+            .add_membership(NFNLGRP_NFTABLES)
+            .map_err(|source| Error::Socket {
+                step: "join the nftables group",
+                source,
+            })
+    }
+
+    /// Stops listening; notifications already queued stay readable.
+    pub fn leave(&self) -> Result<(), Error> {
+        self.0
+            .drop_membership(NFNLGRP_NFTABLES)
+            .map_err(|source| Error::Socket {
+                step: "leave the nftables group",
+                source,
+            })
     }
 }
 

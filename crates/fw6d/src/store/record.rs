@@ -24,20 +24,52 @@ impl PairSet {
             Self::IgnoredPorts => "ignored_ports",
         }
     }
+
+    /// The insert (constant text: the statement cache hashes it on every call).
+    const fn insert_sql(self) -> &'static str {
+        match self {
+            Self::GlobalOpen => {
+                "INSERT INTO global_open (port, protocol, name, uid, pid, executable, sender, \
+                 created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+            }
+            Self::OpenPorts => {
+                "INSERT INTO open_ports (connection, port, protocol, name, uid, pid, \
+                 executable, sender, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+            }
+            Self::IgnoredPorts => {
+                "INSERT INTO ignored_ports (connection, port, protocol, name, uid, pid, \
+                 executable, sender, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+            }
+        }
+    }
+
+    /// The delete by primary key.
+    const fn delete_sql(self) -> &'static str {
+        match self {
+            Self::GlobalOpen => "DELETE FROM global_open WHERE port = ?1 AND protocol = ?2",
+            Self::OpenPorts => {
+                "DELETE FROM open_ports WHERE connection = ?1 AND port = ?2 AND protocol = ?3"
+            }
+            Self::IgnoredPorts => {
+                "DELETE FROM ignored_ports WHERE connection = ?1 AND port = ?2 AND protocol = ?3"
+            }
+        }
+    }
 }
 
-/// Where and when a change is written: the open transaction (or savepoint), the caller, and the
-/// clock reading shared by every row of one call.
+/// Where and when a change is written: the open transaction, the caller, the clock reading
+/// shared by every row of one call, and the connections whose row already exists.
 pub(crate) struct Writer<'a> {
     pub conn: &'a Connection,
     pub member: &'a str,
     pub who: &'a Provenance,
     pub now: i64,
+    pub connections: &'a mut Vec<IfName>,
 }
 
 impl Writer<'_> {
     /// Persists one change and its audit rows.
-    pub fn change(&self, change: &Change) -> Result<(), StoreError> {
+    pub fn change(&mut self, change: &Change) -> Result<(), StoreError> {
         match change {
             Change::GlobalOpened { entry } => self.insert(PairSet::GlobalOpen, None, entry),
             Change::GlobalClosed { entry } => self.delete(PairSet::GlobalOpen, None, entry),
@@ -62,13 +94,14 @@ impl Writer<'_> {
     /// Adds a pair. A plain `INSERT`: the model only reports a pair as opened when it was not
     /// there, so a primary-key conflict means store and memory disagree and must fail the call.
     fn insert(
-        &self,
+        &mut self,
         set: PairSet,
         connection: Option<&IfName>,
         entry: &PortEntry,
     ) -> Result<(), StoreError> {
         let table = set.table();
-        let op = || format!("record {} (add to {table})", self.member);
+        let member = self.member;
+        let op = || format!("record {member} (add to {table})");
         let who = self.who;
         let (port, protocol, name) = (
             entry.port.get(),
@@ -77,12 +110,8 @@ impl Writer<'_> {
         );
         if let Some(connection) = connection {
             self.ensure_connection(connection)?;
-            let sql = format!(
-                "INSERT INTO {table} (connection, port, protocol, name, uid, pid, executable, \
-                 sender, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
-            );
             self.conn
-                .prepare_cached(&sql)
+                .prepare_cached(set.insert_sql())
                 .and_then(|mut stmt| {
                     stmt.execute(params![
                         connection.as_str(),
@@ -99,10 +128,7 @@ impl Writer<'_> {
                 .map_err(|e| StoreError::sqlite(op(), e))?;
         } else {
             self.conn
-                .prepare_cached(
-                    "INSERT INTO global_open (port, protocol, name, uid, pid, executable, sender, \
-                     created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                )
+                .prepare_cached(set.insert_sql())
                 .and_then(|mut stmt| {
                     stmt.execute(params![
                         port,
@@ -131,15 +157,12 @@ impl Writer<'_> {
         let op = || format!("record {} (remove from {table})", self.member);
         let (port, protocol) = (entry.port.get(), entry.protocol.number());
         let removed = if let Some(connection) = connection {
-            let sql = format!(
-                "DELETE FROM {table} WHERE connection = ?1 AND port = ?2 AND protocol = ?3"
-            );
             self.conn
-                .prepare_cached(&sql)
+                .prepare_cached(set.delete_sql())
                 .and_then(|mut stmt| stmt.execute(params![connection.as_str(), port, protocol]))
         } else {
             self.conn
-                .prepare_cached("DELETE FROM global_open WHERE port = ?1 AND protocol = ?2")
+                .prepare_cached(set.delete_sql())
                 .and_then(|mut stmt| stmt.execute(params![port, protocol]))
         }
         .map_err(|e| StoreError::sqlite(op(), e))?;
@@ -190,7 +213,11 @@ impl Writer<'_> {
     /// Gives a connection its row when a pair is first stored for it. The model creates a
     /// firewalled configuration in that case and keeps it after the last pair goes, so the row
     /// stays too, and loading yields the same set of connections.
-    fn ensure_connection(&self, connection: &IfName) -> Result<(), StoreError> {
+    fn ensure_connection(&mut self, connection: &IfName) -> Result<(), StoreError> {
+        if self.connections.contains(connection) {
+            return Ok(());
+        }
+        self.connections.push(connection.clone());
         let who = self.who;
         self.conn
             .prepare_cached(

@@ -8,7 +8,7 @@
 mod common;
 
 use common::{NetNs, nft, sample, table_json};
-use fw6_kernel::{Monitor, Nft, Verify};
+use fw6_kernel::{Monitor, Nft, QUIET_ABOVE, Verify};
 use fw6_model::State;
 use fw6_model::plan::{self, Element, ElementOp, Options, SetName};
 
@@ -131,6 +131,101 @@ fn a_monitor_can_ignore_our_own_commits() {
     assert_eq!(monitor.drain().expect("drain"), 0, "our own commit");
     nft(&["flush", "set", "ip6", "fw6", "open"]);
     assert!(monitor.drain().expect("drain") > 0, "someone else's");
+}
+
+/// `n` additions to `open` on `lan0`, ports from `first`.
+fn opens(first: usize, n: usize) -> Vec<ElementOp> {
+    (first..first + n)
+        .map(|port| {
+            ElementOp::Add(
+                SetName::Open,
+                Element::ConnectionPair(
+                    common::ifname("lan0"),
+                    common::key(&format!("{port}/tcp")),
+                ),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn large_commits_are_made_with_the_monitor_not_listening() {
+    let _ns = NetNs::enter();
+    // Not ignoring our port: anything the monitor reads here was sent to it.
+    let mut monitor = Monitor::new().expect("subscribe");
+    let mut kernel = Nft::new()
+        .expect("open netlink")
+        .quieting(monitor.subscription());
+    let full = kernel
+        .apply_full(&plan::full(&sample(), &Options::default()))
+        .expect("apply_full");
+    assert!(!full.unwatched, "nobody else committed: {full:?}");
+    let large = kernel
+        .apply_changes(&opens(1000, QUIET_ABOVE + 1))
+        .expect("large batch");
+    assert!(!large.unwatched, "{large:?}");
+    assert_eq!(
+        monitor.drain().expect("drain"),
+        0,
+        "no notification for either"
+    );
+    assert_eq!(common::nft_element_count("open"), 2 + QUIET_ABOVE + 1);
+
+    // Small commits are made listening (the monitor is back after the large one) ...
+    kernel.apply_changes(&opens(3000, 1)).expect("small batch");
+    assert!(
+        monitor.drain().expect("drain") > 0,
+        "a small commit notifies"
+    );
+    // ... and so is everyone else's.
+    nft(&["flush", "set", "ip6", "fw6", "open"]);
+    assert!(monitor.drain().expect("drain") > 0, "someone else's change");
+}
+
+#[test]
+fn a_commit_by_someone_else_while_the_monitor_is_away_is_reported() {
+    let _ns = NetNs::enter();
+    let monitor = Monitor::new().expect("subscribe");
+    let mut kernel = Nft::new()
+        .expect("open netlink")
+        .quieting(monitor.subscription());
+    kernel
+        .apply_full(&plan::full(&sample(), &Options::default()))
+        .expect("apply_full");
+    // Another program commits to its own table over and over (a thread inherits the
+    // namespace); some of our quiet commits must overlap one of its commits.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let other = {
+        let stop = std::sync::Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut n = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) && n < 2_000 {
+                nft(&["add", "table", "inet", &format!("other{}", n % 4)]);
+                n += 1;
+            }
+        })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut unwatched = 0;
+    let mut round = 0;
+    while unwatched == 0 && std::time::Instant::now() < deadline {
+        let add = opens(10_000 + round % 2 * 1000, QUIET_ABOVE + 1);
+        unwatched += usize::from(kernel.apply_changes(&add).expect("add").unwatched);
+        let delete: Vec<ElementOp> = add
+            .into_iter()
+            .map(|op| match op {
+                ElementOp::Add(set, e) | ElementOp::Delete(set, e) => ElementOp::Delete(set, e),
+            })
+            .collect();
+        unwatched += usize::from(kernel.apply_changes(&delete).expect("delete").unwatched);
+        round += 1;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    other.join().expect("the other committer");
+    assert!(
+        unwatched > 0,
+        "{round} rounds of quiet commits overlapped another program's commits and none was reported"
+    );
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use fw6_model::plan::{ElementOp, Options, SetName};
 use fw6_model::{EntryName, ErrorKind, IfName, Mutation, PortKey};
-use fw6d::engine::Engine;
+use fw6d::engine::{Engine, Validated};
 use fw6d::kernel::Recording;
 use fw6d::store::{Provenance, Store};
 
@@ -166,4 +166,74 @@ fn adopting_follows_the_default_and_persists() {
     drop(engine);
     let (_, reloaded, _) = Store::open(&dir.db()).unwrap();
     assert!(!reloaded.is_firewalled(&eth1));
+}
+
+/// More changes than the engine writes serially, so store and kernel run on two threads.
+fn many_opens(conn: &str, n: u32) -> Vec<Mutation> {
+    (1..=n)
+        .map(|p| open_port(conn, &format!("{p}/udp")))
+        .collect()
+}
+
+#[test]
+fn a_large_batch_refused_by_the_kernel_changes_nothing() {
+    let dir = TempDir::new("refuse-large");
+    let (mut engine, kernel) = engine(&dir);
+    let before = engine.state().clone();
+    kernel.0.lock().unwrap().fail_next =
+        Some("add element to set open: Cannot allocate memory".into());
+    let err = engine
+        .submit(&many_opens("lan0", 1000), &Provenance::daemon())
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Fail);
+    assert!(err.message().contains("Cannot allocate memory"), "{err}");
+    assert_eq!(engine.state(), &before);
+    // The same batch then goes through whole, store and kernel alike.
+    let changes = engine
+        .submit(&many_opens("lan0", 1000), &Provenance::daemon())
+        .unwrap();
+    assert_eq!(changes.len(), 1000);
+    assert_eq!(kernel.0.lock().unwrap().changes.last().unwrap().len(), 1000);
+    let after = engine.state().clone();
+    drop(engine);
+    let (_, reloaded, _) = Store::open(&dir.db()).unwrap();
+    assert_eq!(reloaded, after);
+}
+
+#[test]
+fn a_commit_the_monitor_did_not_watch_is_followed_by_a_rebuild() {
+    let dir = TempDir::new("unwatched");
+    let (mut engine, kernel) = engine(&dir);
+    kernel.0.lock().unwrap().unwatched_next = true;
+    engine
+        .submit(&many_opens("lan0", 300), &Provenance::daemon())
+        .unwrap();
+    let rec = kernel.0.lock().unwrap();
+    assert_eq!(rec.full.len(), 2, "start, then the rebuild");
+    assert_eq!(engine.repairs(), 1);
+    assert_eq!(
+        rec.full[1]
+            .sets
+            .iter()
+            .map(|s| s.elements.len())
+            .sum::<usize>(),
+        300,
+        "the rebuild holds the committed state"
+    );
+}
+
+#[test]
+fn a_validation_made_before_another_commit_is_redone() {
+    let dir = TempDir::new("stale");
+    let (mut engine, _) = engine(&dir);
+    let batch = [open_port("lan0", "80/tcp")];
+    let stale = Validated::new(engine.subscribe().borrow().clone(), &batch).unwrap();
+    assert_eq!(stale.changes().len(), 1);
+    engine.submit(&batch, &Provenance::daemon()).unwrap();
+    // Against the state it was made for, the batch would insert 80/tcp a second time (the
+    // store would refuse the duplicate); against the current one it is a no-op.
+    let changes = engine
+        .submit_validated(&batch, stale, &Provenance::daemon())
+        .unwrap();
+    assert!(changes.is_empty(), "{changes:?}");
 }

@@ -12,6 +12,13 @@ fn drift_is_repaired() {
     let lab = Lab::start();
     lab.connection("lan0", "OpenPort", &["qus", "7000", "6", "x"])
         .unwrap();
+    // A large batch is committed with the monitor not listening; it must be back afterwards.
+    let mut batch = vec!["a(ssquss)".to_owned(), "200".to_owned()];
+    for port in 8000..8200 {
+        batch.extend(["OpenPort", "lan0", &port.to_string(), "6", "bulk", ""].map(str::to_owned));
+    }
+    let batch: Vec<&str> = batch.iter().map(String::as_str).collect();
+    lab.manager("Apply", &batch).unwrap();
     let good = lab.table();
     let second = Duration::from_secs(1);
     lab.nft(&["delete", "table", "ip6", "fw6"]);

@@ -208,28 +208,28 @@ impl Engine {
         };
         let kernel = self.kernel.as_mut();
         let options = &self.options;
-        let mut send = || {
+        let mut enforce = || {
             let started = Instant::now();
             (send(kernel, options, &update, &next), started.elapsed())
         };
-        let ((recorded, store_took), (sent, kernel_took)) = if changes.len() > PARALLEL_ABOVE {
+        let ((recorded, store_took), (enforced, kernel_took)) = if changes.len() > PARALLEL_ABOVE {
             thread::scope(|scope| {
-                let sending = scope.spawn(send);
+                let enforcing = scope.spawn(enforce);
                 let recorded = record(&mut tx);
-                let sent = sending
+                let enforced = enforcing
                     .join()
                     .unwrap_or_else(|_| (Err("the kernel thread panicked".into()), Duration::ZERO));
-                (recorded, sent)
+                (recorded, enforced)
             })
         } else {
             // One at a time, store first: a full disk then costs the kernel nothing.
             let (recorded, took) = record(&mut tx);
             recorded.map_err(store_fail)?;
-            ((Ok(()), took), send())
+            ((Ok(()), took), enforce())
         };
         // On refusal `tx` is dropped here, which rolls the store back.
         let committed =
-            sent.map_err(|e| Error::fail(format!("the kernel refused the change: {e}")))?;
+            enforced.map_err(|e| Error::fail(format!("the kernel refused the change: {e}")))?;
         let stored = Instant::now();
         if let Err(e) = recorded.and_then(|()| tx.commit()) {
             self.undo(&update);

@@ -25,7 +25,8 @@ pub struct WriterStatus {
 enum Request {
     Submit {
         mutations: Vec<Mutation>,
-        validated: Validated,
+        // Boxed: a whole state and its changes, in a channel of mostly small requests.
+        validated: Box<Validated>,
         who: Provenance,
         reply: oneshot::Sender<Result<Vec<Change>, Error>>,
     },
@@ -64,7 +65,7 @@ impl Writer {
                             reply,
                         } => {
                             let _ =
-                                reply.send(engine.submit_validated(&mutations, validated, &who));
+                                reply.send(engine.submit_validated(&mutations, *validated, &who));
                         }
                         Request::Adopt {
                             connection,
@@ -99,7 +100,7 @@ impl Writer {
         let (reply, outcome) = oneshot::channel();
         self.send(Request::Submit {
             mutations,
-            validated,
+            validated: Box::new(validated),
             who,
             reply,
         })?;

@@ -218,6 +218,23 @@ fn unwatched_gap_is_empty(before: u32, ours: u32, after: u32) -> bool {
     ours == before.wrapping_add(1) && after == ours
 }
 
+/// `(add, set)` of an element operation.
+fn op_key(op: &ElementOp) -> (bool, fw6_model::plan::SetName) {
+    match op {
+        ElementOp::Add(set, _) => (true, *set),
+        ElementOp::Delete(set, _) => (false, *set),
+    }
+}
+
+/// A batch in words, for I/O errors that concern it as a whole.
+fn describe_batch(sealed: &Sealed<'_>) -> String {
+    format!(
+        "commit a batch of {} netlink messages ({} bytes)",
+        sealed.labels.len(),
+        sealed.buf.len()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::unwatched_gap_is_empty;
@@ -238,21 +255,4 @@ mod tests {
             "the generation wraps"
         );
     }
-}
-
-/// `(add, set)` of an element operation.
-fn op_key(op: &ElementOp) -> (bool, fw6_model::plan::SetName) {
-    match op {
-        ElementOp::Add(set, _) => (true, *set),
-        ElementOp::Delete(set, _) => (false, *set),
-    }
-}
-
-/// A batch in words, for I/O errors that concern it as a whole.
-fn describe_batch(sealed: &Sealed<'_>) -> String {
-    format!(
-        "commit a batch of {} netlink messages ({} bytes)",
-        sealed.labels.len(),
-        sealed.buf.len()
-    )
 }

@@ -99,6 +99,21 @@ fn ours(scale: &Scale, bins: &Bins, size: usize) -> Result<(Duration, Duration, 
         }
     }
     phases::print(&lab.log(), "OpenPort", 1, samples.len());
+    // The same path without a change: a read crosses the bus both ways and is served from the
+    // published state, so OpenPort minus this is what a durable, enforced change adds.
+    let mut reads = Vec::with_capacity(samples.len());
+    for i in 0..samples.len() {
+        let key = timed_key(i)?;
+        let started = Instant::now();
+        lan.is_port_open(key)?;
+        reads.push(started.elapsed());
+    }
+    println!(
+        "entries={size}: the bus round trip alone (IsPortOpen, {} calls): p50 {} p99 {}",
+        reads.len(),
+        ms(percentile(&reads, 50)),
+        ms(percentile(&reads, 99))
+    );
     let status = manager.status()?;
     let expected = size + WARMUP + samples.len();
     if status.open as usize != expected {

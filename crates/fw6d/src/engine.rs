@@ -370,6 +370,7 @@ fn store_fail(e: impl std::fmt::Display) -> Error {
     Error::fail(format!("the store refused the change: {e}"))
 }
 
-fn micros(d: Duration) -> u64 {
+/// Whole microseconds, for the phase timings of the debug log.
+pub(crate) fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }

@@ -10,7 +10,7 @@ mod manager;
 mod registry;
 
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use fw6_model::{Change, IfName, Mutation, State};
 use tokio::sync::watch;
@@ -24,7 +24,7 @@ pub use manager::ManagerIface;
 pub use registry::{MANAGER_PATH, Present, Registry, connection_path};
 
 use crate::config::Config;
-use crate::engine::Validated;
+use crate::engine::{Validated, micros};
 use crate::logging::LogCounters;
 use crate::writer::Writer;
 
@@ -196,8 +196,4 @@ pub async fn export_connection(conn: &zbus::Connection, shared: &Arc<Shared>, na
     if let Err(e) = server.at(path.as_ref(), iface).await {
         warn!(%e, %name, "could not export the connection object");
     }
-}
-
-fn micros(d: Duration) -> u64 {
-    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }

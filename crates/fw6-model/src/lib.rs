@@ -34,4 +34,4 @@ pub use name::EntryName;
 pub use port::{Port, PortEntry, PortKey};
 pub use protocol::Protocol;
 pub use snapshot::Snapshot;
-pub use state::{ConnectionConfig, State};
+pub use state::{BatchChanges, ConnectionConfig, State};

@@ -1,6 +1,8 @@
 //! The configured intent: settings, global pairs and per-connection configuration, with the ICF
 //! semantics of every mutator and query (spec §2).
 
+use std::ops::Range;
+
 use imbl::OrdMap;
 
 use crate::logging::validate_logfile_path;
@@ -8,6 +10,16 @@ use crate::{
     Change, Decision, EntryName, Error, IfName, LogSettings, Mutation, PortEntry, PortKey, Reason,
     Snapshot,
 };
+
+/// The effective changes of a batch, and which of them each mutation made.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchChanges {
+    /// Every effective change, in order.
+    pub changes: Vec<Change>,
+    /// For each mutation that changed something, in order: its member and its range of
+    /// `changes`.
+    pub members: Vec<(&'static str, Range<usize>)>,
+}
 
 /// A port set: pair → first name. `imbl` maps share structure, so cloning a whole state for a
 /// read snapshot or a batch's scratch copy is O(1), not O(entries).
@@ -208,9 +220,16 @@ impl State {
     /// Applies a batch all-or-nothing: either every mutation applies and the concatenated
     /// changes are returned, or the state is unchanged and the error names the failing position.
     pub fn apply_batch(&mut self, mutations: &[Mutation]) -> Result<Vec<Change>, Error> {
+        self.apply_members(mutations).map(|batch| batch.changes)
+    }
+
+    /// [`State::apply_batch`], also telling which changes each mutation made (the store's audit
+    /// names the member of each change).
+    pub fn apply_members(&mut self, mutations: &[Mutation]) -> Result<BatchChanges, Error> {
         let mut scratch = self.clone();
-        let mut changes = Vec::new();
+        let mut batch = BatchChanges::default();
         for (index, mutation) in mutations.iter().enumerate() {
+            let start = batch.changes.len();
             let more = scratch.apply(mutation).map_err(|e| {
                 e.context(format_args!(
                     "batch item {} ({})",
@@ -218,10 +237,15 @@ impl State {
                     mutation.member()
                 ))
             })?;
-            changes.extend(more);
+            batch.changes.extend(more);
+            if batch.changes.len() > start {
+                batch
+                    .members
+                    .push((mutation.member(), start..batch.changes.len()));
+            }
         }
         *self = scratch;
-        Ok(changes)
+        Ok(batch)
     }
 
     /// Replays a recorded change (from the store or an undo). Replaying the changes a mutation

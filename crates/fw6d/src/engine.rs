@@ -14,7 +14,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use fw6_model::plan::{self, ElementOp, Options, Update};
-use fw6_model::{Change, Error, IfName, Mutation, State};
+use fw6_model::{BatchChanges, Change, Error, IfName, Mutation, State};
 use tokio::sync::watch;
 use tracing::{debug, error, info, warn};
 
@@ -41,25 +41,7 @@ impl Validated {
     /// Applies `mutations` to a copy of `base` (O(1) to copy), all or nothing.
     pub fn new(base: Arc<State>, mutations: &[Mutation]) -> Result<Self, Error> {
         let mut next = (*base).clone();
-        let mut changes = Vec::new();
-        let mut members = Vec::new();
-        for (index, mutation) in mutations.iter().enumerate() {
-            let start = changes.len();
-            changes.extend(next.apply(mutation).map_err(|e| {
-                if mutations.len() > 1 {
-                    e.context(format_args!(
-                        "batch item {} ({})",
-                        index + 1,
-                        mutation.member()
-                    ))
-                } else {
-                    e
-                }
-            })?);
-            if changes.len() > start {
-                members.push((mutation.member(), start..changes.len()));
-            }
-        }
+        let BatchChanges { changes, members } = next.apply_members(mutations)?;
         Ok(Self {
             base,
             next,

@@ -182,6 +182,47 @@ fn large_commits_are_made_with_the_monitor_not_listening() {
     assert!(monitor.drain().expect("drain") > 0, "someone else's change");
 }
 
+/// Runs `attempt` (which says whether it saw an unwatched commit) until it does or 20 s pass,
+/// while another program commits to its own table over and over (a thread inherits the
+/// namespace), and returns how many attempts it took, or `None`.
+fn while_another_program_commits(mut attempt: impl FnMut(usize) -> bool) -> Option<usize> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let stop = Arc::new(AtomicBool::new(false));
+    let other = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut n = 0u32;
+            while !stop.load(Ordering::Relaxed) && n < 2_000 {
+                nft(&["add", "table", "inet", &format!("other{}", n % 4)]);
+                n += 1;
+            }
+        })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut seen = None;
+    for round in 0.. {
+        if attempt(round) {
+            seen = Some(round + 1);
+            break;
+        }
+        if std::time::Instant::now() > deadline {
+            break;
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    other.join().expect("the other committer");
+    seen
+}
+
+fn deletes(ops: Vec<ElementOp>) -> Vec<ElementOp> {
+    ops.into_iter()
+        .map(|op| match op {
+            ElementOp::Add(set, e) | ElementOp::Delete(set, e) => ElementOp::Delete(set, e),
+        })
+        .collect()
+}
+
 #[test]
 fn a_commit_by_someone_else_while_the_monitor_is_away_is_reported() {
     let _ns = NetNs::enter();
@@ -192,39 +233,44 @@ fn a_commit_by_someone_else_while_the_monitor_is_away_is_reported() {
     kernel
         .apply_full(&plan::full(&sample(), &Options::default()))
         .expect("apply_full");
-    // Another program commits to its own table over and over (a thread inherits the
-    // namespace); some of our quiet commits must overlap one of its commits.
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let other = {
-        let stop = std::sync::Arc::clone(&stop);
-        std::thread::spawn(move || {
-            let mut n = 0u32;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) && n < 2_000 {
-                nft(&["add", "table", "inet", &format!("other{}", n % 4)]);
-                n += 1;
-            }
-        })
-    };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let mut unwatched = 0;
-    let mut round = 0;
-    while unwatched == 0 && std::time::Instant::now() < deadline {
+    let seen = while_another_program_commits(|round| {
         let add = opens(10_000 + round % 2 * 1000, QUIET_ABOVE + 1);
-        unwatched += usize::from(kernel.apply_changes(&add).expect("add").unwatched);
-        let delete: Vec<ElementOp> = add
-            .into_iter()
-            .map(|op| match op {
-                ElementOp::Add(set, e) | ElementOp::Delete(set, e) => ElementOp::Delete(set, e),
-            })
-            .collect();
-        unwatched += usize::from(kernel.apply_changes(&delete).expect("delete").unwatched);
-        round += 1;
-    }
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    other.join().expect("the other committer");
+        let added = kernel.apply_changes(&add).expect("add").unwatched;
+        let deleted = kernel
+            .apply_changes(&deletes(add))
+            .expect("delete")
+            .unwatched;
+        added || deleted
+    });
     assert!(
-        unwatched > 0,
-        "{round} rounds of quiet commits overlapped another program's commits and none was reported"
+        seen.is_some(),
+        "quiet commits overlapped another program's commits for 20 s and none was reported"
+    );
+}
+
+#[test]
+fn a_commit_by_someone_else_during_a_refused_quiet_commit_is_reported_by_the_next() {
+    let _ns = NetNs::enter();
+    let monitor = Monitor::new().expect("subscribe");
+    let mut kernel = Nft::new()
+        .expect("open netlink")
+        .quieting(monitor.subscription());
+    kernel
+        .apply_full(&plan::full(&sample(), &Options::default()))
+        .expect("apply_full");
+    let seen = while_another_program_commits(|round| {
+        // Deleting absent elements: refused, with the monitor away.
+        let absent = deletes(opens(20_000, QUIET_ABOVE + 1));
+        assert!(kernel.apply_changes(&absent).is_err(), "refused");
+        // A small commit is made listening: only the refusal's gap can make it unwatched.
+        let one = opens(30_000 + round % 2, 1);
+        let reported = kernel.apply_changes(&one).expect("add one").unwatched;
+        kernel.apply_changes(&deletes(one)).expect("delete one");
+        reported
+    });
+    assert!(
+        seen.is_some(),
+        "refused quiet commits overlapped another program's commits for 20 s and none was reported"
     );
 }
 

@@ -33,8 +33,9 @@ pub struct Applied {
     pub generation: u32,
     /// Netlink messages in the batch, BEGIN and END included (0 when nothing was sent).
     pub messages: usize,
-    /// The monitor did not listen during this commit (see [`Nft::quieting`]) and the
-    /// generation shows that someone else committed meanwhile, perhaps to our table: check it.
+    /// The monitor did not listen during this commit, or during an earlier one the kernel
+    /// refused (see [`Nft::quieting`]), and the generation shows that someone else committed
+    /// meanwhile, perhaps to our table: check it.
     pub unwatched: bool,
 }
 
@@ -50,6 +51,9 @@ pub struct Nft {
     next_seq: u32,
     last_generation: Option<u32>,
     quiet: Option<Subscription>,
+    /// A refused quiet commit saw someone else commit while the monitor was away; the next
+    /// accepted commit reports it (a refusal has no [`Applied`] to carry it).
+    missed: bool,
 }
 
 impl Nft {
@@ -60,6 +64,7 @@ impl Nft {
             next_seq: 1,
             last_generation: None,
             quiet: None,
+            missed: false,
         })
     }
 
@@ -130,7 +135,8 @@ impl Nft {
     }
 
     /// [`Nft::commit`] with the monitor (if any) not listening. A failure to rejoin or to read
-    /// the generation cannot undo an accepted commit, so it reports `unwatched` instead.
+    /// the generation cannot undo an accepted commit, so it reports `unwatched` instead; after
+    /// a refusal, the next accepted commit reports it.
     fn commit_quietly(&mut self, batch: Batch<'_>) -> Result<Applied, Error> {
         let Some(monitor) = self.quiet.clone() else {
             return self.commit(batch);
@@ -141,13 +147,22 @@ impl Nft {
         monitor.leave()?;
         let committed = self.commit(batch);
         let rejoined = monitor.join();
-        let mut applied = committed?;
         let after = self.generation();
-        applied.unwatched = match (rejoined, after) {
-            (Ok(()), Ok(after)) => !unwatched_gap_is_empty(before, applied.generation, after),
-            _ => true,
+        let ours = committed.as_ref().ok().map(|applied| applied.generation);
+        let watched = match (rejoined, after) {
+            (Ok(()), Ok(after)) => unwatched_gap_is_empty(before, ours, after),
+            _ => false,
         };
-        Ok(applied)
+        match committed {
+            Ok(mut applied) => {
+                applied.unwatched |= !watched;
+                Ok(applied)
+            }
+            Err(refused) => {
+                self.missed |= !watched;
+                Err(refused)
+            }
+        }
     }
 
     /// Sends a batch, reads every ack, and maps a refusal to its operation.
@@ -207,15 +222,19 @@ impl Nft {
         Ok(Applied {
             generation,
             messages,
-            unwatched: false,
+            unwatched: std::mem::take(&mut self.missed),
         })
     }
 }
 
-/// Whether nobody else committed while the monitor was away: our commit was the next after
-/// `before` (read before it left) and still the latest at `after` (read once it was back).
-fn unwatched_gap_is_empty(before: u32, ours: u32, after: u32) -> bool {
-    ours == before.wrapping_add(1) && after == ours
+/// Whether nobody else committed while the monitor was away: our commit (if the kernel accepted
+/// it) was the next after `before` (read before it left), and nothing followed it before `after`
+/// (read once it was back).
+fn unwatched_gap_is_empty(before: u32, ours: Option<u32>, after: u32) -> bool {
+    match ours {
+        Some(ours) => ours == before.wrapping_add(1) && after == ours,
+        None => after == before,
+    }
 }
 
 /// `(add, set)` of an element operation.
@@ -241,18 +260,23 @@ mod tests {
 
     #[test]
     fn a_commit_by_someone_else_around_ours_is_noticed() {
-        assert!(unwatched_gap_is_empty(7, 8, 8));
+        assert!(unwatched_gap_is_empty(7, Some(8), 8));
         assert!(
-            !unwatched_gap_is_empty(7, 9, 9),
+            !unwatched_gap_is_empty(7, Some(9), 9),
             "someone committed before ours"
         );
         assert!(
-            !unwatched_gap_is_empty(7, 8, 9),
+            !unwatched_gap_is_empty(7, Some(8), 9),
             "someone committed after ours"
         );
         assert!(
-            unwatched_gap_is_empty(u32::MAX, 0, 0),
+            unwatched_gap_is_empty(u32::MAX, Some(0), 0),
             "the generation wraps"
+        );
+        assert!(unwatched_gap_is_empty(7, None, 7), "ours was refused");
+        assert!(
+            !unwatched_gap_is_empty(7, None, 8),
+            "ours was refused, someone else's was not"
         );
     }
 }

@@ -203,7 +203,7 @@ fn while_another_program_commits(mut attempt: impl FnMut(usize) -> bool) -> bool
             // Adding an existing table is an empty transaction, which does not bump the
             // generation: add and delete in turn, so that every call is a real commit.
             while !stop.load(Ordering::Relaxed) && n < 2_000 {
-                let verb = if n % 2 == 0 { "add" } else { "delete" };
+                let verb = if n.is_multiple_of(2) { "add" } else { "delete" };
                 nft(&[verb, "table", "inet", "other"]);
                 n += 1;
             }

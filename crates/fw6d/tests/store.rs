@@ -186,6 +186,67 @@ proptest! {
     }
 }
 
+/// A large batch is written many rows per statement: every pair of every run comes back, each
+/// audit row names its pair in order, and the caller is recorded once for all of them.
+#[test]
+fn a_large_batch_of_mixed_runs_comes_back_whole_and_in_order() {
+    let dir = TempDir::new("runs");
+    let (mut store, mut state, _) = Store::open(&dir.db()).unwrap();
+    let (eth0, wlan0) = (ifname("eth0"), ifname("wlan0"));
+    let mut mutations = Vec::new();
+    // Runs longer and shorter than a statement's rows, broken by other sets and connections.
+    for port in 1..=150 {
+        mutations.push(Mutation::OpenPort {
+            connection: eth0.clone(),
+            key: key(port, 6),
+            name: entry_name("web"),
+        });
+    }
+    mutations.push(Mutation::OpenGlobalPort {
+        key: key(22, 6),
+        name: entry_name("ssh"),
+    });
+    for port in 1..=70 {
+        mutations.push(Mutation::OpenPort {
+            connection: wlan0.clone(),
+            key: key(port, 17),
+            name: entry_name(""),
+        });
+        mutations.push(Mutation::IgnoreGlobalPort {
+            connection: wlan0.clone(),
+            key: key(port, 6),
+            name: entry_name("x"),
+        });
+    }
+    let mut expected = Vec::new();
+    let mut tx = store.transaction().unwrap();
+    for mutation in &mutations {
+        let changes = state.apply(mutation).unwrap();
+        tx.record(mutation.member(), &changes, &caller(7)).unwrap();
+        expected.extend(changes);
+    }
+    tx.commit().unwrap();
+    drop(store);
+
+    let (store, loaded) = reopen(&dir.db());
+    assert_eq!(loaded, state);
+    let mut audit = store.audit(usize::MAX).unwrap();
+    audit.reverse();
+    assert_eq!(audit.len(), expected.len());
+    for (record, change) in audit.iter().zip(&expected) {
+        let (connection, entry) = match change {
+            Change::PortOpened { connection, entry }
+            | Change::GlobalIgnored { connection, entry } => (Some(connection.as_str()), entry),
+            Change::GlobalOpened { entry } => (None, entry),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(record.connection.as_deref(), connection);
+        assert_eq!(record.key, Some(entry.key()));
+        assert_eq!(record.new.as_deref(), Some(entry.name.as_str()));
+        assert_eq!(record.who, caller(7));
+    }
+}
+
 #[test]
 fn a_dropped_transaction_leaves_nothing() {
     let dir = TempDir::new("rollback");
@@ -461,9 +522,9 @@ fn a_row_the_model_rejects_is_damage() {
     drop(Store::open(&db).unwrap());
     rusqlite::Connection::open(&db)
         .unwrap()
-        .execute(
-            "INSERT INTO connections (name, firewalled, uid, changed) VALUES ('a/b', 0, 0, 0)",
-            [],
+        .execute_batch(
+            "INSERT INTO calls (id, time, uid) VALUES (1, 0, 0); \
+             INSERT INTO connections (name, firewalled, call) VALUES ('a/b', 0, 1);",
         )
         .unwrap();
     let (_store, state, opened) = Store::open(&db).unwrap();

@@ -10,9 +10,11 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use fw6_model::{IfName, LogSettings, PortKey};
-use rusqlite::{Connection, Row, params};
+use std::sync::LazyLock;
 
-use super::{Provenance, StoreError};
+use rusqlite::{Connection, Row};
+
+use super::{Provenance, StoreError, rows};
 
 /// One audit row, as read back.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,39 +41,37 @@ pub struct AuditRecord {
 
 /// A row to append.
 pub(crate) struct AuditRow<'a> {
-    pub time: i64,
-    pub who: &'a Provenance,
+    pub call: i64,
     pub member: &'a str,
     pub what: &'a str,
     pub connection: Option<&'a IfName>,
     pub key: Option<PortKey>,
-    pub old: Option<String>,
-    pub new: Option<String>,
+    pub old: Option<&'a str>,
+    pub new: Option<&'a str>,
 }
 
-pub(crate) fn insert(conn: &Connection, row: &AuditRow<'_>) -> Result<(), StoreError> {
-    conn.prepare_cached(
-        "INSERT INTO audit (time, uid, pid, executable, sender, member, what, connection, port, \
-         protocol, old, new) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-    )
-    .and_then(|mut stmt| {
-        stmt.execute(params![
-            row.time,
-            row.who.uid,
-            row.who.pid,
-            row.who.executable,
-            row.who.sender,
-            row.member,
-            row.what,
-            row.connection.map(IfName::as_str),
-            row.key.map(|k| k.port.get()),
-            row.key.map(|k| k.protocol.number()),
-            row.old,
-            row.new,
-        ])
+/// Appends `rows`, [`rows::ROWS`] per statement.
+pub(crate) fn insert(conn: &Connection, audit: &[AuditRow<'_>]) -> Result<(), StoreError> {
+    const INTO: &str = "audit (call, member, what, connection, port, protocol, old, new)";
+    const WIDTH: usize = 8;
+    static SQL: LazyLock<(String, String)> = LazyLock::new(|| {
+        (
+            rows::insert_sql(INTO, WIDTH, rows::ROWS),
+            rows::insert_sql(INTO, WIDTH, 1),
+        )
+    });
+    let member = audit.first().map_or("", |row| row.member);
+    rows::insert(conn, (&SQL.0, &SQL.1), WIDTH, audit, |stmt, i, row| {
+        stmt.raw_bind_parameter(i, row.call)?;
+        stmt.raw_bind_parameter(i + 1, row.member)?;
+        stmt.raw_bind_parameter(i + 2, row.what)?;
+        stmt.raw_bind_parameter(i + 3, row.connection.map(IfName::as_str))?;
+        stmt.raw_bind_parameter(i + 4, row.key.map(|k| k.port.get()))?;
+        stmt.raw_bind_parameter(i + 5, row.key.map(|k| k.protocol.number()))?;
+        stmt.raw_bind_parameter(i + 6, row.old)?;
+        stmt.raw_bind_parameter(i + 7, row.new)
     })
-    .map(drop)
-    .map_err(|e| StoreError::sqlite(format!("record {} (audit)", row.member), e))
+    .map_err(|e| StoreError::sqlite(format!("record {member} (audit)"), e))
 }
 
 /// The newest `limit` rows, newest first.
@@ -79,8 +79,9 @@ pub(crate) fn newest(conn: &Connection, limit: usize) -> Result<Vec<AuditRecord>
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let mut stmt = conn
         .prepare_cached(
-            "SELECT id, time, uid, pid, executable, sender, member, what, connection, port, \
-             protocol, old, new FROM audit ORDER BY id DESC LIMIT ?1",
+            "SELECT a.id, c.time, c.uid, c.pid, c.executable, c.sender, a.member, a.what, \
+             a.connection, a.port, a.protocol, a.old, a.new \
+             FROM audit a JOIN calls c ON c.id = a.call ORDER BY a.id DESC LIMIT ?1",
         )
         .map_err(|e| StoreError::sqlite("read audit", e))?;
     let rows = stmt

@@ -14,6 +14,7 @@ mod migrations;
 mod provenance;
 mod record;
 mod recover;
+mod rows;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -173,6 +174,7 @@ impl Store {
             .map(|tx| StoreTx {
                 tx,
                 now: audit::now_millis(),
+                call: None,
                 connections: Vec::new(),
             })
             .map_err(|e| StoreError::sqlite("begin transaction", e))
@@ -216,15 +218,18 @@ pub struct StoreTx<'a> {
     tx: Transaction<'a>,
     /// The time of every row of the transaction: one call, one moment.
     now: i64,
+    /// The `calls` row written for this transaction's caller, once its first change is recorded
+    /// (a no-op writes none).
+    call: Option<(Provenance, i64)>,
     /// Connections whose row this transaction already ensured, so a batch of pairs on one
     /// connection costs one upsert, not one per pair.
     connections: Vec<IfName>,
 }
 
 impl StoreTx<'_> {
-    /// Persists the effective changes of one member call with their provenance, plus one audit
-    /// row per change (a logging change gets one row per setting that differs). Empty `changes`
-    /// (a no-op call) write nothing.
+    /// Persists the effective changes of one member call, plus one audit row per change (a logging change gets one row per setting that differs). Empty `changes`
+    /// (a no-op call) write nothing. Who asked and when is written once per transaction (one
+    /// `calls` row), and every row names it.
     ///
     /// On error the transaction holds part of the call: drop it, which rolls everything back
     /// (the engine's all-or-nothing contract needs no finer undo, and a savepoint per member
@@ -235,17 +240,24 @@ impl StoreTx<'_> {
         changes: &[Change],
         who: &Provenance,
     ) -> Result<(), StoreError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let call = match &self.call {
+            Some((caller, id)) if caller == who => *id,
+            _ => {
+                let id = record::call(&self.tx, who, self.now)?;
+                self.call = Some((who.clone(), id));
+                id
+            }
+        };
         let mut writer = record::Writer {
             conn: &self.tx,
             member,
-            who,
-            now: self.now,
+            call,
             connections: &mut self.connections,
         };
-        for change in changes {
-            writer.change(change)?;
-        }
-        Ok(())
+        writer.changes(changes)
     }
 
     /// Makes the transaction durable (`synchronous=FULL`: on disk when this returns).

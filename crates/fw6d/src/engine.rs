@@ -183,9 +183,9 @@ impl Engine {
         let update = plan::update(&changes);
         let record = |tx: &mut StoreTx<'_>| {
             let started = Instant::now();
-            let recorded = members
-                .iter()
-                .try_for_each(|(member, range)| tx.record(member, &changes[range.clone()], who));
+            let recorded = member_runs(&members)
+                .into_iter()
+                .try_for_each(|(member, range)| tx.record(member, &changes[range], who));
             (recorded, started.elapsed())
         };
         let kernel = self.kernel.as_mut();
@@ -352,7 +352,47 @@ fn store_fail(e: impl std::fmt::Display) -> Error {
     Error::fail(format!("the store refused the change: {e}"))
 }
 
+/// Adjacent calls of the same member as one range: the store writes a run of changes many rows
+/// per statement (a 10,000-item `Apply` is 10,000 `OpenPort` calls of one change each), and the
+/// audit names the member either way.
+fn member_runs(members: &[(&'static str, Range<usize>)]) -> Vec<(&'static str, Range<usize>)> {
+    let mut runs: Vec<(&'static str, Range<usize>)> = Vec::new();
+    for (member, range) in members {
+        match runs.last_mut() {
+            Some((last, run)) if last == member && run.end == range.start => run.end = range.end,
+            _ => runs.push((member, range.clone())),
+        }
+    }
+    runs
+}
+
 /// Whole microseconds, for the phase timings of the debug log.
 pub(crate) fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::member_runs;
+
+    #[test]
+    fn adjacent_calls_of_one_member_merge() {
+        let members = [
+            ("OpenPort", 0..1),
+            ("OpenPort", 1..2),
+            ("ClosePort", 2..3),
+            ("OpenPort", 3..3),
+            ("OpenPort", 3..5),
+            ("ClosePort", 5..6),
+        ];
+        assert_eq!(
+            member_runs(&members),
+            [
+                ("OpenPort", 0..2),
+                ("ClosePort", 2..3),
+                ("OpenPort", 3..5),
+                ("ClosePort", 5..6)
+            ]
+        );
+    }
 }

@@ -5,19 +5,16 @@
 
 use fw6_model::plan::{ChainName, Element, Rule, SetName, TABLE};
 use netlink_packet_core::{
-    Emitable as _, NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_ECHO, NLM_F_REQUEST, NetlinkMessage,
+    NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_ECHO, NLM_F_REQUEST, NetlinkMessage,
 };
-use netlink_packet_netfilter::nftables::{NfTablesMessage, SetElementList, SetElementMessage};
+use netlink_packet_netfilter::nftables::NfTablesMessage;
 use netlink_packet_netfilter::none::ControlMessage;
 use netlink_packet_netfilter::{NetfilterHeader, NetfilterMessage, NetfilterProtoFamily};
 
-use super::sets::element_attribute;
-use super::socket::HEADER_LEN;
+use super::elements;
 
 /// `NFNL_SUBSYS_NFTABLES`: BEGIN and END name the subsystem the batch is for.
 const NFNL_SUBSYS_NFTABLES: u16 = 10;
-/// `struct nfgenmsg`.
-const NFGEN_LEN: usize = 4;
 /// At most this many elements per message (ecosystem.md §2.3: a list over 64 KiB is refused).
 pub(crate) const MAX_ELEMENTS: usize = 1000;
 /// And at most this many bytes of elements per message, whatever their size.
@@ -145,59 +142,22 @@ impl<'a> Batch<'a> {
         set_id: Option<u32>,
         elements: impl IntoIterator<Item = &'a Element>,
     ) {
-        let mut head = vec![
-            SetElementList::Table(TABLE.to_owned()),
-            SetElementList::Set(set.as_str().to_owned()),
-        ];
-        head.extend(set_id.map(SetElementList::SetId));
-        // The element list's nested header starts after nlmsghdr, nfgenmsg and the head.
-        let first_offset = HEADER_LEN + NFGEN_LEN + head.as_slice().buffer_len() + 4;
-        let mut list = Vec::new();
-        let mut labels = Vec::new();
-        let mut bytes = 0;
-        for element in elements {
-            let attribute = element_attribute(element);
-            let len = attribute.buffer_len();
-            if list.len() == MAX_ELEMENTS || bytes + len > MAX_ELEMENT_BYTES {
-                self.flush_elements(add, set, &head, &mut list, &mut labels);
-                bytes = 0;
-            }
-            let offset = u32::try_from(first_offset + bytes).expect("messages are < 64 KiB");
-            labels.push((offset, element));
-            list.push(attribute);
-            bytes += len;
+        let per_message = MAX_ELEMENTS.min(MAX_ELEMENT_BYTES / elements::element_len(set));
+        let mut chunk = Vec::with_capacity(per_message);
+        let mut elements = elements.into_iter().peekable();
+        while elements.peek().is_some() {
+            chunk.clear();
+            chunk.extend(elements.by_ref().take(per_message));
+            let seq = self.next_seq;
+            self.next_seq = self.next_seq.wrapping_add(1);
+            let offsets = elements::encode(&mut self.buf, seq, add, set, set_id, &chunk);
+            let label = Label::Elements {
+                add,
+                set,
+                elements: offsets,
+            };
+            self.labels.push((seq, label));
         }
-        if !list.is_empty() {
-            self.flush_elements(add, set, &head, &mut list, &mut labels);
-        }
-    }
-
-    fn flush_elements(
-        &mut self,
-        add: bool,
-        set: SetName,
-        head: &[SetElementList],
-        list: &mut Vec<
-            netlink_packet_netfilter::nftables::ListAttribute<
-                netlink_packet_netfilter::nftables::SetElementAttribute,
-            >,
-        >,
-        labels: &mut Vec<(u32, &'a Element)>,
-    ) {
-        let mut attributes = head.to_vec();
-        attributes.push(SetElementList::Elements(std::mem::take(list)));
-        let message = SetElementMessage { attributes };
-        let message = if add {
-            NfTablesMessage::NewSetElement(message)
-        } else {
-            NfTablesMessage::DeleteSetElement(message)
-        };
-        let label = Label::Elements {
-            add,
-            set,
-            elements: std::mem::take(labels),
-        };
-        self.push(message, label);
     }
 
     /// Appends END and returns the wire bytes with the labels by sequence number.

@@ -5,6 +5,7 @@
 //! Never spawns `nft`: one batch costs microseconds, a process milliseconds.
 
 mod batch;
+mod elements;
 mod error;
 mod expr;
 mod monitor;

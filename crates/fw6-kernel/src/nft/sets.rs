@@ -7,9 +7,7 @@
 //! `ifname . inet_proto . inet_service`.
 
 use fw6_model::plan::{Element, SetKey, SetName, TABLE};
-use netlink_packet_netfilter::nftables::{
-    DataAttribute, ListAttribute, SetAttribute, SetElementAttribute, SetFlags, SetMessage,
-};
+use netlink_packet_netfilter::nftables::{SetAttribute, SetFlags, SetMessage};
 
 /// nft datatype ids (`enum datatypes` in nft's `datatype.h`).
 const TYPE_INET_PROTOCOL: u32 = 12;
@@ -79,11 +77,19 @@ pub(crate) fn declaration(set: SetName) -> SetMessage {
 }
 
 /// The key bytes of `element`.
+#[cfg(test)]
 pub(crate) fn key(element: &Element) -> Vec<u8> {
     let mut out = Vec::with_capacity(IFNAMSIZ + 8);
+    write_key(&mut out, element);
+    out
+}
+
+/// Appends the key bytes of `element` to `out`.
+pub(crate) fn write_key(out: &mut Vec<u8>, element: &Element) {
     let name = |out: &mut Vec<u8>, name: &str| {
+        let start = out.len();
         out.extend_from_slice(name.as_bytes());
-        out.resize(IFNAMSIZ, 0);
+        out.resize(start + IFNAMSIZ, 0);
     };
     let pair = |out: &mut Vec<u8>, key: &fw6_model::PortKey| {
         out.extend_from_slice(&[key.protocol.number(), 0, 0, 0]);
@@ -91,21 +97,13 @@ pub(crate) fn key(element: &Element) -> Vec<u8> {
         out.extend_from_slice(&[0, 0]);
     };
     match element {
-        Element::Connection(ifname) => name(&mut out, ifname.as_str()),
+        Element::Connection(ifname) => name(out, ifname.as_str()),
         Element::ConnectionPair(ifname, k) => {
-            name(&mut out, ifname.as_str());
-            pair(&mut out, k);
+            name(out, ifname.as_str());
+            pair(out, k);
         }
-        Element::Pair(k) => pair(&mut out, k),
+        Element::Pair(k) => pair(out, k),
     }
-    out
-}
-
-/// One element of an `NFTA_SET_ELEM_LIST_ELEMENTS` list.
-pub(crate) fn element_attribute(element: &Element) -> ListAttribute<SetElementAttribute> {
-    ListAttribute::Element(vec![SetElementAttribute::Key(DataAttribute::Value(key(
-        element,
-    )))])
 }
 
 #[cfg(test)]

@@ -6,8 +6,10 @@ use fw6_model::{EntryName, Error, LogfileMaximumSize, Mutation, PortEntry, PortK
 /// A port entry on the wire: (port, protocol, name).
 pub type WireEntry = (u16, u32, String);
 
-/// One `Apply` item: (member, connection, port, protocol, name, value).
-pub type WireItem = (String, String, u16, u32, String, String);
+/// One `Apply` item: (member, connection, port, protocol, name, value), borrowed from the
+/// message: a 10,000-item batch would otherwise allocate and free 40,000 strings (a profile of
+/// `Apply` found a quarter of the service thread's time in `free`).
+pub type WireItem<'a> = (&'a str, &'a str, u16, u32, &'a str, &'a str);
 
 /// A pair from `(q port, u protocol)`.
 pub fn key(port: u16, protocol: u32) -> Result<PortKey, Error> {
@@ -57,14 +59,14 @@ pub fn size(value: &str) -> Result<LogfileMaximumSize, Error> {
 
 /// One `Apply` item as a mutation; `connection` resolves an id or name to an interface.
 pub fn mutation(
-    item: &WireItem,
+    item: &WireItem<'_>,
     connection: impl Fn(&str) -> Result<fw6_model::IfName, Error>,
 ) -> Result<Mutation, Error> {
     let (member, conn, port, protocol, entry_name, value) = item;
     let k = || key(*port, *protocol);
     let n = || name(entry_name);
     let c = || connection(conn);
-    Ok(match member.as_str() {
+    Ok(match *member {
         "OpenGlobalPort" => Mutation::OpenGlobalPort {
             key: k()?,
             name: n()?,
@@ -91,7 +93,7 @@ pub fn mutation(
             key: k()?,
         },
         "LogfilePath" => Mutation::SetLogfilePath {
-            path: value.clone(),
+            path: (*value).to_owned(),
         },
         "LogfileMaximumSize" => Mutation::SetLogfileMaximumSize { kib: size(value)? },
         "LogDroppedPackets" => Mutation::SetLogDroppedPackets {

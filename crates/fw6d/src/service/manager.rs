@@ -120,7 +120,7 @@ impl ManagerIface {
         &self,
         #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
-        batch: Vec<WireItem>,
+        batch: Vec<WireItem<'_>>,
     ) -> Result<u32, FwError> {
         let state = self.shared.state();
         let mutations = self.shared.registry(|r| {

@@ -5,6 +5,8 @@ use fw6_model::{
     ConnectionId, Decision, EntryName, IfName, Mutation, PortEntry, PortKey, Protocol, Reason,
 };
 
+use std::borrow::Cow;
+
 use crate::Error;
 
 /// The daemon's well-known bus name.
@@ -18,8 +20,9 @@ pub const CONNECTION_IFACE: &str = "org.fw6.Firewall1.Connection";
 
 /// A port entry as it travels: `(qus)`.
 pub type WireEntry = (u16, u32, String);
-/// One `Apply` item: `(ssquss)` = (member, connection, port, protocol, name, value).
-pub type WireItem = (String, String, u16, u32, String, String);
+/// One `Apply` item: `(ssquss)` = (member, connection, port, protocol, name, value), borrowed
+/// from the mutation (only a logging value is made): a 10,000-item batch copies no names.
+pub type WireItem<'a> = (&'static str, &'a str, u16, u32, &'a str, Cow<'a, str>);
 /// One `EnumerateConnections` row: `(sssubbo)`.
 pub type WireConnection = (
     String,
@@ -88,29 +91,25 @@ pub fn if_name(raw: String) -> Result<IfName, Error> {
 
 /// A mutation as one `Apply` item (docs/dbus-api.md, "`Apply` items"): the connection is the
 /// interface name, unused numbers are 0, the logging value is text.
-pub fn apply_item(mutation: &Mutation) -> WireItem {
-    let member = mutation.member().to_owned();
-    let connection = mutation
-        .connection()
-        .map(|c| c.as_str().to_owned())
-        .unwrap_or_default();
+pub fn apply_item(mutation: &Mutation) -> WireItem<'_> {
+    let connection = mutation.connection().map_or("", IfName::as_str);
     let (port, protocol) = mutation.key().map_or((0, 0), key_args);
     let (name, value) = match mutation {
         Mutation::OpenGlobalPort { name, .. }
         | Mutation::OpenPort { name, .. }
-        | Mutation::IgnoreGlobalPort { name, .. } => (name.as_str().to_owned(), String::new()),
-        Mutation::SetLogfilePath { path } => (String::new(), path.clone()),
-        Mutation::SetLogfileMaximumSize { kib } => (String::new(), kib.kib().to_string()),
+        | Mutation::IgnoreGlobalPort { name, .. } => (name.as_str(), Cow::Borrowed("")),
+        Mutation::SetLogfilePath { path } => ("", Cow::Borrowed(path.as_str())),
+        Mutation::SetLogfileMaximumSize { kib } => ("", Cow::Owned(kib.kib().to_string())),
         Mutation::SetLogDroppedPackets { enabled } | Mutation::SetLogConnections { enabled } => {
-            (String::new(), enabled.to_string())
+            ("", Cow::Borrowed(if *enabled { "true" } else { "false" }))
         }
         Mutation::CloseGlobalPort { .. }
         | Mutation::EnableFirewall { .. }
         | Mutation::DisableFirewall { .. }
         | Mutation::ClosePort { .. }
-        | Mutation::ObserveGlobalPort { .. } => (String::new(), String::new()),
+        | Mutation::ObserveGlobalPort { .. } => ("", Cow::Borrowed("")),
     };
-    (member, connection, port, protocol, name, value)
+    (mutation.member(), connection, port, protocol, name, value)
 }
 
 /// The protocol of a raw signal argument, or `None` for the "unused" 0.
@@ -185,17 +184,7 @@ mod tests {
         ];
         for (mutation, (m, c, p, proto, n, v)) in cases {
             let item = apply_item(&mutation);
-            assert_eq!(
-                item,
-                (
-                    m.to_owned(),
-                    c.to_owned(),
-                    p,
-                    proto,
-                    n.to_owned(),
-                    v.to_owned()
-                )
-            );
+            assert_eq!(item, (m, c, p, proto, n, Cow::Borrowed(v)));
         }
     }
 

@@ -1,11 +1,11 @@
 //! The D-Bus contract of `docs/dbus-api.md` as constants and pure conversions between the wire
 //! tuples and the model's types, kept apart from the I/O so every conversion is unit-tested.
 
+use std::borrow::Cow;
+
 use fw6_model::{
     ConnectionId, Decision, EntryName, IfName, Mutation, PortEntry, PortKey, Protocol, Reason,
 };
-
-use std::borrow::Cow;
 
 use crate::Error;
 

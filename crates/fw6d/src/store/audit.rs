@@ -7,11 +7,10 @@
 //! (absent = `NULL`, so an empty name stays distinguishable), `true`/`false` for switches, the
 //! path, or the size in KiB.
 
+use std::sync::LazyLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use fw6_model::{IfName, LogSettings, PortKey};
-use std::sync::LazyLock;
-
 use rusqlite::{Connection, Row};
 
 use super::{Provenance, StoreError, rows};

@@ -227,9 +227,10 @@ pub struct StoreTx<'a> {
 }
 
 impl StoreTx<'_> {
-    /// Persists the effective changes of one member call, plus one audit row per change (a logging change gets one row per setting that differs). Empty `changes`
-    /// (a no-op call) write nothing. Who asked and when is written once per transaction (one
-    /// `calls` row), and every row names it.
+    /// Persists the effective changes of one member call, plus one audit row per change (a
+    /// logging change gets one row per setting that differs). Empty `changes` (a no-op call)
+    /// write nothing. Who asked and when is written once per transaction (one `calls` row), and
+    /// every row names it.
     ///
     /// On error the transaction holds part of the call: drop it, which rolls everything back
     /// (the engine's all-or-nothing contract needs no finer undo, and a savepoint per member

@@ -125,16 +125,13 @@ impl Writer<'_> {
     /// Persists one change that is not an addition, and its audit rows.
     fn change(&mut self, change: &Change) -> Result<(), StoreError> {
         match change {
-            Change::GlobalOpened { entry } => self.insert(PairSet::GlobalOpen, None, &[entry]),
+            // Additions take the run path, which knows their set and connection.
+            Change::GlobalOpened { .. }
+            | Change::PortOpened { .. }
+            | Change::GlobalIgnored { .. } => self.changes(std::slice::from_ref(change)),
             Change::GlobalClosed { entry } => self.delete(PairSet::GlobalOpen, None, entry),
-            Change::PortOpened { connection, entry } => {
-                self.insert(PairSet::OpenPorts, Some(connection), &[entry])
-            }
             Change::PortClosed { connection, entry } => {
                 self.delete(PairSet::OpenPorts, Some(connection), entry)
-            }
-            Change::GlobalIgnored { connection, entry } => {
-                self.insert(PairSet::IgnoredPorts, Some(connection), &[entry])
             }
             Change::GlobalObserved { connection, entry } => {
                 self.delete(PairSet::IgnoredPorts, Some(connection), entry)

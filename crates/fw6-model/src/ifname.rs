@@ -1,6 +1,7 @@
 //! Linux interface names: the key of a connection's configuration (DESIGN §3, §4).
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -11,10 +12,11 @@ pub const MAX_IFNAME_BYTES: usize = 15;
 
 /// A valid Linux interface name. Configuration is keyed by name, not index, so it survives an
 /// interface going away and coming back, and the kernel matches it with `iifname` without any
-/// rule rewrite.
+/// rule rewrite. Shared (`Arc<str>`): every change of a batch names its connection, and
+/// cloning the name should not allocate.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct IfName(String);
+pub struct IfName(Arc<str>);
 
 impl IfName {
     /// The name as a string slice.
@@ -23,10 +25,10 @@ impl IfName {
     }
 }
 
-impl TryFrom<String> for IfName {
+impl TryFrom<&str> for IfName {
     type Error = Error;
 
-    fn try_from(name: String) -> Result<Self, Error> {
+    fn try_from(name: &str) -> Result<Self, Error> {
         let bad = |why: &str| {
             Err(Error::invalid_arg(format!(
                 "{name:?} is not a valid interface name: {why}"
@@ -47,21 +49,21 @@ impl TryFrom<String> for IfName {
         {
             return bad("'/', ':', spaces and control characters are not allowed");
         }
-        Ok(Self(name))
+        Ok(Self(name.into()))
     }
 }
 
-impl TryFrom<&str> for IfName {
+impl TryFrom<String> for IfName {
     type Error = Error;
 
-    fn try_from(name: &str) -> Result<Self, Error> {
-        Self::try_from(name.to_owned())
+    fn try_from(name: String) -> Result<Self, Error> {
+        Self::try_from(name.as_str())
     }
 }
 
 impl From<IfName> for String {
     fn from(name: IfName) -> String {
-        name.0
+        name.0.as_ref().to_owned()
     }
 }
 

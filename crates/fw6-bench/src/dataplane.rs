@@ -116,7 +116,7 @@ fn pairs(n: usize, protocol: u32) -> Result<Vec<PortKey>> {
     Ok(out)
 }
 
-const MINIMAL: &str = "table ip6 minimal {\n\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n\t\tct state established,related accept\n\t}\n}\n";
+pub(crate) const MINIMAL: &str = "table ip6 minimal {\n\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n\t\tct state established,related accept\n\t}\n}\n";
 
 fn rules_text(keys: &[PortKey]) -> String {
     let mut out = String::from(

@@ -10,6 +10,7 @@
 //! `--smoke` runs every benchmark with tiny sizes and short durations so that CI proves they
 //! still work; its figures mean nothing and its targets are not checked.
 
+mod ablation;
 mod api;
 mod batch;
 mod dataplane;
@@ -59,6 +60,8 @@ enum Which {
     Batch,
     /// 3. UDP packets/s and TCP connections/s, open and closed port, per ruleset layout.
     Dataplane,
+    /// 3b. UDP open: the cost of each rule of fw6's chain before the open lookup.
+    Ablation,
     /// 4 and 5. Start-up with 100,000 entries, daemon RSS, and `fw6 port list --json`.
     Startup,
 }
@@ -140,7 +143,13 @@ fn main() -> ExitCode {
     }
     let scale = Scale::new(&args);
     let which = if args.which.is_empty() {
-        vec![Which::Api, Which::Batch, Which::Dataplane, Which::Startup]
+        vec![
+            Which::Api,
+            Which::Batch,
+            Which::Dataplane,
+            Which::Ablation,
+            Which::Startup,
+        ]
     } else {
         args.which.clone()
     };
@@ -150,6 +159,7 @@ fn main() -> ExitCode {
             Which::Api => api::run(&scale, &bins, &mut report),
             Which::Batch => batch::run(&scale, &bins, &mut report),
             Which::Dataplane => dataplane::run(&scale, &mut report),
+            Which::Ablation => ablation::run(&scale),
             Which::Startup => startup::run(&scale, &bins, &mut report),
         };
         if let Err(e) = result {

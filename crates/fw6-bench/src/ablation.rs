@@ -1,0 +1,130 @@
+//! Benchmark 3b: where a datagram to an open UDP port spends the time fw6's chain costs over the
+//! minimal stateful ruleset. A one-way UDP flow never becomes `established`, so every datagram
+//! walks `input` down to the `open` lookup. Each variant is fw6's own table with one UDP pair
+//! open on `lan0` and one of the rules before the lookup removed (or all of them), loaded with
+//! `nft -f` in its own topology; rounds alternate between the variants, as in benchmark 3.
+//!
+//! The cost of a rule is `1/rate(without it) − 1/rate(fw6)`, in nanoseconds per datagram. The
+//! ICMPv6 jump is not removed: without it neighbour discovery would fall to the final drop.
+
+use std::time::Duration;
+
+use fw6_model::PortKey;
+use fw6_testkit::Topology;
+
+use crate::Scale;
+use crate::dataplane::MINIMAL;
+use crate::lab::Result;
+use crate::nftproc;
+use crate::report::{median, rate};
+use crate::traffic::{self, Path2};
+
+/// The rules of `input` before the `open` lookup that a UDP datagram evaluates, as nft lists
+/// them (docs/ruleset.md rules 1, 4, 5, 6 and 7).
+const RULES: [&str; 5] = [
+    "iif \"lo\" accept",
+    "iifname @unfirewalled accept",
+    "ct state invalid drop",
+    "rt type 0 drop",
+    "icmpv6 type echo-request limit rate 10/second accept",
+];
+
+/// The UDP port measured.
+const PORT: u16 = 1;
+
+struct Variant {
+    name: String,
+    topology: Topology,
+    rates: Vec<f64>,
+}
+
+/// fw6's table text without the rules in `removed`; fails if one of them is not in it (the
+/// rendering changed and this list must follow).
+fn without(full: &str, removed: &[&str]) -> Result<String> {
+    for rule in removed {
+        if !full.lines().any(|l| l.trim() == *rule) {
+            return Err(format!("fw6's input chain has no rule `{rule}`: update RULES").into());
+        }
+    }
+    Ok(full
+        .lines()
+        .filter(|l| !removed.contains(&l.trim()))
+        .map(|l| format!("{l}\n"))
+        .collect())
+}
+
+pub fn run(scale: &Scale) -> Result<()> {
+    println!(
+        "\n# 3b. UDP open: the cost of each rule before the open lookup ({} s per measurement, median of {})",
+        scale.dp_seconds, scale.dp_repeats
+    );
+    let full = nftproc::fw6_table_text(&[PortKey::from_raw(u32::from(PORT), 17)?])?;
+    let mut texts = vec![
+        ("minimal".to_owned(), MINIMAL.to_owned()),
+        ("fw6".to_owned(), full.clone()),
+    ];
+    for rule in RULES {
+        texts.push((format!("fw6 without `{rule}`"), without(&full, &[rule])?));
+    }
+    texts.push(("fw6 without all five".to_owned(), without(&full, &RULES)?));
+    let mut variants = Vec::new();
+    for (name, text) in texts {
+        let topology = Topology::new();
+        nftproc::nft(
+            topology.host(),
+            &["-f", "-"],
+            Some(&text),
+            Duration::from_secs(30),
+        )?;
+        variants.push(Variant {
+            name,
+            topology,
+            rates: Vec::new(),
+        });
+    }
+    let seconds = Duration::from_secs_f64(scale.dp_seconds);
+    for v in &variants {
+        // Neighbour discovery and caches, untimed.
+        udp_open(&v.topology, Duration::from_millis(100))?;
+    }
+    for round in 0..scale.dp_repeats {
+        let order: Vec<usize> = if round % 2 == 0 {
+            (0..variants.len()).collect()
+        } else {
+            (0..variants.len()).rev().collect()
+        };
+        for i in order {
+            let r = udp_open(&variants[i].topology, seconds)?;
+            variants[i].rates.push(r);
+        }
+    }
+    let fw6 = median(&variants[1].rates);
+    let minimal = median(&variants[0].rates);
+    println!("| variant | UDP open pkt/s | ns per datagram vs fw6 | ratio to minimal |");
+    println!("|---|---|---|---|");
+    for v in &variants {
+        let m = median(&v.rates);
+        println!(
+            "| {} | {} | {:+.0} | {:.3} |",
+            v.name,
+            rate(m),
+            (1e9 / fw6 - 1e9 / m),
+            m / minimal
+        );
+    }
+    Ok(())
+}
+
+fn udp_open(topology: &Topology, duration: Duration) -> Result<f64> {
+    let lan = topology.lan();
+    let s = traffic::udp(
+        Path2 {
+            host: topology.host().path(),
+            peer: lan.peer().path(),
+            to: lan.host_sock(PORT),
+        },
+        true,
+        duration,
+    )?;
+    Ok(s.per_second(s.delivered))
+}

@@ -1,11 +1,13 @@
 //! Benchmark 3b: where a datagram to an open UDP port spends the time fw6's chain costs over the
 //! minimal stateful ruleset. A one-way UDP flow never becomes `established`, so every datagram
 //! walks `input` down to the `open` lookup. Each variant is fw6's own table with one UDP pair
-//! open on `lan0` and one of the rules before the lookup removed (or all of them), loaded with
-//! `nft -f` in its own topology; rounds alternate between the variants, as in benchmark 3.
+//! open on `lan0` and one rule removed (or all five), loaded with `nft -f` in its own topology;
+//! rounds alternate between the variants, as in benchmark 3.
 //!
 //! The cost of a rule is `1/rate(without it) − 1/rate(fw6)`, in nanoseconds per datagram. The
-//! ICMPv6 jump is not removed: without it neighbour discovery would fall to the final drop.
+//! echo-request rule now sits after the `open` lookup, so removing it must cost nothing: it is
+//! the control that shows the method's noise. The ICMPv6 jump is not removed: without it
+//! neighbour discovery would fall to the final drop.
 
 use std::time::Duration;
 
@@ -20,7 +22,7 @@ use crate::report::{median, rate};
 use crate::traffic::{self, Path2};
 
 /// The rules of `input` before the `open` lookup that a UDP datagram evaluates, as nft lists
-/// them (docs/ruleset.md rules 1, 4, 5, 6 and 7).
+/// them (docs/ruleset.md rules 1, 4, 5 and 6), and the echo-request rule (12) as the control.
 const RULES: [&str; 5] = [
     "iif \"lo\" accept",
     "iifname @unfirewalled accept",
@@ -46,16 +48,35 @@ fn without(full: &str, removed: &[&str]) -> Result<String> {
             return Err(format!("fw6's input chain has no rule `{rule}`: update RULES").into());
         }
     }
-    Ok(full
-        .lines()
-        .filter(|l| !removed.contains(&l.trim()))
-        .map(|l| format!("{l}\n"))
-        .collect())
+    let mut out = String::with_capacity(full.len());
+    for line in full.lines().filter(|l| !removed.contains(&l.trim())) {
+        out.push_str(line);
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+/// fw6's table text in the order DESIGN §3 lists: the echo-request rule right before the
+/// `open` lookup (the order fw6 used until the lookup was moved ahead of it).
+fn echo_before_open(full: &str) -> Result<String> {
+    let echo = RULES[4];
+    let open = "iifname . meta l4proto . th dport @open accept";
+    let line = |rule: &str| {
+        full.lines()
+            .find(|l| l.trim() == rule)
+            .map(str::to_owned)
+            .ok_or_else(|| format!("fw6's input chain has no rule `{rule}`: update RULES"))
+    };
+    let (echo_line, open_line) = (line(echo)?, line(open)?);
+    Ok(without(full, &[echo])?.replace(
+        &format!("{open_line}\n"),
+        &format!("{echo_line}\n{open_line}\n"),
+    ))
 }
 
 pub fn run(scale: &Scale) -> Result<()> {
     println!(
-        "\n# 3b. UDP open: the cost of each rule before the open lookup ({} s per measurement, median of {})",
+        "\n# 3b. UDP open: the cost of each rule of fw6's chain ({} s per measurement, median of {})",
         scale.dp_seconds, scale.dp_repeats
     );
     let full = nftproc::fw6_table_text(&[PortKey::from_raw(u32::from(PORT), 17)?])?;
@@ -63,6 +84,10 @@ pub fn run(scale: &Scale) -> Result<()> {
         ("minimal".to_owned(), MINIMAL.to_owned()),
         ("fw6".to_owned(), full.clone()),
     ];
+    texts.push((
+        "fw6, echo-request before open (DESIGN §3 order)".to_owned(),
+        echo_before_open(&full)?,
+    ));
     for rule in RULES {
         texts.push((format!("fw6 without `{rule}`"), without(&full, &[rule])?));
     }

@@ -116,12 +116,13 @@ fn icmpv6_rules_sit_behind_one_jump() {
             | Rule::AcceptMulticastListener(_)
             | Rule::AcceptIcmpv6Error(_)
     )));
-    // Echo requests stay in the input chain, after the unfirewalled and invalid checks.
-    assert!(
-        plan.rules
-            .iter()
-            .any(|r| matches!(r, Rule::AcceptEchoRequest { .. }))
-    );
+    // Echo requests stay in the input chain, after the unfirewalled, invalid and routing header
+    // checks and after every set rule (which match only TCP and UDP), right before the drop.
+    let at = |wanted: fn(&Rule) -> bool| plan.rules.iter().position(wanted).unwrap();
+    let echo = at(|r| matches!(r, Rule::AcceptEchoRequest { .. }));
+    assert!(echo > at(|r| matches!(r, Rule::DropRoutingHeader0)));
+    assert!(echo > at(|r| matches!(r, Rule::AcceptGlobalOpen)));
+    assert_eq!(echo + 2, plan.rules.len());
     assert_eq!(
         Rule::JumpIcmpv6.to_string(),
         "meta l4proto ipv6-icmp jump input_icmpv6"

@@ -121,6 +121,8 @@ pub(crate) struct Bins {
 fn main() -> ExitCode {
     let args = Args::parse();
     fw6_testkit::require_root("the benchmarks (network namespaces, nftables, a private bus)");
+    // Interrupted, it still removes its namespaces and stops its daemons.
+    fw6_testkit::clean_up_on_signal();
     let dir = match &args.bin_dir {
         Some(dir) => dir.clone(),
         None => std::env::current_exe()

@@ -11,6 +11,7 @@ pub mod bus;
 mod cmd;
 mod dad;
 pub mod hostile;
+mod interrupt;
 mod neigh;
 mod netns;
 pub mod packet;
@@ -21,6 +22,7 @@ mod service;
 mod sysctl;
 mod topology;
 
+pub use interrupt::clean_up_on_signal;
 pub use neigh::NeighState;
 pub use netns::{Entered, NetNs};
 pub use probe::{Outcome, ping, tcp_connect, udp_exchange};

@@ -24,7 +24,7 @@ use crate::{cmd, require_root, sysctl};
 
 /// Where `ip netns` keeps named namespaces; binding ours there lets `ip netns exec` and `nft`
 /// reach them.
-const RUN_DIR: &str = "/run/netns";
+pub(crate) const RUN_DIR: &str = "/run/netns";
 
 /// Makes names unique within the process; the pid makes them unique across test binaries.
 static COUNTER: AtomicU32 = AtomicU32::new(0);

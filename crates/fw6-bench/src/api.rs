@@ -136,7 +136,7 @@ fn ours(scale: &Scale, bins: &Bins, size: usize) -> Result<(Duration, Duration, 
 fn fsync_floor(scale: &Scale) -> Result<(Duration, Duration)> {
     use std::io::{Seek as _, SeekFrom, Write as _};
     const BLOCKS: u64 = 256;
-    let path = std::env::temp_dir().join(format!("fw6-bench-fsync-{}", std::process::id()));
+    let path = fw6_testkit::temp_path("bench-fsync");
     let mut file = std::fs::File::create(&path)?;
     let block = [0x66u8; 4096];
     for _ in 0..BLOCKS {
@@ -160,7 +160,7 @@ fn fsync_floor(scale: &Scale) -> Result<(Duration, Duration)> {
 fn theirs(scale: &Scale, size: usize) -> Result<(Duration, Duration, usize)> {
     let ns = NetNs::new();
     let pairs: Vec<PortKey> = (0..size).map(lab::preload_key).collect::<Result<_>>()?;
-    let dir = std::env::temp_dir().join(format!("fw6-bench-{}", std::process::id()));
+    let dir = fw6_testkit::temp_path("bench-nft");
     std::fs::create_dir_all(&dir)?;
     let file = dir.join("table.nft");
     std::fs::write(&file, nftproc::fw6_table_text(&pairs)?)?;

@@ -66,7 +66,7 @@ pub fn run(scale: &Scale, bins: &Bins, report: &mut Report) -> Result<()> {
     drop(lab);
 
     let ns = NetNs::new();
-    let dir = std::env::temp_dir().join(format!("fw6-bench-batch-{}", std::process::id()));
+    let dir = fw6_testkit::temp_path("bench-batch");
     std::fs::create_dir_all(&dir)?;
     let table = dir.join("table.nft");
     std::fs::write(&table, nftproc::fw6_table_text(&[])?)?;

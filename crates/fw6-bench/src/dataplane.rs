@@ -167,7 +167,7 @@ fn install(
             nft.apply_full(&table)?;
         }
         Layout::Rules(n) => {
-            let dir = std::env::temp_dir().join(format!("fw6-bench-dp-{}", std::process::id()));
+            let dir = fw6_testkit::temp_path("bench-dp");
             std::fs::create_dir_all(&dir)?;
             let file = dir.join("rules.nft");
             // Replace any previous one (N = 1 is installed once per protocol).

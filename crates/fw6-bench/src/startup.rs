@@ -90,7 +90,7 @@ pub fn run(scale: &Scale, bins: &Bins, report: &mut Report) -> Result<()> {
     // The comparison for start-up: nft loading the same table.
     let ns = NetNs::new();
     let pairs: Vec<PortKey> = (0..n).map(lab::preload_key).collect::<Result<_>>()?;
-    let dir = std::env::temp_dir().join(format!("fw6-bench-start-{}", std::process::id()));
+    let dir = fw6_testkit::temp_path("bench-start");
     std::fs::create_dir_all(&dir)?;
     let file = dir.join("table.nft");
     std::fs::write(&file, nftproc::fw6_table_text(&pairs)?)?;

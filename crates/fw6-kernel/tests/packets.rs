@@ -107,7 +107,7 @@ impl Firewall {
     }
 }
 
-// Rules 9 and 14: a pair open on one connection is open there only; the rest is dropped.
+// Rules 8 and 14: a pair open on one connection is open there only; the rest is dropped.
 #[test]
 fn port_open_on_lan_passes_there_and_times_out_on_wan() {
     let fw = Firewall::new(&[open_port("lan0", "8080/tcp"), open_port("lan0", "5353/udp")]);
@@ -147,7 +147,7 @@ fn closed_ports_are_dropped_silently() {
     }
 }
 
-// Rule 12: a global pair is open on every connection.
+// Rule 11: a global pair is open on every connection.
 #[test]
 fn global_open_passes_on_every_connection() {
     let fw = Firewall::new(&[open_global("8080/tcp"), open_global("5353/udp")]);
@@ -171,7 +171,7 @@ fn global_open_passes_on_every_connection() {
     }
 }
 
-// Rules 9, 10, 12: an ignored global pair is closed on that connection only, and a
+// Rules 8, 9, 11: an ignored global pair is closed on that connection only, and a
 // per-connection open of the same pair wins over the ignore (spec §1.4 rule 1 before rule 3).
 #[test]
 fn ignored_global_closes_one_connection_and_own_open_reopens_it() {
@@ -259,7 +259,7 @@ fn host_started_traffic_gets_replies_and_neighbour_discovery_works_both_ways() {
     assert!(learned.is_some_and(NeighState::is_resolved), "{learned:?}");
 
     // Peer → host: the peer resolves the host (its NS in, the host's NA out); the echo request
-    // passes by default (rule 7).
+    // passes by default (rule 12).
     host.flush_neighbours(lan.name());
     lan.peer().flush_neighbours(lan.peer_dev());
     assert!(lan.ping(PASS));
@@ -306,7 +306,7 @@ fn packet_too_big_reaches_a_firewalled_host() {
     });
 }
 
-// Rule 7: echo requests pass with the default options and are dropped with
+// Rule 12: echo requests pass with the default options and are dropped with
 // `EchoRequest::Drop` — on firewalled connections; an unfirewalled one still answers (rule 4).
 #[test]
 fn echo_request_follows_the_configuration() {

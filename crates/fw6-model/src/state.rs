@@ -324,8 +324,8 @@ impl State {
         key: PortKey,
         name: &EntryName,
     ) -> Option<PortEntry> {
-        // One walk of the connection map in the common case (configured connection), and no
-        // entry for a connection whose re-open changes nothing.
+        // One walk of the connection map for a configured connection. An unconfigured one has
+        // no pairs, so the insert below always adds one and creating its entry is right.
         if let Some(conn) = self.connections.get_mut(connection) {
             return insert_new(conn.set_mut(set), key, name);
         }
@@ -366,7 +366,10 @@ impl ConnectionConfig {
 
 /// Inserts `key` unless present (first name wins); returns the new entry. It inserts first and
 /// puts the first name back if there was one: a batch of new pairs, the case that must be fast,
-/// walks the map once per pair instead of twice.
+/// walks the map once per pair instead of twice (10,000 `OpenPort`: 1.5 ms instead of 2.1–2.4).
+/// The price is on a re-open, which writes twice and so copies the map's path out of the
+/// structure it shares with the published state; the state stays equal, and a batch that
+/// changes nothing is dropped by the engine rather than published.
 fn insert_new(map: &mut PortMap, key: PortKey, name: &EntryName) -> Option<PortEntry> {
     match map.insert(key, name.clone()) {
         None => Some(PortEntry::new(key, name.clone())),

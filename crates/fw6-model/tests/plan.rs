@@ -87,6 +87,31 @@ fn logging_switches_add_rate_limited_log_rules() {
 }
 
 #[test]
+fn echo_requests_are_accepted_after_the_sets_and_before_the_drop_log() {
+    let mut state = State::default();
+    state
+        .apply_batch(&[
+            Mutation::SetLogDroppedPackets { enabled: true },
+            Mutation::SetLogConnections { enabled: true },
+        ])
+        .unwrap();
+    let plan = plan::full(&state, &Options::default());
+    let tail: Vec<String> = plan.rules[plan.rules.len() - 4..]
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        tail,
+        [
+            "meta l4proto . th dport @global_open accept",
+            "icmpv6 type echo-request limit rate 10/second accept",
+            "limit rate 100/second log prefix \"fw6 DROP\" group 6 snaplen 128",
+            "drop",
+        ]
+    );
+}
+
+#[test]
 fn empty_state_has_empty_sets_and_the_whole_chain() {
     let plan = plan::full(&State::default(), &Options::default());
     assert_eq!(plan.element_count(), 0);

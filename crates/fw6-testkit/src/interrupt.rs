@@ -2,129 +2,165 @@
 //! SIGINT or SIGTERM ends the process without unwinding, so no [`crate::NetNs`] guard drops and
 //! the namespaces, the daemons started in them and their temporary directories would stay
 //! behind (seen: `kill` of `fw6-bench` left 20 namespaces, a dbus-daemon and an fw6d).
+//!
+//! Only what this process made is removed: namespaces by their exact name prefix
+//! `fw6t-<pid>-`, temporary paths only if they came from [`temp_path`]. A pattern on
+//! `$TMPDIR` names could match another process's directory whose counter equals our pid.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, Once};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use rustix::mount::{UnmountFlags, unmount};
 use rustix::process::{Pid, Signal, kill_process};
-use tokio::signal::unix::{SignalKind, signal};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
 
 use crate::netns::RUN_DIR;
 
-/// Watches for SIGINT and SIGTERM on a thread of its own; on either, stops this process's
-/// children, removes the namespaces (`fw6t-<pid>-*`) and temporary directories (`fw6-*-<pid>-*`)
-/// it created, and exits with 128 + the signal number.
-pub fn clean_up_on_signal() {
-    thread::Builder::new()
-        .name("fw6-testkit-signals".into())
-        .spawn(|| {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_io()
-                .build()
-            else {
-                eprintln!("fw6-testkit: cannot watch for signals: no runtime");
-                return;
-            };
-            let caught = runtime.block_on(async {
-                let mut interrupt = signal(SignalKind::interrupt())?;
-                let mut terminate = signal(SignalKind::terminate())?;
-                tokio::select! {
-                    _ = interrupt.recv() => Ok::<i32, std::io::Error>(2),
-                    _ = terminate.recv() => Ok(15),
-                }
-            });
-            let number = match caught {
-                Ok(number) => number,
-                Err(e) => {
-                    eprintln!("fw6-testkit: cannot watch for signals: {e}");
-                    return;
-                }
-            };
-            eprintln!(
-                "fw6-testkit: interrupted: stopping child processes, removing this process's namespaces and temporary directories"
-            );
-            // Entries first: once a child is gone the main thread may wake up, fail and exit
-            // before this thread is done. A namespace a daemon is still in goes when it does.
-            remove_own_entries();
-            stop_children();
-            std::process::exit(128 + number);
-        })
-        .expect("spawn the signal thread");
+/// Paths handed out by [`temp_path`], removed on a signal.
+static TEMP_PATHS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+static TEMP_COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A fresh path `$TMPDIR/fw6-<tag>-<pid>-<n>` for a file or directory the caller creates and
+/// removes; if the process is interrupted, [`clean_up_on_signal`] removes it.
+pub fn temp_path(tag: &str) -> PathBuf {
+    let path = std::env::temp_dir().join(format!(
+        "fw6-{tag}-{}-{}",
+        std::process::id(),
+        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    TEMP_PATHS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(path.clone());
+    path
 }
 
-/// Sends SIGTERM to every direct child and waits up to a second for them to go.
+/// Installs SIGINT and SIGTERM handlers (before it returns; once per process). On either, a
+/// thread of its own removes this process's namespaces and [`temp_path`]s, stops its children,
+/// and then lets the signal end the process as it would have without the handler, so a shell
+/// loop around the program stops on Ctrl-C.
+pub fn clean_up_on_signal() {
+    static INSTALLED: Once = Once::new();
+    INSTALLED.call_once(|| {
+        let mut signals = match Signals::new([SIGINT, SIGTERM]) {
+            Ok(signals) => signals,
+            Err(e) => {
+                eprintln!("fw6-testkit: cannot watch for SIGINT and SIGTERM: {e}");
+                return;
+            }
+        };
+        thread::Builder::new()
+            .name("fw6-testkit-signals".into())
+            .spawn(move || {
+                let Some(signal) = signals.forever().next() else {
+                    return;
+                };
+                eprintln!(
+                    "fw6-testkit: interrupted: removing this process's namespaces and temporary files, stopping its children"
+                );
+                // Entries first: once a child is gone the main thread may wake up, fail and
+                // exit before this thread is done. Again after: a daemon that was still
+                // writing into its directory, or a namespace made meanwhile.
+                remove_own_entries();
+                stop_children();
+                remove_own_entries();
+                if let Err(e) = signal_hook::low_level::emulate_default_handler(signal) {
+                    eprintln!("fw6-testkit: cannot re-raise signal {signal}: {e}");
+                }
+                std::process::exit(128 + signal);
+            })
+            .expect("spawn the signal thread");
+    });
+}
+
+/// Sends SIGTERM to every direct child, waits up to a second, then SIGKILLs what is left.
+/// (A child could exit and its pid be reused between the scan and the signal; the window is
+/// a few microseconds, on a machine running a test.)
 fn stop_children() {
     let children = children();
-    for &pid in &children {
-        if let Some(pid) = Pid::from_raw(pid) {
-            let _ = kill_process(pid, Signal::TERM);
+    let signal_all = |signal| {
+        for &pid in &children {
+            if alive(pid)
+                && let Some(pid) = Pid::from_raw(pid)
+            {
+                let _ = kill_process(pid, signal);
+            }
         }
-    }
+    };
+    signal_all(Signal::TERM);
     let deadline = Instant::now() + Duration::from_secs(1);
     while Instant::now() < deadline && children.iter().any(|pid| alive(*pid)) {
         thread::sleep(Duration::from_millis(20));
     }
+    signal_all(Signal::KILL);
 }
 
-/// Direct children of this process, from `/proc/<pid>/stat` (field 4 is the parent).
+/// Direct children of this process.
 fn children() -> Vec<i32> {
-    let me = std::process::id().to_string();
+    let me = i32::try_from(std::process::id()).unwrap_or(-1);
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
     entries
         .filter_map(Result::ok)
         .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| parent(*pid).is_some_and(|p| p == me))
+        .filter(|pid| stat(*pid).is_some_and(|(_, parent)| parent == me))
         .collect()
-}
-
-fn parent(pid: i32) -> Option<String> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) is in parentheses and may hold spaces: skip past its end.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(1).map(str::to_owned)
 }
 
 /// A zombie still has a `/proc` entry; it counts as gone.
 fn alive(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-        stat.rfind(')')
-            .and_then(|end| stat[end + 1..].split_whitespace().next())
-            .is_some_and(|state| state != "Z")
-    })
+    stat(pid).is_some_and(|(state, _)| state != "Z")
 }
 
-/// Removes `/run/netns/fw6t-<pid>-*` and `$TMPDIR/fw6-*-<pid>-*` (or `…-<pid>`).
+/// State and parent pid from `/proc/<pid>/stat` (fields 3 and 4; the command name before them
+/// is in parentheses and may hold spaces, so parsing starts after the last `)`).
+fn stat(pid: i32) -> Option<(String, i32)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let mut fields = stat[stat.rfind(')')? + 1..].split_whitespace();
+    let state = fields.next()?.to_owned();
+    let parent = fields.next()?.parse().ok()?;
+    Some((state, parent))
+}
+
+/// Removes `/run/netns/fw6t-<pid>-*` and every [`temp_path`] that exists.
 fn remove_own_entries() {
-    let pid = std::process::id().to_string();
-    for path in entries(Path::new(RUN_DIR), |name| {
-        name.strip_prefix("fw6t-")
-            .and_then(|rest| rest.split('-').next())
-            == Some(pid.as_str())
-    }) {
-        let _ = unmount(&path, UnmountFlags::DETACH);
-        if let Err(e) = std::fs::remove_file(&path) {
-            eprintln!("fw6-testkit: cannot remove {}: {e}", path.display());
+    let prefix = format!("fw6t-{}-", std::process::id());
+    if let Ok(read) = std::fs::read_dir(RUN_DIR) {
+        for entry in read.filter_map(Result::ok) {
+            if entry
+                .file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with(&prefix))
+            {
+                let path = entry.path();
+                let _ = unmount(&path, UnmountFlags::DETACH);
+                report(&path, std::fs::remove_file(&path));
+            }
         }
     }
-    for path in entries(&std::env::temp_dir(), |name| {
-        name.starts_with("fw6-") && name.split('-').any(|part| part == pid)
-    }) {
-        if let Err(e) = std::fs::remove_dir_all(&path) {
-            eprintln!("fw6-testkit: cannot remove {}: {e}", path.display());
-        }
+    let paths = TEMP_PATHS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    for path in paths {
+        let removed = match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(&path),
+            Ok(_) => std::fs::remove_file(&path),
+            Err(_) => continue,
+        };
+        report(&path, removed);
     }
 }
 
-fn entries(dir: &Path, wanted: impl Fn(&str) -> bool) -> Vec<std::path::PathBuf> {
-    let Ok(read) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    read.filter_map(Result::ok)
-        .filter(|e| e.file_name().to_str().is_some_and(&wanted))
-        .map(|e| e.path())
-        .collect()
+fn report(path: &Path, result: std::io::Result<()>) {
+    if let Err(e) = result
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        eprintln!("fw6-testkit: cannot remove {}: {e}", path.display());
+    }
 }

@@ -22,7 +22,7 @@ mod service;
 mod sysctl;
 mod topology;
 
-pub use interrupt::clean_up_on_signal;
+pub use interrupt::{clean_up_on_signal, temp_path};
 pub use neigh::NeighState;
 pub use netns::{Entered, NetNs};
 pub use probe::{Outcome, ping, tcp_connect, udp_exchange};

@@ -163,7 +163,8 @@ pub enum Rule {
     Drop,
 }
 
-/// The input chain of DESIGN §3 (docs/ruleset.md), in order.
+/// The input chain of docs/ruleset.md, in order: DESIGN §3's, with the echo-request rule after
+/// the set rules.
 pub(super) fn chain(logging: &LogSettings, options: &Options) -> Vec<Rule> {
     let log = |set, kind| Rule::Log {
         set,

@@ -8,7 +8,7 @@ use std::time::Duration;
 fn main() {
     fw6_testkit::clean_up_on_signal();
     let ns = fw6_testkit::NetNs::new();
-    let dir = std::env::temp_dir().join(format!("fw6-hold-{}-0", std::process::id()));
+    let dir = fw6_testkit::temp_path("hold");
     std::fs::create_dir_all(&dir).expect("create the temporary directory");
     let mut child = Command::new("sleep")
         .arg("60")
@@ -18,4 +18,5 @@ fn main() {
     std::thread::sleep(Duration::from_secs(60));
     let _ = child.kill();
     let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
 }

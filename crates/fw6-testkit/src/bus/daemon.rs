@@ -3,7 +3,6 @@
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
@@ -195,14 +194,12 @@ impl Drop for TempDir {
     }
 }
 
-/// A fresh directory `/tmp/fw6-bus-<pid>-<n>`: `create_dir` fails if it exists, so two buses
+/// A fresh directory `$TMPDIR/fw6-bus-<pid>-<n>` ([`crate::temp_path`]): `create_dir` fails if it exists, so two buses
 /// never share one. Mode 0755 so unprivileged clients and polkitd can reach the socket and
 /// the bind-mounted rules.
 fn unique_dir() -> PathBuf {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
     loop {
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("fw6-bus-{}-{n}", std::process::id()));
+        let dir = crate::temp_path("bus");
         match std::fs::create_dir(&dir) {
             Ok(()) => {
                 use std::os::unix::fs::PermissionsExt;

@@ -41,7 +41,9 @@ struct Args {
     /// Data plane: seconds per measurement (default 1, smoke 0.2).
     #[arg(long)]
     seconds: Option<f64>,
-    /// Data plane: repeats per measurement, the median is reported (default 7, smoke 1: a 5-round median was seen to land in either of two modes of a noisy VM).
+    /// Data plane: repeats per measurement, the median is reported (default 7, smoke 1).
+    ///
+    /// Seven, not five: on a noisy VM a 5-round median was seen to land in either of two modes.
     #[arg(long)]
     repeats: Option<usize>,
     /// Data plane: upper bound on loading the one-rule-per-pair ruleset, seconds.

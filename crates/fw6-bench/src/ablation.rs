@@ -5,14 +5,15 @@
 //! rounds alternate between the variants, as in benchmark 3.
 //!
 //! The cost of a rule is `1/rate(fw6) − 1/rate(without it)`, in nanoseconds per datagram
-//! (positive: the rule costs that much). The
-//! echo-request rule now sits after the `open` lookup, so removing it must cost nothing: it is
-//! the control that shows the method's noise. The ICMPv6 jump is not removed: without it
-//! neighbour discovery would fall to the final drop.
+//! (positive: the rule costs that much). The echo-request rule now sits after the `open`
+//! lookup, so removing it must cost nothing: it is the control that shows the method's noise.
+//! The ICMPv6 jump is not removed: without it neighbour discovery would fall to the final drop.
+//! Rule texts come from the plan's own rendering, so they follow any change to it.
 
 use std::time::Duration;
 
-use fw6_model::PortKey;
+use fw6_model::plan::{self, Options, Rule};
+use fw6_model::{PortKey, State};
 use fw6_testkit::Topology;
 
 use crate::Scale;
@@ -22,15 +23,30 @@ use crate::nftproc;
 use crate::report::{median, rate};
 use crate::traffic::{self, Path2};
 
-/// The rules of `input` before the `open` lookup that a UDP datagram evaluates, as nft lists
-/// them (docs/ruleset.md rules 1, 4, 5 and 6), and the echo-request rule (12) as the control.
-const RULES: [&str; 5] = [
-    "iif \"lo\" accept",
-    "iifname @unfirewalled accept",
-    "ct state invalid drop",
-    "rt type 0 drop",
-    "icmpv6 type echo-request limit rate 10/second accept",
-];
+/// The rules of `input` before the `open` lookup that a UDP datagram evaluates (docs/ruleset.md
+/// rules 1, 4, 5 and 6), and the echo-request rule (12), the control; as nft lists them.
+fn removable() -> Result<(Vec<String>, String)> {
+    let rules = plan::full(&State::default(), &Options::default()).rules;
+    let guards = rules
+        .iter()
+        .filter(|r| {
+            matches!(
+                r,
+                Rule::AcceptLoopback
+                    | Rule::AcceptUnfirewalled
+                    | Rule::DropInvalid
+                    | Rule::DropRoutingHeader0
+            )
+        })
+        .map(ToString::to_string)
+        .collect();
+    let echo = rules
+        .iter()
+        .find(|r| matches!(r, Rule::AcceptEchoRequest { .. }))
+        .ok_or("the default plan has no echo-request rule")?
+        .to_string();
+    Ok((guards, echo))
+}
 
 /// The floor of any firewall that decides from a set of (connection, protocol, port): the
 /// minimal stateful ruleset plus fw6's `open` lookup holding the measured pair, and nothing
@@ -45,10 +61,11 @@ fn floor() -> String {
     chain input {{
         type filter hook input priority filter; policy accept;
         ct state established,related accept
-        iifname . meta l4proto . th dport @open accept
+        {open}
     }}
 }}
-"#
+"#,
+        open = Rule::AcceptOpen
     )
 }
 
@@ -61,16 +78,24 @@ struct Variant {
     rates: Vec<f64>,
 }
 
-/// fw6's table text without the rules in `removed`; fails if one of them is not in it (the
-/// rendering changed and this list must follow).
-fn without(full: &str, removed: &[&str]) -> Result<String> {
+/// The line of `full` that holds `rule`; an error if the rendering does not list it on a line
+/// of its own (then removing it would silently measure fw6 unchanged).
+fn line_of<'a>(full: &'a str, rule: &str) -> Result<&'a str> {
+    full.lines()
+        .find(|l| l.trim() == rule)
+        .ok_or_else(|| format!("fw6's table text has no line `{rule}`").into())
+}
+
+/// fw6's table text without the rules in `removed`.
+fn without(full: &str, removed: &[String]) -> Result<String> {
     for rule in removed {
-        if !full.lines().any(|l| l.trim() == *rule) {
-            return Err(format!("fw6's input chain has no rule `{rule}`: update RULES").into());
-        }
+        line_of(full, rule)?;
     }
     let mut out = String::with_capacity(full.len());
-    for line in full.lines().filter(|l| !removed.contains(&l.trim())) {
+    for line in full
+        .lines()
+        .filter(|l| !removed.iter().any(|r| r == l.trim()))
+    {
         out.push_str(line);
         out.push('\n');
     }
@@ -79,17 +104,10 @@ fn without(full: &str, removed: &[&str]) -> Result<String> {
 
 /// fw6's table text in the order DESIGN §3 lists: the echo-request rule right before the
 /// `open` lookup (the order fw6 used until the lookup was moved ahead of it).
-fn echo_before_open(full: &str) -> Result<String> {
-    let echo = RULES[4];
-    let open = "iifname . meta l4proto . th dport @open accept";
-    let line = |rule: &str| {
-        full.lines()
-            .find(|l| l.trim() == rule)
-            .map(str::to_owned)
-            .ok_or_else(|| format!("fw6's input chain has no rule `{rule}`: update RULES"))
-    };
-    let (echo_line, open_line) = (line(echo)?, line(open)?);
-    Ok(without(full, &[echo])?.replace(
+fn echo_before_open(full: &str, echo: &str) -> Result<String> {
+    let echo_line = line_of(full, echo)?;
+    let open_line = line_of(full, &Rule::AcceptOpen.to_string())?;
+    Ok(without(full, &[echo.to_owned()])?.replace(
         &format!("{open_line}\n"),
         &format!("{echo_line}\n{open_line}\n"),
     ))
@@ -101,19 +119,22 @@ pub fn run(scale: &Scale) -> Result<()> {
         scale.dp_seconds, scale.dp_repeats
     );
     let full = nftproc::fw6_table_text(&[PortKey::from_raw(u32::from(PORT), 17)?])?;
+    let (guards, echo) = removable()?;
+    let rules: Vec<String> = guards.into_iter().chain([echo.clone()]).collect();
     let mut texts = vec![
         ("minimal".to_owned(), MINIMAL.to_owned()),
         ("minimal + the open lookup".to_owned(), floor()),
         ("fw6".to_owned(), full.clone()),
+        (
+            "fw6, echo-request before open (DESIGN §3 order)".to_owned(),
+            echo_before_open(&full, &echo)?,
+        ),
     ];
-    texts.push((
-        "fw6, echo-request before open (DESIGN §3 order)".to_owned(),
-        echo_before_open(&full)?,
-    ));
-    for rule in RULES {
-        texts.push((format!("fw6 without `{rule}`"), without(&full, &[rule])?));
+    for rule in &rules {
+        let text = without(&full, std::slice::from_ref(rule))?;
+        texts.push((format!("fw6 without `{rule}`"), text));
     }
-    texts.push(("fw6 without all five".to_owned(), without(&full, &RULES)?));
+    texts.push(("fw6 without all five".to_owned(), without(&full, &rules)?));
     let mut variants = Vec::new();
     for (name, text) in texts {
         let topology = Topology::new();

@@ -13,12 +13,11 @@ use std::sync::{Mutex, Once};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use rustix::mount::{UnmountFlags, unmount};
 use rustix::process::{Pid, Signal, kill_process};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-use crate::netns::RUN_DIR;
+use crate::netns::{self, RUN_DIR};
 
 /// Paths handed out by [`temp_path`], removed on a signal.
 static TEMP_PATHS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
@@ -137,9 +136,7 @@ fn remove_own_entries() {
                 .to_str()
                 .is_some_and(|n| n.starts_with(&prefix))
             {
-                let path = entry.path();
-                let _ = unmount(&path, UnmountFlags::DETACH);
-                report(&path, std::fs::remove_file(&path));
+                netns::remove_name(&entry.path());
             }
         }
     }

@@ -191,16 +191,21 @@ impl Default for NetNs {
 impl Drop for NetNs {
     fn drop(&mut self) {
         self.fd = None;
-        // DETACH: a thread still inside (a listener being stopped) must not make this fail;
-        // the namespace goes away when its last user does.
-        if let Err(e) = unmount(&self.path, UnmountFlags::DETACH)
-            && e != rustix::io::Errno::INVAL
-        {
-            eprintln!("fw6-testkit: cannot unmount {}: {e}", self.path.display());
-        }
-        if let Err(e) = std::fs::remove_file(&self.path) {
-            eprintln!("fw6-testkit: cannot remove {}: {e}", self.path.display());
-        }
+        remove_name(&self.path);
+    }
+}
+
+/// Unmounts a namespace's bind mount and removes the name. DETACH: a thread still inside (a
+/// listener being stopped) must not make this fail; the namespace goes away when its last user
+/// does.
+pub(crate) fn remove_name(path: &Path) {
+    if let Err(e) = unmount(path, UnmountFlags::DETACH)
+        && e != rustix::io::Errno::INVAL
+    {
+        eprintln!("fw6-testkit: cannot unmount {}: {e}", path.display());
+    }
+    if let Err(e) = std::fs::remove_file(path) {
+        eprintln!("fw6-testkit: cannot remove {}: {e}", path.display());
     }
 }
 

@@ -194,9 +194,9 @@ impl Drop for TempDir {
     }
 }
 
-/// A fresh directory `$TMPDIR/fw6-bus-<pid>-<n>` ([`crate::temp_path`]): `create_dir` fails if it exists, so two buses
-/// never share one. Mode 0755 so unprivileged clients and polkitd can reach the socket and
-/// the bind-mounted rules.
+/// A fresh directory `$TMPDIR/fw6-bus-<pid>-<n>` ([`crate::temp_path`]): `create_dir` fails if
+/// it exists, so two buses never share one. Mode 0755 so unprivileged clients and polkitd can
+/// reach the socket and the bind-mounted rules.
 fn unique_dir() -> PathBuf {
     loop {
         let dir = crate::temp_path("bus");

@@ -130,3 +130,25 @@ impl Mutation {
         }
     }
 }
+
+/// The member and its arguments as a person reads them in an error or a confirmation dialog:
+/// `OpenPort lan0 27015/udp`, `OpenGlobalPort 3389/tcp`, `LogDroppedPackets true`.
+impl std::fmt::Display for Mutation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.member())?;
+        if let Some(connection) = self.connection() {
+            write!(f, " {connection}")?;
+        }
+        if let Some(key) = self.key() {
+            write!(f, " {key}")?;
+        }
+        match self {
+            Self::SetLogfilePath { path } => write!(f, " {path:?}"),
+            Self::SetLogfileMaximumSize { kib } => write!(f, " {} KiB", kib.kib()),
+            Self::SetLogDroppedPackets { enabled } | Self::SetLogConnections { enabled } => {
+                write!(f, " {enabled}")
+            }
+            _ => Ok(()),
+        }
+    }
+}

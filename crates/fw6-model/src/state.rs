@@ -217,6 +217,35 @@ impl State {
         Ok(change.into_iter().collect())
     }
 
+    /// Whether `mutation` would change nothing here, answered by lookups alone (no scratch
+    /// copy). A batch whose every item is a no-op on this state is a no-op as a whole: each item
+    /// leaves the state as it found it, so the next one meets the same state. The service uses
+    /// this to spare a caller the confirmation dialog for a change that does nothing (spec
+    /// §6.4); an item that would fail validation is not a no-op.
+    pub fn is_noop(&self, mutation: &Mutation) -> bool {
+        let logging = &self.logging;
+        match mutation {
+            Mutation::OpenGlobalPort { key, .. } => self.is_port_globally_open(*key),
+            Mutation::CloseGlobalPort { key } => !self.is_port_globally_open(*key),
+            Mutation::EnableFirewall { connection } => self.is_firewalled(connection),
+            Mutation::DisableFirewall { connection } => !self.is_firewalled(connection),
+            Mutation::OpenPort {
+                connection, key, ..
+            } => self.is_port_open(connection, *key),
+            Mutation::ClosePort { connection, key } => !self.is_port_open(connection, *key),
+            Mutation::IgnoreGlobalPort {
+                connection, key, ..
+            } => self.is_global_port_ignored(connection, *key),
+            Mutation::ObserveGlobalPort { connection, key } => {
+                !self.is_global_port_ignored(connection, *key)
+            }
+            Mutation::SetLogfilePath { path } => *path == logging.logfile_path,
+            Mutation::SetLogfileMaximumSize { kib } => *kib == logging.logfile_maximum_size,
+            Mutation::SetLogDroppedPackets { enabled } => *enabled == logging.log_dropped_packets,
+            Mutation::SetLogConnections { enabled } => *enabled == logging.log_connections,
+        }
+    }
+
     /// Applies a batch all-or-nothing: either every mutation applies and the concatenated
     /// changes are returned, or the state is unchanged and the error names the failing position.
     pub fn apply_batch(&mut self, mutations: &[Mutation]) -> Result<Vec<Change>, Error> {

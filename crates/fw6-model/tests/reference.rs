@@ -214,7 +214,9 @@ proptest! {
         let mut naive = Naive::default();
         for m in &steps {
             let before = state.clone();
+            let noop = state.is_noop(m);
             let changes = state.apply(m).unwrap();
+            prop_assert_eq!(noop, changes.is_empty(), "is_noop disagrees with apply for {:?}", m);
             naive.apply(m);
             assert_agree(&state, &naive);
 

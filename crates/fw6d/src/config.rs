@@ -39,6 +39,13 @@ pub struct Config {
     pub bus_address: Option<String>,
     /// Largest `Apply` batch accepted.
     pub max_batch: usize,
+    /// State-changing calls in flight per unique bus name; more are refused at once.
+    pub max_calls_per_caller: usize,
+    /// State-changing calls in flight per uid (root excepted); more are refused at once.
+    pub max_calls_per_user: usize,
+    /// How long fw6d waits for polkit when it may show an authentication dialog, seconds: a
+    /// person typing a password. A check without a dialog waits at most 25 s of it.
+    pub polkit_timeout_seconds: u64,
 }
 
 /// Echo-request policy as written in the file.
@@ -85,6 +92,9 @@ impl Default for Config {
             state_dir: PathBuf::from("/var/lib/fw6"),
             bus_address: None,
             max_batch: 100_000,
+            max_calls_per_caller: 16,
+            max_calls_per_user: 64,
+            polkit_timeout_seconds: 300,
         }
     }
 }
@@ -135,6 +145,25 @@ impl Config {
             .collect()
     }
 
+    /// How long each call to polkit and the bus daemon may take.
+    pub fn timeouts(&self) -> crate::service::Timeouts {
+        let interactive = std::time::Duration::from_secs(self.polkit_timeout_seconds.max(1));
+        crate::service::Timeouts {
+            interactive,
+            check: interactive.min(std::time::Duration::from_secs(25)),
+        }
+    }
+
+    /// The bounds on what one caller may have in flight.
+    pub fn bounds(&self) -> crate::service::Bounds {
+        crate::service::Bounds {
+            per_sender: self.max_calls_per_caller.max(1),
+            per_user: self.max_calls_per_user.max(1),
+            // Decoded batches one user may make fw6d hold: one largest batch.
+            items_per_user: self.max_batch.max(1),
+        }
+    }
+
     /// The store file.
     pub fn store_path(&self) -> PathBuf {
         self.state_dir.join("fw6.sqlite")
@@ -180,6 +209,12 @@ mod tests {
         );
         assert_eq!(config.state_dir, defaults.state_dir);
         assert_eq!(config.log_queue, defaults.log_queue);
+        assert_eq!(config.max_calls_per_caller, defaults.max_calls_per_caller);
+        assert_eq!(config.max_calls_per_user, defaults.max_calls_per_user);
+        assert_eq!(
+            config.polkit_timeout_seconds,
+            defaults.polkit_timeout_seconds
+        );
     }
 
     #[test]

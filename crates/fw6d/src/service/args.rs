@@ -1,7 +1,13 @@
 //! D-Bus arguments to model types and back. Every conversion validates and returns InvalidArg
 //! with the model's message, before anything else happens.
 
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use fw6_model::{EntryName, Error, LogfileMaximumSize, Mutation, PortEntry, PortKey, Snapshot};
+use serde::de::{Deserialize, Deserializer, SeqAccess, Visitor};
+use zbus::{Signature, Type};
 
 /// A port entry on the wire: (port, protocol, name).
 pub type WireEntry = (u16, u32, String);
@@ -10,6 +16,54 @@ pub type WireEntry = (u16, u32, String);
 /// message: a 10,000-item batch would otherwise allocate and free 40,000 strings (a profile of
 /// `Apply` found a quarter of the service thread's time in `free`).
 pub type WireItem<'a> = (&'a str, &'a str, u16, u32, &'a str, &'a str);
+
+/// An `Apply` batch as it comes off the wire. Decoding keeps at most the decode limit of items
+/// and only counts the rest, so a batch far over `max_batch` costs fw6d the time to walk it
+/// but no memory for it: the refusal is cheap for whoever sends it.
+#[derive(Debug)]
+pub struct WireBatch<'a> {
+    /// The items kept, in order.
+    pub items: Vec<WireItem<'a>>,
+    /// How many items the message held.
+    pub total: usize,
+}
+
+/// Items kept when an `Apply` batch is decoded: `max_batch`, set once at start-up.
+static DECODE_LIMIT: AtomicUsize = AtomicUsize::new(100_000);
+
+/// Sets how many items of an `Apply` batch are decoded (the configuration's `max_batch`).
+pub fn set_decode_limit(max_batch: usize) {
+    DECODE_LIMIT.store(max_batch, Ordering::Relaxed);
+}
+
+impl Type for WireBatch<'_> {
+    const SIGNATURE: &'static Signature = <Vec<WireItem<'static>>>::SIGNATURE;
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for WireBatch<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Items<'a>(PhantomData<&'a ()>);
+        impl<'de> Visitor<'de> for Items<'de> {
+            type Value = WireBatch<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an array of (ssquss) Apply items")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let limit = DECODE_LIMIT.load(Ordering::Relaxed);
+                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(limit));
+                let mut total = 0_usize;
+                while let Some(item) = seq.next_element::<WireItem<'de>>()? {
+                    if items.len() < limit {
+                        items.push(item);
+                    }
+                    total += 1;
+                }
+                Ok(WireBatch { items, total })
+            }
+        }
+        deserializer.deserialize_seq(Items(PhantomData))
+    }
+}
 
 /// A pair from `(q port, u protocol)`.
 pub fn key(port: u16, protocol: u32) -> Result<PortKey, Error> {

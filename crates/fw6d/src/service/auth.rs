@@ -1,108 +1,128 @@
-//! Access control and confirmation (DESIGN §5, spec §6): policy switch, then uid 0 passes, then
-//! polkit with the caller's system-bus-name subject (never a pid: that is racy). polkit's
-//! authentication agent is the confirmation UI; a dismissed dialog is `Aborted`.
+//! Access control and confirmation (docs/dbus-api.md, "Access control"): policy switch, then
+//! uid 0 passes, then polkit with the caller's system-bus-name subject (never a pid: that is
+//! racy). polkit's authentication agent is the confirmation UI; a dismissed dialog is `Aborted`.
+//!
+//! Every item of a batch is authorized exactly as if it were called alone — same action, same
+//! details — so a rule scoped by connection or port cannot be walked around by putting an
+//! out-of-scope item behind an in-scope one. Identical checks are asked once per call.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
+use std::time::Duration;
 
-use fw6_model::{Error, ErrorKind, Mutation};
-use zbus::fdo::DBusProxy;
+use futures_util::StreamExt as _;
+use futures_util::stream::FuturesOrdered;
+use fw6_model::{Error, ErrorKind, Mutation, State};
 use zbus::message::Header;
-use zbus::names::BusName;
-use zbus_polkit::policykit1::{AuthorityProxy, CheckAuthorizationFlags, Subject};
+use zbus_polkit::policykit1::{
+    AuthorityProxy, AuthorizationResult, CheckAuthorizationFlags, Subject,
+};
 
 use crate::store::Provenance;
 
-/// The polkit action guarding `mutation`.
-pub fn action(mutation: &Mutation) -> &'static str {
-    match mutation {
-        Mutation::EnableFirewall { .. } | Mutation::DisableFirewall { .. } => {
-            "org.fw6.firewall1.firewall"
+/// The polkit actions, one per scope an administrator may want to grant apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Per-connection pairs: open, close, ignore and observe a global pair on one connection.
+    Ports,
+    /// Global pairs, which open every connection at once.
+    GlobalPorts,
+    /// A connection's firewall switch.
+    Firewall,
+    /// The logging switches and the log's size.
+    Logging,
+    /// Where the root daemon writes its log: a file path, so it never keeps an authorization.
+    LogfilePath,
+}
+
+impl Action {
+    /// The polkit action id (data/org.fw6.Firewall1.policy).
+    pub const fn id(self) -> &'static str {
+        match self {
+            Self::Ports => "org.fw6.firewall1.ports",
+            Self::GlobalPorts => "org.fw6.firewall1.global-ports",
+            Self::Firewall => "org.fw6.firewall1.firewall",
+            Self::Logging => "org.fw6.firewall1.logging",
+            Self::LogfilePath => "org.fw6.firewall1.logfile-path",
         }
-        Mutation::SetLogfilePath { .. }
-        | Mutation::SetLogfileMaximumSize { .. }
-        | Mutation::SetLogDroppedPackets { .. }
-        | Mutation::SetLogConnections { .. } => "org.fw6.firewall1.logging",
-        _ => "org.fw6.firewall1.ports",
+    }
+
+    /// The action guarding `mutation`.
+    pub const fn of(mutation: &Mutation) -> Self {
+        match mutation {
+            Mutation::EnableFirewall { .. } | Mutation::DisableFirewall { .. } => Self::Firewall,
+            Mutation::OpenGlobalPort { .. } | Mutation::CloseGlobalPort { .. } => Self::GlobalPorts,
+            Mutation::OpenPort { .. }
+            | Mutation::ClosePort { .. }
+            | Mutation::IgnoreGlobalPort { .. }
+            | Mutation::ObserveGlobalPort { .. } => Self::Ports,
+            Mutation::SetLogfilePath { .. } => Self::LogfilePath,
+            Mutation::SetLogfileMaximumSize { .. }
+            | Mutation::SetLogDroppedPackets { .. }
+            | Mutation::SetLogConnections { .. } => Self::Logging,
+        }
     }
 }
 
-/// Callers' credentials by unique bus name. A unique name is never reused on a bus and its
-/// credentials are fixed when the connection is made, so a cached entry cannot go stale; the
-/// cache saves a bus round trip on every mutator after a client's first. Bounded: cleared when
-/// full.
-#[derive(Debug, Default)]
-pub struct Callers(Mutex<HashMap<String, Provenance>>);
+/// How long fw6d waits for polkit. An interactive check waits for a person at a password
+/// prompt; a non-interactive one only for polkitd's rules.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// A check that may show a dialog.
+    pub interactive: Duration,
+    /// A check that may not.
+    pub check: Duration,
+}
 
-impl Callers {
-    const LIMIT: usize = 4096;
+/// One polkit question: an action and the details of one item, as if it were called alone.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Check {
+    action: Action,
+    details: Vec<(&'static str, String)>,
+}
 
-    /// The caller of `hdr`.
-    pub async fn get(
-        &self,
-        conn: &zbus::Connection,
-        hdr: &Header<'_>,
-    ) -> Result<Provenance, Error> {
-        let sender = hdr.sender().map(ToString::to_string).unwrap_or_default();
-        if let Some(known) = self.lock().get(&sender) {
-            return Ok(known.clone());
+impl Check {
+    fn of(mutation: &Mutation) -> Self {
+        let mut details = vec![("member", mutation.member().to_owned())];
+        if let Some(c) = mutation.connection() {
+            details.push(("connection", c.to_string()));
         }
-        let who = caller(conn, hdr).await?;
-        let mut cache = self.lock();
-        if cache.len() >= Self::LIMIT {
-            cache.clear();
+        if let Some(k) = mutation.key() {
+            details.push(("port", k.port.to_string()));
+            details.push(("protocol", k.protocol.to_string()));
         }
-        cache.insert(sender, who.clone());
-        Ok(who)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Provenance>> {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        match mutation {
+            Mutation::OpenGlobalPort { name, .. }
+            | Mutation::OpenPort { name, .. }
+            | Mutation::IgnoreGlobalPort { name, .. } => details.push(("name", name.to_string())),
+            Mutation::SetLogfilePath { path } => details.push(("path", path.clone())),
+            _ => {}
+        }
+        Self {
+            action: Action::of(mutation),
+            details,
+        }
     }
 }
 
-/// Who is calling, as the bus daemon vouches for it.
-async fn caller(conn: &zbus::Connection, hdr: &Header<'_>) -> Result<Provenance, Error> {
-    let sender = hdr
-        .sender()
-        .ok_or_else(|| Error::new(ErrorKind::AccessDenied, "the call has no sender"))?;
-    let dbus = DBusProxy::new(conn).await.map_err(bus_fail)?;
-    let name = BusName::from(sender.clone());
-    // One round trip to the bus daemon for both (it sits on the path of every mutator).
-    let credentials = dbus
-        .get_connection_credentials(name)
-        .await
-        .map_err(bus_fail)?;
-    let uid = credentials.unix_user_id().ok_or_else(|| {
-        Error::new(
-            ErrorKind::AccessDenied,
-            "the bus daemon did not say which user the caller is",
-        )
-    })?;
-    let pid = credentials.process_id();
-    let executable = pid.and_then(|pid| {
-        std::fs::read_link(format!("/proc/{pid}/exe"))
-            .ok()
-            .map(|p| p.to_string_lossy().into_owned())
-    });
-    Ok(Provenance {
-        uid,
-        pid,
-        executable,
-        sender: Some(sender.to_string()),
-    })
-}
+/// Non-interactive checks in flight at once: polkitd answers one at a time, but a window
+/// hides the bus round trips of a big batch under a scoped rule.
+const CHECK_WINDOW: usize = 32;
 
-/// Authorizes `mutations` for the caller of `hdr`: one polkit check per distinct action, with
-/// the first mutation of that action as details (member, connection, port, protocol, name).
+/// Items a batch's confirmation message names before "and N more".
+const MESSAGE_ITEMS: usize = 3;
+
+/// Authorizes `mutations` for the caller of `hdr`, item by item, before anything else is done
+/// with them. `state` is the published state, used only to tell a no-op (which needs no
+/// confirmation: spec §6.4) from a change.
 pub async fn authorize(
     conn: &zbus::Connection,
     hdr: &Header<'_>,
     who: &Provenance,
     mutations: &[Mutation],
+    state: &State,
     allow_configuration: bool,
+    timeouts: Timeouts,
 ) -> Result<(), Error> {
     if !allow_configuration {
         return Err(Error::new(
@@ -120,81 +140,73 @@ pub async fn authorize(
             format!("cannot identify the caller: {e}"),
         )
     })?;
-    let authority = AuthorityProxy::new(conn)
+    let authority = tokio::time::timeout(timeouts.check, AuthorityProxy::new(conn))
         .await
+        .map_err(|_| polkit_timeout(timeouts.check))?
         .map_err(polkit_unreachable)?;
-    let mut checked: Vec<&str> = Vec::new();
-    for mutation in mutations {
-        let action = action(mutation);
-        if checked.contains(&action) {
-            continue;
+    let polkit = Polkit {
+        authority: &authority,
+        subject: &subject,
+        timeouts,
+    };
+
+    // Distinct checks in item order, each with the index of the first item that asks it, a
+    // window of them in flight; built as they are asked, so a refusal at the first item costs
+    // no more than the window.
+    let mut seen = HashSet::new();
+    let mut pending = FuturesOrdered::new();
+    let mut next = 0;
+    let mut noop: Option<bool> = None;
+    let mut message: Option<String> = None;
+    loop {
+        while pending.len() < CHECK_WINDOW && next < mutations.len() {
+            let check = Check::of(&mutations[next]);
+            if seen.insert(check.clone()) {
+                pending.push_back(polkit.ask_first(next, check));
+            }
+            next += 1;
         }
-        checked.push(action);
-        let details = details(mutation, mutations.len());
-        let details: HashMap<&str, &str> = details.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let result = authority
-            .check_authorization(
-                &subject,
-                action,
-                &details,
-                CheckAuthorizationFlags::ALLOW_USER_INTERACTION,
-                "",
-            )
-            .await
-            .map_err(|e| {
-                if e.to_string().contains("Cancelled") {
-                    Error::new(
-                        ErrorKind::Aborted,
-                        format!("authentication was cancelled: {e}"),
-                    )
-                } else {
-                    polkit_unreachable(e)
-                }
-            })?;
-        tracing::debug!(action, ?result, "polkit answered");
-        if result.is_authorized {
-            continue;
-        }
-        let refused = |why: &str| {
-            Error::new(
-                ErrorKind::AccessDenied,
-                format!(
-                    "uid {} is not authorized for {action} ({}){why}; run as root, or ask the \
-                     administrator for a polkit rule granting it",
-                    who.uid,
-                    mutation.member()
-                ),
-            )
+        let Some((i, check, answer)) = pending.next().await else {
+            break;
         };
-        if result.is_challenge {
+        let refused = |why: &str| refusal(who, mutations, i, check.action, why);
+        let answer = answer?;
+        tracing::debug!(action = check.action.id(), ?answer, "polkit answered");
+        if answer.is_authorized {
+            continue;
+        }
+        if !answer.is_challenge {
+            return Err(refused(""));
+        }
+        // Authentication would do. A batch that changes nothing needs no confirmation.
+        if *noop.get_or_insert_with(|| mutations.iter().all(|m| state.is_noop(m))) {
+            continue;
+        }
+        let message = message.get_or_insert_with(|| summary(mutations));
+        let answer = polkit
+            .ask(
+                &check,
+                true,
+                (mutations.len() > 1).then_some(message.as_str()),
+            )
+            .await?;
+        if answer.is_authorized {
+            continue;
+        }
+        if answer.is_challenge {
             // Authentication would do, but no agent could ask (no desktop session, a script).
             return Err(refused(
                 ": authentication is required and no authentication agent is running",
             ));
         }
-        let dismissed = || {
-            Error::new(
-                ErrorKind::Aborted,
-                "the authentication dialog was dismissed or failed; nothing was changed",
-            )
-        };
-        if result.details.contains_key("polkit.dismissed") {
+        if answer.details.contains_key("polkit.dismissed") {
             return Err(dismissed());
         }
         // Not authorized and no challenge: either policy says no, or an agent asked and the
         // user cancelled or failed (polkit 122 does not always say which). Asking again without
         // interaction tells them apart: a challenge now means authentication was possible, so
         // the dialog was what failed.
-        let again = authority
-            .check_authorization(
-                &subject,
-                action,
-                &details,
-                CheckAuthorizationFlags::empty(),
-                "",
-            )
-            .await
-            .map_err(polkit_unreachable)?;
+        let again = polkit.ask(&check, false, None).await?;
         return Err(if again.is_challenge {
             dismissed()
         } else {
@@ -204,32 +216,116 @@ pub async fn authorize(
     Ok(())
 }
 
-fn details(mutation: &Mutation, batch: usize) -> Vec<(&'static str, String)> {
-    let mut out = vec![("member", mutation.member().to_owned())];
-    if let Some(c) = mutation.connection() {
-        out.push(("connection", c.to_string()));
-    }
-    if let Some(k) = mutation.key() {
-        out.push(("port", k.port.to_string()));
-        out.push(("protocol", k.protocol.to_string()));
-    }
-    match mutation {
-        Mutation::OpenGlobalPort { name, .. }
-        | Mutation::OpenPort { name, .. }
-        | Mutation::IgnoreGlobalPort { name, .. } => out.push(("name", name.to_string())),
-        _ => {}
-    }
-    if batch > 1 {
-        out.push(("batch", batch.to_string()));
-    }
-    out
+/// The polkit authority and the caller, for one call.
+struct Polkit<'a> {
+    authority: &'a AuthorityProxy<'a>,
+    subject: &'a Subject,
+    timeouts: Timeouts,
 }
 
-fn bus_fail(e: impl std::fmt::Display) -> Error {
+impl Polkit<'_> {
+    /// The non-interactive answer to `check`, asked for item `i`.
+    async fn ask_first(
+        &self,
+        i: usize,
+        check: Check,
+    ) -> (usize, Check, Result<AuthorizationResult, Error>) {
+        let answer = self.ask(&check, false, None).await;
+        (i, check, answer)
+    }
+
+    async fn ask(
+        &self,
+        check: &Check,
+        interactive: bool,
+        message: Option<&str>,
+    ) -> Result<AuthorizationResult, Error> {
+        let mut details: HashMap<&str, &str> = check
+            .details
+            .iter()
+            .map(|(k, v)| (*k, v.as_str()))
+            .collect();
+        // polkit honours a message override from a root mechanism only; fw6d is one.
+        if let Some(message) = message {
+            details.insert("polkit.message", message);
+        }
+        let (flags, limit) = if interactive {
+            (
+                CheckAuthorizationFlags::ALLOW_USER_INTERACTION,
+                self.timeouts.interactive,
+            )
+        } else {
+            (CheckAuthorizationFlags::empty(), self.timeouts.check)
+        };
+        let call = self.authority.check_authorization(
+            self.subject,
+            check.action.id(),
+            &details,
+            flags,
+            "",
+        );
+        match tokio::time::timeout(limit, call).await {
+            Err(_) => Err(polkit_timeout(limit)),
+            Ok(Ok(answer)) => Ok(answer),
+            Ok(Err(zbus::Error::MethodError(name, text, _)))
+                if name.as_str() == "org.freedesktop.PolicyKit1.Error.Cancelled" =>
+            {
+                Err(Error::new(
+                    ErrorKind::Aborted,
+                    format!(
+                        "authentication was cancelled: {}; nothing was changed",
+                        text.unwrap_or_default()
+                    ),
+                ))
+            }
+            Ok(Err(e)) => Err(polkit_unreachable(e)),
+        }
+    }
+}
+
+/// AccessDenied naming the item (`item 2 of 3: OpenGlobalPort 3389/tcp: …`) and what to do.
+fn refusal(who: &Provenance, mutations: &[Mutation], i: usize, action: Action, why: &str) -> Error {
+    let item = if mutations.len() > 1 {
+        format!("item {} of {}: {}: ", i + 1, mutations.len(), mutations[i])
+    } else {
+        format!("{}: ", mutations[i])
+    };
     Error::new(
         ErrorKind::AccessDenied,
-        format!("cannot identify the caller: {e}"),
+        format!(
+            "{item}uid {} is not authorized for {}{why}; nothing was changed; run as root, or \
+             ask the administrator for a polkit rule granting it",
+            who.uid,
+            action.id(),
+        ),
     )
+}
+
+fn dismissed() -> Error {
+    Error::new(
+        ErrorKind::Aborted,
+        "the authentication dialog was dismissed or failed; nothing was changed",
+    )
+}
+
+/// The confirmation message of a batch: how many changes and the first few.
+fn summary(mutations: &[Mutation]) -> String {
+    let mut out = format!(
+        "Authentication is required to make {} changes to the firewall: ",
+        mutations.len()
+    );
+    for (i, m) in mutations.iter().take(MESSAGE_ITEMS).enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        let _ = write!(out, "{m}");
+    }
+    if mutations.len() > MESSAGE_ITEMS {
+        let _ = write!(out, " and {} more", mutations.len() - MESSAGE_ITEMS);
+    }
+    out.push('.');
+    // polkit expands `$(key)` in a message: keep a name or path from being read as one.
+    out.replace("$(", "$ (")
 }
 
 fn polkit_unreachable(e: impl std::fmt::Display) -> Error {
@@ -237,4 +333,69 @@ fn polkit_unreachable(e: impl std::fmt::Display) -> Error {
         ErrorKind::AccessDenied,
         format!("cannot ask polkit to authorize the change: {e}; run as root or start polkitd"),
     )
+}
+
+fn polkit_timeout(limit: Duration) -> Error {
+    Error::new(
+        ErrorKind::Fail,
+        format!(
+            "polkit did not answer within {} s; nothing was changed; check that polkitd is \
+             running (systemctl status polkit) and retry",
+            limit.as_secs()
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fw6_model::{EntryName, IfName, PortKey};
+
+    fn open(conn: &str, key: &str) -> Mutation {
+        Mutation::OpenPort {
+            connection: IfName::try_from(conn).unwrap(),
+            key: key.parse::<PortKey>().unwrap(),
+            name: EntryName::try_from("x").unwrap(),
+        }
+    }
+
+    #[test]
+    fn each_item_is_checked_with_its_own_details() {
+        let a = Check::of(&open("lan0", "27015/udp"));
+        let b = Check::of(&open("lan0", "27016/udp"));
+        assert_ne!(a, b);
+        assert!(a.details.contains(&("port", "27015".into())));
+        assert!(!a.details.iter().any(|(k, _)| *k == "batch"));
+        assert_eq!(Check::of(&open("lan0", "27015/udp")), a);
+    }
+
+    #[test]
+    fn global_pairs_and_the_log_path_have_their_own_actions() {
+        let global = Mutation::OpenGlobalPort {
+            key: "3389/tcp".parse().unwrap(),
+            name: EntryName::try_from("rdp").unwrap(),
+        };
+        assert_eq!(Action::of(&global), Action::GlobalPorts);
+        assert_eq!(Action::of(&open("lan0", "80/tcp")), Action::Ports);
+        let path = Mutation::SetLogfilePath {
+            path: "/var/log/fw6/x.log".into(),
+        };
+        assert_eq!(Action::of(&path), Action::LogfilePath);
+        assert!(
+            Check::of(&path)
+                .details
+                .contains(&("path", "/var/log/fw6/x.log".into()))
+        );
+    }
+
+    #[test]
+    fn the_summary_counts_and_names_the_first_items() {
+        let batch: Vec<_> = (0..5)
+            .map(|i| open("lan0", &format!("{}/udp", 27000 + i)))
+            .collect();
+        let text = summary(&batch);
+        assert!(text.contains("5 changes"), "{text}");
+        assert!(text.contains("OpenPort lan0 27000/udp"), "{text}");
+        assert!(text.contains("and 2 more"), "{text}");
+    }
 }

@@ -9,7 +9,7 @@ use zbus::message::Header;
 use zbus::{Connection, interface};
 
 use super::args::{self, WireEntry};
-use super::{FwError, Shared};
+use super::{FwError, Origin, Shared};
 
 /// A connection object.
 pub struct ConnectionIface {
@@ -24,7 +24,10 @@ impl ConnectionIface {
     }
 
     async fn one(&self, conn: &Connection, hdr: &Header<'_>, m: Mutation) -> Result<(), FwError> {
-        self.shared.mutate(conn, hdr, vec![m]).await.map(drop)
+        self.shared
+            .mutate_one(conn, hdr, m, Origin::Method)
+            .await
+            .map(drop)
     }
 }
 

@@ -9,9 +9,9 @@ use zbus::object_server::SignalEmitter;
 use zbus::{Connection, interface};
 use zbus::{OwnedObjectPath, OwnedVariant, Variant};
 
-use super::args::{self, WireEntry, WireItem};
-use super::registry::connection_path;
-use super::{FwError, Shared};
+use super::args::{self, WireBatch, WireEntry};
+use super::registry::{MANAGER_PATH, connection_path};
+use super::{FwError, Origin, Shared};
 
 /// A connection row on the wire: (Id, Name, Interface, Index, IsFirewalled, Present, path).
 pub type WireConnection = (String, String, String, u32, bool, bool, OwnedObjectPath);
@@ -36,8 +36,9 @@ impl ManagerIface {
         let hdr = hdr.ok_or_else(|| {
             fw6_model::Error::invalid_arg("logging settings can only be set by a D-Bus call")
         })?;
+        let origin = Origin::Property(mutation.member());
         self.shared
-            .mutate(conn, &hdr, vec![mutation])
+            .mutate_one(conn, &hdr, mutation, origin)
             .await
             .map(drop)
     }
@@ -85,7 +86,10 @@ impl ManagerIface {
             key: args::key(port, protocol)?,
             name: args::name(name)?,
         };
-        self.shared.mutate(conn, &hdr, vec![m]).await.map(drop)
+        self.shared
+            .mutate_one(conn, &hdr, m, Origin::Method)
+            .await
+            .map(drop)
     }
 
     /// `CloseGlobalPort`.
@@ -99,7 +103,10 @@ impl ManagerIface {
         let m = Mutation::CloseGlobalPort {
             key: args::key(port, protocol)?,
         };
-        self.shared.mutate(conn, &hdr, vec![m]).await.map(drop)
+        self.shared
+            .mutate_one(conn, &hdr, m, Origin::Method)
+            .await
+            .map(drop)
     }
 
     /// `IsPortGloballyOpen`.
@@ -120,11 +127,13 @@ impl ManagerIface {
         &self,
         #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
-        batch: Vec<WireItem<'_>>,
+        batch: WireBatch<'_>,
     ) -> Result<u32, FwError> {
+        let admitted = self.shared.admit(conn, &hdr, batch.total).await?;
         let state = self.shared.state();
         let mutations = self.shared.registry(|r| {
             batch
+                .items
                 .iter()
                 .enumerate()
                 .map(|(i, item)| {
@@ -133,7 +142,11 @@ impl ManagerIface {
                 })
                 .collect::<Result<Vec<_>, _>>()
         })?;
-        let changes = self.shared.mutate(conn, &hdr, mutations).await?;
+        drop(batch);
+        let changes = self
+            .shared
+            .mutate(conn, &hdr, &admitted, mutations, Origin::Method)
+            .await?;
         Ok(u32::try_from(changes.len()).unwrap_or(u32::MAX))
     }
 
@@ -287,6 +300,42 @@ impl ManagerIface {
         id: &str,
         interface: &str,
     ) -> zbus::Result<()>;
+}
+
+/// `PropertiesChanged` for each logging property that differs between `from` and `to`, except
+/// the one a setter is setting (zbus sends that one itself).
+pub async fn properties_changed(
+    conn: &Connection,
+    from: &fw6_model::LogSettings,
+    to: &fw6_model::LogSettings,
+    origin: Origin,
+) {
+    let Ok(iface) = conn
+        .object_server()
+        .interface::<_, ManagerIface>(MANAGER_PATH)
+        .await
+    else {
+        return;
+    };
+    let emitter = iface.signal_emitter();
+    let manager = iface.get().await;
+    let skip = |name: &'static str| origin == Origin::Property(name);
+    let mut sent = Ok(());
+    if from.logfile_path != to.logfile_path && !skip("LogfilePath") {
+        sent = sent.and(manager.logfile_path_changed(emitter).await);
+    }
+    if from.logfile_maximum_size != to.logfile_maximum_size && !skip("LogfileMaximumSize") {
+        sent = sent.and(manager.logfile_maximum_size_changed(emitter).await);
+    }
+    if from.log_dropped_packets != to.log_dropped_packets && !skip("LogDroppedPackets") {
+        sent = sent.and(manager.log_dropped_packets_changed(emitter).await);
+    }
+    if from.log_connections != to.log_connections && !skip("LogConnections") {
+        sent = sent.and(manager.log_connections_changed(emitter).await);
+    }
+    if let Err(e) = sent {
+        tracing::warn!(%e, "could not emit PropertiesChanged");
+    }
 }
 
 /// The `Changed` signal's fields for one change.

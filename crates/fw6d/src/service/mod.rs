@@ -1,11 +1,15 @@
 //! The D-Bus service `org.fw6.Firewall1` (docs/dbus-api.md): a manager object and one object
 //! per connection. Reads come from the last published state and never wait for the writer;
-//! writes go validate → authorize → confirm → writer → reply → signal.
+//! writes go admit (size, calls in flight, who) → authorize and confirm, item by item →
+//! validate → writer → reply → signal: whatever an unauthorized caller sends, it is refused
+//! before fw6d validates it or the writer sees it.
 
 mod args;
 mod auth;
+mod callers;
 mod connection;
 mod error;
+mod limits;
 mod manager;
 mod registry;
 
@@ -18,8 +22,10 @@ use tracing::{debug, info, warn};
 use zbus::message::Header;
 use zbus::object_server::SignalEmitter;
 
+pub use auth::{Action, Timeouts};
 pub use connection::ConnectionIface;
 pub use error::{FwError, FwResult};
+pub use limits::Bounds;
 pub use manager::ManagerIface;
 pub use registry::{MANAGER_PATH, Present, Registry, connection_path};
 
@@ -38,17 +44,26 @@ pub struct Shared {
     registry: Mutex<Registry>,
     config: Config,
     log: Arc<LogCounters>,
-    callers: auth::Callers,
+    callers: callers::Callers,
+    in_flight: limits::InFlight,
+}
+
+/// A state-changing call let in: who is calling, and its place among the calls in flight.
+pub(crate) struct Admitted<'a> {
+    who: crate::store::Provenance,
+    _ticket: limits::Ticket<'a>,
 }
 
 impl Shared {
     /// Shares `writer`'s published state and the configuration.
     pub fn new(writer: Writer, state: watch::Receiver<Arc<State>>, config: Config) -> Arc<Self> {
+        args::set_decode_limit(config.max_batch);
         Arc::new(Self {
             writer,
             state,
             registry: Mutex::new(Registry::default()),
-            callers: auth::Callers::default(),
+            callers: callers::Callers::default(),
+            in_flight: limits::InFlight::new(config.bounds()),
             config,
             log: Arc::default(),
         })
@@ -84,31 +99,80 @@ impl Shared {
         f(&mut self.registry.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
-    /// The state-changing path shared by every mutator.
-    async fn mutate(
-        self: &Arc<Self>,
+    /// Lets a state-changing call of `items` items in, or refuses it before any work: too big,
+    /// too many calls in flight from this caller or its user, or a caller the bus cannot vouch
+    /// for.
+    async fn admit(
+        &self,
         conn: &zbus::Connection,
         hdr: &Header<'_>,
-        mutations: Vec<Mutation>,
-    ) -> FwResult<Vec<Change>> {
-        if mutations.len() > self.config.max_batch {
+        items: usize,
+    ) -> FwResult<Admitted<'_>> {
+        if items > self.config.max_batch {
             return Err(fw6_model::Error::invalid_arg(format!(
-                "the batch has {} items: send at most {} per call",
-                mutations.len(),
+                "the batch has {items} items: send at most {} per call (max_batch in fw6d.toml)",
                 self.config.max_batch
             ))
             .into());
         }
+        let sender = hdr
+            .sender()
+            .map(zbus::names::UniqueName::as_str)
+            .unwrap_or_default();
+        let mut ticket = self.in_flight.enter(sender)?;
+        let who = self
+            .callers
+            .get(conn, hdr, self.config.timeouts().check)
+            .await?;
+        ticket.charge(who.uid, items)?;
+        Ok(Admitted {
+            who,
+            _ticket: ticket,
+        })
+    }
+
+    /// One mutator call: admit, then [`Shared::mutate`].
+    async fn mutate_one(
+        self: &Arc<Self>,
+        conn: &zbus::Connection,
+        hdr: &Header<'_>,
+        mutation: Mutation,
+        origin: Origin,
+    ) -> FwResult<Vec<Change>> {
+        let admitted = self.admit(conn, hdr, 1).await?;
+        self.mutate(conn, hdr, &admitted, vec![mutation], origin)
+            .await
+    }
+
+    /// The state-changing path shared by every mutator, for an admitted call.
+    async fn mutate(
+        self: &Arc<Self>,
+        conn: &zbus::Connection,
+        hdr: &Header<'_>,
+        admitted: &Admitted<'_>,
+        mutations: Vec<Mutation>,
+        origin: Origin,
+    ) -> FwResult<Vec<Change>> {
         let started = Instant::now();
+        let who = &admitted.who;
         let member = mutations.first().map_or("", Mutation::member);
-        // Validate first, on a scratch copy of the published state (O(1) to clone), so bad
-        // input is refused before anyone is asked to authenticate.
-        // The writer reuses the result unless another commit came first.
+        let state = self.state();
+        // Authorize first, item by item: an unauthorized caller costs one polkit question.
+        auth::authorize(
+            conn,
+            hdr,
+            who,
+            &mutations,
+            &state,
+            self.config.allow_configuration,
+            self.config.timeouts(),
+        )
+        .await?;
+        let authorized = Instant::now();
+        // Validate on a scratch copy of the state as it is now (O(1) to clone); the writer
+        // reuses the result unless another commit came first.
         let validated = Validated::new(self.state(), &mutations)?;
         let checked = Instant::now();
-        let who = self.callers.get(conn, hdr).await?;
-        auth::authorize(conn, hdr, &who, &mutations, self.config.allow_configuration).await?;
-        let authorized = Instant::now();
         let changes = self
             .writer
             .submit(mutations, validated, who.clone())
@@ -116,14 +180,14 @@ impl Shared {
         let written = Instant::now();
         if !changes.is_empty() {
             info!(uid = who.uid, sender = ?who.sender, changes = changes.len(), "changed");
-            self.after_change(conn, &changes).await;
+            self.after_change(conn, &changes, origin).await;
         }
         debug!(
             member,
             changes = changes.len(),
-            validate_us = micros(checked - started),
-            authorize_us = micros(authorized - checked),
-            writer_us = micros(written - authorized),
+            authorize_us = micros(authorized - started),
+            validate_us = micros(checked - authorized),
+            writer_us = micros(written - checked),
             after_us = micros(written.elapsed()),
             "served a change"
         );
@@ -132,7 +196,12 @@ impl Shared {
 
     /// Exports objects for connections that became configured, then emits the `Changed`
     /// signals from a task so they follow the method reply.
-    async fn after_change(self: &Arc<Self>, conn: &zbus::Connection, changes: &[Change]) {
+    async fn after_change(
+        self: &Arc<Self>,
+        conn: &zbus::Connection,
+        changes: &[Change],
+        origin: Origin,
+    ) {
         // Once per connection, not once per change: a 10,000-item batch on one connection
         // would otherwise await 10,000 object-server lookups before the reply.
         let mut names: Vec<&IfName> = changes.iter().filter_map(change_connection).collect();
@@ -140,6 +209,17 @@ impl Shared {
         names.dedup();
         for name in names {
             export_connection(conn, self, name).await;
+        }
+        let logging = changes.iter().rev().find_map(|c| match c {
+            Change::Logging { to, .. } => Some(to.clone()),
+            _ => None,
+        });
+        let before = changes.iter().find_map(|c| match c {
+            Change::Logging { from, .. } => Some(from.clone()),
+            _ => None,
+        });
+        if let (Some(from), Some(to)) = (before, logging) {
+            manager::properties_changed(conn, &from, &to, origin).await;
         }
         let conn = conn.clone();
         let changes = changes.to_vec();
@@ -164,6 +244,16 @@ impl Shared {
             }
         });
     }
+}
+
+/// Which path a change came by: a property setter's own `PropertiesChanged` is sent by zbus,
+/// so the service sends the others only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// A method (a mutator or `Apply`).
+    Method,
+    /// The setter of the named manager property.
+    Property(&'static str),
 }
 
 /// `Changed` signals sent between two yields to the runtime.

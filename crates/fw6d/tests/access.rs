@@ -34,6 +34,24 @@ fn unprivileged_callers_read_but_cannot_change() {
         let reply = lab.send_as(Some(NOBODY), path, member, &args);
         assert!(reply.is_ok(), "{member} is a read: {reply:?}");
     }
+    // Root sets up what nobody then tries to undo, so that every refused call below would
+    // change something (a call that changes nothing needs no authentication: see no_op tests).
+    let wan0 = lab.connection_path("wan0");
+    for (path, member, args) in [
+        (
+            lan0.as_str(),
+            "OpenPort",
+            vec!["uint16:8080", "uint32:6", "string:web"],
+        ),
+        (
+            lan0.as_str(),
+            "IgnoreGlobalPort",
+            vec!["uint16:546", "uint32:17", "string:x"],
+        ),
+        (wan0.as_str(), "DisableFirewall", vec![]),
+    ] {
+        lab.send_as(None, path, member, &args).unwrap();
+    }
     let before = lab.table();
     for (path, member, args) in [
         (
@@ -42,14 +60,14 @@ fn unprivileged_callers_read_but_cannot_change() {
             vec!["uint16:80", "uint32:6", "string:x"],
         ),
         (MANAGER, "CloseGlobalPort", vec!["uint16:22", "uint32:6"]),
-        (lan0.as_str(), "EnableFirewall", vec![]),
+        (wan0.as_str(), "EnableFirewall", vec![]),
         (lan0.as_str(), "DisableFirewall", vec![]),
         (
             lan0.as_str(),
             "OpenPort",
             vec!["uint16:80", "uint32:6", "string:x"],
         ),
-        (lan0.as_str(), "ClosePort", vec!["uint16:80", "uint32:6"]),
+        (lan0.as_str(), "ClosePort", vec!["uint16:8080", "uint32:6"]),
         (
             lan0.as_str(),
             "IgnoreGlobalPort",
@@ -58,7 +76,7 @@ fn unprivileged_callers_read_but_cannot_change() {
         (
             lan0.as_str(),
             "ObserveGlobalPort",
-            vec!["uint16:22", "uint32:6"],
+            vec!["uint16:546", "uint32:17"],
         ),
     ] {
         let err = lab.send_as(Some(NOBODY), path, member, &args).unwrap_err();
@@ -69,7 +87,7 @@ fn unprivileged_callers_read_but_cannot_change() {
         assert!(err.contains("0x80070005"), "{err}");
     }
     for (property, value) in [
-        ("LogfilePath", "variant:string:/tmp/x.log"),
+        ("LogfilePath", "variant:string:/var/log/fw6/x.log"),
         ("LogfileMaximumSize", "variant:uint32:64"),
         ("LogDroppedPackets", "variant:boolean:true"),
         ("LogConnections", "variant:boolean:true"),
@@ -119,6 +137,18 @@ fn a_polkit_rule_can_grant_ports_but_not_the_firewall_switch() {
         .bus
         .polkit()
         .grant_user(NOBODY.user, &["org.fw6.firewall1.ports"]);
+    let err = lab
+        .send_as(
+            Some(NOBODY),
+            MANAGER,
+            "OpenGlobalPort",
+            &["uint16:3389", "uint32:6", "string:rdp"],
+        )
+        .unwrap_err();
+    assert!(
+        err.contains("AccessDenied") && err.contains("org.fw6.firewall1.global-ports"),
+        "a ports grant is not a global-ports grant: {err}"
+    );
     let lan0 = lab.connection_path("lan0");
     lab.send_as(
         Some(NOBODY),

@@ -1,0 +1,347 @@
+//! Authorization item by item, with the real polkitd: a rule scoped by connection and port holds
+//! for every item of an `Apply` exactly as for the same items called alone; a no-op needs no
+//! dialog but a refusal stays a refusal; a polkitd that does not answer fails the call after the
+//! configured timeout without holding anyone else up. Needs root; fails loudly without it.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Lab, MANAGER, MANAGER_IFACE};
+use fw6_testkit::bus::NOBODY;
+
+/// User nobody may open, close, ignore and observe ports above 27000 on lan0; every other fw6
+/// action is refused outright (NO, not a challenge, so the answer does not depend on whether an
+/// item happens to be a no-op).
+const SCOPED_RULE: &str = r#"polkit.addRule(function(action, subject) {
+    if (action.id.indexOf("org.fw6.firewall1.") != 0 || subject.user != "nobody")
+        return polkit.Result.NOT_HANDLED;
+    if (action.id == "org.fw6.firewall1.ports" && action.lookup("connection") == "lan0" &&
+        parseInt(action.lookup("port")) > 27000)
+        return polkit.Result.YES;
+    return polkit.Result.NO;
+});"#;
+
+/// One `Apply` item: (member, connection, port, protocol, name, value).
+type Item = (
+    &'static str,
+    &'static str,
+    u16,
+    u32,
+    &'static str,
+    &'static str,
+);
+
+/// Each of the 12 mutators once (the first four in the rule's scope), and two port items that
+/// the rule's details put out of scope.
+const ITEMS: [Item; 14] = [
+    ("OpenPort", "lan0", 27015, 17, "game", ""),
+    ("ClosePort", "lan0", 27016, 17, "", ""),
+    ("IgnoreGlobalPort", "lan0", 27020, 17, "x", ""),
+    ("ObserveGlobalPort", "lan0", 27021, 17, "", ""),
+    ("OpenGlobalPort", "", 3389, 6, "rdp", ""),
+    ("CloseGlobalPort", "", 22, 6, "", ""),
+    ("EnableFirewall", "wan0", 0, 0, "", ""),
+    ("DisableFirewall", "lan0", 0, 0, "", ""),
+    ("LogfilePath", "", 0, 0, "", "/var/log/fw6/x.log"),
+    ("LogfileMaximumSize", "", 0, 0, "", "64"),
+    ("LogDroppedPackets", "", 0, 0, "", "true"),
+    ("LogConnections", "", 0, 0, "", "true"),
+    ("OpenPort", "wan0", 27015, 17, "game", ""),
+    ("OpenPort", "lan0", 80, 6, "web", ""),
+];
+
+fn apply_as_nobody(lab: &Lab, items: &[Item]) -> Result<String, String> {
+    let mut args = vec!["a(ssquss)".to_owned(), items.len().to_string()];
+    for (member, conn, port, protocol, name, value) in items {
+        args.extend([
+            (*member).to_owned(),
+            (*conn).to_owned(),
+            port.to_string(),
+            protocol.to_string(),
+            (*name).to_owned(),
+            (*value).to_owned(),
+        ]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    lab.call_as(Some(NOBODY), MANAGER, MANAGER_IFACE, "Apply", &args)
+}
+
+#[test]
+fn a_scoped_rule_holds_for_every_item_of_every_batch() {
+    let lab = Lab::with("", true);
+    let _rule = lab.bus.polkit().add_rule(SCOPED_RULE);
+
+    // The README's attack: an in-scope item first, then global pairs. Refused, naming the item.
+    let before = lab.table();
+    let err = apply_as_nobody(&lab, &[ITEMS[0], ITEMS[4], ITEMS[5]]).unwrap_err();
+    assert!(
+        err.contains("item 2 of 3: OpenGlobalPort 3389/tcp")
+            && err.contains("org.fw6.firewall1.global-ports"),
+        "{err}"
+    );
+    assert_eq!(lab.table(), before, "nothing changed");
+
+    // Each item alone.
+    let alone: Vec<bool> = ITEMS
+        .iter()
+        .map(|item| apply_as_nobody(&lab, &[*item]).is_ok())
+        .collect();
+    let in_scope = [true, true, true, true];
+    assert_eq!(&alone[..4], &in_scope, "the rule grants the in-scope items");
+    assert!(
+        alone[4..].iter().all(|ok| !ok),
+        "and refuses the rest: {alone:?}"
+    );
+
+    // Every pair of the 14 and every triple of the 12 mutators: a batch passes exactly when each
+    // of its items passes alone, and a refusal names the first refused item.
+    let mut batches: Vec<Vec<usize>> = Vec::new();
+    for a in 0..ITEMS.len() {
+        for b in a + 1..ITEMS.len() {
+            batches.push(vec![a, b]);
+            batches.push(vec![b, a]);
+        }
+    }
+    for a in 0..12 {
+        for b in a + 1..12 {
+            for c in b + 1..12 {
+                batches.push(vec![a, b, c]);
+            }
+        }
+    }
+    for batch in &batches {
+        let items: Vec<Item> = batch.iter().map(|&i| ITEMS[i]).collect();
+        let expected = batch.iter().all(|&i| alone[i]);
+        let before = lab.table();
+        let reply = apply_as_nobody(&lab, &items);
+        assert_eq!(
+            reply.is_ok(),
+            expected,
+            "batch {items:?} disagrees with its items alone: {reply:?}"
+        );
+        if let Err(err) = reply {
+            let first = batch.iter().position(|&i| !alone[i]).unwrap();
+            let prefix = format!("item {} of {}: {}", first + 1, batch.len(), items[first].0);
+            assert!(err.contains(&prefix), "{prefix:?} in {err}");
+            assert_eq!(lab.table(), before, "a refused batch changed nothing");
+        }
+    }
+}
+
+/// A no-op is allowed without a dialog when polkit would ask: the agent registered for the
+/// caller is never asked (it would wait for a password that never comes). A rule that refuses
+/// outright still refuses the same no-op.
+#[test]
+fn a_no_op_skips_the_dialog_but_not_a_refusal() {
+    let lab = Lab::with("", true);
+    let lan0 = lab.connection_path("lan0");
+    let before = lab.table();
+    let script = format!(
+        "sleep 1; exec dbus-send --bus={} --print-reply --dest={} {lan0} \
+         org.fw6.Firewall1.Connection.EnableFirewall",
+        lab.bus.address(),
+        common::BUS_NAME
+    );
+    let mut sh = Command::new("sh");
+    sh.args(["-c", &script]);
+    let mut caller = NOBODY
+        .command(sh)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut agent = Command::new("script")
+        .args(["-q", "-e", "-c"])
+        .arg(format!("pkttyagent --process {}", caller.id()))
+        .arg("/dev/null")
+        .env("DBUS_SYSTEM_BUS_ADDRESS", lab.bus.address())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run pkttyagent");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = caller.try_wait().unwrap() {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = caller.kill();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let out = caller.wait_with_output().unwrap();
+    let _ = agent.kill();
+    let _ = agent.wait();
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "the no-op was not answered without a dialog: {status:?} {}\nfw6d: {}",
+        String::from_utf8_lossy(&out.stderr),
+        lab.log()
+    );
+    assert_eq!(lab.table(), before);
+
+    let _rule = lab.bus.polkit().add_rule(
+        r#"polkit.addRule(function(action, subject) {
+            if (action.id == "org.fw6.firewall1.firewall" && subject.user == "nobody")
+                return polkit.Result.NO;
+        });"#,
+    );
+    let err = lab
+        .send_as(Some(NOBODY), &lan0, "EnableFirewall", &[])
+        .unwrap_err();
+    assert!(err.contains("AccessDenied"), "{err}");
+}
+
+/// Sends SIGCONT to a stopped process when dropped, also when the test fails.
+struct Stopped(u32);
+
+impl Stopped {
+    fn new(pid: u32) -> Self {
+        signal(pid, "-STOP");
+        Self(pid)
+    }
+}
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        signal(self.0, "-CONT");
+    }
+}
+
+fn signal(pid: u32, sig: &str) {
+    let ok = Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "kill {sig} {pid}");
+}
+
+#[test]
+fn a_polkitd_that_never_answers_fails_the_call_and_holds_nobody_else_up() {
+    let lab = Lab::with("polkit_timeout_seconds = 2\n", true);
+    let lan0 = lab.connection_path("lan0");
+    let stopped = Stopped::new(lab.bus.polkit().pid());
+    let started = Instant::now();
+    let mut send = Command::new("dbus-send");
+    send.arg(format!("--bus={}", lab.bus.address()))
+        .args([
+            "--print-reply",
+            &format!("--dest={}", common::BUS_NAME),
+            &lan0,
+        ])
+        .arg("org.fw6.Firewall1.Connection.OpenPort")
+        .args(["uint16:27015", "uint32:17", "string:game"]);
+    let nobody = NOBODY
+        .command(send)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Root's call goes by while nobody's waits for polkit.
+    let root_started = Instant::now();
+    lab.send_as(
+        None,
+        &lan0,
+        "OpenPort",
+        &["uint16:8080", "uint32:6", "string:web"],
+    )
+    .unwrap();
+    let root = root_started.elapsed();
+    let nobody = nobody.wait_with_output().unwrap();
+    let nobody = if nobody.status.success() {
+        Ok(String::from_utf8_lossy(&nobody.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&nobody.stderr).into_owned())
+    };
+    let waited = started.elapsed();
+    drop(stopped);
+    let err = nobody.unwrap_err();
+    assert!(
+        err.contains("org.fw6.Firewall1.Error.Fail") && err.contains("did not answer within 2 s"),
+        "{err}"
+    );
+    assert!(
+        waited < Duration::from_secs(15),
+        "the timeout ended the call: {waited:?}"
+    );
+    assert!(
+        root < Duration::from_secs(2),
+        "root waited for nobody's polkit check: {root:?}"
+    );
+    assert!(lab.table().contains("\"lan0\" . tcp . 8080"));
+    assert!(!lab.table().contains("27015"));
+}
+
+/// Logging properties changed by `Apply` reach a caching proxy (GDBus, Qt and zbus cache
+/// properties and trust `PropertiesChanged`), and a setter's change is announced too.
+#[test]
+fn a_caching_proxy_sees_logging_changes_made_by_apply() {
+    let lab = Lab::start();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let conn = zbus::connection::Builder::address(lab.bus.address())
+            .build()
+            .await
+            .unwrap();
+        let proxy: zbus::Proxy<'_> = zbus::proxy::Builder::new(&conn)
+            .destination(common::BUS_NAME)
+            .path(MANAGER)
+            .interface(MANAGER_IFACE)
+            .cache_properties(zbus::proxy::CacheProperties::Yes)
+            .build()
+            .await
+            .unwrap();
+        let cached = |name: &str| -> Option<String> {
+            proxy
+                .cached_property_raw(name)
+                .map(|v| format!("{:?}", &*v))
+        };
+        let wait_for = |name: &'static str, want: &'static str| {
+            let cached = &cached;
+            async move {
+                let deadline = Instant::now() + Duration::from_secs(10);
+                loop {
+                    let now = cached(name);
+                    if now.as_deref().is_some_and(|v| v.contains(want)) {
+                        return;
+                    }
+                    assert!(
+                        Instant::now() < deadline,
+                        "the cached {name} stayed {now:?}, expected {want}"
+                    );
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        };
+        wait_for("LogDroppedPackets", "false").await;
+        let apply = [
+            "a(ssquss)",
+            "2",
+            "LogDroppedPackets",
+            "",
+            "0",
+            "0",
+            "",
+            "true",
+            "LogfileMaximumSize",
+            "",
+            "0",
+            "0",
+            "",
+            "77",
+        ];
+        lab.manager("Apply", &apply).unwrap();
+        wait_for("LogDroppedPackets", "true").await;
+        wait_for("LogfileMaximumSize", "77").await;
+        lab.property("LogConnections", Some(&["b", "true"]))
+            .unwrap();
+        wait_for("LogConnections", "true").await;
+    });
+}

@@ -41,8 +41,17 @@ pub struct Lab {
 impl Lab {
     /// Namespaces and bus; no daemon yet.
     pub fn new(bins: &Bins) -> Result<Self> {
+        Self::build(bins, false)
+    }
+
+    /// Namespaces and bus with the real polkitd; no daemon yet.
+    pub fn with_polkit(bins: &Bins) -> Result<Self> {
+        Self::build(bins, true)
+    }
+
+    fn build(bins: &Bins, polkit: bool) -> Result<Self> {
         let topology = Topology::new();
-        let bus = PrivateBus::builder().start();
+        let bus = PrivateBus::builder().polkit(polkit).start();
         let config = bus.dir().join("fw6d.toml");
         std::fs::write(&config, "")?;
         Ok(Self {

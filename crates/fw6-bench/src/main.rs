@@ -14,6 +14,8 @@ mod ablation;
 mod api;
 mod batch;
 mod dataplane;
+mod flood;
+mod hostile;
 mod lab;
 mod nftproc;
 mod phases;
@@ -52,6 +54,18 @@ struct Args {
     /// Which benchmarks to run (default: all).
     #[arg(value_enum)]
     which: Vec<Which>,
+    /// Internal: run as one hostile caller of `hostile` (this program runs itself as nobody).
+    #[arg(long, value_enum, hide = true)]
+    flood: Option<flood::Kind>,
+    /// Internal: the hostile caller's bus address.
+    #[arg(long, hide = true, default_value = "")]
+    flood_address: String,
+    /// Internal: how long the hostile caller runs, seconds.
+    #[arg(long, hide = true, default_value_t = 1.0)]
+    flood_seconds: f64,
+    /// Internal: the hostile caller's size (batch items or connections).
+    #[arg(long, hide = true, default_value_t = 1)]
+    flood_size: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -66,6 +80,8 @@ enum Which {
     Ablation,
     /// 4 and 5. Start-up with 100,000 entries, daemon RSS, and `fw6 port list --json`.
     Startup,
+    /// 6. Hostile callers: a scoped big batch from nobody, and root's calls under a flood.
+    Hostile,
 }
 
 /// Sizes and durations of one run.
@@ -83,6 +99,11 @@ pub(crate) struct Scale {
     pub(crate) rules_load_limit: u64,
     pub(crate) startup_entries: usize,
     pub(crate) startup_repeats: usize,
+    pub(crate) hostile_batch: usize,
+    pub(crate) hostile_repeats: usize,
+    pub(crate) hostile_seconds: f64,
+    pub(crate) hostile_max_batch: usize,
+    pub(crate) hostile_holders: usize,
 }
 
 impl Scale {
@@ -109,6 +130,12 @@ impl Scale {
             rules_load_limit: args.rules_load_limit,
             startup_entries: if full { 100_000 } else { 100 },
             startup_repeats: if full { 7 } else { 2 },
+            hostile_batch: if full { 10_000 } else { 100 },
+            hostile_repeats: if full { 3 } else { 1 },
+            hostile_seconds: if full { 10.0 } else { 2.0 },
+            // fw6d's default max_batch: the flood sends batches at it and one over it.
+            hostile_max_batch: 100_000,
+            hostile_holders: if full { 1000 } else { 20 },
         }
     }
 }
@@ -122,6 +149,21 @@ pub(crate) struct Bins {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(kind) = args.flood {
+        let orders = flood::Orders {
+            kind,
+            address: args.flood_address.clone(),
+            seconds: args.flood_seconds,
+            size: args.flood_size,
+        };
+        return match flood::run(&orders) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("fw6-bench --flood {kind:?}: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     fw6_testkit::require_root("the benchmarks (network namespaces, nftables, a private bus)");
     // Interrupted, it still removes its namespaces and stops its daemons.
     fw6_testkit::clean_up_on_signal();
@@ -153,6 +195,7 @@ fn main() -> ExitCode {
             Which::Dataplane,
             Which::Ablation,
             Which::Startup,
+            Which::Hostile,
         ]
     } else {
         args.which.clone()
@@ -165,6 +208,7 @@ fn main() -> ExitCode {
             Which::Dataplane => dataplane::run(&scale, &mut report),
             Which::Ablation => ablation::run(&scale),
             Which::Startup => startup::run(&scale, &bins, &mut report),
+            Which::Hostile => hostile::run(&scale, &bins, &mut report),
         };
         if let Err(e) = result {
             eprintln!("fw6-bench: {w:?} failed: {e}");

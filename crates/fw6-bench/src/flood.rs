@@ -1,0 +1,173 @@
+//! The hostile callers of `fw6-bench hostile`: this program run again as user `nobody`
+//! (`--flood KIND`), so that the bus vouches for an unprivileged uid. Each kind runs until its
+//! deadline, bounded in calls and time, then prints one line of counts and exits.
+
+use std::io::{Read as _, Write as _};
+use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant};
+
+use clap::ValueEnum;
+use fw6::{EntryName, IfName, Mutation, PortKey};
+use futures_util::future::join_all;
+
+use crate::lab::Result;
+
+/// What a hostile caller does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Kind {
+    /// Pipelined `Apply` calls of `max_batch + 1` items and of `max_batch` items.
+    Apply,
+    /// `Status` as fast as replies come, eight in flight.
+    Status,
+    /// Many bus connections, each with a call in flight all the time.
+    Holders,
+    /// A raw connection that sends calls and never reads a reply.
+    Noreader,
+}
+
+/// One hostile caller's orders.
+#[derive(Debug, Clone)]
+pub struct Orders {
+    pub kind: Kind,
+    pub address: String,
+    pub seconds: f64,
+    /// `Apply`: items of the largest accepted batch; `Holders`: connections.
+    pub size: usize,
+}
+
+/// Runs `orders` (as whoever this process is) and prints `flood KIND: …` counts.
+pub fn run(orders: &Orders) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs_f64(orders.seconds);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (calls, errors) = match orders.kind {
+        Kind::Apply => runtime.block_on(apply(orders, deadline))?,
+        Kind::Status => runtime.block_on(status(orders, deadline))?,
+        Kind::Holders => runtime.block_on(holders(orders, deadline))?,
+        Kind::Noreader => noreader(orders, deadline)?,
+    };
+    println!("flood {:?}: {calls} calls, {errors} errors", orders.kind);
+    Ok(())
+}
+
+fn opens(n: usize) -> Result<Vec<Mutation>> {
+    let connection = IfName::try_from("wan0")?;
+    let name = EntryName::try_from("flood")?;
+    (0..n)
+        .map(|i| {
+            let port = u32::try_from(i % 65_535 + 1)?;
+            let protocol = if (i / 65_535).is_multiple_of(2) { 6 } else { 17 };
+            Ok(Mutation::OpenPort {
+                connection: connection.clone(),
+                key: PortKey::from_raw(port, protocol)?,
+                name: name.clone(),
+            })
+        })
+        .collect()
+}
+
+/// Pipelined batches: each round sends 32 `Apply` calls at once, half over `max_batch`.
+async fn apply(orders: &Orders, deadline: Instant) -> Result<(u64, u64)> {
+    let manager = fw6::Manager::connect_to(&orders.address).await?;
+    let oversized = opens(orders.size + 1)?;
+    let largest = opens(orders.size)?;
+    let (mut calls, mut errors) = (0, 0);
+    while Instant::now() < deadline && calls < 100_000 {
+        let round = (0..32).map(|i| {
+            let batch = if i % 2 == 0 { &oversized } else { &largest };
+            manager.apply(batch)
+        });
+        for result in join_all(round).await {
+            calls += 1;
+            errors += u64::from(result.is_err());
+        }
+    }
+    Ok((calls, errors))
+}
+
+async fn status(orders: &Orders, deadline: Instant) -> Result<(u64, u64)> {
+    let manager = fw6::Manager::connect_to(&orders.address).await?;
+    let (mut calls, mut errors) = (0, 0);
+    while Instant::now() < deadline && calls < 10_000_000 {
+        for result in join_all((0..8).map(|_| manager.status())).await {
+            calls += 1;
+            errors += u64::from(result.is_err());
+        }
+    }
+    Ok((calls, errors))
+}
+
+/// `size` connections, each with one `OpenPort` in flight at a time, refused or not.
+async fn holders(orders: &Orders, deadline: Instant) -> Result<(u64, u64)> {
+    let mut managers = Vec::new();
+    for _ in 0..orders.size {
+        if Instant::now() >= deadline {
+            break;
+        }
+        // The bus may cap connections per user: past the cap, keep the ones we have.
+        match fw6::Manager::connect_to(&orders.address).await {
+            Ok(m) => managers.push(m),
+            Err(_) => break,
+        }
+    }
+    let key = PortKey::from_raw(27_015, 17)?;
+    let name = EntryName::try_from("hold")?;
+    let mut connections = Vec::new();
+    for m in &managers {
+        connections.push(m.connection("lan0").await?);
+    }
+    let (mut calls, mut errors) = (0, 0);
+    while Instant::now() < deadline && calls < 1_000_000 {
+        let round = connections.iter().map(|c| c.open_port(key, &name));
+        for result in join_all(round).await {
+            calls += 1;
+            errors += u64::from(result.is_err());
+        }
+    }
+    Ok((calls, errors))
+}
+
+/// Speaks the bus protocol on a raw socket: authenticates, says Hello, then writes method calls
+/// to fw6d until the socket is full or the deadline passes, and never reads what comes back.
+fn noreader(orders: &Orders, deadline: Instant) -> Result<(u64, u64)> {
+    let path = orders
+        .address
+        .strip_prefix("unix:path=")
+        .ok_or("the flood needs a unix:path= bus address")?;
+    let mut socket = UnixStream::connect(path)?;
+    socket.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let uid = rustix::process::getuid().as_raw().to_string();
+    let hex: String = uid.bytes().map(|b| format!("{b:02x}")).collect();
+    socket.write_all(format!("\0AUTH EXTERNAL {hex}\r\n").as_bytes())?;
+    let mut buf = [0u8; 256];
+    let n = socket.read(&mut buf)?;
+    if !buf[..n].starts_with(b"OK") {
+        return Err(format!("the bus refused: {}", String::from_utf8_lossy(&buf[..n])).into());
+    }
+    socket.write_all(b"BEGIN\r\n")?;
+    let hello = zbus::Message::method_call("/org/freedesktop/DBus", "Hello")
+        .destination("org.freedesktop.DBus")
+        .interface("org.freedesktop.DBus")
+        .build(&())?;
+    socket.write_all(hello.data())?;
+    socket.set_nonblocking(true)?;
+    let (mut calls, mut errors) = (0_u64, 0_u64);
+    while Instant::now() < deadline && calls < 1_000_000 {
+        let call = zbus::Message::method_call("/org/fw6/Firewall1", "Status")
+            .destination("org.fw6.Firewall1")
+            .interface("org.fw6.Firewall1.Manager")
+            .build(&())?;
+        match socket.write_all(call.data()) {
+            Ok(()) => calls += 1,
+            // The bus stopped reading from us (our queue there is full), or dropped us.
+            Err(_) => {
+                errors += 1;
+                break;
+            }
+        }
+    }
+    // Hold the connection, unread, until the deadline.
+    std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
+    Ok((calls, errors))
+}

@@ -1,0 +1,251 @@
+//! Benchmark 6: hostile local callers. Any local user can call fw6d; none may stall it, freeze
+//! it or make it hold memory. Two parts:
+//!
+//! 1. A big batch from an unprivileged caller under a scoped polkit rule (user nobody may open
+//!    ports above 1000 on wan0): every item is authorized alone, so this is the cost of
+//!    item-by-item authorization. Comparison: the same batch from root (no polkit).
+//! 2. While user nobody floods fw6d (pipelined `Apply` calls over and at `max_batch`, a
+//!    `Status` flood, many connections each with a call in flight, a raw connection that never
+//!    reads its replies), root opens and closes a port in a loop. Comparison: the same loop with
+//!    no flood. Every root call must succeed; fw6d's RSS is sampled throughout and after.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fw6::{EntryName, PortKey};
+use fw6_testkit::bus::NOBODY;
+
+use crate::flood::Kind;
+use crate::lab::{Lab, Result};
+use crate::report::{Report, Row, median, ms, percentile};
+use crate::{Bins, Scale};
+
+/// The scoped rule of part 1.
+const RULE: &str = r#"polkit.addRule(function(action, subject) {
+    if (action.id == "org.fw6.firewall1.ports" && subject.user == "nobody" &&
+        action.lookup("connection") == "wan0" && parseInt(action.lookup("port")) > 1000)
+        return polkit.Result.YES;
+});"#;
+
+pub fn run(scale: &Scale, bins: &Bins, report: &mut Report) -> Result<()> {
+    let mut lab = Lab::with_polkit(bins)?;
+    lab.start_daemon()?;
+    scoped_batch(scale, bins, &lab, report)?;
+    flood(scale, bins, &lab, report)?;
+    Ok(())
+}
+
+/// Part 1: `fw6 batch` of `scale.hostile_batch` opens, as nobody under the rule and as root.
+fn scoped_batch(scale: &Scale, bins: &Bins, lab: &Lab, report: &mut Report) -> Result<()> {
+    let n = scale.hostile_batch;
+    println!("\n# 6a. {n} opens in one Apply from user nobody under a scoped polkit rule");
+    let _rule = lab.bus.polkit().add_rule(RULE);
+    let dir = fw6_testkit::temp_path("bench-hostile");
+    std::fs::create_dir_all(&dir)?;
+    let file = |member: &str| -> Result<std::path::PathBuf> {
+        let mut text = String::new();
+        for i in 0..n {
+            let port = 1001 + i;
+            text.push_str(&format!(
+                "[[op]]\nmember = \"{member}\"\nconnection = \"wan0\"\nport = \"{port}/udp\"\n"
+            ));
+        }
+        let path = dir.join(format!("{member}.toml"));
+        std::fs::write(&path, text)?;
+        // Readable by nobody.
+        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
+        Ok(path)
+    };
+    let opens = file("OpenPort")?;
+    let closes = file("ClosePort")?;
+    let batch = |path: &std::path::Path, as_nobody: bool| -> Result<f64> {
+        let mut cmd = Command::new(&bins.fw6);
+        cmd.args(["--bus", lab.bus.address(), "batch"]).arg(path);
+        if as_nobody {
+            cmd = NOBODY.command(cmd);
+        }
+        let started = Instant::now();
+        let out = cmd.output()?;
+        let took = started.elapsed().as_secs_f64();
+        if !out.status.success() {
+            return Err(format!(
+                "fw6 batch as {}: {}",
+                if as_nobody { "nobody" } else { "root" },
+                String::from_utf8_lossy(&out.stderr)
+            )
+            .into());
+        }
+        Ok(took)
+    };
+    let (mut nobody, mut root) = (Vec::new(), Vec::new());
+    for _ in 0..scale.hostile_repeats {
+        nobody.push(batch(&opens, true)?);
+        batch(&closes, false)?;
+        root.push(batch(&opens, false)?);
+        batch(&closes, false)?;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let (nobody, root) = (median(&nobody), median(&root));
+    report.add(Row {
+        what: format!("{n}-item Apply from nobody under a scoped rule (fw6 batch)"),
+        figure: ms(Duration::from_secs_f64(nobody)),
+        comparison: format!("root {}", ms(Duration::from_secs_f64(root))),
+        ratio: nobody / root,
+        target: "< 10 s".into(),
+        met: nobody < 10.0,
+    });
+    Ok(())
+}
+
+/// A flood child: this program again, as nobody.
+fn spawn_flood(bins: &Bins, lab: &Lab, kind: Kind, seconds: f64, size: usize) -> Result<Child> {
+    let me = std::env::current_exe()?;
+    let mut cmd = Command::new(me);
+    cmd.arg("--flood")
+        .arg(format!("{kind:?}").to_lowercase())
+        .args(["--flood-address", lab.bus.address()])
+        .arg("--flood-seconds")
+        .arg(seconds.to_string())
+        .arg("--flood-size")
+        .arg(size.to_string())
+        .arg("--bin-dir")
+        .arg(bins.fw6d.parent().unwrap_or(std::path::Path::new(".")));
+    Ok(NOBODY
+        .command(cmd)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?)
+}
+
+/// What root saw in one loop.
+struct Loop {
+    latencies: Vec<Duration>,
+    failures: Vec<String>,
+    peak_rss_kib: u64,
+}
+
+/// Root opens and closes one port for `seconds`, sampling fw6d's RSS.
+fn root_loop(lab: &Lab, seconds: f64) -> Result<Loop> {
+    let manager = lab.manager()?;
+    let lan0 = manager.connection("lan0")?;
+    let key = PortKey::from_raw(4242, 6)?;
+    let name = EntryName::try_from("root")?;
+    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
+    let mut out = Loop {
+        latencies: Vec::new(),
+        failures: Vec::new(),
+        peak_rss_kib: 0,
+    };
+    let mut open = true;
+    while Instant::now() < deadline && out.latencies.len() < 1_000_000 {
+        let started = Instant::now();
+        let result = if open {
+            lan0.open_port(key, &name)
+        } else {
+            lan0.close_port(key)
+        };
+        out.latencies.push(started.elapsed());
+        if let Err(e) = result {
+            out.failures.push(e.to_string());
+        }
+        open = !open;
+        out.peak_rss_kib = out.peak_rss_kib.max(lab.memory()?.0);
+    }
+    Ok(out)
+}
+
+/// Part 2.
+fn flood(scale: &Scale, bins: &Bins, lab: &Lab, report: &mut Report) -> Result<()> {
+    let seconds = scale.hostile_seconds;
+    println!(
+        "\n# 6b. root opens and closes a port while nobody floods fw6d ({seconds} s per phase)"
+    );
+    let idle_rss = lab.memory()?.0;
+    let quiet = root_loop(lab, seconds)?;
+    let kinds = [
+        (Kind::Apply, scale.hostile_max_batch),
+        (Kind::Status, 0),
+        (Kind::Holders, scale.hostile_holders),
+        (Kind::Noreader, 0),
+    ];
+    // The floods run a little longer than root's loop, so that root is flooded throughout.
+    let mut children = Vec::new();
+    for (kind, size) in kinds {
+        children.push((kind, spawn_flood(bins, lab, kind, seconds + 2.0, size)?));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    let flooded = root_loop(lab, seconds)?;
+    for (kind, child) in children {
+        let out = child.wait_with_output()?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        println!("  {}", text.trim());
+        if !out.status.success() {
+            return Err(format!(
+                "the {kind:?} flood failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+            .into());
+        }
+    }
+    // Memory goes back down once the floods are gone (bounded wait).
+    let settle_deadline = Instant::now() + Duration::from_secs(30);
+    let mut after_rss = lab.memory()?.0;
+    while after_rss * 10 > idle_rss * 11 && Instant::now() < settle_deadline {
+        std::thread::sleep(Duration::from_millis(200));
+        after_rss = lab.memory()?.0;
+    }
+    if let Some(failure) = flooded.failures.first() {
+        return Err(format!(
+            "{} of root's {} calls failed under the flood, e.g.: {failure}",
+            flooded.failures.len(),
+            flooded.latencies.len()
+        )
+        .into());
+    }
+    if !quiet.failures.is_empty() {
+        return Err(format!("root's calls failed without a flood: {:?}", quiet.failures).into());
+    }
+    let (p50q, p99q) = (
+        percentile(&quiet.latencies, 50),
+        percentile(&quiet.latencies, 99),
+    );
+    let (p50f, p99f) = (
+        percentile(&flooded.latencies, 50),
+        percentile(&flooded.latencies, 99),
+    );
+    println!(
+        "root, no flood: {} calls, p50 {}, p99 {}; flooded: {} calls, p50 {}, p99 {}",
+        quiet.latencies.len(),
+        ms(p50q),
+        ms(p99q),
+        flooded.latencies.len(),
+        ms(p50f),
+        ms(p99f)
+    );
+    println!(
+        "fw6d RSS: idle {idle_rss} KiB, peak under flood {} KiB, after {after_rss} KiB",
+        flooded.peak_rss_kib
+    );
+    report.add(Row {
+        what: "root OpenPort/ClosePort p99 under a flood by nobody".into(),
+        figure: ms(p99f),
+        comparison: format!("no flood {}", ms(p99q)),
+        ratio: p99f.as_secs_f64() / p99q.as_secs_f64().max(1e-9),
+        target: "< 50 ms, every call succeeds".into(),
+        met: p99f < Duration::from_millis(50),
+    });
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "KiB counts are far below 2^52"
+    )]
+    let ratio = flooded.peak_rss_kib as f64 / idle_rss as f64;
+    report.add(Row {
+        what: "fw6d peak RSS under the flood".into(),
+        figure: format!("{} KiB", flooded.peak_rss_kib),
+        comparison: format!("idle {idle_rss} KiB, after {after_rss} KiB"),
+        ratio,
+        target: "< 64 MiB, after within 10% of idle".into(),
+        met: flooded.peak_rss_kib < 64 * 1024 && after_rss * 10 <= idle_rss * 11,
+    });
+    Ok(())
+}

@@ -2,13 +2,14 @@
 //! (`--flood KIND`), so that the bus vouches for an unprivileged uid. Each kind runs until its
 //! deadline, bounded in calls and time, then prints one line of counts and exits.
 
+use std::fmt::Write as _;
 use std::io::{Read as _, Write as _};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
 use clap::ValueEnum;
-use fw6::{EntryName, IfName, Mutation, PortKey};
 use futures_util::future::join_all;
+use fw6::{EntryName, IfName, Mutation, PortKey};
 
 use crate::lab::Result;
 
@@ -57,7 +58,11 @@ fn opens(n: usize) -> Result<Vec<Mutation>> {
     (0..n)
         .map(|i| {
             let port = u32::try_from(i % 65_535 + 1)?;
-            let protocol = if (i / 65_535).is_multiple_of(2) { 6 } else { 17 };
+            let protocol = if (i / 65_535).is_multiple_of(2) {
+                6
+            } else {
+                17
+            };
             Ok(Mutation::OpenPort {
                 connection: connection.clone(),
                 key: PortKey::from_raw(port, protocol)?,
@@ -138,7 +143,10 @@ fn noreader(orders: &Orders, deadline: Instant) -> Result<(u64, u64)> {
     let mut socket = UnixStream::connect(path)?;
     socket.set_read_timeout(Some(Duration::from_secs(5)))?;
     let uid = rustix::process::getuid().as_raw().to_string();
-    let hex: String = uid.bytes().map(|b| format!("{b:02x}")).collect();
+    let hex = uid.bytes().fold(String::new(), |mut hex, b| {
+        let _ = write!(hex, "{b:02x}");
+        hex
+    });
     socket.write_all(format!("\0AUTH EXTERNAL {hex}\r\n").as_bytes())?;
     let mut buf = [0u8; 256];
     let n = socket.read(&mut buf)?;
@@ -158,14 +166,12 @@ fn noreader(orders: &Orders, deadline: Instant) -> Result<(u64, u64)> {
             .destination("org.fw6.Firewall1")
             .interface("org.fw6.Firewall1.Manager")
             .build(&())?;
-        match socket.write_all(call.data()) {
-            Ok(()) => calls += 1,
-            // The bus stopped reading from us (our queue there is full), or dropped us.
-            Err(_) => {
-                errors += 1;
-                break;
-            }
+        // An error: the bus stopped reading from us (our queue there is full), or dropped us.
+        if socket.write_all(call.data()).is_err() {
+            errors += 1;
+            break;
         }
+        calls += 1;
     }
     // Hold the connection, unread, until the deadline.
     std::thread::sleep(deadline.saturating_duration_since(Instant::now()));

@@ -200,6 +200,20 @@ impl Drop for Lab {
     }
 }
 
+/// `VmRSS` of process `pid`, in KiB.
+pub fn rss_kib(pid: u32) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .ok_or_else(|| format!("no VmRSS in /proc/{pid}/status"))?;
+    Ok(line
+        .split_whitespace()
+        .nth(1)
+        .ok_or("malformed status line")?
+        .parse()?)
+}
+
 /// The `i`-th preloaded pair: ports 1, 1, 2, 2, … alternating TCP and UDP, so `n` pairs use
 /// ports 1..=n/2 (100,000 pairs: every port up to 50,000, both protocols).
 pub fn preload_key(i: usize) -> Result<PortKey> {

@@ -130,7 +130,14 @@ impl Scale {
             rules_load_limit: args.rules_load_limit,
             startup_entries: if full { 100_000 } else { 100 },
             startup_repeats: if full { 7 } else { 2 },
-            hostile_batch: if full { 10_000 } else { 100 },
+            hostile_batch: if full {
+                10_000
+            } else {
+                std::env::var("FW6_BENCH_HOSTILE_BATCH")
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(100)
+            },
             hostile_repeats: if full { 3 } else { 1 },
             hostile_seconds: if full { 10.0 } else { 2.0 },
             // fw6d's default max_batch: the flood sends batches at it and one over it.

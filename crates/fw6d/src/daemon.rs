@@ -91,6 +91,20 @@ pub async fn run(config: Config) -> Result<(), String> {
     serve(&conn, &shared, &mut watcher, monitor).await
 }
 
+/// See [`connect`].
+const INCOMING_QUEUE: std::num::NonZeroUsize = std::num::NonZeroUsize::new(16).expect("non-zero");
+
+/// Makes every allocation of 64 KiB or more its own mapping, returned to the system when it is
+/// freed. glibc's default raises that threshold after the first large free, so the buffers of a
+/// flood of large calls would stay in the heap for good; a firewall daemon's memory must come
+/// back down once the flood is over.
+#[expect(unsafe_code, reason = "mallopt is a libc call")]
+pub fn return_large_allocations() {
+    // SAFETY: mallopt only sets an allocator parameter; it is called once at start-up, before
+    // any thread but the main one exists.
+    let _ = unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, 64 * 1024) };
+}
+
 /// Registers the monitor's socket with the runtime.
 #[expect(
     unsafe_code,
@@ -108,6 +122,10 @@ async fn connect(config: &Config, shared: &Arc<Shared>) -> Result<zbus::Connecti
         None => zbus::connection::Builder::system(),
     };
     builder
+        // Messages read off the bus but not yet dispatched: the bound that keeps a flood of
+        // large calls queued in the bus daemon (whose limits answer the flooder) rather than
+        // in fw6d's memory.
+        .max_queued(INCOMING_QUEUE)
         .serve_at(MANAGER_PATH, ManagerIface::new(Arc::clone(shared)))
         .name(BUS_NAME)
         .build()

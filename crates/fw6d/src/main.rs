@@ -26,6 +26,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    fw6d::daemon::return_large_allocations();
     let args = Args::parse();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(&args.log))

@@ -34,7 +34,7 @@ fn unprivileged_callers_read_but_cannot_change() {
         let reply = lab.send_as(Some(NOBODY), path, member, &args);
         assert!(reply.is_ok(), "{member} is a read: {reply:?}");
     }
-    let wan0 = set_up_changes_to_refuse(&lab, &lan0);
+    let wan0 = lab.set_up_changes_to_refuse();
     let before = lab.table();
     for (path, member, args) in [
         (
@@ -96,29 +96,6 @@ fn unprivileged_callers_read_but_cannot_change() {
         common::data(&lab.property("LogDroppedPackets", None).unwrap()),
         serde_json::json!(false)
     );
-}
-
-/// Root sets up what nobody then tries to undo, so that every refused call would change
-/// something (a call that changes nothing needs no authentication: see tests/authorization.rs).
-/// Returns wan0's object path (its firewall is now off).
-fn set_up_changes_to_refuse(lab: &Lab, lan0: &str) -> String {
-    let wan0 = lab.connection_path("wan0");
-    for (path, member, args) in [
-        (
-            lan0,
-            "OpenPort",
-            vec!["uint16:8080", "uint32:6", "string:web"],
-        ),
-        (
-            lan0,
-            "IgnoreGlobalPort",
-            vec!["uint16:546", "uint32:17", "string:x"],
-        ),
-        (wan0.as_str(), "DisableFirewall", vec![]),
-    ] {
-        lab.send_as(None, path, member, &args).unwrap();
-    }
-    wan0
 }
 
 #[test]

@@ -14,17 +14,18 @@ use reliability::{Reply, figure};
 fn an_unprivileged_caller_cannot_apply_any_member() {
     fw6_testkit::require_root("reliability_callers");
     let lab = Lab::with("", true);
+    lab.set_up_changes_to_refuse();
     let before = lab.table();
     let settings_before = lab.property("LogfilePath", None).unwrap();
     let items: [[&str; 6]; 12] = [
         ["OpenGlobalPort", "", "80", "6", "x", ""],
         ["CloseGlobalPort", "", "22", "6", "", ""],
-        ["EnableFirewall", "lan0", "0", "0", "", ""],
+        ["EnableFirewall", "wan0", "0", "0", "", ""],
         ["DisableFirewall", "lan0", "0", "0", "", ""],
         ["OpenPort", "lan0", "80", "6", "x", ""],
-        ["ClosePort", "lan0", "80", "6", "", ""],
+        ["ClosePort", "lan0", "8080", "6", "", ""],
         ["IgnoreGlobalPort", "lan0", "22", "6", "x", ""],
-        ["ObserveGlobalPort", "lan0", "22", "6", "", ""],
+        ["ObserveGlobalPort", "lan0", "546", "17", "", ""],
         ["LogfilePath", "", "0", "0", "", "/tmp/evil.log"],
         ["LogfileMaximumSize", "", "0", "0", "", "64"],
         ["LogDroppedPackets", "", "0", "0", "", "true"],

@@ -118,6 +118,31 @@ impl Lab {
         &self.config
     }
 
+    /// Root opens 8080/tcp on lan0, makes lan0 ignore the global 546/udp and turns wan0's
+    /// firewall off, so that an unprivileged `ClosePort lan0 8080/tcp`, `ObserveGlobalPort lan0
+    /// 546/udp` and `EnableFirewall wan0` would each change something: a call that changes
+    /// nothing needs no authentication (tests/authorization.rs). Returns wan0's object path.
+    pub fn set_up_changes_to_refuse(&self) -> String {
+        let lan0 = self.connection_path("lan0");
+        let wan0 = self.connection_path("wan0");
+        for (path, member, args) in [
+            (
+                lan0.as_str(),
+                "OpenPort",
+                vec!["uint16:8080", "uint32:6", "string:web"],
+            ),
+            (
+                lan0.as_str(),
+                "IgnoreGlobalPort",
+                vec!["uint16:546", "uint32:17", "string:x"],
+            ),
+            (wan0.as_str(), "DisableFirewall", vec![]),
+        ] {
+            self.send_as(None, path, member, &args).unwrap();
+        }
+        wan0
+    }
+
     /// `busctl call` as root; JSON reply data or the error text.
     pub fn call(
         &self,

@@ -158,7 +158,9 @@ impl ManagerIface {
 
     /// `Status`: kernel generation, how the table stands, drift repairs, counts.
     async fn status(&self) -> Result<HashMap<String, OwnedVariant>, FwError> {
-        let kernel = self.shared.writer().status().await?;
+        // Published by the writer and the drift monitor: a flood of Status never reaches the
+        // writer thread or the kernel.
+        let kernel = self.shared.writer().status();
         let state = self.shared.state();
         let connections = self.shared.registry(|r| r.rows(&state).len());
         let (mut open, mut ignored) = (0_usize, 0_usize);

@@ -107,6 +107,52 @@ fn a_kernel_refusal_changes_nothing_and_keeps_the_kernels_words() {
 }
 
 #[test]
+fn a_lost_kernel_answer_rolls_back_and_rebuilds_the_table() {
+    let dir = TempDir::new("lost");
+    let (mut engine, kernel) = engine(&dir);
+    let status = engine.kernel_status();
+    let before = engine.state().clone();
+    {
+        let mut rec = kernel.0.lock().unwrap();
+        rec.fail_next = Some("the kernel did not answer within 5 s".into());
+        rec.unknown_next = true;
+    }
+    let err = engine
+        .submit(&[open_port("lan0", "81/tcp")], &Provenance::daemon())
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Fail);
+    assert!(err.message().contains("did not confirm"), "{err}");
+    assert!(err.message().contains("retry"), "{err}");
+    assert_eq!(engine.state(), &before);
+    let rec = kernel.0.lock().unwrap();
+    assert_eq!(rec.full.len(), 2, "start, then a rebuild from the state");
+    assert!(rec.changes.is_empty());
+    drop(rec);
+    assert_eq!(status.borrow().repairs, 1);
+    drop(engine);
+    let (_, reloaded, _) = Store::open(&dir.db()).unwrap();
+    assert_eq!(reloaded, before, "the store transaction was rolled back");
+}
+
+#[test]
+fn the_kernel_status_is_published_after_each_commit() {
+    let dir = TempDir::new("status");
+    let (mut engine, _kernel) = engine(&dir);
+    let status = engine.kernel_status();
+    let first = status.borrow().generation;
+    engine
+        .submit(&[open_port("lan0", "80/tcp")], &Provenance::daemon())
+        .unwrap();
+    assert_eq!(status.borrow().generation, first + 1);
+    assert_eq!(status.borrow().table.as_str(), "in-sync");
+    // A later generation from the drift monitor is taken, an older one is not.
+    let publisher = engine.kernel_status_publisher();
+    publisher.send_modify(|s| assert!(s.observe(first + 10)));
+    publisher.send_modify(|s| assert!(!s.observe(first + 5)));
+    assert_eq!(status.borrow().generation, first + 10);
+}
+
+#[test]
 fn invalid_input_is_refused_before_any_io() {
     let dir = TempDir::new("invalid");
     let (mut engine, kernel) = engine(&dir);

@@ -290,7 +290,79 @@ fn describe_batch(sealed: &Sealed<'_>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::unwatched_gap_is_empty;
+    use std::collections::BTreeSet;
+
+    use fw6_model::PortKey;
+
+    use super::*;
+
+    /// Applies lists to a model of the sets, as the kernel does: `None` when a delete finds
+    /// nothing (the kernel refuses the batch).
+    fn run<'a>(
+        lists: impl IntoIterator<Item = (bool, SetName, Vec<&'a Element>)>,
+    ) -> Option<BTreeSet<(SetName, Element)>> {
+        let mut sets = BTreeSet::new();
+        for (add, set, elements) in lists {
+            for element in elements {
+                if add {
+                    sets.insert((set, element.clone()));
+                } else if !sets.remove(&(set, element.clone())) {
+                    return None;
+                }
+            }
+        }
+        Some(sets)
+    }
+
+    #[test]
+    fn packing_keeps_the_effect_of_the_operations_in_order() {
+        let element = |n: u32| Element::Pair(PortKey::from_raw(n % 7 + 1, 6).unwrap());
+        let sets = [SetName::Open, SetName::GlobalOpen];
+        // A small deterministic generator: many orders, valid and invalid.
+        let mut seed = 0x2545_f491_u32;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            seed
+        };
+        for _ in 0..2000 {
+            let ops: Vec<ElementOp> = (0..next() % 24)
+                .map(|_| {
+                    let (set, e) = (sets[(next() % 2) as usize], element(next()));
+                    if next() % 2 == 0 {
+                        ElementOp::Add(set, e)
+                    } else {
+                        ElementOp::Delete(set, e)
+                    }
+                })
+                .collect();
+            let one_by_one = ops.iter().map(|op| match op {
+                ElementOp::Add(set, e) => (true, *set, vec![e]),
+                ElementOp::Delete(set, e) => (false, *set, vec![e]),
+            });
+            assert_eq!(run(pack(&ops)), run(one_by_one), "{ops:?}");
+        }
+    }
+
+    #[test]
+    fn open_close_pairs_pack_into_two_lists() {
+        let pairs: Vec<Element> = (1..=5000)
+            .map(|p| Element::Pair(PortKey::from_raw(p, 17).unwrap()))
+            .collect();
+        let ops: Vec<ElementOp> = pairs
+            .iter()
+            .flat_map(|e| {
+                [
+                    ElementOp::Add(SetName::GlobalOpen, e.clone()),
+                    ElementOp::Delete(SetName::GlobalOpen, e.clone()),
+                ]
+            })
+            .collect();
+        let lists = pack(&ops);
+        let shape: Vec<(bool, usize)> = lists.iter().map(|(a, _, l)| (*a, l.len())).collect();
+        assert_eq!(shape, [(true, 5000), (false, 5000)]);
+    }
 
     #[test]
     fn a_commit_by_someone_else_around_ours_is_noticed() {

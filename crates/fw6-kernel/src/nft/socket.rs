@@ -359,6 +359,46 @@ mod tests {
         assert_eq!(reply.ack().map(|a| a.errno), Some(0));
     }
 
+    /// A reply that never comes (here: one with a sequence number nobody asked for, while the
+    /// kernel answers another request) fails the read after the deadline instead of blocking
+    /// it for good, and the socket serves the next request. Opens a real netfilter socket and
+    /// only reads the generation, so it needs the rights to raise its buffer (root) and changes
+    /// nothing.
+    #[test]
+    fn a_reply_that_never_comes_times_out_and_the_socket_still_works() {
+        // `(NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETGEN`, asking nothing but the generation.
+        fn getgen(seq: u32) -> Vec<u8> {
+            let mut m = 20u32.to_ne_bytes().to_vec();
+            m.extend_from_slice(&0x0a10u16.to_ne_bytes());
+            m.extend_from_slice(&1u16.to_ne_bytes()); // NLM_F_REQUEST
+            m.extend_from_slice(&seq.to_ne_bytes());
+            m.extend_from_slice(&[0; 4]);
+            m.extend_from_slice(&[0; 4]); // nfgenmsg: unspec family
+            m
+        }
+        let mut socket = Socket::open().expect("open a netfilter socket (run as root)");
+        let deadline = Duration::from_millis(300);
+        socket.set_deadline(deadline).unwrap();
+        socket.send(&getgen(7), "read the generation").unwrap();
+        let started = Instant::now();
+        let err = socket
+            .recv_until("wait for a lost reply", |r| r.seq == 8)
+            .unwrap_err();
+        let waited = started.elapsed();
+        assert!(matches!(err, Error::Timeout { .. }), "{err}");
+        assert!(err.outcome_unknown());
+        assert!(
+            waited >= deadline && waited < deadline * 10,
+            "waited {waited:?}"
+        );
+        assert!(err.to_string().contains("did not answer within 0.3 s"), "{err}");
+        socket.send(&getgen(9), "read the generation").unwrap();
+        let replies = socket
+            .recv_until("read the generation", |r| r.seq == 9)
+            .expect("the socket still answers");
+        assert!(replies.iter().any(|r| r.seq == 9));
+    }
+
     #[test]
     fn datagrams_split_into_aligned_messages() {
         let mut data = Vec::new();

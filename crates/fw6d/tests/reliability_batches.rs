@@ -55,7 +55,6 @@ fn pairs_apply_and_the_next_call_works(lab: &Lab, pairs: u32, figure_name: &str)
     let rt = reliability::runtime();
     let conn = rt.block_on(async {
         zbus::connection::Builder::address(lab.bus.address())
-            .expect("a bus address")
             .method_timeout(BOUND)
             .build()
             .await
@@ -64,14 +63,39 @@ fn pairs_apply_and_the_next_call_works(lab: &Lab, pairs: u32, figure_name: &str)
     let before = reliability::kernel_facts(lab);
     let items = open_close_pairs(pairs);
     let started = Instant::now();
-    let reply = Reply::of(&rt.block_on(reliability::call(
-        &conn,
-        MANAGER,
-        MANAGER_IFACE,
-        "Apply",
-        &(items,),
-    )));
+    // `Status` while the batch is in flight: answered from the published status, never queued
+    // behind the writer.
+    let applied = std::cell::Cell::new(false);
+    let (reply, mut status_times) = rt.block_on(async {
+        let apply = async {
+            let reply = reliability::call(&conn, MANAGER, MANAGER_IFACE, "Apply", &(items,)).await;
+            applied.set(true);
+            Reply::of(&reply)
+        };
+        let status = async {
+            let mut times = Vec::new();
+            while !applied.get() {
+                let asked = Instant::now();
+                let reply = reliability::call(&conn, MANAGER, MANAGER_IFACE, "Status", &()).await;
+                assert_eq!(Reply::of(&reply), Reply::Ok);
+                times.push(asked.elapsed());
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            times
+        };
+        tokio::join!(apply, status)
+    });
     let took = started.elapsed();
+    let statuses = status_times.len();
+    let p50 = reliability::percentile(&mut status_times, 50);
+    let worst = reliability::percentile(&mut status_times, 100);
+    println!("Status during the batch: {statuses} calls, p50 {p50:?}, the slowest {worst:?}");
+    // Before, each Status queued behind the batch in the writer.
+    assert!(statuses >= 2, "Status was answered while the batch ran");
+    figure(
+        &format!("{figure_name}.status_during_p50"),
+        format!("{} ms", p50.as_millis()),
+    );
     println!("{pairs} open/close pairs in one Apply: {reply:?} in {took:?}");
     match &reply {
         Reply::Ok => {}

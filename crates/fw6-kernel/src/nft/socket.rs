@@ -156,11 +156,12 @@ impl Socket {
     /// Sets how long [`Socket::recv_until`] waits for its reply, in all (`SO_RCVTIMEO` bounds
     /// each read by the same span).
     pub(crate) fn set_deadline(&mut self, deadline: Duration) -> Result<(), Error> {
-        sockopt::set_socket_timeout(&self.inner, sockopt::Timeout::Recv, Some(deadline))
-            .map_err(|e| Error::Socket {
+        sockopt::set_socket_timeout(&self.inner, sockopt::Timeout::Recv, Some(deadline)).map_err(
+            |e| Error::Socket {
                 step: "set the receive timeout",
                 source: e.into(),
-            })?;
+            },
+        )?;
         self.deadline = deadline;
         Ok(())
     }
@@ -215,7 +216,8 @@ impl Socket {
                 }
             }
             if replies[seen..].iter().any(&mut done) {
-                while let Ok(Read::Some) = self.read_one(RecvFlags::DONTWAIT, &mut replies, operation)
+                while let Ok(Read::Some) =
+                    self.read_one(RecvFlags::DONTWAIT, &mut replies, operation)
                 {}
                 return Ok(replies);
             }
@@ -391,7 +393,10 @@ mod tests {
             waited >= deadline && waited < deadline * 10,
             "waited {waited:?}"
         );
-        assert!(err.to_string().contains("did not answer within 0.3 s"), "{err}");
+        assert!(
+            err.to_string().contains("did not answer within 0.3 s"),
+            "{err}"
+        );
         socket.send(&getgen(9), "read the generation").unwrap();
         let replies = socket
             .recv_until("read the generation", |r| r.seq == 9)

@@ -157,7 +157,7 @@ impl ManagerIface {
     }
 
     /// `Status`: kernel generation, how the table stands, drift repairs, counts.
-    async fn status(&self) -> Result<HashMap<String, OwnedVariant>, FwError> {
+    fn status(&self) -> HashMap<String, OwnedVariant> {
         // Published by the writer and the drift monitor: a flood of Status never reaches the
         // writer thread or the kernel.
         let kernel = self.shared.writer().status();
@@ -189,7 +189,7 @@ impl ManagerIface {
         put("ignored", Variant::from(count(ignored)));
         put("version", Variant::from(env!("CARGO_PKG_VERSION")));
         put("log_lost", Variant::from(self.shared.log_counters().lost()));
-        Ok(out)
+        out
     }
 
     /// `LogfilePath`.

@@ -127,6 +127,11 @@ impl Writer {
         let _ = self.send(Request::Repair { why });
     }
 
+    /// Calls waiting for the writer (not counting the one it is working on).
+    pub fn queued(&self) -> usize {
+        self.queued.load(Ordering::Acquire)
+    }
+
     /// The kernel side for `Status`, as the writer and the drift monitor last published it:
     /// answered without waiting for the writer or asking the kernel.
     pub fn status(&self) -> KernelStatus {

@@ -94,7 +94,7 @@ fn pairs_apply_and_the_next_call_works(lab: &Lab, pairs: u32, figure_name: &str)
     assert!(statuses >= 2, "Status was answered while the batch ran");
     figure(
         &format!("{figure_name}.status_during_p50"),
-        format!("{} ms", p50.as_millis()),
+        format!("{:.1} ms", p50.as_secs_f64() * 1000.0),
     );
     println!("{pairs} open/close pairs in one Apply: {reply:?} in {took:?}");
     match &reply {

@@ -236,7 +236,7 @@ impl Nft {
 /// few lists: the n-th operation on each element goes to layer n, and within a layer every
 /// element appears once, so its operations commute and group by kind and set (deletes first, so
 /// a set never holds more at once than before or after). An element's own operations keep their
-/// order, one layer after the other. Opening and closing 50,000 ports is then 100 messages of
+/// order, one layer after the other. Opening and closing 50,000 ports is then 100 element messages of
 /// up to 1,000 elements, not 100,000 messages of one.
 fn pack(ops: &[ElementOp]) -> Vec<(bool, SetName, Vec<&Element>)> {
     let mut seen: HashMap<(SetName, &Element), usize> = HashMap::with_capacity(ops.len());

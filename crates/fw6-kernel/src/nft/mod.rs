@@ -236,9 +236,25 @@ impl Nft {
 /// few lists: the n-th operation on each element goes to layer n, and within a layer every
 /// element appears once, so its operations commute and group by kind and set (deletes first, so
 /// a set never holds more at once than before or after). An element's own operations keep their
-/// order, one layer after the other. Opening and closing 50,000 ports is then 100 element messages of
-/// up to 1,000 elements, not 100,000 messages of one.
+/// order, one layer after the other. Opening and closing 50,000 ports is then 100 element
+/// messages of up to 1,000 elements, not 100,000 messages of one.
 fn pack(ops: &[ElementOp]) -> Vec<(bool, SetName, Vec<&Element>)> {
+    let kind = |op: &ElementOp| match op {
+        ElementOp::Add(set, _) => (true, *set),
+        ElementOp::Delete(set, _) => (false, *set),
+    };
+    // The common case (one call's opens, one rebuild's sets): one list in order, as it stands.
+    if let Some((add, set)) = ops.first().map(kind)
+        && ops.iter().all(|op| kind(op) == (add, set))
+    {
+        let elements = ops
+            .iter()
+            .map(|op| match op {
+                ElementOp::Add(_, e) | ElementOp::Delete(_, e) => e,
+            })
+            .collect();
+        return vec![(add, set, elements)];
+    }
     let mut seen: HashMap<(SetName, &Element), usize> = HashMap::with_capacity(ops.len());
     // Per layer, the lists in the order their kind and set first appear.
     let mut layers: Vec<Vec<(bool, SetName, Vec<&Element>)>> = Vec::new();

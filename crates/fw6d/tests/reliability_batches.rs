@@ -157,7 +157,7 @@ fn a_max_batch_of_pairs_finishes_and_the_next_call_works() {
 fn the_state_is_private_whatever_umask_started_fw6d() {
     fw6_testkit::require_root("reliability_batches");
     let old = rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
-    let lab = Lab::start();
+    let mut lab = Lab::start();
     rustix::process::umask(old);
     // A change, so the WAL and its index exist too.
     lab.connection("lan0", "OpenPort", &["qus", "4243", "6", "umask"])
@@ -178,4 +178,20 @@ fn the_state_is_private_whatever_umask_started_fw6d() {
     }
     assert!(files >= 2, "the database and its WAL: {files} files");
     figure("batches.state_files_private", files);
+
+    // Modes an earlier start (or an administrator) left wider are tightened at the next start.
+    lab.stop_daemon("TERM");
+    let db = lab.state_dir.join("fw6.sqlite");
+    let widen = |path: &std::path::Path, mode| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    widen(&lab.state_dir, 0o755);
+    widen(&db, 0o644);
+    lab.start_daemon();
+    assert_eq!(
+        mode(&lab.state_dir),
+        0o700,
+        "the state directory, tightened"
+    );
+    assert_eq!(mode(&db), 0o600, "the database, tightened");
 }

@@ -137,3 +137,37 @@ fn a_large_batch_failing_in_its_last_message_leaves_no_trace() {
         "none of the 5000 adds stayed"
     );
 }
+
+/// A batch the kernel answers with more errors than the receive buffer holds (100,000 deletes of
+/// one absent element: each its own message, each refused) fails in bounded time with an error
+/// whose outcome is unknown or with the first refusal, the kernel keeps its table, and the next
+/// commit through the same handle works.
+#[test]
+fn a_flood_of_refusals_fails_cleanly_and_the_handle_still_works() {
+    let _ns = NetNs::enter();
+    let mut kernel = Nft::new().expect("open netlink");
+    kernel
+        .apply_full(&plan::full(&sample(), &Options::default()))
+        .expect("apply_full");
+    let absent = open("lan9", "9/udp");
+    let ops = vec![ElementOp::Delete(SetName::Open, absent.clone()); 100_000];
+    let started = std::time::Instant::now();
+    let error = refused(&mut kernel, &ops);
+    let took = started.elapsed();
+    eprintln!(
+        "100,000 refused messages: {took:?}, outcome unknown: {}",
+        error.outcome_unknown()
+    );
+    assert!(took < std::time::Duration::from_secs(30), "took {took:?}");
+    assert!(
+        error.outcome_unknown() || error.errno() == Some(ENOENT),
+        "{error}"
+    );
+    let applied = kernel
+        .apply_changes(&[
+            ElementOp::Add(SetName::Open, absent.clone()),
+            ElementOp::Delete(SetName::Open, absent),
+        ])
+        .expect("the next commit works");
+    assert_eq!(applied.messages, 4, "{applied:?}");
+}

@@ -2,6 +2,8 @@
 //! nftables change notifications (drift repair) and signals until told to stop. Stopping leaves
 //! the table in the kernel: a dead daemon must not open the host (DESIGN §1.3).
 
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::Path;
 use std::sync::Arc;
 
 use fw6_kernel::link::{Link, LinkEvent, LinkWatcher};
@@ -22,9 +24,8 @@ use crate::writer::Writer;
 
 /// Runs the daemon until SIGTERM or SIGINT.
 pub async fn run(config: Config) -> Result<(), String> {
-    std::fs::create_dir_all(&config.state_dir)
-        .map_err(|e| format!("cannot create {}: {e}", config.state_dir.display()))?;
     let path = config.store_path();
+    private_state(&config.state_dir, &path)?;
     let (store, state, opened) =
         Store::open(&path).map_err(|e| format!("cannot open the store {}: {e}", path.display()))?;
     match &opened {
@@ -105,6 +106,36 @@ pub fn return_large_allocations() {
     let _ = unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, 64 * 1024) };
 }
 
+/// Creates the state directory owner-only (0700) and makes an existing store (database, WAL,
+/// shared-memory index) owner-only (0600) when an earlier start or another umask left them
+/// wider: the store's audit rows name the pid, program and bus name of every administrator's
+/// change. New files are private through the umask `main` sets. A mode that cannot be changed
+/// (a read-only or immutable directory) is logged, not fatal: fw6d must still enforce.
+fn private_state(dir: &Path, store: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let tighten = |path: &Path, mode: u32| {
+        let Ok(meta) = std::fs::metadata(path) else {
+            return;
+        };
+        if meta.permissions().mode() & 0o777 & !mode == 0 {
+            return;
+        }
+        if let Err(e) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)) {
+            error!(path = %path.display(), %e, "cannot make the store private (mode {mode:o})");
+        }
+    };
+    tighten(dir, 0o700);
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = store.as_os_str().to_owned();
+        file.push(suffix);
+        let file = Path::new(&file);
+        if std::fs::symlink_metadata(file).is_ok_and(|m| m.is_file()) {
+            tighten(file, 0o600);
+        }
+    }
+    Ok(())
+}
+
 /// Registers the monitor's socket with the runtime.
 #[expect(
     unsafe_code,
@@ -163,6 +194,9 @@ async fn serve(
             ready = monitor.readable_mut() => {
                 let mut guard = ready.map_err(|e| e.to_string())?;
                 let drained = guard.get_inner_mut().drain();
+                if let Some(generation) = guard.get_inner().generation() {
+                    shared.writer().observe_generation(generation);
+                }
                 guard.clear_ready();
                 match drained {
                     Ok(0) => {}

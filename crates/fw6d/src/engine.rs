@@ -18,7 +18,7 @@ use fw6_model::{BatchChanges, Change, Error, IfName, Mutation, State};
 use tokio::sync::watch;
 use tracing::{debug, error, info, warn};
 
-use crate::kernel::{Committed, Kernel};
+use crate::kernel::{Committed, Kernel, Refusal};
 use crate::store::{Provenance, Store, StoreTx};
 
 /// Changes above which the store and the kernel are written in parallel (a thread costs tens of
@@ -65,9 +65,32 @@ pub struct Engine {
     kernel: Box<dyn Kernel>,
     options: Options,
     published: watch::Sender<Arc<State>>,
-    repairs: u32,
-    /// A change by someone else that could not be repaired yet.
-    unrepaired: Option<String>,
+    /// The kernel side as of the last commit or repair, published so `Status` never waits for
+    /// the writer (the drift monitor also feeds it the generations of other programs' commits).
+    status: watch::Sender<KernelStatus>,
+}
+
+/// The kernel side of `Status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KernelStatus {
+    /// The latest ruleset generation seen (ours or, through the monitor, anyone's).
+    pub generation: u32,
+    /// How the table stands.
+    pub table: TableState,
+    /// Drift repairs since start.
+    pub repairs: u32,
+}
+
+impl KernelStatus {
+    /// Records a generation seen by the drift monitor, unless a later one is already known
+    /// (generations count up and wrap).
+    pub fn observe(&mut self, generation: u32) -> bool {
+        let later = i32::from_ne_bytes(generation.wrapping_sub(self.generation).to_ne_bytes()) > 0;
+        if later {
+            self.generation = generation;
+        }
+        later
+    }
 }
 
 /// How the kernel's table stands, for `Status`.
@@ -107,17 +130,42 @@ impl Engine {
             .map_err(|e| Error::fail(format!("cannot load the ruleset: {e}")))?;
         let state = Arc::new(state);
         let (published, _) = watch::channel(Arc::clone(&state));
+        let (status, _) = watch::channel(KernelStatus {
+            generation: kernel.last_generation().unwrap_or(0),
+            table: TableState::InSync,
+            repairs: 0,
+        });
         let mut engine = Self {
             state,
             store,
             kernel,
             options,
             published,
-            repairs: 0,
-            unrepaired: None,
+            status,
         };
         engine.check(committed);
         Ok(engine)
+    }
+
+    /// The kernel side of `Status` as last published.
+    pub fn kernel_status(&self) -> watch::Receiver<KernelStatus> {
+        self.status.subscribe()
+    }
+
+    /// The sender of [`Engine::kernel_status`], for the drift monitor's generations.
+    pub fn kernel_status_publisher(&self) -> watch::Sender<KernelStatus> {
+        self.status.clone()
+    }
+
+    /// Publishes the generation of our last commit and how the table stands.
+    fn publish_kernel(&self, table: TableState) {
+        let generation = self.kernel.last_generation();
+        self.status.send_modify(|status| {
+            if let Some(generation) = generation {
+                status.observe(generation);
+            }
+            status.table = table;
+        });
     }
 
     /// A receiver of the state as of the last commit, for readers that must never wait for the
@@ -133,12 +181,7 @@ impl Engine {
 
     /// How many times drift was repaired since start.
     pub fn repairs(&self) -> u32 {
-        self.repairs
-    }
-
-    /// The kernel's ruleset generation.
-    pub fn generation(&mut self) -> Result<u32, Error> {
-        self.kernel.generation().map_err(Error::fail)
+        self.status.borrow().repairs
     }
 
     /// Applies `mutations` atomically and durably, and returns the effective changes (empty for
@@ -209,9 +252,13 @@ impl Engine {
             recorded.map_err(store_fail)?;
             ((Ok(()), took), enforce())
         };
-        // On refusal `tx` is dropped here, which rolls the store back.
-        let committed =
-            enforced.map_err(|e| Error::fail(format!("the kernel refused the change: {e}")))?;
+        let committed = match enforced {
+            Ok(committed) => committed,
+            Err(refusal) => {
+                drop(tx); // rolls the store back
+                return Err(self.refused(&refusal));
+            }
+        };
         let stored = Instant::now();
         if let Err(e) = recorded.and_then(|()| tx.commit()) {
             self.undo(&update);
@@ -219,6 +266,7 @@ impl Engine {
         }
         self.state = Arc::new(next);
         self.published.send_replace(Arc::clone(&self.state));
+        self.publish_kernel(TableState::InSync);
         self.check(committed);
         // Where a commit's time goes, for profiling without a profiler (`--log fw6d=debug`).
         debug!(
@@ -233,6 +281,20 @@ impl Engine {
         Ok(changes)
     }
 
+    /// The error for a refused commit (the store is already rolled back). A refusal whose
+    /// outcome is unknown may have changed the kernel all the same, so the table is rebuilt from
+    /// the state, which the store still agrees with.
+    fn refused(&mut self, refusal: &Refusal) -> Error {
+        if !refusal.outcome_unknown {
+            return Error::fail(format!("the kernel refused the change: {refusal}"));
+        }
+        self.rebuild("the kernel's answer to a batch was lost");
+        Error::fail(format!(
+            "the kernel did not confirm the change ({refusal}); nothing was saved, and fw6d \
+             rebuilt its table from the saved configuration; retry, or split the batch"
+        ))
+    }
+
     /// Takes back a change the kernel accepted but the store did not.
     fn undo(&mut self, update: &Update) {
         let undone = match update {
@@ -242,7 +304,10 @@ impl Engine {
                 .apply_full(&plan::full(&self.state, &self.options)),
         };
         match undone {
-            Ok(committed) => self.check(committed),
+            Ok(committed) => {
+                self.publish_kernel(TableState::InSync);
+                self.check(committed);
+            }
             Err(undo) => {
                 error!(%undo, "could not undo a kernel change after the store failed; rebuilding");
                 self.rebuild("undo failed");
@@ -271,22 +336,12 @@ impl Engine {
         self.rebuild(why);
     }
 
-    /// How the table stands. A missing table is rebuilt on the way (the monitor normally does
-    /// that first).
-    pub fn table_state(&mut self) -> Result<TableState, Error> {
-        let exists = self
-            .kernel
-            .table_exists()
-            .map_err(|e| Error::fail(format!("cannot look up the fw6 table: {e}")))?;
-        if !exists {
-            self.rebuild("our table is missing");
-            return Ok(TableState::Missing);
+    /// How the table stands after a failed rebuild: present but not as we wrote it, or gone.
+    fn table_state_after_failure(&mut self) -> TableState {
+        match self.kernel.table_exists() {
+            Ok(false) => TableState::Missing,
+            Ok(true) | Err(_) => TableState::Changed,
         }
-        Ok(if self.unrepaired.is_some() {
-            TableState::Changed
-        } else {
-            TableState::InSync
-        })
     }
 
     /// Rebuilds the table if the monitor may have missed someone else's change during a commit.
@@ -305,7 +360,8 @@ impl Engine {
                 .apply_full(&plan::full(&self.state, &self.options))
             {
                 Ok(committed) => {
-                    self.repairs += 1;
+                    self.status.send_modify(|status| status.repairs += 1);
+                    self.publish_kernel(TableState::InSync);
                     warn!(why, "rebuilt the fw6 table");
                     if committed == Committed::Watched {
                         return;
@@ -313,6 +369,8 @@ impl Engine {
                 }
                 Err(e) => {
                     error!(why, %e, "could not rebuild the fw6 table");
+                    let table = self.table_state_after_failure();
+                    self.publish_kernel(table);
                     return;
                 }
             }
@@ -329,7 +387,7 @@ fn send(
     options: &Options,
     update: &Update,
     next: &State,
-) -> Result<Committed, String> {
+) -> Result<Committed, Refusal> {
     match update {
         Update::Elements(ops) if ops.is_empty() => Ok(Committed::Watched),
         Update::Elements(ops) => kernel.apply_changes(ops),

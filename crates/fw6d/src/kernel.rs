@@ -20,17 +20,56 @@ pub enum Committed {
     Unwatched,
 }
 
-/// What the engine needs from the kernel. Errors are the kernel's own words, ready to become an
-/// `E_FAIL` message.
+/// A commit that failed, in the kernel's own words (ready to become an `E_FAIL` message).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// What went wrong.
+    pub message: String,
+    /// The kernel's answer was lost or never came, so the batch may have taken effect all the
+    /// same: the engine rebuilds the table from its state rather than trust that nothing changed.
+    pub outcome_unknown: bool,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<String> for Refusal {
+    fn from(message: String) -> Self {
+        Self {
+            message,
+            outcome_unknown: false,
+        }
+    }
+}
+
+impl From<&str> for Refusal {
+    fn from(message: &str) -> Self {
+        message.to_owned().into()
+    }
+}
+
+impl From<fw6_kernel::Error> for Refusal {
+    fn from(e: fw6_kernel::Error) -> Self {
+        Self {
+            message: e.to_string(),
+            outcome_unknown: e.outcome_unknown(),
+        }
+    }
+}
+
+/// What the engine needs from the kernel.
 pub trait Kernel: Send {
     /// Replaces our table with `plan` in one transaction.
-    fn apply_full(&mut self, plan: &TablePlan) -> Result<Committed, String>;
+    fn apply_full(&mut self, plan: &TablePlan) -> Result<Committed, Refusal>;
     /// Adds and deletes set elements in one transaction.
-    fn apply_changes(&mut self, ops: &[ElementOp]) -> Result<Committed, String>;
+    fn apply_changes(&mut self, ops: &[ElementOp]) -> Result<Committed, Refusal>;
     /// Whether our table exists.
     fn table_exists(&mut self) -> Result<bool, String>;
-    /// The ruleset generation, for `Status`.
-    fn generation(&mut self) -> Result<u32, String>;
+    /// The ruleset generation the last accepted commit produced, for `Status`.
+    fn last_generation(&self) -> Option<u32>;
 }
 
 impl From<fw6_kernel::Applied> for Committed {
@@ -44,24 +83,20 @@ impl From<fw6_kernel::Applied> for Committed {
 }
 
 impl Kernel for Nft {
-    fn apply_full(&mut self, plan: &TablePlan) -> Result<Committed, String> {
-        Nft::apply_full(self, plan)
-            .map(Committed::from)
-            .map_err(|e| e.to_string())
+    fn apply_full(&mut self, plan: &TablePlan) -> Result<Committed, Refusal> {
+        Ok(Nft::apply_full(self, plan)?.into())
     }
 
-    fn apply_changes(&mut self, ops: &[ElementOp]) -> Result<Committed, String> {
-        Nft::apply_changes(self, ops)
-            .map(Committed::from)
-            .map_err(|e| e.to_string())
+    fn apply_changes(&mut self, ops: &[ElementOp]) -> Result<Committed, Refusal> {
+        Ok(Nft::apply_changes(self, ops)?.into())
     }
 
     fn table_exists(&mut self) -> Result<bool, String> {
         Nft::table_exists(self).map_err(|e| e.to_string())
     }
 
-    fn generation(&mut self) -> Result<u32, String> {
-        Nft::generation(self).map_err(|e| e.to_string())
+    fn last_generation(&self) -> Option<u32> {
+        Nft::last_generation(self)
     }
 }
 
@@ -74,6 +109,8 @@ pub struct Recorded {
     pub changes: Vec<Vec<ElementOp>>,
     /// When set, the next call fails with this message (and is not recorded).
     pub fail_next: Option<String>,
+    /// With `fail_next`: the failure leaves the outcome unknown (a lost reply).
+    pub unknown_next: bool,
     /// When set, the next accepted commit reports [`Committed::Unwatched`].
     pub unwatched_next: bool,
 }
@@ -84,12 +121,19 @@ pub struct Recorded {
 pub struct Recording(pub Arc<Mutex<Recorded>>);
 
 impl Recording {
-    fn with<T>(&self, f: impl FnOnce(&mut Recorded) -> Result<T, String>) -> Result<T, String> {
-        let mut rec = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(refusal) = rec.fail_next.take() {
-            return Err(refusal);
+    fn with<T>(&self, f: impl FnOnce(&mut Recorded) -> T) -> Result<T, Refusal> {
+        let mut rec = self.lock();
+        if let Some(message) = rec.fail_next.take() {
+            return Err(Refusal {
+                message,
+                outcome_unknown: std::mem::take(&mut rec.unknown_next),
+            });
         }
-        f(&mut rec)
+        Ok(f(&mut rec))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Recorded> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -104,25 +148,27 @@ impl Recorded {
 }
 
 impl Kernel for Recording {
-    fn apply_full(&mut self, plan: &TablePlan) -> Result<Committed, String> {
+    fn apply_full(&mut self, plan: &TablePlan) -> Result<Committed, Refusal> {
         self.with(|r| {
             r.full.push(plan.clone());
-            Ok(r.committed())
+            r.committed()
         })
     }
 
-    fn apply_changes(&mut self, ops: &[ElementOp]) -> Result<Committed, String> {
+    fn apply_changes(&mut self, ops: &[ElementOp]) -> Result<Committed, Refusal> {
         self.with(|r| {
             r.changes.push(ops.to_vec());
-            Ok(r.committed())
+            r.committed()
         })
     }
 
     fn table_exists(&mut self) -> Result<bool, String> {
-        self.with(|r| Ok(!r.full.is_empty()))
+        self.with(|r| !r.full.is_empty()).map_err(|e| e.message)
     }
 
-    fn generation(&mut self) -> Result<u32, String> {
-        self.with(|r| u32::try_from(r.full.len() + r.changes.len()).map_err(|e| e.to_string()))
+    /// One generation per accepted commit.
+    fn last_generation(&self) -> Option<u32> {
+        let r = self.lock();
+        u32::try_from(r.full.len() + r.changes.len()).ok()
     }
 }

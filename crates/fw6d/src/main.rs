@@ -27,6 +27,9 @@ struct Args {
 
 fn main() -> ExitCode {
     fw6d::daemon::return_large_allocations();
+    // Whatever started fw6d (systemd's `UMask=` or a shell's 022), what it creates is its own:
+    // the store holds the audit of every change (who, which program), not for other users.
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let args = Args::parse();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(&args.log))

@@ -2,25 +2,20 @@
 //! them off the async runtime means D-Bus reads are answered while a write is in flight, and a
 //! channel makes "one writer" a property of the program's shape rather than of a lock.
 
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
 use std::thread;
 
 use fw6_model::{Change, Error, ErrorKind, IfName, Mutation};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
-use crate::engine::{Engine, TableState, Validated};
+use crate::engine::{Engine, KernelStatus, Validated};
 use crate::store::Provenance;
 
-/// What the writer reports for `Status`.
-#[derive(Debug, Clone)]
-pub struct WriterStatus {
-    /// The kernel's ruleset generation after the check.
-    pub generation: u32,
-    /// How the table stands.
-    pub table: TableState,
-    /// Drift repairs since start.
-    pub repairs: u32,
-}
+/// Calls waiting for the writer past which a new one is refused at once: each holds a validated
+/// batch (up to `max_batch` changes) in memory, and a caller who floods the queue must not make
+/// every later call, root's included, wait behind all of it.
+pub const QUEUE_LIMIT: usize = 256;
 
 enum Request {
     Submit {
@@ -37,21 +32,26 @@ enum Request {
     Repair {
         why: String,
     },
-    Status {
-        reply: oneshot::Sender<Result<WriterStatus, Error>>,
-    },
 }
 
 /// A cheap, cloneable handle to the writer thread.
 #[derive(Clone)]
 pub struct Writer {
     requests: mpsc::Sender<Request>,
+    /// `Submit` requests sent and not yet taken by the writer thread.
+    queued: Arc<AtomicUsize>,
+    status: watch::Receiver<KernelStatus>,
+    status_publisher: watch::Sender<KernelStatus>,
 }
 
 impl Writer {
     /// Moves `engine` onto a new thread that serves requests until every handle is dropped.
     pub fn spawn(mut engine: Engine) -> Self {
         let (requests, inbox) = mpsc::channel::<Request>();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let status = engine.kernel_status();
+        let status_publisher = engine.kernel_status_publisher();
+        let taken = Arc::clone(&queued);
         thread::Builder::new()
             .name("fw6d-writer".into())
             .spawn(move || {
@@ -64,6 +64,7 @@ impl Writer {
                             who,
                             reply,
                         } => {
+                            taken.fetch_sub(1, Ordering::AcqRel);
                             let _ =
                                 reply.send(engine.submit_validated(&mutations, *validated, &who));
                         }
@@ -72,38 +73,44 @@ impl Writer {
                             firewalled_by_default,
                         } => engine.adopt(&connection, firewalled_by_default, &daemon),
                         Request::Repair { why } => engine.repair(&why),
-                        Request::Status { reply } => {
-                            let status = engine.table_state().and_then(|table| {
-                                Ok(WriterStatus {
-                                    generation: engine.generation()?,
-                                    table,
-                                    repairs: engine.repairs(),
-                                })
-                            });
-                            let _ = reply.send(status);
-                        }
                     }
                 }
             })
             .expect("spawning the writer thread");
-        Self { requests }
+        Self {
+            requests,
+            queued,
+            status,
+            status_publisher,
+        }
     }
 
     /// Submits mutations, validated by the caller against the published state, and waits for
-    /// the outcome.
+    /// the outcome. Refused at once with `Fail` when [`QUEUE_LIMIT`] calls are already waiting.
     pub async fn submit(
         &self,
         mutations: Vec<Mutation>,
         validated: Validated,
         who: Provenance,
     ) -> Result<Vec<Change>, Error> {
+        let reserved = self
+            .queued
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < QUEUE_LIMIT).then_some(n + 1)
+            });
+        if let Err(n) = reserved {
+            return Err(busy(n));
+        }
         let (reply, outcome) = oneshot::channel();
-        self.send(Request::Submit {
+        if let Err(e) = self.send(Request::Submit {
             mutations,
             validated: Box::new(validated),
             who,
             reply,
-        })?;
+        }) {
+            self.queued.fetch_sub(1, Ordering::AcqRel);
+            return Err(e);
+        }
         outcome.await.map_err(|_| gone())?
     }
 
@@ -120,16 +127,33 @@ impl Writer {
         let _ = self.send(Request::Repair { why });
     }
 
-    /// Reports the kernel side for `Status`.
-    pub async fn status(&self) -> Result<WriterStatus, Error> {
-        let (reply, outcome) = oneshot::channel();
-        self.send(Request::Status { reply })?;
-        outcome.await.map_err(|_| gone())?
+    /// Calls waiting for the writer (not counting the one it is working on).
+    pub fn queued(&self) -> usize {
+        self.queued.load(Ordering::Acquire)
+    }
+
+    /// The kernel side for `Status`, as the writer and the drift monitor last published it:
+    /// answered without waiting for the writer or asking the kernel.
+    pub fn status(&self) -> KernelStatus {
+        *self.status.borrow()
+    }
+
+    /// Records a ruleset generation the drift monitor saw (anyone's commit), for `Status`.
+    pub fn observe_generation(&self, generation: u32) {
+        self.status_publisher
+            .send_if_modified(|status| status.observe(generation));
     }
 
     fn send(&self, request: Request) -> Result<(), Error> {
         self.requests.send(request).map_err(|_| gone())
     }
+}
+
+fn busy(queued: usize) -> Error {
+    Error::new(
+        ErrorKind::Fail,
+        format!("fw6d is busy: {queued} changes are queued; retry"),
+    )
 }
 
 fn gone() -> Error {

@@ -9,6 +9,7 @@ use fw6_model::{EntryName, ErrorKind, IfName, Mutation, PortKey};
 use fw6d::engine::{Engine, Validated};
 use fw6d::kernel::Recording;
 use fw6d::store::{Provenance, Store};
+use fw6d::writer::{QUEUE_LIMIT, Writer};
 
 struct TempDir(PathBuf);
 
@@ -104,6 +105,52 @@ fn a_kernel_refusal_changes_nothing_and_keeps_the_kernels_words() {
     drop(engine);
     let (_, reloaded, _) = Store::open(&dir.db()).unwrap();
     assert_eq!(reloaded, before, "the store transaction was rolled back");
+}
+
+#[test]
+fn a_lost_kernel_answer_rolls_back_and_rebuilds_the_table() {
+    let dir = TempDir::new("lost");
+    let (mut engine, kernel) = engine(&dir);
+    let status = engine.kernel_status();
+    let before = engine.state().clone();
+    {
+        let mut rec = kernel.0.lock().unwrap();
+        rec.fail_next = Some("the kernel did not answer within 5 s".into());
+        rec.unknown_next = true;
+    }
+    let err = engine
+        .submit(&[open_port("lan0", "81/tcp")], &Provenance::daemon())
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Fail);
+    assert!(err.message().contains("did not confirm"), "{err}");
+    assert!(err.message().contains("retry"), "{err}");
+    assert_eq!(engine.state(), &before);
+    let rec = kernel.0.lock().unwrap();
+    assert_eq!(rec.full.len(), 2, "start, then a rebuild from the state");
+    assert!(rec.changes.is_empty());
+    drop(rec);
+    assert_eq!(status.borrow().repairs, 1);
+    drop(engine);
+    let (_, reloaded, _) = Store::open(&dir.db()).unwrap();
+    assert_eq!(reloaded, before, "the store transaction was rolled back");
+}
+
+#[test]
+fn the_kernel_status_is_published_after_each_commit() {
+    let dir = TempDir::new("status");
+    let (mut engine, _kernel) = engine(&dir);
+    let status = engine.kernel_status();
+    let first = status.borrow().generation;
+    engine
+        .submit(&[open_port("lan0", "80/tcp")], &Provenance::daemon())
+        .unwrap();
+    assert_eq!(status.borrow().generation, first + 1);
+    assert_eq!(status.borrow().table.as_str(), "in-sync");
+    // A later generation from the drift monitor is taken, an older one is not.
+    let publisher = engine.kernel_status_publisher();
+    publisher.send_modify(|s| assert!(s.observe(first + 10)));
+    publisher.send_modify(|s| assert!(!s.observe(first + 5)));
+    assert_eq!(status.borrow().generation, first + 10);
 }
 
 #[test]
@@ -236,4 +283,66 @@ fn a_validation_made_before_another_commit_is_redone() {
         .submit_validated(&batch, stale, &Provenance::daemon())
         .unwrap();
     assert!(changes.is_empty(), "{changes:?}");
+}
+
+/// Waits up to 10 s for `cond`, letting the runtime's tasks run.
+async fn until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !cond() {
+        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
+#[test]
+#[expect(
+    clippy::await_holding_lock,
+    reason = "the held lock is the hanging kernel: the writer thread waits on it, this task does not"
+)]
+fn a_full_writer_queue_refuses_at_once_and_drains_afterwards() {
+    let dir = TempDir::new("queue");
+    let (engine, kernel) = engine(&dir);
+    let state = engine.subscribe();
+    let writer = Writer::spawn(engine);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let submit = |port: usize| {
+        let mutations = vec![open_port("lan0", &format!("{}/tcp", port + 1))];
+        let validated = Validated::new(state.borrow().clone(), &mutations).unwrap();
+        let writer = writer.clone();
+        async move {
+            writer
+                .submit(mutations, validated, Provenance::daemon())
+                .await
+        }
+    };
+    rt.block_on(async {
+        // A kernel that hangs: the writer takes the first call and waits on it.
+        let held = kernel.0.lock().unwrap();
+        // Sent, then given up on (the writer still commits it once the kernel answers).
+        let first = tokio::time::timeout(std::time::Duration::from_millis(100), submit(0)).await;
+        assert!(
+            first.is_err(),
+            "the kernel hangs, so the first call cannot finish"
+        );
+        until("the writer takes the first call", || writer.queued() == 0).await;
+        let mut calls = Vec::new();
+        for port in 1..=QUEUE_LIMIT {
+            calls.push(tokio::spawn(submit(port)));
+        }
+        until("the queue fills", || writer.queued() == QUEUE_LIMIT).await;
+        let err = submit(QUEUE_LIMIT + 1).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Fail);
+        assert_eq!(
+            err.message(),
+            format!("fw6d is busy: {QUEUE_LIMIT} changes are queued; retry")
+        );
+        drop(held);
+        for call in calls {
+            assert_eq!(call.await.unwrap().unwrap().len(), 1);
+        }
+    });
+    assert_eq!(writer.queued(), 0);
 }

@@ -1,7 +1,11 @@
 //! A transaction: BEGIN, the messages, END, serialized into one buffer so it reaches the kernel
-//! in one datagram and commits or aborts as a whole. Every message asks for an ack and carries
-//! its own sequence number; the label kept for it turns a refusal back into the operation (and,
-//! for element lists, the element) that caused it.
+//! in one datagram and commits or aborts as a whole. Only END asks for an ack: the kernel reports
+//! an error for every refused message whether asked or not, and an ack per message would queue
+//! one reply per message, which a batch of tens of thousands of messages overflows the receive
+//! buffer with (the replies are dropped, and with them the ones the writer waits for). BEGIN
+//! asks for the generation the commit produces (`NLM_F_ECHO`), which kernels without acks for
+//! END send too. Every message carries its own sequence number; the label kept for it turns a
+//! refusal back into the operation (and, for element lists, the element) that caused it.
 
 use fw6_model::plan::{ChainName, Element, Rule, SetName, TABLE};
 use netlink_packet_core::{
@@ -124,7 +128,7 @@ impl<'a> Batch<'a> {
         let seq = self.next_seq;
         self.next_seq = self.next_seq.wrapping_add(1);
         let mut message = NetlinkMessage::from(message);
-        message.header.flags = NLM_F_REQUEST | NLM_F_ACK | flags;
+        message.header.flags = NLM_F_REQUEST | flags;
         message.header.sequence_number = seq;
         message.finalize();
         let start = self.buf.len();
@@ -162,7 +166,7 @@ impl<'a> Batch<'a> {
 
     /// Appends END and returns the wire bytes with the labels by sequence number.
     pub(crate) fn finish(mut self) -> Sealed<'a> {
-        self.push_control(ControlMessage::BatchEnd, 0, Label::End);
+        self.push_control(ControlMessage::BatchEnd, NLM_F_ACK, Label::End);
         Sealed {
             buf: self.buf,
             labels: self.labels,

@@ -9,7 +9,7 @@
 //! `NFTA_SET_ELEM_KEY` { `NFTA_DATA_VALUE` key } } … }.
 
 use fw6_model::plan::{Element, SetName, TABLE};
-use netlink_packet_core::{NLM_F_ACK, NLM_F_CREATE, NLM_F_REQUEST};
+use netlink_packet_core::{NLM_F_CREATE, NLM_F_REQUEST};
 
 use super::sets;
 
@@ -45,7 +45,8 @@ pub(crate) fn encode<'a>(
     elements: &[&'a Element],
 ) -> Vec<(u32, &'a Element)> {
     let start = buf.len();
-    let flags = NLM_F_REQUEST | NLM_F_ACK | if add { NLM_F_CREATE } else { 0 };
+    // No NLM_F_ACK: see `batch.rs`.
+    let flags = NLM_F_REQUEST | if add { NLM_F_CREATE } else { 0 };
     // nlmsghdr: the length is patched at the end.
     buf.extend_from_slice(&0_u32.to_ne_bytes());
     buf.extend_from_slice(&(if add { NEWSETELEM } else { DELSETELEM }).to_ne_bytes());
@@ -131,7 +132,7 @@ mod tests {
         };
         let header = NetfilterHeader::new(NetfilterProtoFamily::IPv6, 0, 0);
         let mut message = NetlinkMessage::from(NetfilterMessage::new(header, message));
-        message.header.flags = NLM_F_REQUEST | NLM_F_ACK | if add { NLM_F_CREATE } else { 0 };
+        message.header.flags = NLM_F_REQUEST | if add { NLM_F_CREATE } else { 0 };
         message.header.sequence_number = seq;
         message.finalize();
         let mut buf = vec![0; message.buffer_len()];

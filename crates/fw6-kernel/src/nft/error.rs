@@ -3,6 +3,7 @@
 //! extended-ack text when it sent one.
 
 use std::io;
+use std::time::Duration;
 
 /// An nftables operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +40,24 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// The kernel did not answer within the socket's deadline. For a commit, whether the batch
+    /// took effect is unknown (see [`Error::outcome_unknown`]).
+    #[error("the kernel did not answer within {} s while trying to {operation}", .waited.as_secs_f32())]
+    Timeout {
+        /// What was being done.
+        operation: String,
+        /// How long the read waited.
+        waited: Duration,
+    },
+    /// The kernel dropped replies because the socket's receive buffer was full (`ENOBUFS`). For
+    /// a commit, whether the batch took effect is unknown (see [`Error::outcome_unknown`]).
+    #[error(
+        "the kernel's replies overflowed the netlink receive buffer while trying to {operation}"
+    )]
+    Overrun {
+        /// What was being done.
+        operation: String,
+    },
     /// The kernel answered something this layer cannot read, or did not answer at all.
     #[error("unexpected netlink reply while trying to {operation}: {problem}")]
     Protocol {
@@ -59,8 +78,16 @@ impl Error {
         match self {
             Self::Kernel { errno, .. } => Some(*errno),
             Self::Io { source, .. } | Self::Socket { source, .. } => source.raw_os_error(),
-            Self::Protocol { .. } => None,
+            Self::Overrun { .. } => Some(105),
+            Self::Protocol { .. } | Self::Timeout { .. } => None,
         }
+    }
+
+    /// Whether a commit that failed this way may have taken effect all the same (a reply was
+    /// lost or never came): the caller must bring the kernel back to a known state, e.g. by
+    /// rebuilding its table, rather than assume nothing changed.
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(self, Self::Timeout { .. } | Self::Overrun { .. })
     }
 
     /// The kernel's extended-ack text, for a refusal that carried one.

@@ -34,6 +34,7 @@ pub struct Monitor {
     socket: Arc<NlSocket>,
     read: Vec<u8>,
     ignore: Option<u32>,
+    generation: Option<u32>,
 }
 
 impl Monitor {
@@ -55,6 +56,7 @@ impl Monitor {
             socket: Arc::new(socket),
             read: vec![0; 256 << 10],
             ignore: None,
+            generation: None,
         })
     }
 
@@ -88,6 +90,14 @@ impl Monitor {
                         .iter()
                         .filter(|r| Some(r.port) != self.ignore && about_our_table(r))
                         .count();
+                    if let Some(generation) = replies
+                        .iter()
+                        .rev()
+                        .filter(|r| r.message_type == (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWGEN)
+                        .find_map(super::query::parse_generation)
+                    {
+                        self.generation = Some(generation);
+                    }
                 }
                 Err(e) if e == rustix::io::Errno::AGAIN => return Ok(count),
                 Err(e) if e == rustix::io::Errno::INTR => {}
@@ -95,6 +105,14 @@ impl Monitor {
                 Err(e) => return Err(Error::io("read ruleset notifications", e.into())),
             }
         }
+    }
+}
+
+impl Monitor {
+    /// The ruleset generation of the last commit (anyone's, in any table) whose notification
+    /// [`Monitor::drain`] read, so a status can stay current without asking the kernel.
+    pub fn generation(&self) -> Option<u32> {
+        self.generation
     }
 }
 

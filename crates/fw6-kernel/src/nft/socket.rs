@@ -1,11 +1,13 @@
 //! The `NETLINK_NETFILTER` socket: one buffer out per request, raw replies in.
 //!
 //! The kernel handles a message sent to it synchronously, inside `send`, so by the time `send`
-//! returns every ack of a batch is already queued on this socket; [`Socket::drain`] reads them
-//! without blocking. Dumps are produced as the reader asks for them, so [`Socket::recv_until`]
-//! blocks until the reply it waits for is complete.
+//! returns every reply to a batch is already queued on this socket. Dumps are produced as the
+//! reader asks for them. Either way [`Socket::recv_until`] reads until the reply it waits for has
+//! come, and never longer than the socket's deadline: a reply that was lost (the receive buffer
+//! overran) or never sent is an error, not a thread blocked for good.
 
 use std::os::fd::{AsFd, BorrowedFd};
+use std::time::{Duration, Instant};
 
 use netlink_packet_core::{NLMSG_DONE, NLMSG_ERROR};
 use netlink_sys::{Socket as NlSocket, protocols::NETLINK_NETFILTER};
@@ -13,9 +15,17 @@ use rustix::net::{RecvFlags, SendFlags, sockopt};
 
 use super::Error;
 
-/// The receive buffer the kernel may fill before it drops acks. Acks are capped (no echo of
-/// the request), so this holds tens of thousands of them; dumps are read as they come.
+/// The receive buffer the kernel may fill before it drops replies. A batch is acked only at its
+/// end (see `batch.rs`), so an accepted batch of any size queues two replies (the generation and
+/// the final ack); a refused one queues one error per refused message, capped (no echo of the
+/// request), of which this holds tens of thousands. Past that the kernel drops them and the
+/// next read reports `ENOBUFS`: [`Error::Overrun`], whose outcome the caller must resync.
+/// Dumps are read as they come.
 const RECV_BUFFER: usize = 8 << 20;
+/// How long a read waits for the kernel. Netlink requests to nf_tables are handled within the
+/// sending call or, for dumps, as the reader reads: a kernel that has not answered in this long
+/// has lost the reply, and the writer must not wait for it forever.
+pub(crate) const DEFAULT_DEADLINE: Duration = Duration::from_secs(5);
 /// The largest datagram read at once. A dump part is at most a page-sized skb of a few tens of
 /// KiB; an ack with ext-ack text is well under a page.
 const READ_CHUNK: usize = 256 << 10;
@@ -115,6 +125,7 @@ pub(crate) struct Socket {
     port: u32,
     send_buffer: usize,
     read: Vec<u8>,
+    deadline: Duration,
 }
 
 impl Socket {
@@ -131,12 +142,28 @@ impl Socket {
             .map_err(|e| step("raise the receive buffer")(e.into()))?;
         let send_buffer = sockopt::socket_send_buffer_size(&inner)
             .map_err(|e| step("read the send buffer size")(e.into()))?;
-        Ok(Self {
+        let mut socket = Self {
             inner,
             port,
             send_buffer,
             read: vec![0; READ_CHUNK],
-        })
+            deadline: DEFAULT_DEADLINE,
+        };
+        socket.set_deadline(DEFAULT_DEADLINE)?;
+        Ok(socket)
+    }
+
+    /// Sets how long [`Socket::recv_until`] waits for its reply, in all (`SO_RCVTIMEO` bounds
+    /// each read by the same span).
+    pub(crate) fn set_deadline(&mut self, deadline: Duration) -> Result<(), Error> {
+        sockopt::set_socket_timeout(&self.inner, sockopt::Timeout::Recv, Some(deadline)).map_err(
+            |e| Error::Socket {
+                step: "set the receive timeout",
+                source: e.into(),
+            },
+        )?;
+        self.deadline = deadline;
+        Ok(())
     }
 
     /// Sends `buf` as one datagram, so a batch reaches the kernel whole (a batch split over
@@ -161,43 +188,73 @@ impl Socket {
         Ok(())
     }
 
-    /// Reads every message already queued, without blocking.
-    pub(crate) fn drain(&mut self, operation: &str) -> Result<Vec<Reply>, Error> {
-        let mut replies = Vec::new();
-        while self.read_one(RecvFlags::DONTWAIT, &mut replies, operation)? {}
-        Ok(replies)
-    }
-
-    /// Reads until `done` says the replies so far complete the request.
+    /// Reads until `done` says the replies so far complete the request, then whatever else is
+    /// already queued. Fails with [`Error::Timeout`] when the deadline passes first, and with
+    /// [`Error::Overrun`] when the kernel dropped replies; in both cases what was queued is
+    /// read first, so the next request starts on an empty socket.
     pub(crate) fn recv_until(
         &mut self,
         operation: &str,
         mut done: impl FnMut(&Reply) -> bool,
     ) -> Result<Vec<Reply>, Error> {
+        let deadline = Instant::now() + self.deadline;
         let mut replies = Vec::new();
         let mut seen = 0;
         loop {
-            if !self.read_one(RecvFlags::empty(), &mut replies, operation)? {
-                continue;
+            match self.read_one(RecvFlags::empty(), &mut replies, operation) {
+                Ok(Read::Some) => {}
+                Ok(Read::Nothing) if Instant::now() >= deadline => {
+                    return Err(Error::Timeout {
+                        operation: operation.to_owned(),
+                        waited: self.deadline,
+                    });
+                }
+                Ok(Read::Nothing) => continue,
+                Err(e) => {
+                    self.discard();
+                    return Err(e);
+                }
             }
             if replies[seen..].iter().any(&mut done) {
+                while let Ok(Read::Some) =
+                    self.read_one(RecvFlags::DONTWAIT, &mut replies, operation)
+                {}
                 return Ok(replies);
             }
             seen = replies.len();
         }
     }
 
-    /// Reads one datagram into `out`; `false` when nothing was queued (non-blocking only).
+    /// Throws away whatever is queued (after an error, so stale replies do not answer the next
+    /// request).
+    fn discard(&mut self) {
+        let mut sink = Vec::new();
+        for _ in 0..1_000_000 {
+            sink.clear();
+            match self.read_one(RecvFlags::DONTWAIT, &mut sink, "discard stale replies") {
+                Ok(Read::Some) | Err(Error::Overrun { .. }) => {}
+                Ok(Read::Nothing) | Err(_) => return,
+            }
+        }
+    }
+
+    /// Reads one datagram into `out`. A blocking read that times out (`SO_RCVTIMEO`), or a
+    /// non-blocking one with nothing queued, reads nothing.
     fn read_one(
         &mut self,
         flags: RecvFlags,
         out: &mut Vec<Reply>,
         operation: &str,
-    ) -> Result<bool, Error> {
+    ) -> Result<Read, Error> {
         let (len, full) = match rustix::net::recv(&self.inner, &mut self.read[..], flags) {
             Ok((len, full)) => (len, full),
-            Err(e) if e == rustix::io::Errno::AGAIN => return Ok(false),
-            Err(e) if e == rustix::io::Errno::INTR => return Ok(true),
+            Err(e) if e == rustix::io::Errno::AGAIN => return Ok(Read::Nothing),
+            Err(e) if e == rustix::io::Errno::INTR => return Ok(Read::Nothing),
+            Err(e) if e == rustix::io::Errno::NOBUFS => {
+                return Err(Error::Overrun {
+                    operation: operation.to_owned(),
+                });
+            }
             Err(e) => return Err(Error::io(operation, e.into())),
         };
         if full > len {
@@ -207,8 +264,14 @@ impl Socket {
             ));
         }
         split_messages(&self.read[..len], out).map_err(|e| Error::protocol(operation, e))?;
-        Ok(true)
+        Ok(Read::Some)
     }
+}
+
+/// What one read got.
+enum Read {
+    Some,
+    Nothing,
 }
 
 impl Socket {
@@ -296,6 +359,49 @@ mod tests {
             payload,
         };
         assert_eq!(reply.ack().map(|a| a.errno), Some(0));
+    }
+
+    /// A reply that never comes (here: one with a sequence number nobody asked for, while the
+    /// kernel answers another request) fails the read after the deadline instead of blocking
+    /// it for good, and the socket serves the next request. Opens a real netfilter socket and
+    /// only reads the generation, so it needs the rights to raise its buffer (root) and changes
+    /// nothing.
+    #[test]
+    fn a_reply_that_never_comes_times_out_and_the_socket_still_works() {
+        // `(NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETGEN`, asking nothing but the generation.
+        fn getgen(seq: u32) -> Vec<u8> {
+            let mut m = 20u32.to_ne_bytes().to_vec();
+            m.extend_from_slice(&0x0a10u16.to_ne_bytes());
+            m.extend_from_slice(&1u16.to_ne_bytes()); // NLM_F_REQUEST
+            m.extend_from_slice(&seq.to_ne_bytes());
+            m.extend_from_slice(&[0; 4]);
+            m.extend_from_slice(&[0; 4]); // nfgenmsg: unspec family
+            m
+        }
+        let mut socket = Socket::open().expect("open a netfilter socket (run as root)");
+        let deadline = Duration::from_millis(300);
+        socket.set_deadline(deadline).unwrap();
+        socket.send(&getgen(7), "read the generation").unwrap();
+        let started = Instant::now();
+        let err = socket
+            .recv_until("wait for a lost reply", |r| r.seq == 8)
+            .unwrap_err();
+        let waited = started.elapsed();
+        assert!(matches!(err, Error::Timeout { .. }), "{err}");
+        assert!(err.outcome_unknown());
+        assert!(
+            waited >= deadline && waited < deadline * 10,
+            "waited {waited:?}"
+        );
+        assert!(
+            err.to_string().contains("did not answer within 0.3 s"),
+            "{err}"
+        );
+        socket.send(&getgen(9), "read the generation").unwrap();
+        let replies = socket
+            .recv_until("read the generation", |r| r.seq == 9)
+            .expect("the socket still answers");
+        assert!(replies.iter().any(|r| r.seq == 9));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write as _};
-use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
+use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
 use super::line;
@@ -99,19 +99,25 @@ impl LogFile {
     }
 
     /// Opens for appending, creating the file (mode 0640) and its directory; a new or empty
-    /// file starts with the header.
+    /// file starts with the header. The modes are set explicitly: fw6d runs with umask 0077,
+    /// which would leave the log to root alone.
     fn open(path: &Path) -> io::Result<Open> {
-        if let Some(dir) = path.parent() {
+        if let Some(dir) = path.parent().filter(|d| !d.exists()) {
             fs::DirBuilder::new()
                 .recursive(true)
                 .mode(DIR_MODE)
                 .create(dir)?;
+            fs::set_permissions(dir, fs::Permissions::from_mode(DIR_MODE))?;
         }
+        let created = !path.exists();
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .mode(FILE_MODE)
             .open(path)?;
+        if created {
+            file.set_permissions(fs::Permissions::from_mode(FILE_MODE))?;
+        }
         let mut size = file.metadata()?.len();
         let mut out = BufWriter::with_capacity(64 << 10, file);
         if size == 0 {

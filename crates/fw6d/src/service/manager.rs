@@ -170,8 +170,10 @@ impl ManagerIface {
     }
 
     /// `Status`: kernel generation, how the table stands, drift repairs, counts.
-    async fn status(&self) -> Result<HashMap<String, OwnedVariant>, FwError> {
-        let kernel = self.shared.writer().status().await?;
+    fn status(&self) -> HashMap<String, OwnedVariant> {
+        // Published by the writer and the drift monitor: a flood of Status never reaches the
+        // writer thread or the kernel.
+        let kernel = self.shared.writer().status();
         let state = self.shared.state();
         let connections = self.shared.registry(|r| r.rows(&state).len());
         let (mut open, mut ignored) = (0_usize, 0_usize);
@@ -200,7 +202,7 @@ impl ManagerIface {
         put("ignored", Variant::from(count(ignored)));
         put("version", Variant::from(env!("CARGO_PKG_VERSION")));
         put("log_lost", Variant::from(self.shared.log_counters().lost()));
-        Ok(out)
+        out
     }
 
     /// `LogfilePath`.

@@ -39,6 +39,12 @@ pub struct Config {
     pub bus_address: Option<String>,
     /// Largest `Apply` batch accepted.
     pub max_batch: usize,
+    /// The only directories `LogfilePath` may point into (absolute, root-owned, not writable
+    /// by group or others; checked at start-up). See `logging::confine`.
+    pub log_directories: Vec<PathBuf>,
+    /// Audit rows (one per member call that changed something) kept in the store; the oldest
+    /// are pruned in the transaction that goes over. 0 keeps everything.
+    pub audit_max_rows: u64,
 }
 
 /// Echo-request policy as written in the file.
@@ -85,6 +91,8 @@ impl Default for Config {
             state_dir: PathBuf::from("/var/lib/fw6"),
             bus_address: None,
             max_batch: 100_000,
+            log_directories: vec![PathBuf::from("/var/log/fw6")],
+            audit_max_rows: 100_000,
         }
     }
 }
@@ -180,6 +188,8 @@ mod tests {
         );
         assert_eq!(config.state_dir, defaults.state_dir);
         assert_eq!(config.log_queue, defaults.log_queue);
+        assert_eq!(config.log_directories, defaults.log_directories);
+        assert_eq!(config.audit_max_rows, defaults.audit_max_rows);
     }
 
     #[test]

@@ -14,6 +14,7 @@ use zbus::object_server::SignalEmitter;
 
 use crate::config::Config;
 use crate::engine::Engine;
+use crate::logging::confine::Confinement;
 use crate::service::{
     self, BUS_NAME, ConnectionIface, MANAGER_PATH, ManagerIface, Present, Shared, connection_path,
 };
@@ -25,6 +26,7 @@ pub async fn run(config: Config) -> Result<(), String> {
     std::fs::create_dir_all(&config.state_dir)
         .map_err(|e| format!("cannot create {}: {e}", config.state_dir.display()))?;
     let path = config.store_path();
+    let log_rules = Confinement::new(&config.log_directories, &path)?.install();
     let (store, state, opened) =
         Store::open(&path).map_err(|e| format!("cannot open the store {}: {e}", path.display()))?;
     match &opened {
@@ -53,6 +55,10 @@ pub async fn run(config: Config) -> Result<(), String> {
         engine
             .submit(&seeds, &Provenance::daemon())
             .map_err(|e| format!("cannot seed the defaults: {e}"))?;
+    }
+    let logfile = &engine.state().logging().logfile_path;
+    if let Err(e) = log_rules.check(logfile) {
+        error!(%e, "THE STORED LOG FILE PATH IS NOT ALLOWED: nothing will be written to it until LogfilePath is set to an allowed path");
     }
     let state = engine.subscribe();
     let writer = Writer::spawn(engine);

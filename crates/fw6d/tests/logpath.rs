@@ -1,0 +1,182 @@
+//! `LogfilePath` cannot be turned into a weapon (issue 14 item 2, docs/logging.md "Where the log
+//! may live"): the real fw6d in a lab, attacks made over D-Bus as root (the caller polkit would
+//! let change logging), each refused with InvalidArg and nothing created or changed. The
+//! allowed directories are the lab's own (`log_directories`), never /var/log/fw6 or /etc.
+//! Needs root.
+
+mod common;
+
+use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::Lab;
+
+/// The lab's `logs` directory, and the lab directory itself (which holds the state directory,
+/// so the store is inside an allowed directory and only the store rule protects it).
+const CONFIG: &str = "log_directories = [\"@DIR@/logs\", \"@DIR@\"]\nlog_rate_per_second = 10000\n";
+
+fn logfile_path(lab: &Lab) -> String {
+    common::data(&lab.property("LogfilePath", None).unwrap())
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Everything in `dir`, recursively, with type, size and mtime: "nothing changed" is this
+/// being equal before and after.
+fn snapshot(dir: &Path) -> Vec<(PathBuf, String)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(at) = stack.pop() {
+        for entry in std::fs::read_dir(&at).unwrap().map(Result::unwrap) {
+            let meta = entry.path().symlink_metadata().unwrap();
+            if meta.is_dir() {
+                stack.push(entry.path());
+            }
+            let mtime = meta.modified().ok();
+            out.push((
+                entry.path(),
+                format!("{:?} {} {mtime:?}", meta.file_type(), meta.len()),
+            ));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn every_log_path_attack_is_refused_and_changes_nothing() {
+    let lab = Lab::with(CONFIG, false);
+    let dir = lab.bus.dir();
+    let logs = dir.join("logs");
+    std::fs::DirBuilder::new()
+        .mode(0o755)
+        .create(&logs)
+        .unwrap();
+    std::fs::set_permissions(&logs, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", logs.join("passwd")).unwrap();
+    std::os::unix::fs::symlink("/etc", logs.join("etc")).unwrap();
+    std::fs::create_dir(logs.join("dir")).unwrap();
+    let status = std::process::Command::new("mkfifo")
+        .arg(logs.join("fifo"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // Logging on, so a path that got through would be opened at once.
+    lab.property("LogDroppedPackets", Some(&["b", "true"]))
+        .unwrap();
+    let before_path = logfile_path(&lab);
+    let passwd = std::fs::read("/etc/passwd").unwrap();
+    let store = lab.state_dir.join("fw6.sqlite");
+    let at = |name: &str| logs.join(name).to_str().unwrap().to_owned();
+    let relative = format!("{}/../../etc/fw6-x.log", at("dir"));
+    let attacks: Vec<(String, &str)> = vec![
+        ("/etc/fw6-x.log".into(), "not inside an allowed directory"),
+        (relative, "'..'"),
+        (format!("{}//x.log", logs.display()), "'//'"),
+        (at("passwd"), "symlink"),
+        (format!("{}/fw6-x.log", at("etc")), "symlink"),
+        (at("fifo"), "FIFO"),
+        (at("dir"), "directory"),
+        (at("dir/"), "ends with '/'"),
+        (store.to_str().unwrap().into(), "state directory"),
+        (format!("{}-wal", store.display()), "state directory"),
+        (dir.join("bus").to_str().unwrap().into(), "socket"),
+        ("firewall.log".into(), "absolute"),
+        (format!("{}/a\nb.log", logs.display()), "control characters"),
+    ];
+    let before = snapshot(dir);
+    for (path, rule) in &attacks {
+        let err = lab
+            .property("LogfilePath", Some(&["s", path]))
+            .expect_err(path);
+        assert!(
+            err.contains("InvalidArgs") || err.contains("InvalidArg"),
+            "{path:?}: {err}"
+        );
+        assert!(err.contains(rule), "{path:?} should break {rule:?}: {err}");
+        assert!(
+            err.contains(&format!(
+                "inside {}, {} (log_directories",
+                logs.display(),
+                dir.display()
+            )),
+            "the error names the allowed directories: {err}"
+        );
+        // The same through Apply (the path `fw6 log set`, batches and import take).
+        let err = lab
+            .manager(
+                "Apply",
+                &["a(ssquss)", "1", "LogfilePath", "", "0", "0", "", path],
+            )
+            .expect_err(path);
+        assert!(err.contains(rule), "Apply {path:?}: {err}");
+    }
+    assert_eq!(logfile_path(&lab), before_path);
+    assert_eq!(snapshot(dir).len(), before.len(), "nothing created");
+    assert!(!Path::new("/etc/fw6-x.log").exists());
+    assert_eq!(std::fs::read("/etc/passwd").unwrap(), passwd);
+    assert!(
+        std::fs::symlink_metadata(logs.join("passwd"))
+            .unwrap()
+            .is_symlink()
+    );
+    assert!(!lab.log().contains("panicked"), "{}", lab.log());
+}
+
+#[test]
+fn a_stored_path_the_configuration_no_longer_allows_is_never_opened() {
+    let mut lab = Lab::with(CONFIG, false);
+    let dir = lab.bus.dir().to_owned();
+    let logs = dir.join("logs");
+    std::fs::DirBuilder::new()
+        .mode(0o755)
+        .create(&logs)
+        .unwrap();
+    let path = logs.join("a.log");
+    lab.property("LogfilePath", Some(&["s", path.to_str().unwrap()]))
+        .unwrap();
+    lab.stop_daemon("TERM");
+    std::fs::write(
+        lab.config_path(),
+        format!("log_directories = [\"{}/other\"]\n", dir.display()),
+    )
+    .unwrap();
+    lab.start_daemon();
+    lab.property("LogDroppedPackets", Some(&["b", "true"]))
+        .unwrap();
+    lab.wait_until(
+        "the start-up error about the stored path",
+        Duration::from_secs(5),
+        || {
+            lab.log()
+                .contains("THE STORED LOG FILE PATH IS NOT ALLOWED")
+        },
+    );
+    // Drops that would be logged (UDP from the peer to a closed port) until the writer says
+    // it was refused the file.
+    let lan = lab.topology.lan();
+    let to = lan.host_sock(9001);
+    let from = std::net::SocketAddrV6::new(lan.peer_addr(), 40001, 0, 0);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !lab.log().contains("cannot write the firewall log") {
+        assert!(
+            Instant::now() < deadline,
+            "no refused write:\n{}",
+            lab.log()
+        );
+        lan.peer().run_in(|| {
+            let s = std::net::UdpSocket::bind(from).unwrap();
+            s.send_to(b"x", to).unwrap();
+        });
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        lab.log().contains("not inside an allowed directory"),
+        "{}",
+        lab.log()
+    );
+    assert!(!path.exists(), "{} was opened", path.display());
+    assert!(!dir.join("other").exists());
+}

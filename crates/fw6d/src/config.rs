@@ -92,7 +92,7 @@ impl Default for Config {
             bus_address: None,
             max_batch: 100_000,
             log_directories: vec![PathBuf::from("/var/log/fw6")],
-            audit_max_rows: 100_000,
+            audit_max_rows: crate::store::DEFAULT_AUDIT_MAX_ROWS,
         }
     }
 }

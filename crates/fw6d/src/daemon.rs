@@ -27,8 +27,9 @@ pub async fn run(config: Config) -> Result<(), String> {
         .map_err(|e| format!("cannot create {}: {e}", config.state_dir.display()))?;
     let path = config.store_path();
     let log_rules = Confinement::new(&config.log_directories, &path)?.install();
-    let (store, state, opened) =
+    let (mut store, state, opened) =
         Store::open(&path).map_err(|e| format!("cannot open the store {}: {e}", path.display()))?;
+    store.set_audit_max_rows(config.audit_max_rows);
     match &opened {
         Opened::Existing => info!(store = %path.display(), "loaded the configuration"),
         Opened::Fresh => info!(store = %path.display(), "first start: seeding the defaults"),

@@ -20,7 +20,7 @@ use tracing::{debug, error, info, warn};
 
 use crate::kernel::{Committed, Kernel};
 use crate::logging::confine::Confinement;
-use crate::store::{Provenance, Store, StoreTx};
+use crate::store::{AuditRecord, Provenance, Store, StoreTx};
 
 /// Changes above which the store and the kernel are written in parallel (a thread costs tens of
 /// microseconds, which a single `OpenPort` should not pay).
@@ -145,6 +145,14 @@ impl Engine {
     /// The current state.
     pub fn state(&self) -> &State {
         &self.state
+    }
+
+    /// The newest `limit` audit rows recorded at or after `since` (ms since the Unix epoch),
+    /// newest first, for `ReadAudit`.
+    pub fn audit(&self, since: i64, limit: usize) -> Result<Vec<AuditRecord>, Error> {
+        self.store
+            .audit_since(since, limit)
+            .map_err(|e| Error::fail(format!("cannot read the audit trail: {e}")))
     }
 
     /// How many times drift was repaired since start.

@@ -9,7 +9,7 @@ use fw6_model::{Change, Error, ErrorKind, IfName, Mutation};
 use tokio::sync::oneshot;
 
 use crate::engine::{Engine, TableState, Validated};
-use crate::store::Provenance;
+use crate::store::{AuditRecord, Provenance};
 
 /// What the writer reports for `Status`.
 #[derive(Debug, Clone)]
@@ -39,6 +39,11 @@ enum Request {
     },
     Status {
         reply: oneshot::Sender<Result<WriterStatus, Error>>,
+    },
+    Audit {
+        since: i64,
+        limit: usize,
+        reply: oneshot::Sender<Result<Vec<AuditRecord>, Error>>,
     },
 }
 
@@ -82,6 +87,13 @@ impl Writer {
                             });
                             let _ = reply.send(status);
                         }
+                        Request::Audit {
+                            since,
+                            limit,
+                            reply,
+                        } => {
+                            let _ = reply.send(engine.audit(since, limit));
+                        }
                     }
                 }
             })
@@ -124,6 +136,18 @@ impl Writer {
     pub async fn status(&self) -> Result<WriterStatus, Error> {
         let (reply, outcome) = oneshot::channel();
         self.send(Request::Status { reply })?;
+        outcome.await.map_err(|_| gone())?
+    }
+
+    /// Reads the audit trail (the store belongs to this thread): the newest `limit` rows at or
+    /// after `since` (ms since the Unix epoch), newest first.
+    pub async fn audit(&self, since: i64, limit: usize) -> Result<Vec<AuditRecord>, Error> {
+        let (reply, outcome) = oneshot::channel();
+        self.send(Request::Audit {
+            since,
+            limit,
+            reply,
+        })?;
         outcome.await.map_err(|_| gone())?
     }
 

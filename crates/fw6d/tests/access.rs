@@ -69,7 +69,7 @@ fn unprivileged_callers_read_but_cannot_change() {
         assert!(err.contains("0x80070005"), "{err}");
     }
     for (property, value) in [
-        ("LogfilePath", "variant:string:/tmp/x.log"),
+        ("LogfilePath", "variant:string:/var/log/fw6/x.log"),
         ("LogfileMaximumSize", "variant:uint32:64"),
         ("LogDroppedPackets", "variant:boolean:true"),
         ("LogConnections", "variant:boolean:true"),

@@ -3,6 +3,7 @@
 //! writes go validate → authorize → confirm → writer → reply → signal.
 
 mod args;
+mod audit;
 mod auth;
 mod connection;
 mod error;

@@ -228,6 +228,50 @@ fn every_mutator_with_json() {
 
     // Per-connection pairs, and the kernel enforcing them.
     lab.json(&["port", "open", "lan0", "8080/tcp", "--name", "web"]);
+    // The audit trail names who did it (root, through fw6, on its bus name) and what.
+    let audit = lab.json(&["audit", "--since", "1h", "--limit", "1"]);
+    let entries = audit["entries"].as_array().expect("entries");
+    assert_eq!(entries.len(), 1, "{audit}");
+    let e = &entries[0];
+    assert_eq!(
+        (e["member"].as_str(), e["what"].as_str()),
+        (Some("OpenPort"), Some("open_ports")),
+        "{e}"
+    );
+    assert_eq!(
+        (e["uid"].as_u64(), e["connection"].as_str()),
+        (Some(0), Some("lan0"))
+    );
+    assert_eq!(
+        (e["port"].as_u64(), e["protocol"].as_u64()),
+        (Some(8080), Some(6))
+    );
+    assert_eq!(
+        (e["old"].as_str(), e["new"].as_str()),
+        (None, Some("web")),
+        "{e}"
+    );
+    assert!(
+        e["program"].as_str().is_some_and(|p| p.ends_with("/fw6")),
+        "{e}"
+    );
+    assert!(e["pid"].as_u64().is_some_and(|p| p > 0), "{e}");
+    assert!(
+        e["bus_name"].as_str().is_some_and(|n| n.starts_with(':')),
+        "{e}"
+    );
+    assert!(e["time"].as_str().is_some_and(|t| t.ends_with('Z')), "{e}");
+    let all = lab.json(&["audit"]);
+    assert!(
+        all["entries"].as_array().unwrap().len() >= 4,
+        "seeds, global open/close, OpenPort: {all}"
+    );
+    assert!(
+        lab.json(&["audit", "--since", "2999-01-01T00:00:00Z"])["entries"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(
         lab.json(&["port", "check", "lan0", "8080/tcp"])["open"],
         true

@@ -147,7 +147,7 @@ pub fn audit(list: &[fw6::AuditEntry]) -> String {
                 if !target.is_empty() {
                     target.push(' ');
                 }
-                target.push_str(&format!("{port}/{proto}"));
+                target = format!("{target}{port}/{proto}");
             }
             vec![
                 humantime::format_rfc3339_seconds(e.time).to_string(),

@@ -157,7 +157,8 @@ mod tests {
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir(&dir).unwrap();
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
-        let rules = Confinement::new(&[dir.clone()], &dir.join("state/fw6.sqlite")).unwrap();
+        let rules =
+            Confinement::new(std::slice::from_ref(&dir), &dir.join("state/fw6.sqlite")).unwrap();
         (dir, Arc::new(rules))
     }
 

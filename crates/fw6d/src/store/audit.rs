@@ -88,9 +88,10 @@ pub(crate) fn prune(conn: &Connection, max_rows: u64) -> Result<u64, StoreError>
         return Ok(0);
     }
     // Rows are only deleted from the oldest end, so ids are contiguous and the span is the
-    // count (`count(*)` would scan the table).
+    // count (`count(*)` would scan the table). One aggregate per SELECT: SQLite answers a lone
+    // min() or max() from the index, but `SELECT min(id), max(id)` scans.
     let (first, last): (Option<i64>, Option<i64>) = conn
-        .prepare_cached("SELECT min(id), max(id) FROM audit")
+        .prepare_cached("SELECT (SELECT min(id) FROM audit), (SELECT max(id) FROM audit)")
         .and_then(|mut s| s.query_row([], |r| Ok((r.get(0)?, r.get(1)?))))
         .map_err(fail)?;
     let (Some(first), Some(last)) = (first, last) else {

@@ -26,7 +26,7 @@ pub async fn run(config: Config) -> Result<(), String> {
     std::fs::create_dir_all(&config.state_dir)
         .map_err(|e| format!("cannot create {}: {e}", config.state_dir.display()))?;
     let path = config.store_path();
-    let log_rules = Confinement::new(&config.log_directories, &path)?.install();
+    let log_rules = Confinement::new(&config.log_directories, &path)?.install()?;
     let (mut store, state, opened) =
         Store::open(&path).map_err(|e| format!("cannot open the store {}: {e}", path.display()))?;
     store.set_audit_max_rows(config.audit_max_rows);
@@ -57,9 +57,13 @@ pub async fn run(config: Config) -> Result<(), String> {
             .submit(&seeds, &Provenance::daemon())
             .map_err(|e| format!("cannot seed the defaults: {e}"))?;
     }
-    let logfile = &engine.state().logging().logfile_path;
-    if let Err(e) = log_rules.check(logfile) {
-        error!(%e, "THE STORED LOG FILE PATH IS NOT ALLOWED: nothing will be written to it until LogfilePath is set to an allowed path");
+    let logging = engine.state().logging();
+    if let Err(e) = log_rules.check(&logging.logfile_path) {
+        if logging.log_dropped_packets || logging.log_connections {
+            error!(%e, "THE STORED LOG FILE PATH IS NOT ALLOWED: nothing will be written to it until LogfilePath is set to an allowed path");
+        } else {
+            warn!(%e, "THE STORED LOG FILE PATH IS NOT ALLOWED: set LogfilePath to an allowed path before switching logging on");
+        }
     }
     let state = engine.subscribe();
     let writer = Writer::spawn(engine);

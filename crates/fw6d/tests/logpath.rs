@@ -180,3 +180,43 @@ fn a_stored_path_the_configuration_no_longer_allows_is_never_opened() {
     assert!(!path.exists(), "{} was opened", path.display());
     assert!(!dir.join("other").exists());
 }
+
+/// A `log_directories` entry that is relative, a symlink, or writable by others is a
+/// configuration fw6d refuses to start with, naming the entry and the rule.
+#[test]
+fn unsafe_log_directories_refuse_the_configuration() {
+    fw6_testkit::require_root("fw6d start-up checks of log_directories");
+    let dir = fw6_testkit::temp_path("fw6d-logdirs");
+    std::fs::DirBuilder::new().mode(0o755).create(&dir).unwrap();
+    let open = dir.join("open");
+    std::fs::DirBuilder::new()
+        .mode(0o777)
+        .create(&open)
+        .unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+    std::os::unix::fs::symlink(&open, dir.join("link")).unwrap();
+    for (entry, rule) in [
+        ("logs".to_owned(), "not an absolute path"),
+        (format!("{}", open.display()), "writable by group or others"),
+        (format!("{}/link", dir.display()), "is a symlink"),
+        (format!("{}/../x", dir.display()), "'..'"),
+    ] {
+        let config = dir.join("fw6d.toml");
+        std::fs::write(&config, format!("log_directories = [{entry:?}]\n")).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_fw6d"))
+            .arg("--config")
+            .arg(&config)
+            .arg("--state-dir")
+            .arg(dir.join("state"))
+            .args(["--bus-address", "unix:path=/nonexistent/fw6-test-bus"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{entry}: {stderr}");
+        assert!(
+            stderr.contains("log_directories") && stderr.contains(rule),
+            "{entry} should break {rule:?}: {stderr}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -99,9 +99,14 @@ impl Confinement {
         }
     }
 
-    /// Makes these the rules of the process (the daemon does this once, at start-up).
-    pub fn install(self) -> Arc<Self> {
-        Arc::clone(INSTALLED.get_or_init(|| Arc::new(self)))
+    /// Makes these the rules of the process (the daemon does this once, at start-up, before
+    /// anything could read the defaults).
+    pub fn install(self) -> Result<Arc<Self>, String> {
+        let rules = Arc::new(self);
+        INSTALLED
+            .set(Arc::clone(&rules))
+            .map(|()| rules)
+            .map_err(|_| "the log file rules were fixed before fw6d.toml was applied".into())
     }
 
     /// The installed rules; before [`Confinement::install`], the defaults of an empty

@@ -123,6 +123,55 @@ fn every_log_path_attack_is_refused_and_changes_nothing() {
             .is_symlink()
     );
     assert!(!lab.log().contains("panicked"), "{}", lab.log());
+
+    // A legitimate path logs, and its rotation never replaces a `.old` fw6d did not write.
+    let ok = logs.join("ok.log");
+    let planted = logs.join("ok.log.old");
+    std::fs::write(&planted, "not fw6d's\n").unwrap();
+    lab.property("LogfilePath", Some(&["s", ok.to_str().unwrap()]))
+        .unwrap();
+    lab.property("LogfileMaximumSize", Some(&["u", "1"]))
+        .unwrap();
+    drop_until(&lab, "will not rotate onto");
+    assert!(std::fs::read_to_string(&ok).unwrap().contains(" DROP UDP "));
+    assert_eq!(std::fs::read_to_string(&planted).unwrap(), "not fw6d's\n");
+    // Moved away, rotation resumes and the new `.old` is fw6d's own.
+    std::fs::remove_file(&planted).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !planted.exists() {
+        assert!(Instant::now() < deadline, "no rotation:\n{}", lab.log());
+        send_drop(&lab);
+    }
+    assert!(
+        std::fs::read_to_string(&planted)
+            .unwrap()
+            .starts_with("#Version: 1.0\n")
+    );
+}
+
+/// One UDP packet from the lan peer to a closed port: dropped, and logged when that is on.
+fn send_drop(lab: &Lab) {
+    let lan = lab.topology.lan();
+    let to = lan.host_sock(9001);
+    let from = std::net::SocketAddrV6::new(lan.peer_addr(), 40001, 0, 0);
+    lan.peer().run_in(|| {
+        let s = std::net::UdpSocket::bind(from).unwrap();
+        s.send_to(&[0; 200], to).unwrap();
+    });
+    std::thread::sleep(Duration::from_millis(20));
+}
+
+/// Sends drops until fw6d's own log says `what`.
+fn drop_until(lab: &Lab, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !lab.log().contains(what) {
+        assert!(
+            Instant::now() < deadline,
+            "fw6d never said {what:?}:\n{}",
+            lab.log()
+        );
+        send_drop(lab);
+    }
 }
 
 #[test]
@@ -154,24 +203,8 @@ fn a_stored_path_the_configuration_no_longer_allows_is_never_opened() {
                 .contains("THE STORED LOG FILE PATH IS NOT ALLOWED")
         },
     );
-    // Drops that would be logged (UDP from the peer to a closed port) until the writer says
-    // it was refused the file.
-    let lan = lab.topology.lan();
-    let to = lan.host_sock(9001);
-    let from = std::net::SocketAddrV6::new(lan.peer_addr(), 40001, 0, 0);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !lab.log().contains("cannot write the firewall log") {
-        assert!(
-            Instant::now() < deadline,
-            "no refused write:\n{}",
-            lab.log()
-        );
-        lan.peer().run_in(|| {
-            let s = std::net::UdpSocket::bind(from).unwrap();
-            s.send_to(b"x", to).unwrap();
-        });
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    // Drops that would be logged until the writer says it was refused the file.
+    drop_until(&lab, "cannot write the firewall log");
     assert!(
         lab.log().contains("not inside an allowed directory"),
         "{}",

@@ -110,6 +110,15 @@ impl Manager {
         self.rt.block_on(self.inner.explain(connection, key))
     }
 
+    /// `ReadAudit` (root or `org.fw6.firewall1.audit`).
+    pub fn audit(
+        &self,
+        since: std::time::SystemTime,
+        limit: u32,
+    ) -> Result<Vec<crate::AuditEntry>, Error> {
+        self.rt.block_on(self.inner.audit(since, limit))
+    }
+
     /// `Status()`.
     pub fn status(&self) -> Result<Status, Error> {
         self.rt.block_on(self.inner.status())

@@ -22,6 +22,7 @@
 //! # Ok(()) }
 //! ```
 
+mod audit;
 mod batch;
 pub mod blocking;
 mod changes;
@@ -34,6 +35,7 @@ mod manager;
 mod remote;
 pub mod wire;
 
+pub use audit::AuditEntry;
 pub use batch::Batch;
 pub use changes::{ChangeKind, Changed, Changes, ConnectionEvent, Event};
 pub use connection::Connection;

@@ -1,6 +1,7 @@
 //! `INetFwV6Mgr` over D-Bus: the entry point of the client library.
 
 use std::collections::HashMap;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use fw6_model::{
     EntryName, LogSettings, LogfileMaximumSize, Mutation, PortEntry, PortKey, Snapshot,
@@ -10,7 +11,7 @@ use zbus::OwnedVariant;
 use crate::changes::Changes;
 use crate::remote::Remote;
 use crate::wire::{self, MANAGER_IFACE, MANAGER_PATH, WireConnection, WireEntry};
-use crate::{Batch, Connection, ConnectionInfo, Error, Explanation, Status};
+use crate::{AuditEntry, Batch, Connection, ConnectionInfo, Error, Explanation, Status};
 
 /// The environment variable that overrides the system bus for [`Manager::connect`], so tests and
 /// sandboxes can point every client at a private bus.
@@ -135,6 +136,16 @@ impl Manager {
             .call("Explain", &(connection, port, protocol))
             .await?;
         Explanation::from_wire(raw)
+    }
+
+    /// `ReadAudit`: the newest `limit` audit entries recorded at or after `since` (0: all),
+    /// oldest first. The daemon returns at most 10,000 per call; `limit` 0 asks for that many.
+    /// Needs root or the polkit action `org.fw6.firewall1.audit` (`AccessDenied` otherwise).
+    pub async fn audit(&self, since: SystemTime, limit: u32) -> Result<Vec<AuditEntry>, Error> {
+        let since = since.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let raw: Vec<crate::audit::WireAudit> =
+            self.remote.call("ReadAudit", &(since, limit)).await?;
+        Ok(raw.into_iter().map(AuditEntry::from_wire).collect())
     }
 
     /// `Status()`: version, kernel table state, generation and counts.

@@ -46,6 +46,12 @@ pub struct Config {
     /// How long fw6d waits for polkit when it may show an authentication dialog, seconds: a
     /// person typing a password. A check without a dialog waits at most 25 s of it.
     pub polkit_timeout_seconds: u64,
+    /// The only directories `LogfilePath` may point into (absolute, root-owned, not writable
+    /// by group or others; checked at start-up). See `logging::confine`.
+    pub log_directories: Vec<PathBuf>,
+    /// Audit rows (one per member call that changed something) kept in the store; the oldest
+    /// are pruned in the transaction that goes over. 0 keeps everything.
+    pub audit_max_rows: u64,
 }
 
 /// Echo-request policy as written in the file.
@@ -95,6 +101,8 @@ impl Default for Config {
             max_calls_per_caller: 16,
             max_calls_per_user: 64,
             polkit_timeout_seconds: 300,
+            log_directories: vec![PathBuf::from("/var/log/fw6")],
+            audit_max_rows: crate::store::DEFAULT_AUDIT_MAX_ROWS,
         }
     }
 }
@@ -215,6 +223,8 @@ mod tests {
             config.polkit_timeout_seconds,
             defaults.polkit_timeout_seconds
         );
+        assert_eq!(config.log_directories, defaults.log_directories);
+        assert_eq!(config.audit_max_rows, defaults.audit_max_rows);
     }
 
     #[test]

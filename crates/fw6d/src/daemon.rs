@@ -16,6 +16,7 @@ use zbus::object_server::SignalEmitter;
 
 use crate::config::Config;
 use crate::engine::Engine;
+use crate::logging::confine::Confinement;
 use crate::service::{
     self, BUS_NAME, ConnectionIface, MANAGER_PATH, ManagerIface, Present, Shared, connection_path,
 };
@@ -26,8 +27,10 @@ use crate::writer::Writer;
 pub async fn run(config: Config) -> Result<(), String> {
     let path = config.store_path();
     private_state(&config.state_dir, &path)?;
-    let (store, state, opened) =
+    let log_rules = Confinement::new(&config.log_directories, &path)?.install()?;
+    let (mut store, state, opened) =
         Store::open(&path).map_err(|e| format!("cannot open the store {}: {e}", path.display()))?;
+    store.set_audit_max_rows(config.audit_max_rows);
     match &opened {
         Opened::Existing => info!(store = %path.display(), "loaded the configuration"),
         Opened::Fresh => info!(store = %path.display(), "first start: seeding the defaults"),
@@ -54,6 +57,14 @@ pub async fn run(config: Config) -> Result<(), String> {
         engine
             .submit(&seeds, &Provenance::daemon())
             .map_err(|e| format!("cannot seed the defaults: {e}"))?;
+    }
+    let logging = engine.state().logging();
+    if let Err(e) = log_rules.check(&logging.logfile_path) {
+        if logging.log_dropped_packets || logging.log_connections {
+            error!(%e, "THE STORED LOG FILE PATH IS NOT ALLOWED: nothing will be written to it until LogfilePath is set to an allowed path");
+        } else {
+            warn!(%e, "THE STORED LOG FILE PATH IS NOT ALLOWED: set LogfilePath to an allowed path before switching logging on");
+        }
     }
     let state = engine.subscribe();
     let writer = Writer::spawn(engine);

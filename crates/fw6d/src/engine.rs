@@ -19,7 +19,8 @@ use tokio::sync::watch;
 use tracing::{debug, error, info, warn};
 
 use crate::kernel::{Committed, Kernel, Refusal};
-use crate::store::{Provenance, Store, StoreTx};
+use crate::logging::confine::Confinement;
+use crate::store::{AuditRecord, Provenance, Store, StoreTx};
 
 /// Changes above which the store and the kernel are written in parallel (a thread costs tens of
 /// microseconds, which a single `OpenPort` should not pay).
@@ -38,8 +39,23 @@ pub struct Validated {
 }
 
 impl Validated {
-    /// Applies `mutations` to a copy of `base` (O(1) to copy), all or nothing.
+    /// Applies `mutations` to a copy of `base` (O(1) to copy), all or nothing. A
+    /// `LogfilePath` must also pass the confinement's text rules here (before authorization;
+    /// the file-system rules wait for the commit, so an unauthorized caller learns nothing
+    /// about the disk).
     pub fn new(base: Arc<State>, mutations: &[Mutation]) -> Result<Self, Error> {
+        let rules = Confinement::current();
+        for (index, mutation) in mutations.iter().enumerate() {
+            if let Mutation::SetLogfilePath { path } = mutation {
+                rules.check_syntax(path).map_err(|e| {
+                    e.context(format_args!(
+                        "batch item {} ({})",
+                        index + 1,
+                        mutation.member()
+                    ))
+                })?;
+            }
+        }
         let mut next = (*base).clone();
         let BatchChanges { changes, members } = next.apply_members(mutations)?;
         Ok(Self {
@@ -179,6 +195,14 @@ impl Engine {
         &self.state
     }
 
+    /// The newest `limit` audit rows recorded at or after `since` (ms since the Unix epoch),
+    /// newest first, for `ReadAudit`.
+    pub fn audit(&self, since: i64, limit: usize) -> Result<Vec<AuditRecord>, Error> {
+        self.store
+            .audit_since(since, limit)
+            .map_err(|e| Error::fail(format!("cannot read the audit trail: {e}")))
+    }
+
     /// How many times drift was repaired since start.
     pub fn repairs(&self) -> u32 {
         self.status.borrow().repairs
@@ -221,6 +245,7 @@ impl Engine {
         if changes.is_empty() {
             return Ok(Vec::new());
         }
+        check_new_logfile_path(&changes)?;
         let started = Instant::now();
         let mut tx = self.store.transaction().map_err(store_fail)?;
         let update = plan::update(&changes);
@@ -375,6 +400,22 @@ impl Engine {
                 }
             }
         }
+    }
+}
+
+/// A batch that moves the log file is checked against the confinement's file-system rules
+/// (symlinks, file type, the store) before anything is written: Apply, the property setter and
+/// import all commit here.
+fn check_new_logfile_path(changes: &[Change]) -> Result<(), Error> {
+    let moved = changes.iter().rev().find_map(|change| match change {
+        Change::Logging { from, to } if from.logfile_path != to.logfile_path => {
+            Some(&to.logfile_path)
+        }
+        _ => None,
+    });
+    match moved {
+        Some(path) => Confinement::current().check(path),
+        None => Ok(()),
     }
 }
 

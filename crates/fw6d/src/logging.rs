@@ -12,6 +12,7 @@
 //! So a flood of logged packets costs these two threads (and the kernel's rate limit caps it);
 //! the D-Bus service and the engine never wait for them.
 
+pub mod confine;
 mod file;
 mod line;
 mod pipeline;

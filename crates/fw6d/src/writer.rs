@@ -10,7 +10,7 @@ use fw6_model::{Change, Error, ErrorKind, IfName, Mutation};
 use tokio::sync::{oneshot, watch};
 
 use crate::engine::{Engine, KernelStatus, Validated};
-use crate::store::Provenance;
+use crate::store::{AuditRecord, Provenance};
 
 /// Calls waiting for the writer past which a new one is refused at once: each holds a validated
 /// batch (up to `max_batch` changes) in memory, and a caller who floods the queue must not make
@@ -31,6 +31,11 @@ enum Request {
     },
     Repair {
         why: String,
+    },
+    Audit {
+        since: i64,
+        limit: usize,
+        reply: oneshot::Sender<Result<Vec<AuditRecord>, Error>>,
     },
 }
 
@@ -73,6 +78,13 @@ impl Writer {
                             firewalled_by_default,
                         } => engine.adopt(&connection, firewalled_by_default, &daemon),
                         Request::Repair { why } => engine.repair(&why),
+                        Request::Audit {
+                            since,
+                            limit,
+                            reply,
+                        } => {
+                            let _ = reply.send(engine.audit(since, limit));
+                        }
                     }
                 }
             })
@@ -142,6 +154,18 @@ impl Writer {
     pub fn observe_generation(&self, generation: u32) {
         self.status_publisher
             .send_if_modified(|status| status.observe(generation));
+    }
+
+    /// Reads the audit trail (the store belongs to this thread): the newest `limit` rows at or
+    /// after `since` (ms since the Unix epoch), newest first.
+    pub async fn audit(&self, since: i64, limit: usize) -> Result<Vec<AuditRecord>, Error> {
+        let (reply, outcome) = oneshot::channel();
+        self.send(Request::Audit {
+            since,
+            limit,
+            reply,
+        })?;
+        outcome.await.map_err(|_| gone())?
     }
 
     fn send(&self, request: Request) -> Result<(), Error> {

@@ -69,6 +69,20 @@ fn unprivileged_callers_read_but_cannot_change() {
         );
         assert!(err.contains("0x80070005"), "{err}");
     }
+    // The audit trail names administrators' processes: the one restricted read.
+    let args = ["uint64:0", "uint32:10"];
+    let err = lab
+        .send_as(Some(NOBODY), MANAGER, "ReadAudit", &args)
+        .unwrap_err();
+    assert!(
+        err.contains("AccessDenied") && err.contains("org.fw6.firewall1.audit"),
+        "{err}"
+    );
+    let rows = lab.send_as(None, MANAGER, "ReadAudit", &args).unwrap();
+    assert!(
+        rows.contains("OpenGlobalPort"),
+        "root reads the seeds: {rows}"
+    );
     for (property, value) in [
         ("LogfilePath", "variant:string:/var/log/fw6/x.log"),
         ("LogfileMaximumSize", "variant:uint32:64"),

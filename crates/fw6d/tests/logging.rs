@@ -20,6 +20,12 @@ const PATIENCE: Duration = Duration::from_secs(5);
 /// How long to wait before concluding that something was not logged.
 const QUIET: Duration = Duration::from_millis(800);
 
+/// The lab's fw6d.toml lines: `extra`, and the lab's `log` directory as the only one the log
+/// may be written to (docs/logging.md "Where the log may live").
+fn config(extra: &str) -> String {
+    format!("log_directories = [\"@DIR@/log\"]\n{extra}")
+}
+
 /// Points LogfilePath into the lab's directory and returns the path.
 fn log_to(lab: &Lab, name: &str) -> PathBuf {
     let path = lab.bus.dir().join("log").join(name);
@@ -100,7 +106,7 @@ fn port_is(r: &HashMap<&str, String>, field: &str, port: u16) -> bool {
 
 #[test]
 fn drops_and_new_connections_are_logged_only_when_switched_on() {
-    let lab = Lab::with("log_rate_per_second = 10000\n", false);
+    let lab = Lab::with(&config("log_rate_per_second = 10000\n"), false);
     let path = log_to(&lab, "firewall.log");
     let lan = lab.topology.lan();
     let wan = lab.topology.wan();
@@ -237,7 +243,7 @@ fn kill_hup(lab: &Lab) {
 #[test]
 fn rotation_at_the_limit_splits_and_loses_no_line() {
     const SENT: u16 = 18;
-    let lab = Lab::with("log_rate_per_second = 100000\n", false);
+    let lab = Lab::with(&config("log_rate_per_second = 100000\n"), false);
     let path = log_to(&lab, "rotate.log");
     lab.property("LogfileMaximumSize", Some(&["u", "1"]))
         .unwrap();
@@ -330,7 +336,10 @@ fn median(mut v: Vec<Duration>) -> Duration {
 #[test]
 fn a_flood_leaves_the_api_responsive_and_reports_lost_events() {
     const FLOOD: u32 = 200_000;
-    let lab = Lab::with("log_rate_per_second = 1000000\nlog_queue = 64\n", false);
+    let lab = Lab::with(
+        &config("log_rate_per_second = 1000000\nlog_queue = 64\n"),
+        false,
+    );
     let path = log_to(&lab, "flood.log");
     switch(&lab, "LogDroppedPackets", true);
     let object = lab.connection_path("lan0");

@@ -26,7 +26,7 @@ fn an_unprivileged_caller_cannot_apply_any_member() {
         ["ClosePort", "lan0", "8080", "6", "", ""],
         ["IgnoreGlobalPort", "lan0", "22", "6", "x", ""],
         ["ObserveGlobalPort", "lan0", "546", "17", "", ""],
-        ["LogfilePath", "", "0", "0", "", "/tmp/evil.log"],
+        ["LogfilePath", "", "0", "0", "", "/var/log/fw6/evil.log"],
         ["LogfileMaximumSize", "", "0", "0", "", "64"],
         ["LogDroppedPackets", "", "0", "0", "", "true"],
         ["LogConnections", "", "0", "0", "", "true"],

@@ -592,6 +592,9 @@ fn cost_per_call_does_not_grow_with_stored_entries() {
         at_zero.push(time_commit(&mut small, &mut small_state, &bench, port));
         at_big.push(time_commit(&mut big, &mut big_state, &bench, port));
     }
+    // The first commit past the 100,000 audit rows prunes a tenth of them (audit_max_rows).
+    let pruning = at_big.iter().max().copied().unwrap_or_default();
+    println!("slowest commit with {ENTRIES} entries (the one that prunes): {pruning:?}");
     let (zero, full) = (median(at_zero), median(at_big));
     let ratio = full.as_secs_f64() / zero.as_secs_f64();
     println!(
@@ -691,4 +694,71 @@ fn a_read_only_database_fails_with_sqlites_words() {
     let message = err.to_string();
     assert!(message.contains("readonly database"), "{message}");
     assert!(matches!(err, StoreError::Sqlite { .. }), "{err:?}");
+}
+
+/// `audit_max_rows`: the commit that goes over prunes the oldest rows (to nine tenths of the
+/// limit) in its own transaction; `calls` rows that nothing names any more go with them, while
+/// the call that made a still-open pair stays.
+#[test]
+fn the_audit_trail_is_pruned_to_its_limit_and_unnamed_calls_go_with_it() {
+    const LIMIT: u64 = 20;
+    let dir = TempDir::new("prune");
+    let (mut store, mut state, _) = Store::open(&dir.db()).unwrap();
+    store.set_audit_max_rows(LIMIT);
+    let (alice, bob) = (caller(1), caller(2));
+    let lan0 = ifname("lan0");
+    let kept = Mutation::OpenPort {
+        connection: lan0.clone(),
+        key: key(1000, 6),
+        name: entry_name("alice"),
+    };
+    commit_one(&mut store, &mut state, &kept, &alice);
+    for i in 0..100 {
+        let key = key(2000, 17);
+        let m = if i % 2 == 0 {
+            Mutation::OpenPort {
+                connection: lan0.clone(),
+                key,
+                name: entry_name(&format!("bob{i}")),
+            }
+        } else {
+            Mutation::ClosePort {
+                connection: lan0.clone(),
+                key,
+            }
+        };
+        commit_one(&mut store, &mut state, &m, &bob);
+        let rows = store.audit(usize::MAX).unwrap();
+        assert!(
+            rows.len() as u64 <= LIMIT,
+            "{} rows after commit {i}",
+            rows.len()
+        );
+    }
+    let rows = store.audit(usize::MAX).unwrap();
+    assert!(rows.len() as u64 >= LIMIT - LIMIT / 10, "{}", rows.len());
+    // The newest survive, in order: the last commit was the 100th, a ClosePort.
+    assert_eq!(rows[0].member, "ClosePort");
+    assert!(
+        rows.windows(2).all(|w| w[0].id == w[1].id + 1),
+        "contiguous"
+    );
+    assert!(rows.iter().all(|r| r.who == bob));
+    drop(store);
+    // Alice's pair still loads, with its call; calls nothing names are gone.
+    let (_, loaded) = reopen(&dir.db());
+    assert_eq!(loaded, state);
+    let db = rusqlite::Connection::open(dir.db()).unwrap();
+    let calls: i64 = db
+        .query_row("SELECT count(*) FROM calls", [], |r| r.get(0))
+        .unwrap();
+    let alice_calls: i64 = db
+        .query_row("SELECT count(*) FROM calls WHERE uid = 1", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(alice_calls, 1, "the call that opened a kept pair stays");
+    assert!(
+        calls <= i64::try_from(LIMIT).unwrap() + 2,
+        "{calls} calls left for {} audit rows",
+        rows.len()
+    );
 }

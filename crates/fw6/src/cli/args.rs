@@ -72,6 +72,16 @@ pub enum Command {
         #[arg(long, short)]
         yes: bool,
     },
+    /// Who changed what, and when: the audit trail (root, or polkit org.fw6.firewall1.audit).
+    Audit {
+        /// Only entries from this time on: RFC 3339 (2026-12-03T19:00:00Z) or an age (2h,
+        /// 7days).
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+        /// At most this many entries, the newest (1-10000).
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        limit: u32,
+    },
     /// Is the daemon reachable, is the kernel table in sync, and how much is configured.
     Status,
     /// Generate shell completions or man pages (for packaging).

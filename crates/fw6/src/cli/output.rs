@@ -131,6 +131,53 @@ pub fn entries(list: &[PortEntry], empty: &str) -> String {
     table(&["PORT/PROTO", "NAME"], &rows)
 }
 
+/// `fw6 audit` for people: one line per change, oldest first.
+pub fn audit(list: &[fw6::AuditEntry]) -> String {
+    if list.is_empty() {
+        return "no audit entries".to_owned();
+    }
+    let or_dash = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|e| {
+            let mut target = e.connection.clone().unwrap_or_default();
+            if let (Some(port), Some(proto)) = (e.port, e.protocol) {
+                let proto = fw6::Protocol::try_from(proto)
+                    .map_or_else(|_| proto.to_string(), |p| p.to_string());
+                if !target.is_empty() {
+                    target.push(' ');
+                }
+                target = format!("{target}{port}/{proto}");
+            }
+            vec![
+                humantime::format_rfc3339_seconds(e.time).to_string(),
+                e.uid.to_string(),
+                or_dash(e.pid.map(|p| p.to_string())),
+                or_dash(e.program.clone()),
+                or_dash(e.bus_name.clone()),
+                e.member.clone(),
+                e.what.clone(),
+                if target.is_empty() {
+                    "-".into()
+                } else {
+                    target
+                },
+                format!(
+                    "{} -> {}",
+                    or_dash(e.old.as_ref().map(|v| format!("{v:?}"))),
+                    or_dash(e.new.as_ref().map(|v| format!("{v:?}")))
+                ),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "TIME", "UID", "PID", "PROGRAM", "BUS", "MEMBER", "WHAT", "TARGET", "CHANGE",
+        ],
+        &rows,
+    )
+}
+
 /// `fw6 status` for people.
 pub fn status(s: &Status) -> String {
     let table_state = serde_json::to_value(&s.table)

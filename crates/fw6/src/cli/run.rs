@@ -2,6 +2,7 @@
 
 use std::io::Read as _;
 use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use fw6::{EntryName, ErrorKind, LogfileMaximumSize, Manager, Mutation, PortKey};
 use serde_json::json;
@@ -57,6 +58,24 @@ fn pair_json(conn: &str, key: PortKey, field: &str, value: bool) -> serde_json::
 /// A `PORT/PROTO` argument.
 pub fn pair(s: &str) -> Result<PortKey, Failure> {
     Ok(s.parse()?)
+}
+
+/// A `--since` argument: an RFC 3339 time, or an age counted back from now.
+pub fn since_time(s: &str) -> Result<SystemTime, Failure> {
+    if let Ok(time) = humantime::parse_rfc3339_weak(s) {
+        return Ok(time);
+    }
+    match humantime::parse_duration(s) {
+        Ok(age) => Ok(SystemTime::now().checked_sub(age).unwrap_or(UNIX_EPOCH)),
+        Err(e) => Err(fw6::Error::new(
+            ErrorKind::InvalidArg,
+            format!(
+                "--since {s:?}: {e}; give a time such as 2026-12-03T19:00:00Z or an age such \
+                 as 2h or 7days"
+            ),
+        )
+        .into()),
+    }
 }
 
 /// A `--name` argument.
@@ -154,6 +173,11 @@ pub async fn run(session: &Session, command: Command, out: Out) -> Result<(), Fa
             out.emit(&output::export_json(&e), || fw6::file::render_export(&e));
         }
         Command::Import { file, yes } => super::import::import(session, &file, yes, out).await?,
+        Command::Audit { since, limit } => {
+            let since = since.as_deref().map_or(Ok(UNIX_EPOCH), since_time)?;
+            let entries = session.manager().await?.audit(since, limit).await?;
+            out.emit(&json!({ "entries": entries }), || output::audit(&entries));
+        }
         Command::Status => {
             let s = session.manager().await?.status().await?;
             out.emit(&json!(s), || output::status(&s));

@@ -1,19 +1,21 @@
 //! The log file: opened on first use, rotated to `<path>.old` before a line would take it past
-//! the maximum size, closed when the path changes or on SIGHUP.
+//! the maximum size, closed when the path changes or on SIGHUP. Every open goes through the
+//! [`Confinement`] rules (a stored path that the configuration no longer allows is never
+//! opened), and a rotation renames only the file this writer opened.
 
 use std::ffi::OsString;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, BufWriter, Write as _};
-use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
+use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use super::confine::Confinement;
 use super::line;
 
-/// Readable by root and the file's group (adm-style log readers), nobody else: the log names
-/// addresses and ports of everyone who knocked.
-const FILE_MODE: u32 = 0o640;
-/// A directory created for the log.
-const DIR_MODE: u32 = 0o755;
+/// The start of every log file fw6d writes, whatever its version: how a rotation recognises a
+/// `.old` that is its own.
+const OWN_PREFIX: &str = "#Version: 1.0\n#Software: fw6 ";
 
 /// The log file at one path.
 #[derive(Debug)]
@@ -21,21 +23,31 @@ pub struct LogFile {
     path: PathBuf,
     max_bytes: u64,
     open: Option<Open>,
+    rules: Arc<Confinement>,
 }
 
 #[derive(Debug)]
 struct Open {
     out: BufWriter<File>,
     size: u64,
+    /// `(st_dev, st_ino)` of the file opened.
+    id: (u64, u64),
 }
 
 impl LogFile {
-    /// The file at `path`, rotated at `max_bytes`; nothing is opened yet.
+    /// The file at `path`, rotated at `max_bytes`, under the process's confinement rules;
+    /// nothing is opened yet.
     pub fn new(path: PathBuf, max_bytes: u64) -> Self {
+        Self::confined(path, max_bytes, Confinement::current())
+    }
+
+    /// [`LogFile::new`] under explicit rules.
+    pub fn confined(path: PathBuf, max_bytes: u64, rules: Arc<Confinement>) -> Self {
         Self {
             path,
             max_bytes,
             open: None,
+            rules,
         }
     }
 
@@ -71,7 +83,7 @@ impl LogFile {
         let len = text.len() as u64;
         let open = match &mut self.open {
             Some(open) => open,
-            None => self.open.insert(Self::open(&self.path)?),
+            None => self.open.insert(Self::open(&self.rules, &self.path)?),
         };
         if open.size + len > self.max_bytes && open.size > header {
             self.rotate()?;
@@ -90,42 +102,39 @@ impl LogFile {
         }
     }
 
-    /// `<path>` → `<path>.old` (replacing it), and a fresh file with the header.
+    /// `<path>` → `<path>.old`, and a fresh file with the header. Only the file this writer
+    /// opened is renamed (same device and inode; one swapped in meanwhile is left alone and
+    /// simply reopened), and only onto nothing or fw6d's own earlier `.old`: anything else at
+    /// that name stops the log with an error rather than being replaced.
     fn rotate(&mut self) -> io::Result<()> {
+        let id = self.open.as_ref().map(|open| open.id);
         self.close()?;
-        fs::rename(&self.path, old_path(&self.path))?;
-        self.open = Some(Self::open(&self.path)?);
+        let old = old_path(&self.path);
+        let current = fs::symlink_metadata(&self.path).ok();
+        if current.is_some_and(|m| Some((m.dev(), m.ino())) == id) {
+            self.rules.replaceable_old(&old, OWN_PREFIX)?;
+            fs::rename(&self.path, &old)?;
+        }
+        self.open = Some(Self::open(&self.rules, &self.path)?);
         Ok(())
     }
 
-    /// Opens for appending, creating the file (mode 0640) and its directory; a new or empty
-    /// file starts with the header. The modes are set explicitly: fw6d runs with umask 0077,
-    /// which would leave the log to root alone.
-    fn open(path: &Path) -> io::Result<Open> {
-        if let Some(dir) = path.parent().filter(|d| !d.exists()) {
-            fs::DirBuilder::new()
-                .recursive(true)
-                .mode(DIR_MODE)
-                .create(dir)?;
-            fs::set_permissions(dir, fs::Permissions::from_mode(DIR_MODE))?;
-        }
-        let created = !path.exists();
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(FILE_MODE)
-            .open(path)?;
-        if created {
-            file.set_permissions(fs::Permissions::from_mode(FILE_MODE))?;
-        }
-        let mut size = file.metadata()?.len();
-        let mut out = BufWriter::with_capacity(64 << 10, file);
+    /// Opens for appending through the confinement rules (creating the file, mode 0640); a new
+    /// or empty file starts with the header.
+    fn open(rules: &Confinement, path: &Path) -> io::Result<Open> {
+        let opened = rules.open_append(path)?;
+        let mut size = opened.file.metadata()?.len();
+        let mut out = BufWriter::with_capacity(64 << 10, opened.file);
         if size == 0 {
             let header = line::header();
             out.write_all(header.as_bytes())?;
             size = header.len() as u64;
         }
-        Ok(Open { out, size })
+        Ok(Open {
+            out,
+            size,
+            id: opened.id,
+        })
     }
 }
 
@@ -142,17 +151,23 @@ mod tests {
 
     use super::*;
 
-    fn scratch(name: &str) -> PathBuf {
+    /// A fresh directory (0755, ours) and rules that allow exactly it.
+    fn scratch(name: &str) -> (PathBuf, Arc<Confinement>) {
         let dir = std::env::temp_dir().join(format!("fw6d-logfile-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
-        dir
+        fs::create_dir(&dir).unwrap();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+        let rules =
+            Confinement::new(std::slice::from_ref(&dir), &dir.join("state/fw6.sqlite")).unwrap();
+        (dir, Arc::new(rules))
     }
 
     #[test]
     fn creates_directory_and_file_with_header_and_mode() {
-        let dir = scratch("create");
+        let (dir, rules) = scratch("create");
+        fs::create_dir(dir.join("sub")).unwrap();
         let path = dir.join("sub/firewall.log");
-        let mut file = LogFile::new(path.clone(), 1 << 20);
+        let mut file = LogFile::confined(path.clone(), 1 << 20, rules);
         file.write("a line\n").unwrap();
         file.flush().unwrap();
         let text = fs::read_to_string(&path).unwrap();
@@ -164,10 +179,10 @@ mod tests {
 
     #[test]
     fn rotates_before_a_line_would_pass_the_limit_and_never_splits_one() {
-        let dir = scratch("rotate");
+        let (dir, rules) = scratch("rotate");
         let path = dir.join("firewall.log");
         let limit = 1024;
-        let mut file = LogFile::new(path.clone(), limit);
+        let mut file = LogFile::confined(path.clone(), limit, rules);
         let lines: Vec<String> = (0..60)
             .map(|i| format!("line {i:03} {}\n", "x".repeat(40)))
             .collect();
@@ -195,11 +210,10 @@ mod tests {
 
     #[test]
     fn a_new_path_is_used_from_the_next_line_and_an_existing_file_is_appended() {
-        let dir = scratch("path");
+        let (dir, rules) = scratch("path");
         let (a, b) = (dir.join("a.log"), dir.join("b.log"));
-        fs::create_dir_all(&dir).unwrap();
         fs::write(&b, "#Version: 1.0\nkept\n").unwrap();
-        let mut file = LogFile::new(a.clone(), 1 << 20);
+        let mut file = LogFile::confined(a.clone(), 1 << 20, rules);
         file.write("one\n").unwrap();
         file.configure(&b, 1 << 20).unwrap();
         file.write("two\n").unwrap();
@@ -209,6 +223,38 @@ mod tests {
             fs::read_to_string(&b).unwrap(),
             "#Version: 1.0\nkept\ntwo\n"
         );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn rotation_never_replaces_a_foreign_old_file() {
+        let (dir, rules) = scratch("foreign");
+        let path = dir.join("firewall.log");
+        let old = old_path(&path);
+        fs::write(&old, "someone else's data\n").unwrap();
+        let mut file = LogFile::confined(path.clone(), 1024, rules);
+        let line = format!("{}\n", "x".repeat(100));
+        let err = (0..20)
+            .find_map(|_| file.write(&line).err())
+            .expect("the rotation must be refused");
+        assert!(
+            err.to_string().contains("not a log file fw6d rotated"),
+            "{err}"
+        );
+        assert_eq!(fs::read_to_string(&old).unwrap(), "someone else's data\n");
+        // Once it is moved away, the log rotates as usual and later `.old`s are its own.
+        fs::remove_file(&old).unwrap();
+        for _ in 0..40 {
+            file.write(&line).unwrap();
+        }
+        file.flush().unwrap();
+        assert!(fs::read_to_string(&old).unwrap().starts_with(OWN_PREFIX));
+        // A symlink at `.old` is not replaced either.
+        fs::remove_file(&old).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", &old).unwrap();
+        let err = (0..20).find_map(|_| file.write(&line).err()).unwrap();
+        assert!(err.to_string().contains("symlink"), "{err}");
+        assert!(fs::symlink_metadata(&old).unwrap().file_type().is_symlink());
         fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -33,6 +33,8 @@ pub enum Action {
     Logging,
     /// Where the root daemon writes its log: a file path, so it never keeps an authorization.
     LogfilePath,
+    /// Reading the audit trail (`ReadAudit`), the one restricted read.
+    Audit,
 }
 
 impl Action {
@@ -44,6 +46,7 @@ impl Action {
             Self::Firewall => "org.fw6.firewall1.firewall",
             Self::Logging => "org.fw6.firewall1.logging",
             Self::LogfilePath => "org.fw6.firewall1.logfile-path",
+            Self::Audit => "org.fw6.firewall1.audit",
         }
     }
 
@@ -214,6 +217,53 @@ pub async fn authorize(
         });
     }
     Ok(())
+}
+
+/// Authorizes a restricted read of `member` guarded by `action`: root passes, anyone else needs
+/// polkit's yes (an authentication agent may ask). `allow_configuration` does not apply: a read
+/// changes nothing.
+pub async fn authorize_read(
+    conn: &zbus::Connection,
+    hdr: &Header<'_>,
+    who: &Provenance,
+    action: Action,
+    member: &'static str,
+    timeouts: Timeouts,
+) -> Result<(), Error> {
+    if who.uid == 0 {
+        return Ok(());
+    }
+    let subject = Subject::new_for_message_header(hdr).map_err(|e| {
+        Error::new(
+            ErrorKind::AccessDenied,
+            format!("cannot identify the caller: {e}"),
+        )
+    })?;
+    let authority = tokio::time::timeout(timeouts.check, AuthorityProxy::new(conn))
+        .await
+        .map_err(|_| polkit_timeout(timeouts.check))?
+        .map_err(polkit_unreachable)?;
+    let polkit = Polkit {
+        authority: &authority,
+        subject: &subject,
+        timeouts,
+    };
+    let check = Check {
+        action,
+        details: vec![("member", member.to_owned())],
+    };
+    let answer = polkit.ask(&check, true, None).await?;
+    if answer.is_authorized {
+        return Ok(());
+    }
+    Err(Error::new(
+        ErrorKind::AccessDenied,
+        format!(
+            "{member}: uid {} is not authorized for {}; run as root, or ask the administrator              for a polkit rule granting it",
+            who.uid,
+            action.id()
+        ),
+    ))
 }
 
 /// The polkit authority and the caller, for one call.

@@ -150,6 +150,18 @@ impl ManagerIface {
         Ok(u32::try_from(changes.len()).unwrap_or(u32::MAX))
     }
 
+    /// `ReadAudit`: who changed what and when, restricted to root and
+    /// `org.fw6.firewall1.audit` (service/audit.rs).
+    async fn read_audit(
+        &self,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
+        since: u64,
+        limit: u32,
+    ) -> Result<Vec<super::audit::WireAudit>, FwError> {
+        super::audit::read(conn, &hdr, &self.shared, since, limit).await
+    }
+
     /// `Explain`: the decision of spec §1.4 and why.
     fn explain(
         &self,

@@ -5,6 +5,7 @@
 //! before fw6d validates it or the writer sees it.
 
 mod args;
+mod audit;
 mod auth;
 mod callers;
 mod connection;

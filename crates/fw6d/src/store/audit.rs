@@ -1,5 +1,6 @@
 //! The audit trail: one row per effective change, naming who asked, through which member, what
-//! changed from what to what, and when. Rows are only ever appended.
+//! changed from what to what, and when. Rows are appended, and the oldest pruned once there are
+//! more than `audit_max_rows` (fw6d.toml), in the transaction that went over.
 //!
 //! `what` uses the store's own nouns: the pair table (`global_open`, `open_ports`,
 //! `ignored_ports`), `firewalled`, or a settings column (`log_dropped_packets`,
@@ -73,18 +74,72 @@ pub(crate) fn insert(conn: &Connection, audit: &[AuditRow<'_>]) -> Result<(), St
     .map_err(|e| StoreError::sqlite(format!("record {member} (audit)"), e))
 }
 
+/// The default of `audit_max_rows`: months of an administrator's changes, a few MiB of store.
+pub const DEFAULT_AUDIT_MAX_ROWS: u64 = 100_000;
+
+/// Deletes the oldest audit rows when there are more than `max_rows` (0: no limit), down to
+/// nine tenths of it, so the deletion (and the scan for `calls` rows nothing names any more)
+/// happens once per tenth of the limit, not on every commit. A `calls` row is deleted only
+/// when neither an audit row nor an entry or setting names it (entries keep who made them).
+/// Returns the audit rows deleted.
+pub(crate) fn prune(conn: &Connection, max_rows: u64) -> Result<u64, StoreError> {
+    let fail = |e| StoreError::sqlite("prune the audit trail", e);
+    if max_rows == 0 {
+        return Ok(0);
+    }
+    // Rows are only deleted from the oldest end, so ids are contiguous and the span is the
+    // count (`count(*)` would scan the table). One aggregate per SELECT: SQLite answers a lone
+    // min() or max() from the index, but `SELECT min(id), max(id)` scans.
+    let (first, last): (Option<i64>, Option<i64>) = conn
+        .prepare_cached("SELECT (SELECT min(id) FROM audit), (SELECT max(id) FROM audit)")
+        .and_then(|mut s| s.query_row([], |r| Ok((r.get(0)?, r.get(1)?))))
+        .map_err(fail)?;
+    let (Some(first), Some(last)) = (first, last) else {
+        return Ok(0);
+    };
+    let max = i64::try_from(max_rows).unwrap_or(i64::MAX);
+    if last - first < max {
+        return Ok(0);
+    }
+    let keep = (max - max / 10).max(1);
+    let deleted = conn
+        .prepare_cached("DELETE FROM audit WHERE id <= ?1")
+        .and_then(|mut s| s.execute([last - keep]))
+        .map_err(fail)?;
+    conn.prepare_cached(
+        "DELETE FROM calls WHERE id < (SELECT call FROM audit ORDER BY id LIMIT 1) \
+         AND id NOT IN (SELECT call FROM settings UNION SELECT call FROM connections \
+         UNION SELECT call FROM global_open UNION SELECT call FROM open_ports \
+         UNION SELECT call FROM ignored_ports)",
+    )
+    .and_then(|mut s| s.execute([]))
+    .map_err(fail)?;
+    Ok(deleted as u64)
+}
+
 /// The newest `limit` rows, newest first.
 pub(crate) fn newest(conn: &Connection, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {
+    since(conn, i64::MIN, limit)
+}
+
+/// The newest `limit` rows recorded at or after `since_millis` (ms since the Unix epoch),
+/// newest first.
+pub(crate) fn since(
+    conn: &Connection,
+    since_millis: i64,
+    limit: usize,
+) -> Result<Vec<AuditRecord>, StoreError> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let mut stmt = conn
         .prepare_cached(
             "SELECT a.id, c.time, c.uid, c.pid, c.executable, c.sender, a.member, a.what, \
              a.connection, a.port, a.protocol, a.old, a.new \
-             FROM audit a JOIN calls c ON c.id = a.call ORDER BY a.id DESC LIMIT ?1",
+             FROM audit a JOIN calls c ON c.id = a.call WHERE c.time >= ?2 \
+             ORDER BY a.id DESC LIMIT ?1",
         )
         .map_err(|e| StoreError::sqlite("read audit", e))?;
     let rows = stmt
-        .query_map([limit], read_row)
+        .query_map([limit, since_millis], read_row)
         .map_err(|e| StoreError::sqlite("read audit", e))?;
     let mut records = Vec::new();
     for row in rows {

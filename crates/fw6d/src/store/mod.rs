@@ -23,7 +23,7 @@ use std::time::Duration;
 use fw6_model::{Change, IfName, State};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
-pub use audit::AuditRecord;
+pub use audit::{AuditRecord, DEFAULT_AUDIT_MAX_ROWS};
 pub use error::StoreError;
 pub use migrations::SCHEMA_VERSION;
 pub use provenance::Provenance;
@@ -43,6 +43,8 @@ pub struct Store {
     path: PathBuf,
     /// The file could not be reopened: `conn` is a placeholder that refuses every write.
     detached: bool,
+    /// Audit rows kept (0: all).
+    audit_max_rows: u64,
 }
 
 /// How [`Store::open`] found the file.
@@ -113,6 +115,7 @@ impl Store {
                 conn,
                 path: path.to_owned(),
                 detached: false,
+                audit_max_rows: DEFAULT_AUDIT_MAX_ROWS,
             },
             state,
         ))
@@ -176,6 +179,7 @@ impl Store {
                 now: audit::now_millis(),
                 call: None,
                 connections: Vec::new(),
+                audit_max_rows: self.audit_max_rows,
             })
             .map_err(|e| StoreError::sqlite("begin transaction", e))
     }
@@ -183,6 +187,18 @@ impl Store {
     /// Audit rows, newest first, at most `limit`.
     pub fn audit(&self, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {
         audit::newest(&self.conn, limit)
+    }
+
+    /// Audit rows recorded at or after `since` (ms since the Unix epoch), newest first, at most
+    /// `limit`.
+    pub fn audit_since(&self, since: i64, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {
+        audit::since(&self.conn, since, limit)
+    }
+
+    /// Keeps at most `rows` audit rows (0: all); see [`StoreTx::commit`]. Default
+    /// [`DEFAULT_AUDIT_MAX_ROWS`].
+    pub fn set_audit_max_rows(&mut self, rows: u64) {
+        self.audit_max_rows = rows;
     }
 
     /// `PRAGMA integrity_check`: succeeds only if `SQLite` answers exactly "ok".
@@ -224,6 +240,8 @@ pub struct StoreTx<'a> {
     /// Connections whose row this transaction already ensured, so a batch of pairs on one
     /// connection costs one upsert, not one per pair.
     connections: Vec<IfName>,
+    /// Audit rows kept (0: all).
+    audit_max_rows: u64,
 }
 
 impl StoreTx<'_> {
@@ -261,8 +279,13 @@ impl StoreTx<'_> {
         writer.changes(changes)
     }
 
-    /// Makes the transaction durable (`synchronous=FULL`: on disk when this returns).
+    /// Makes the transaction durable (`synchronous=FULL`: on disk when this returns). A
+    /// transaction that recorded something first prunes the oldest audit rows if it took the
+    /// trail past the limit, so the trail never outgrows it between two commits.
     pub fn commit(self) -> Result<(), StoreError> {
+        if self.call.is_some() {
+            audit::prune(&self.tx, self.audit_max_rows)?;
+        }
         self.tx
             .commit()
             .map_err(|e| StoreError::sqlite("commit", e))

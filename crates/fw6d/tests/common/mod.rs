@@ -35,12 +35,14 @@ impl Lab {
         Self::with("", false)
     }
 
-    /// A lab whose fw6d.toml has `extra` lines, with a real polkitd if `polkit`.
+    /// A lab whose fw6d.toml has `extra` lines (`@DIR@` in them stands for the lab's own
+    /// directory, e.g. for `log_directories`), with a real polkitd if `polkit`.
     pub fn with(extra: &str, polkit: bool) -> Self {
         let topology = Topology::new();
         let bus = PrivateBus::builder().polkit(polkit).start();
         let state_dir = bus.dir().join("state");
         let config = bus.dir().join("fw6d.toml");
+        let extra = extra.replace("@DIR@", bus.dir().to_str().expect("a UTF-8 lab directory"));
         std::fs::write(&config, extra).expect("write fw6d.toml");
         let mut lab = Self {
             topology,

@@ -14,7 +14,7 @@ pub(crate) trait Handle: Sized + Send + Sync + 'static {
     const KIND: &'static str;
 }
 
-/// Every live handle: its address and kind.
+/// Every live handle: its address, disguised (see [`key`]), and kind.
 static LIVE: Mutex<BTreeSet<(usize, &'static str)>> = Mutex::new(BTreeSet::new());
 
 fn live() -> std::sync::MutexGuard<'static, BTreeSet<(usize, &'static str)>> {
@@ -22,10 +22,17 @@ fn live() -> std::sync::MutexGuard<'static, BTreeSet<(usize, &'static str)>> {
     LIVE.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// The registry's key for a handle: the address with every bit flipped, so the registry does
+/// not hold a pointer to the handle and a leak checker (valgrind) still sees a handle the
+/// program forgot to release as lost.
+fn key<T>(ptr: *const T) -> usize {
+    !(ptr as usize)
+}
+
 /// Moves `value` to the heap and registers it; the pointer is the C handle.
 pub(crate) fn into_handle<T: Handle>(value: T) -> *mut T {
     let ptr = Box::into_raw(Box::new(value));
-    live().insert((ptr as usize, T::KIND));
+    live().insert((key(ptr), T::KIND));
     ptr
 }
 
@@ -37,7 +44,7 @@ pub(crate) fn borrow<'a, T: Handle>(ptr: *mut T) -> Result<&'a T, Failure> {
     if ptr.is_null() {
         return Err(Failure::null(T::KIND));
     }
-    if !live().contains(&(ptr as usize, T::KIND)) {
+    if !live().contains(&(key(ptr), T::KIND)) {
         return Err(not_live::<T>());
     }
     // SAFETY: the registry holds exactly the pointers made by `into_handle::<T>` and not yet
@@ -51,7 +58,7 @@ pub(crate) fn release<T: Handle>(ptr: *mut T) -> Result<Hresult, Failure> {
     if ptr.is_null() {
         return Ok(FW6_S_OK);
     }
-    if !live().remove(&(ptr as usize, T::KIND)) {
+    if !live().remove(&(key(ptr), T::KIND)) {
         return Err(not_live::<T>());
     }
     // SAFETY: `ptr` was registered by `into_handle::<T>` (a `Box::into_raw`) and has just been

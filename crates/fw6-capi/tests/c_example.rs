@@ -6,63 +6,10 @@
 
 mod lab;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use lab::{Lab, profile_dir, repo, run};
-
-/// A temporary install prefix, removed on drop.
-struct Prefix(PathBuf);
-
-impl Drop for Prefix {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Installs the library built with this test under a fresh prefix, `.a` included. `cargo test`
-/// builds the library's C artefacts in `deps/` (only `cargo build` copies them one level up),
-/// so that is where the fresh ones are.
-fn install(lab: &Lab) -> Prefix {
-    let prefix = Prefix(fw6_testkit::temp_path("capi"));
-    run(
-        lab,
-        "scripts/capi-install.sh",
-        Command::new("bash")
-            .arg(repo().join("scripts/capi-install.sh"))
-            .arg(&prefix.0)
-            .arg(profile_dir().join("deps"))
-            .arg("--static"),
-    );
-    prefix
-}
-
-/// `cc SOURCE $(pkg-config --cflags --libs [--static] fw6)` into the prefix; the binary.
-fn compile(lab: &Lab, prefix: &Path, source: &Path, statically: bool) -> PathBuf {
-    let stem = source.file_stem().expect("source name").to_string_lossy();
-    let out = prefix.join(format!("{stem}{}", if statically { "-static" } else { "" }));
-    let (pc_flags, link) = if statically {
-        (
-            "--static --cflags --libs",
-            "-Wl,-Bstatic -lfw6 -Wl,-Bdynamic",
-        )
-    } else {
-        ("--cflags --libs", "")
-    };
-    let script = format!(
-        "cc -std=c11 -Wall -Wextra -Werror -pthread \"$1\" -o \"$2\" $(pkg-config {pc_flags} fw6) {link}"
-    );
-    run(
-        lab,
-        &format!("compiling {}", source.display()),
-        Command::new("sh")
-            .args(["-c", &script, "cc"])
-            .arg(source)
-            .arg(&out)
-            .env("PKG_CONFIG_PATH", prefix.join("lib/pkgconfig")),
-    );
-    out
-}
+use lab::{Lab, compile, install, repo, run};
 
 /// `program ARGS` against the lab, finding libfw6 in the prefix; under valgrind if asked.
 fn program(lab: &Lab, prefix: &Path, binary: &Path, args: &[&str], valgrind: bool) -> String {
@@ -93,7 +40,7 @@ fn program(lab: &Lab, prefix: &Path, binary: &Path, args: &[&str], valgrind: boo
 #[test]
 fn members_and_the_ported_sample_run_clean_against_fw6d() {
     let lab = Lab::start(false);
-    let prefix = install(&lab);
+    let prefix = install(&lab, true);
     let members = compile(
         &lab,
         &prefix.0,

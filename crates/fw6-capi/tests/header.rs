@@ -2,6 +2,7 @@
 //! `docs/c-api.md` is exactly what the header's doc comments say: a change to the C API that is
 //! not in the committed header and reference fails here. `FW6_BLESS=1` rewrites both.
 
+use std::fmt::Write as _;
 use std::path::Path;
 
 /// The line of docs/c-api.md after which everything is generated from the header.
@@ -58,7 +59,7 @@ fn reference(header: &str) -> String {
         }
         let decl = decl.split_whitespace().collect::<Vec<_>>().join(" ");
         let decl = decl.replace("( ", "(");
-        out.push_str(&format!("\n#### `{decl}`\n\n{}\n", doc.join("\n").trim()));
+        let _ = write!(out, "\n#### `{decl}`\n\n{}\n", doc.join("\n").trim());
     }
     out
 }
@@ -80,7 +81,11 @@ fn the_committed_header_is_what_cbindgen_writes() {
     if bless() {
         std::fs::write(&path, &generated).expect("write include/fw6.h");
     }
-    check(&path, &std::fs::read_to_string(&path).unwrap_or_default(), &generated);
+    check(
+        &path,
+        &std::fs::read_to_string(&path).unwrap_or_default(),
+        &generated,
+    );
 }
 
 #[test]
@@ -96,5 +101,9 @@ fn the_reference_in_docs_is_the_headers_doc_comments() {
     if bless() {
         std::fs::write(&path, &expected).expect("write docs/c-api.md");
     }
-    check(&path, &std::fs::read_to_string(&path).unwrap_or_default(), &expected);
+    check(
+        &path,
+        &std::fs::read_to_string(&path).unwrap_or_default(),
+        &expected,
+    );
 }

@@ -1,8 +1,9 @@
 //! The lab the foreign-language clients are tested in: the real `fw6d` in the host namespace
 //! of a `Topology` (connections `lan0`, `wan0`), on a private bus (with the real polkitd when
-//! asked), and the paths of this checkout and its target directory. Shared by the C and the
-//! Python suites; the daemon is the debug binary `cargo build -p fw6d` (or `cargo test
-//! --workspace`) leaves next to this test, or `$FW6D_BIN`.
+//! asked), the paths of this checkout and its target directory, and the installing and
+//! compiling of C programs. Shared by the C, README and Python suites; the daemon is the debug
+//! binary `cargo build -p fw6d` (or `cargo test --workspace`) leaves next to this test, or
+//! `$FW6D_BIN`.
 
 #![allow(
     dead_code,
@@ -126,6 +127,60 @@ pub fn run(lab: &Lab, what: &str, cmd: &mut Command) -> Output {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr),
         lab.log()
+    );
+    out
+}
+
+/// A temporary install prefix, removed on drop.
+pub struct Prefix(pub PathBuf);
+
+impl Drop for Prefix {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Installs the library built with this test under a fresh prefix, `.a` too if `statically`.
+/// `cargo test`
+/// builds the library's C artefacts in `deps/` (only `cargo build` copies them one level up),
+/// so that is where the fresh ones are.
+pub fn install(lab: &Lab, statically: bool) -> Prefix {
+    let prefix = Prefix(fw6_testkit::temp_path("capi"));
+    run(
+        lab,
+        "scripts/capi-install.sh",
+        Command::new("bash")
+            .arg(repo().join("scripts/capi-install.sh"))
+            .arg(&prefix.0)
+            .arg(profile_dir().join("deps"))
+            .args(statically.then_some("--static")),
+    );
+    prefix
+}
+
+/// `cc SOURCE $(pkg-config --cflags --libs [--static] fw6)` into the prefix; the binary.
+pub fn compile(lab: &Lab, prefix: &Path, source: &Path, statically: bool) -> PathBuf {
+    let stem = source.file_stem().expect("source name").to_string_lossy();
+    let out = prefix.join(format!("{stem}{}", if statically { "-static" } else { "" }));
+    let (pc_flags, link) = if statically {
+        (
+            "--static --cflags --libs",
+            "-Wl,-Bstatic -lfw6 -Wl,-Bdynamic",
+        )
+    } else {
+        ("--cflags --libs", "")
+    };
+    let script = format!(
+        "cc -std=c11 -Wall -Wextra -Werror -pthread \"$1\" -o \"$2\" $(pkg-config {pc_flags} fw6) {link}"
+    );
+    run(
+        lab,
+        &format!("compiling {}", source.display()),
+        Command::new("sh")
+            .args(["-c", &script, "cc"])
+            .arg(source)
+            .arg(&out)
+            .env("PKG_CONFIG_PATH", prefix.join("lib/pkgconfig")),
     );
     out
 }

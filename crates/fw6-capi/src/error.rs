@@ -63,7 +63,13 @@ fn set_last(hresult: Hresult, message: Option<String>) {
         // A message never holds a NUL (D-Bus strings cannot); drop one rather than lose it all.
         CString::new(m.replace('\0', "")).unwrap_or_default()
     });
-    LAST.with(|last| *last.borrow_mut() = LastError { hresult, message });
+    // `try_with`: during thread exit the slot may be gone already; a call from a C thread-exit
+    // handler then just leaves no message (never a panic outside `catch_unwind`).
+    let _ = LAST.try_with(|last| {
+        if let Ok(mut slot) = last.try_borrow_mut() {
+            *slot = LastError { hresult, message };
+        }
+    });
 }
 
 /// Runs the body of an exported function: clears the thread's last error, catches a panic

@@ -45,13 +45,8 @@ fn medians(out: &[u8]) -> HashMap<String, Duration> {
         .collect()
 }
 
-#[test]
-fn one_call_from_rust_c_and_python() {
-    let n = calls();
-    let lab = Lab::start(false);
-
-    // Rust, blocking client: ports 20001…
-    let manager = fw6::blocking::Manager::connect_to(lab.bus.address()).expect("connect");
+/// The Rust blocking client's medians on `manager`: ports 20001…
+fn rust(manager: &fw6::blocking::Manager, n: usize) -> HashMap<String, Duration> {
     let lan = manager.connection("lan0").expect("lan0");
     let name = EntryName::try_from("bench").expect("name");
     let key = |i: usize| PortKey::from_raw(u32::try_from(20_001 + i).expect("port"), 6);
@@ -66,45 +61,80 @@ fn one_call_from_rust_c_and_python() {
         lan.open_port(*key, &name).expect("OpenPort");
         samples.push(t.elapsed());
     }
-    let rust_open = median(samples);
+    let open = median(samples);
     let mut samples = Vec::with_capacity(n);
     for key in &keys {
         let t = Instant::now();
         assert!(lan.is_port_open(*key).expect("IsPortOpen"));
         samples.push(t.elapsed());
     }
-    let rust_read = median(samples);
+    HashMap::from([
+        ("open_port".to_owned(), open),
+        ("is_port_open".to_owned(), median(samples)),
+    ])
+}
 
-    // C through libfw6: ports 30001…
-    let prefix = install(&lab, false);
-    let binary = compile(
-        &lab,
-        &prefix.0,
-        &repo().join("crates/fw6-capi/tests/bench/calls.c"),
-        false,
-    );
+/// libfw6's medians, from C: ports 30001…
+fn c(lab: &Lab, n: usize) -> HashMap<String, Duration> {
+    let prefix = install(lab, false);
+    let source = repo().join("crates/fw6-capi/tests/bench/calls.c");
+    let binary = compile(lab, &prefix.0, &source, false);
     let mut cmd = Command::new(&binary);
     cmd.args([n.to_string(), "30001".into()])
         .env("LD_LIBRARY_PATH", prefix.0.join("lib"));
-    let c = medians(&run(&lab, "bench/calls.c", &mut lab.client(cmd)).stdout);
+    medians(&run(lab, "bench/calls.c", &mut lab.client(cmd)).stdout)
+}
 
-    // Python: ports 40001…
+/// The Python package's medians: ports 40001…
+fn python(lab: &Lab, n: usize) -> HashMap<String, Duration> {
     let python = std::env::var("FW6_PYTHON").unwrap_or_else(|_| "/usr/bin/python3".into());
     let mut cmd = Command::new(python);
     cmd.arg(repo().join("crates/fw6-capi/tests/bench/calls.py"))
         .args([n.to_string(), "40001".into()])
         .env("PYTHONPATH", repo().join("python/src"))
         .env("PYTHONDONTWRITEBYTECODE", "1");
-    let py = medians(&run(&lab, "bench/calls.py", &mut lab.client(cmd)).stdout);
+    medians(&run(lab, "bench/calls.py", &mut lab.client(cmd)).stdout)
+}
+
+#[test]
+fn one_call_from_rust_c_and_python() {
+    let n = calls();
+    let lab = Lab::start(false);
+    let manager = fw6::blocking::Manager::connect_to(lab.bus.address()).expect("connect");
+    // The store and the sets grow as the clients run, so the order can favour the first:
+    // FW6_CLIENT_ORDER=reverse measures Python, then C, then Rust.
+    let reverse = std::env::var("FW6_CLIENT_ORDER").is_ok_and(|v| v == "reverse");
+    let (rust_, c_, py) = if reverse {
+        let py = python(&lab, n);
+        let c_ = c(&lab, n);
+        (rust(&manager, n), c_, py)
+    } else {
+        let rust_ = rust(&manager, n);
+        let c_ = c(&lab, n);
+        (rust_, c_, python(&lab, n))
+    };
+    println!(
+        "order: {}",
+        if reverse {
+            "python, c, rust"
+        } else {
+            "rust, c, python"
+        }
+    );
 
     let status = manager.status().expect("Status");
     assert!(status.open as usize >= 3 * (n + WARMUP), "{status:?}");
     for (what, rust, c, py) in [
-        ("open_port", rust_open, c["open_port"], py["open_port"]),
+        (
+            "open_port",
+            rust_["open_port"],
+            c_["open_port"],
+            py["open_port"],
+        ),
         (
             "is_port_open",
-            rust_read,
-            c["is_port_open"],
+            rust_["is_port_open"],
+            c_["is_port_open"],
             py["is_port_open"],
         ),
     ] {

@@ -24,7 +24,10 @@ fn the_python_suite_passes_against_fw6d() {
     run(
         &lab,
         "copying python/",
-        Command::new("cp").arg("-r").arg(repo().join("python")).arg(&source),
+        Command::new("cp")
+            .arg("-r")
+            .arg(repo().join("python"))
+            .arg(&source),
     );
     // Offline and without build isolation: setuptools comes from Debian, as jeepney does.
     run(
@@ -36,7 +39,10 @@ fn the_python_suite_passes_against_fw6d() {
             .arg(&site)
             .arg(&source),
     );
-    assert!(site.join("fw6/py.typed").exists(), "the package lacks py.typed");
+    assert!(
+        site.join("fw6/py.typed").exists(),
+        "the package lacks py.typed"
+    );
     let mut cmd = Command::new(&python);
     cmd.args(["-m", "pytest", "-p", "no:cacheprovider", "-q", "tests"])
         .current_dir(&source)

@@ -332,6 +332,22 @@ fw6_hresult fw6_connection_get_ignored_global_ports(fw6_connection *connection,
                                                     fw6_port_collection **result);
 
 /**
+ * `Explain` (fw6's addition to the ICF): whether an unsolicited inbound packet to the pair on
+ * this connection passes, the rule that decided as a stable token (`open-on-connection`,
+ * `globally-open`, `global-ignored`, `not-open`, `not-firewalled`) and a sentence for a person.
+ * Free both strings with `fw6_string_free`.
+ *
+ * # Safety
+ * `allowed`, `reason` and `sentence` are NULL or valid for a write.
+ */
+fw6_hresult fw6_connection_explain(fw6_connection *connection,
+                                   uint16_t port,
+                                   fw6_protocol protocol,
+                                   bool *allowed,
+                                   char **reason,
+                                   char **sentence);
+
+/**
  * `Next`: up to `count` connections from the cursor into `items`; their number goes to
  * `*fetched` (which may be NULL only when `count` is 1). `FW6_S_OK` when all `count` came,
  * `FW6_S_FALSE` when the end came first. Release each connection with

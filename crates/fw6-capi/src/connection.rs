@@ -310,3 +310,35 @@ pub unsafe extern "C" fn fw6_connection_get_ignored_global_ports(
         Ok(FW6_S_OK)
     })
 }
+
+/// `Explain` (fw6's addition to the ICF): whether an unsolicited inbound packet to the pair on
+/// this connection passes, the rule that decided as a stable token (`open-on-connection`,
+/// `globally-open`, `global-ignored`, `not-open`, `not-firewalled`) and a sentence for a person.
+/// Free both strings with `fw6_string_free`.
+///
+/// # Safety
+/// `allowed`, `reason` and `sentence` are NULL or valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fw6_connection_explain(
+    connection: *mut Connection,
+    port: u16,
+    protocol: Protocol,
+    allowed: *mut bool,
+    reason: *mut *mut c_char,
+    sentence: *mut *mut c_char,
+) -> Hresult {
+    call(|| {
+        out(allowed, "allowed")?;
+        out(reason, "reason")?;
+        out(sentence, "sentence")?;
+        let c = borrow(connection)?;
+        let verdict = c.inner.explain(pair(port, protocol)?)?;
+        // SAFETY: the caller guarantees the three out-parameters are writable.
+        unsafe {
+            write(allowed, verdict.allowed, "allowed")?;
+            write_string(reason, verdict.reason.as_str().to_owned(), "reason")?;
+            write_string(sentence, verdict.sentence, "sentence")?;
+        }
+        Ok(FW6_S_OK)
+    })
+}

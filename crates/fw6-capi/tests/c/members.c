@@ -173,6 +173,13 @@ static void connection_members(fw6_manager *m, fw6_connection *c)
     OK(fw6_connection_get_ignored_global_ports(c, &pc));
     CHECK(fw6_port_collection_get_count(pc, &count) == FW6_S_OK && count == 1);
     fw6_port_collection_release(pc);
+    bool allowed = true;
+    char *reason = NULL, *sentence = NULL;
+    OK(fw6_connection_explain(c, 53, FW6_PROTOCOL_UDP, &allowed, &reason, &sentence));
+    CHECK(!allowed && reason && sentence && strcmp(reason, "not-open") == 0 && sentence[0] != '\0');
+    fw6_string_free(reason);
+    fw6_string_free(sentence);
+    HR(fw6_connection_explain(c, 53, FW6_PROTOCOL_UDP, &allowed, NULL, &sentence), FW6_E_POINTER);
     OK(fw6_connection_observe_global_port(c, 53, FW6_PROTOCOL_UDP));
     CHECK(fw6_connection_is_global_port_ignored(c, 53, FW6_PROTOCOL_UDP, &flag) == FW6_S_OK && !flag);
 }

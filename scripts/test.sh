@@ -16,6 +16,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "licence policy (no GPL in what we ship)"
 python3 scripts/licenses.py
 
+step "python: mypy --strict (python/)"
+(cd python && /usr/bin/mypy --strict --cache-dir=/dev/null)
+
 step "tests"
 cargo test --workspace --locked -- --test-threads="${FW6_TEST_THREADS:-2}"
 

@@ -13,6 +13,30 @@ use fw6::{EntryName, IfName, Mutation, PortKey};
 
 use crate::lab::Result;
 
+/// What the replies to one hostile caller were: calls sent, refusals by fw6 (any ICF class but
+/// `Unexpected`), and anything else (no reply, a bus error) — which fails the benchmark.
+#[derive(Debug, Default)]
+struct Tally {
+    calls: u64,
+    refused: u64,
+    unexpected: Vec<String>,
+}
+
+impl Tally {
+    fn count<T>(&mut self, result: std::result::Result<T, fw6::Error>) {
+        self.calls += 1;
+        if let Err(e) = result {
+            if e.kind() == fw6::ErrorKind::Unexpected {
+                if self.unexpected.len() < 3 {
+                    self.unexpected.push(e.to_string());
+                }
+            } else {
+                self.refused += 1;
+            }
+        }
+    }
+}
+
 /// What a hostile caller does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Kind {
@@ -42,13 +66,22 @@ pub fn run(orders: &Orders) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let (calls, errors) = match orders.kind {
+    let tally = match orders.kind {
         Kind::Apply => runtime.block_on(apply(orders, deadline))?,
         Kind::Status => runtime.block_on(status(orders, deadline))?,
         Kind::Holders => runtime.block_on(holders(orders, deadline))?,
         Kind::Noreader => noreader(orders, deadline)?,
     };
-    println!("flood {:?}: {calls} calls, {errors} errors", orders.kind);
+    println!(
+        "flood {:?}: {} calls, {} refused by fw6, {} other errors",
+        orders.kind,
+        tally.calls,
+        tally.refused,
+        tally.unexpected.len()
+    );
+    if let Some(e) = tally.unexpected.first() {
+        return Err(format!("a call got no answer from fw6: {e}").into());
+    }
     Ok(())
 }
 
@@ -73,38 +106,36 @@ fn opens(n: usize) -> Result<Vec<Mutation>> {
 }
 
 /// Pipelined batches: each round sends 32 `Apply` calls at once, half over `max_batch`.
-async fn apply(orders: &Orders, deadline: Instant) -> Result<(u64, u64)> {
+async fn apply(orders: &Orders, deadline: Instant) -> Result<Tally> {
     let manager = fw6::Manager::connect_to(&orders.address).await?;
     let oversized = opens(orders.size + 1)?;
     let largest = opens(orders.size)?;
-    let (mut calls, mut errors) = (0, 0);
-    while Instant::now() < deadline && calls < 100_000 {
+    let mut tally = Tally::default();
+    while Instant::now() < deadline && tally.calls < 100_000 {
         let round = (0..32).map(|i| {
             let batch = if i % 2 == 0 { &oversized } else { &largest };
             manager.apply(batch)
         });
         for result in join_all(round).await {
-            calls += 1;
-            errors += u64::from(result.is_err());
+            tally.count(result);
         }
     }
-    Ok((calls, errors))
+    Ok(tally)
 }
 
-async fn status(orders: &Orders, deadline: Instant) -> Result<(u64, u64)> {
+async fn status(orders: &Orders, deadline: Instant) -> Result<Tally> {
     let manager = fw6::Manager::connect_to(&orders.address).await?;
-    let (mut calls, mut errors) = (0, 0);
-    while Instant::now() < deadline && calls < 10_000_000 {
+    let mut tally = Tally::default();
+    while Instant::now() < deadline && tally.calls < 10_000_000 {
         for result in join_all((0..8).map(|_| manager.status())).await {
-            calls += 1;
-            errors += u64::from(result.is_err());
+            tally.count(result);
         }
     }
-    Ok((calls, errors))
+    Ok(tally)
 }
 
 /// `size` connections, each with one `OpenPort` in flight at a time, refused or not.
-async fn holders(orders: &Orders, deadline: Instant) -> Result<(u64, u64)> {
+async fn holders(orders: &Orders, deadline: Instant) -> Result<Tally> {
     let mut managers = Vec::new();
     for _ in 0..orders.size {
         if Instant::now() >= deadline {
@@ -122,20 +153,19 @@ async fn holders(orders: &Orders, deadline: Instant) -> Result<(u64, u64)> {
     for m in &managers {
         connections.push(m.connection("lan0").await?);
     }
-    let (mut calls, mut errors) = (0, 0);
-    while Instant::now() < deadline && calls < 1_000_000 {
+    let mut tally = Tally::default();
+    while Instant::now() < deadline && tally.calls < 1_000_000 {
         let round = connections.iter().map(|c| c.open_port(key, &name));
         for result in join_all(round).await {
-            calls += 1;
-            errors += u64::from(result.is_err());
+            tally.count(result);
         }
     }
-    Ok((calls, errors))
+    Ok(tally)
 }
 
 /// Speaks the bus protocol on a raw socket: authenticates, says Hello, then writes method calls
 /// to fw6d until the socket is full or the deadline passes, and never reads what comes back.
-fn noreader(orders: &Orders, deadline: Instant) -> Result<(u64, u64)> {
+fn noreader(orders: &Orders, deadline: Instant) -> Result<Tally> {
     let path = orders
         .address
         .strip_prefix("unix:path=")
@@ -160,7 +190,7 @@ fn noreader(orders: &Orders, deadline: Instant) -> Result<(u64, u64)> {
         .build(&())?;
     socket.write_all(hello.data())?;
     socket.set_nonblocking(true)?;
-    let (mut calls, mut errors) = (0_u64, 0_u64);
+    let mut calls = 0_u64;
     while Instant::now() < deadline && calls < 1_000_000 {
         let call = zbus::Message::method_call("/org/fw6/Firewall1", "Status")
             .destination("org.fw6.Firewall1")
@@ -168,12 +198,14 @@ fn noreader(orders: &Orders, deadline: Instant) -> Result<(u64, u64)> {
             .build(&())?;
         // An error: the bus stopped reading from us (our queue there is full), or dropped us.
         if socket.write_all(call.data()).is_err() {
-            errors += 1;
             break;
         }
         calls += 1;
     }
     // Hold the connection, unread, until the deadline.
     std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
-    Ok((calls, errors))
+    Ok(Tally {
+        calls,
+        ..Tally::default()
+    })
 }

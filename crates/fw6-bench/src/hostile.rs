@@ -156,6 +156,21 @@ fn root_loop(lab: &Lab, seconds: f64) -> Result<Loop> {
     Ok(out)
 }
 
+/// Waits for a flood child, at most `limit`: one still running then has calls that fw6d never
+/// answered; it is killed and the benchmark fails.
+fn wait_bounded(mut child: Child, limit: Duration) -> Result<std::process::Output> {
+    let deadline = Instant::now() + limit;
+    while child.try_wait()?.is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("still waiting for replies after {limit:?}").into());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(child.wait_with_output()?)
+}
+
 /// Samples `pid`'s RSS until told to stop; the thread returns the peak, in KiB.
 fn sample_peak_rss(pid: u32) -> (std::sync::mpsc::Sender<()>, std::thread::JoinHandle<u64>) {
     let (stop, stopped) = std::sync::mpsc::channel::<()>();
@@ -193,7 +208,8 @@ fn flood(scale: &Scale, bins: &Bins, lab: &Lab, report: &mut Report) -> Result<(
     std::thread::sleep(Duration::from_secs(1));
     let mut flooded = root_loop(lab, seconds)?;
     for (kind, child) in children {
-        let out = child.wait_with_output()?;
+        let out = wait_bounded(child, Duration::from_secs_f64(seconds + 60.0))
+            .map_err(|e| format!("the {kind:?} flood: {e}"))?;
         let text = String::from_utf8_lossy(&out.stdout);
         println!("  {}", text.trim());
         if !out.status.success() {

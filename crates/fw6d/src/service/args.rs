@@ -18,8 +18,8 @@ pub type WireEntry = (u16, u32, String);
 pub type WireItem<'a> = (&'a str, &'a str, u16, u32, &'a str, &'a str);
 
 /// An `Apply` batch as it comes off the wire. Decoding keeps at most the decode limit of items
-/// and only counts the rest, so a batch far over `max_batch` costs fw6d the time to walk it
-/// but no memory for it: the refusal is cheap for whoever sends it.
+/// and, once past it, nothing but the count, so a batch over `max_batch` costs fw6d the time to
+/// walk it but no memory for it: the refusal is cheap for whoever sends it.
 #[derive(Debug)]
 pub struct WireBatch<'a> {
     /// The items kept, in order.
@@ -53,10 +53,13 @@ impl<'de: 'a, 'a> Deserialize<'de> for WireBatch<'a> {
                 let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(limit));
                 let mut total = 0_usize;
                 while let Some(item) = seq.next_element::<WireItem<'de>>()? {
-                    if items.len() < limit {
-                        items.push(item);
-                    }
                     total += 1;
+                    if total <= limit {
+                        items.push(item);
+                    } else if total == limit + 1 {
+                        // Over the limit: the call will be refused, keep nothing.
+                        items = Vec::new();
+                    }
                 }
                 Ok(WireBatch { items, total })
             }
@@ -165,4 +168,29 @@ pub fn mutation(
             )));
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use zbus::wire::serialized::Context;
+    use zbus::wire::{LE, to_bytes};
+
+    fn decode(n: usize) -> (usize, usize) {
+        let items: Vec<WireItem<'_>> = (0..n)
+            .map(|_| ("OpenPort", "lan0", 80_u16, 6_u32, "web", ""))
+            .collect();
+        let data = to_bytes(Context::new(LE, 0), &items).unwrap();
+        let (batch, _): (WireBatch<'_>, _) = data.deserialize().unwrap();
+        (batch.items.len(), batch.total)
+    }
+
+    #[test]
+    fn a_batch_over_the_limit_is_counted_not_kept() {
+        // The default limit; the daemon sets it from max_batch at start-up.
+        let limit = DECODE_LIMIT.load(Ordering::Relaxed);
+        assert_eq!(decode(3), (3, 3));
+        assert_eq!(decode(limit), (limit, limit));
+        assert_eq!(decode(limit + 2), (0, limit + 2));
+    }
 }

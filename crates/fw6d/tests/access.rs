@@ -191,37 +191,11 @@ fn allow_configuration_false_refuses_even_root() {
 /// process, and is closed while it asks for a password.
 #[test]
 fn a_dismissed_authentication_is_aborted() {
-    use std::process::{Command, Stdio};
     let lab = Lab::with("", true);
     let lan0 = lab.connection_path("lan0");
     let before = lab.table();
-    // The caller waits until the agent has registered for its pid, then becomes dbus-send
-    // (exec keeps the pid and start time polkit identifies the process by).
-    let script = format!(
-        "sleep 1; exec dbus-send --bus={} --print-reply --dest={} {lan0} \
-         org.fw6.Firewall1.Connection.OpenPort uint16:8080 uint32:6 string:x",
-        lab.bus.address(),
-        common::BUS_NAME
-    );
-    let mut sh = Command::new("sh");
-    sh.args(["-c", &script]);
-    let caller = NOBODY
-        .command(sh)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // pkttyagent needs a controlling terminal: `script` gives it a pseudo-terminal.
-    let mut agent = Command::new("script")
-        .args(["-q", "-e", "-c"])
-        .arg(format!("pkttyagent --process {}", caller.id()))
-        .arg("/dev/null")
-        .env("DBUS_SYSTEM_BUS_ADDRESS", lab.bus.address())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run pkttyagent");
+    let (caller, mut agent) =
+        lab.call_under_agent(&lan0, "OpenPort", "uint16:8080 uint32:6 string:x");
     // The prompt is up once the call has reached polkit; then the user presses Ctrl-C at it
     // (the terminal's "Cancel"), which reaches pkttyagent as SIGINT through the terminal.
     std::thread::sleep(std::time::Duration::from_millis(2500));

@@ -138,30 +138,7 @@ fn a_no_op_skips_the_dialog_but_not_a_refusal() {
     let lab = Lab::with("", true);
     let lan0 = lab.connection_path("lan0");
     let before = lab.table();
-    let script = format!(
-        "sleep 1; exec dbus-send --bus={} --print-reply --dest={} {lan0} \
-         org.fw6.Firewall1.Connection.EnableFirewall",
-        lab.bus.address(),
-        common::BUS_NAME
-    );
-    let mut sh = Command::new("sh");
-    sh.args(["-c", &script]);
-    let mut caller = NOBODY
-        .command(sh)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut agent = Command::new("script")
-        .args(["-q", "-e", "-c"])
-        .arg(format!("pkttyagent --process {}", caller.id()))
-        .arg("/dev/null")
-        .env("DBUS_SYSTEM_BUS_ADDRESS", lab.bus.address())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("run pkttyagent");
+    let (mut caller, mut agent) = lab.call_under_agent(&lan0, "EnableFirewall", "");
     let deadline = Instant::now() + Duration::from_secs(20);
     let status = loop {
         if let Some(status) = caller.try_wait().unwrap() {

@@ -137,16 +137,7 @@ pub async fn authorize(
     if who.uid == 0 {
         return Ok(());
     }
-    let subject = Subject::new_for_message_header(hdr).map_err(|e| {
-        Error::new(
-            ErrorKind::AccessDenied,
-            format!("cannot identify the caller: {e}"),
-        )
-    })?;
-    let authority = tokio::time::timeout(timeouts.check, AuthorityProxy::new(conn))
-        .await
-        .map_err(|_| polkit_timeout(timeouts.check))?
-        .map_err(polkit_unreachable)?;
+    let (subject, authority) = polkit_for(conn, hdr, timeouts).await?;
     let polkit = Polkit {
         authority: &authority,
         subject: &subject,
@@ -233,16 +224,7 @@ pub async fn authorize_read(
     if who.uid == 0 {
         return Ok(());
     }
-    let subject = Subject::new_for_message_header(hdr).map_err(|e| {
-        Error::new(
-            ErrorKind::AccessDenied,
-            format!("cannot identify the caller: {e}"),
-        )
-    })?;
-    let authority = tokio::time::timeout(timeouts.check, AuthorityProxy::new(conn))
-        .await
-        .map_err(|_| polkit_timeout(timeouts.check))?
-        .map_err(polkit_unreachable)?;
+    let (subject, authority) = polkit_for(conn, hdr, timeouts).await?;
     let polkit = Polkit {
         authority: &authority,
         subject: &subject,
@@ -264,6 +246,25 @@ pub async fn authorize_read(
             action.id()
         ),
     ))
+}
+
+/// The caller of `hdr` as a polkit subject (its system-bus name), and the authority.
+async fn polkit_for(
+    conn: &zbus::Connection,
+    hdr: &Header<'_>,
+    timeouts: Timeouts,
+) -> Result<(Subject, AuthorityProxy<'static>), Error> {
+    let subject = Subject::new_for_message_header(hdr).map_err(|e| {
+        Error::new(
+            ErrorKind::AccessDenied,
+            format!("cannot identify the caller: {e}"),
+        )
+    })?;
+    let authority = tokio::time::timeout(timeouts.check, AuthorityProxy::new(conn))
+        .await
+        .map_err(|_| polkit_timeout(timeouts.check))?
+        .map_err(polkit_unreachable)?;
+    Ok((subject, authority))
 }
 
 /// The polkit authority and the caller, for one call.

@@ -145,6 +145,38 @@ impl Lab {
         wan0
     }
 
+    /// Runs `member` of `path` (a connection object) as nobody under an authentication agent:
+    /// the caller waits until the agent has registered for its pid, then becomes dbus-send (exec
+    /// keeps the pid and start time polkit identifies the process by); `pkttyagent`, which needs
+    /// a controlling terminal, runs under `script`, whose stdin is the terminal's keyboard.
+    /// Returns (caller, agent).
+    pub fn call_under_agent(&self, path: &str, member: &str, args: &str) -> (Child, Child) {
+        let script = format!(
+            "sleep 1; exec dbus-send --bus={} --print-reply --dest={BUS_NAME} {path} \
+             {CONN_IFACE}.{member} {args}",
+            self.bus.address(),
+        );
+        let mut sh = Command::new("sh");
+        sh.args(["-c", &script]);
+        let caller = fw6_testkit::bus::NOBODY
+            .command(sh)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let agent = Command::new("script")
+            .args(["-q", "-e", "-c"])
+            .arg(format!("pkttyagent --process {}", caller.id()))
+            .arg("/dev/null")
+            .env("DBUS_SYSTEM_BUS_ADDRESS", self.bus.address())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run pkttyagent");
+        (caller, agent)
+    }
+
     /// `busctl call` as root; JSON reply data or the error text.
     pub fn call(
         &self,

@@ -56,6 +56,20 @@ impl Validated {
     }
 }
 
+/// What turns the firewall log's reader on and off. The engine calls it when a commit switches
+/// logging (`LogDroppedPackets` or `LogConnections`) on or off, so the NFLOG group is held
+/// exactly while the ruleset logs, and a group another program holds fails the switching call.
+pub trait LogSwitch: Send {
+    /// Starts reading (may fail: the group is taken) or stops. Idempotent.
+    fn turn(&mut self, on: bool) -> Result<(), String>;
+}
+
+/// Whether `state`'s ruleset has log rules.
+fn logs(state: &State) -> bool {
+    let logging = state.logging();
+    logging.log_dropped_packets || logging.log_connections
+}
+
 /// The writer: owns the state, the store and the kernel handle.
 pub struct Engine {
     /// The state of the last commit, exactly as published (so a [`Validated`] can tell whether
@@ -68,6 +82,8 @@ pub struct Engine {
     repairs: u32,
     /// A change by someone else that could not be repaired yet.
     unrepaired: Option<String>,
+    /// The log reader's switch, once the daemon installed it.
+    log_switch: Option<Box<dyn LogSwitch>>,
 }
 
 /// How the kernel's table stands, for `Status`.
@@ -115,6 +131,7 @@ impl Engine {
             published,
             repairs: 0,
             unrepaired: None,
+            log_switch: None,
         };
         engine.check(committed);
         Ok(engine)
@@ -168,7 +185,48 @@ impl Engine {
         self.commit(validated, who)
     }
 
+    /// Installs the log reader's switch and turns it to the current settings. Failing to read
+    /// the group at start-up does not stop the firewall: it is logged loudly, and the next call
+    /// that switches logging on tries again (and fails with the reason if it still cannot).
+    pub fn set_log_switch(&mut self, mut switch: Box<dyn LogSwitch>) {
+        if logs(&self.state) {
+            if let Err(e) = switch.turn(true) {
+                error!(%e, "THE FIREWALL LOG IS OFF: cannot read the NFLOG group");
+            }
+        }
+        self.log_switch = Some(switch);
+    }
+
+    /// [`Engine::commit_switched`] with the log reader following the logging switches: turned on
+    /// before anything is written (a refusal fails the call with nothing changed), back off if
+    /// the commit then fails, off after a commit that switched logging off.
     fn commit(&mut self, validated: Validated, who: &Provenance) -> Result<Vec<Change>, Error> {
+        let (before, after) = (logs(&self.state), logs(&validated.next));
+        let Some(switch) = self.log_switch.as_mut().filter(|_| before != after) else {
+            return self.commit_switched(validated, who);
+        };
+        if after {
+            switch.turn(true).map_err(|e| {
+                Error::fail(format!(
+                    "cannot switch the firewall log on: {e}; nothing was changed"
+                ))
+            })?;
+        }
+        let committed = self.commit_switched(validated, who);
+        let keep_on = if committed.is_ok() { after } else { before };
+        if let Some(switch) = self.log_switch.as_mut()
+            && let Err(e) = switch.turn(keep_on)
+        {
+            error!(%e, "THE FIREWALL LOG IS OFF: cannot read the NFLOG group");
+        }
+        committed
+    }
+
+    fn commit_switched(
+        &mut self,
+        validated: Validated,
+        who: &Provenance,
+    ) -> Result<Vec<Change>, Error> {
         let Validated {
             next,
             changes,

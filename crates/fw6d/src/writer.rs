@@ -8,7 +8,7 @@ use std::thread;
 use fw6_model::{Change, Error, ErrorKind, IfName, Mutation};
 use tokio::sync::oneshot;
 
-use crate::engine::{Engine, TableState, Validated};
+use crate::engine::{Engine, LogSwitch, TableState, Validated};
 use crate::store::Provenance;
 
 /// What the writer reports for `Status`.
@@ -40,6 +40,7 @@ enum Request {
     Status {
         reply: oneshot::Sender<Result<WriterStatus, Error>>,
     },
+    LogSwitch(Box<dyn LogSwitch>),
 }
 
 /// A cheap, cloneable handle to the writer thread.
@@ -72,6 +73,7 @@ impl Writer {
                             firewalled_by_default,
                         } => engine.adopt(&connection, firewalled_by_default, &daemon),
                         Request::Repair { why } => engine.repair(&why),
+                        Request::LogSwitch(switch) => engine.set_log_switch(switch),
                         Request::Status { reply } => {
                             let status = engine.table_state().and_then(|table| {
                                 Ok(WriterStatus {
@@ -118,6 +120,12 @@ impl Writer {
     /// Rebuilds the table after an outside change; fire and forget.
     pub fn repair(&self, why: String) {
         let _ = self.send(Request::Repair { why });
+    }
+
+    /// Hands the engine the log reader's switch (before any call can reach the writer, so
+    /// every later commit drives it); fire and forget.
+    pub fn set_log_switch(&self, switch: Box<dyn LogSwitch>) {
+        let _ = self.send(Request::LogSwitch(switch));
     }
 
     /// Reports the kernel side for `Status`.

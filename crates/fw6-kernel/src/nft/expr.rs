@@ -139,6 +139,12 @@ pub(crate) fn exthdr_ipv6(header: u8, offset: u32, len: u32, dreg: Register) -> 
     )
 }
 
+/// `counter` starting from zero (`NFTA_COUNTER_BYTES` = 1, `NFTA_COUNTER_PACKETS` = 2, in the
+/// order nft sends them).
+pub(crate) fn counter() -> Expr {
+    other("counter", vec![u64_be(1, 0), u64_be(2, 0)])
+}
+
 /// `limit rate N/second` in packets with nft's default burst of 5.
 pub(crate) fn limit_per_second(rate: u32) -> Expr {
     other(

@@ -1,12 +1,12 @@
 //! Each [`Rule`] of the plan as the expressions nft generates for its text (the comment on each
 //! arm is that text), register for register.
 
-use fw6_model::plan::{ICMPV6_CHAIN, Icmpv6Type, Rule, SetName};
+use fw6_model::plan::{ICMPV6_CHAIN, Icmpv6Type, LogKind, Rule, SetName};
 use netlink_packet_netfilter::nftables::{MetaKey, Operator, Register};
 
 use super::expr::{
-    self, ACCEPT, Base, DROP, Expr, cmp, ct_state, exthdr_ipv6, jump, limit_per_second, log_group,
-    mask, meta, payload, verdict,
+    self, ACCEPT, Base, DROP, Expr, cmp, counter, ct_state, exthdr_ipv6, jump, limit_per_second,
+    log_group, mask, meta, payload, verdict,
 };
 use super::sets::set_id;
 
@@ -71,10 +71,9 @@ pub(crate) fn expressions(rule: &Rule) -> Vec<Expr> {
         }
         // ct state invalid drop
         Rule::DropInvalid => ct_state_match(&mut e, CT_INVALID, DROP),
-        // rt type 0 drop (the routing type is byte 2 of the routing header)
+        // rt type 0 drop
         Rule::DropRoutingHeader0 => {
-            e.push(exthdr_ipv6(IPPROTO_ROUTING, 2, 1, Register::Reg1));
-            e.push(cmp_eq(&[0]));
+            routing_header_0(&mut e);
             e.push(verdict(DROP));
         }
         // icmpv6 type echo-request limit rate N/second accept
@@ -83,18 +82,24 @@ pub(crate) fn expressions(rule: &Rule) -> Vec<Expr> {
             e.push(limit_per_second(*per_second));
             e.push(verdict(ACCEPT));
         }
-        // [KEY @set] limit rate N/second log prefix "P" group G snaplen S
+        // MATCH counter limit rate N/second counter log prefix "P" group G snaplen S
         Rule::Log {
-            set,
             kind,
             group,
             per_second,
             snaplen,
         } => {
-            if let Some(set) = set {
-                set_match(&mut e, *set);
+            match kind {
+                LogKind::DropInvalid => ct_state_test(&mut e, CT_INVALID),
+                LogKind::DropRoutingHeader0 => routing_header_0(&mut e),
+                LogKind::OpenPair => set_match(&mut e, SetName::Open),
+                LogKind::DropIgnored => set_match(&mut e, SetName::Ignored),
+                LogKind::OpenGlobal => set_match(&mut e, SetName::GlobalOpen),
+                LogKind::DropNotOpen => {}
             }
+            e.push(counter());
             e.push(limit_per_second(*per_second));
+            e.push(counter());
             e.push(log_group(kind.prefix(), *group, *snaplen));
         }
         // iifname . meta l4proto . th dport @open accept
@@ -122,12 +127,23 @@ fn cmp_eq(data: &[u8]) -> Expr {
     cmp(Operator::Equal, Register::Reg1, data)
 }
 
-/// `ct state BITS`: load, mask, compare with zero.
+/// `ct state BITS VERDICT`.
 fn ct_state_match(e: &mut Vec<Expr>, bits: u32, code: u32) {
+    ct_state_test(e, bits);
+    e.push(verdict(code));
+}
+
+/// `ct state BITS`: load, mask, compare with zero.
+fn ct_state_test(e: &mut Vec<Expr>, bits: u32) {
     e.push(ct_state(Register::Reg1));
     e.push(mask(Register::Reg1, &bits.to_ne_bytes()));
     e.push(cmp(Operator::NotEqual, Register::Reg1, &[0; 4]));
-    e.push(verdict(code));
+}
+
+/// `rt type 0`: the routing type is byte 2 of the routing header.
+fn routing_header_0(e: &mut Vec<Expr>) {
+    e.push(exthdr_ipv6(IPPROTO_ROUTING, 2, 1, Register::Reg1));
+    e.push(cmp_eq(&[0]));
 }
 
 /// `icmpv6 type T`: nft guards the transport-header load with `meta l4proto icmpv6`.

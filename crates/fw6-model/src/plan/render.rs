@@ -62,6 +62,7 @@ pub(crate) fn element_text(element: &Element) -> String {
 pub(crate) fn rule_text(rule: &Rule) -> String {
     const OPEN_KEY: &str = "iifname . meta l4proto . th dport";
     const GLOBAL_KEY: &str = "meta l4proto . th dport";
+    const COUNTER: &str = "counter packets 0 bytes 0";
     let icmp = Icmpv6Type::nft_name;
     match rule {
         Rule::AcceptLoopback => "iif \"lo\" accept".to_owned(),
@@ -81,23 +82,24 @@ pub(crate) fn rule_text(rule: &Rule) -> String {
             format!("icmpv6 type echo-request limit rate {per_second}/second accept")
         }
         Rule::Log {
-            set,
             kind,
             group,
             per_second,
             snaplen,
         } => {
-            let matcher = match set {
-                Some(SetName::GlobalOpen) => format!("{GLOBAL_KEY} @global_open "),
-                Some(set) => format!("{OPEN_KEY} @{} ", set.as_str()),
-                None => String::new(),
+            let matcher = match kind {
+                LogKind::DropInvalid => "ct state invalid ".to_owned(),
+                LogKind::DropRoutingHeader0 => "rt type 0 ".to_owned(),
+                LogKind::OpenPair => format!("{OPEN_KEY} @{} ", SetName::Open.as_str()),
+                LogKind::DropIgnored => format!("{OPEN_KEY} @{} ", SetName::Ignored.as_str()),
+                LogKind::OpenGlobal => format!("{GLOBAL_KEY} @{} ", SetName::GlobalOpen.as_str()),
+                LogKind::DropNotOpen => String::new(),
             };
-            let prefix = match kind {
-                LogKind::Open | LogKind::Drop => kind.prefix(),
-            };
+            // The counters as a fresh table lists them (`nft -f` accepts the same text).
             format!(
-                "{matcher}limit rate {per_second}/second log prefix \"{prefix}\" group {group} \
-                 snaplen {snaplen}"
+                "{matcher}{COUNTER} limit rate {per_second}/second {COUNTER} log prefix \"{}\" \
+                 group {group} snaplen {snaplen}",
+                kind.prefix()
             )
         }
         Rule::AcceptOpen => format!("{OPEN_KEY} @{} accept", SetName::Open.as_str()),

@@ -1,7 +1,7 @@
 //! The chains' rules, as meaning rather than expressions; the kernel crate turns each into
 //! the netlink expressions nft itself would generate.
 
-use super::{EchoRequest, Options, SetName};
+use super::{EchoRequest, Options};
 use crate::LogSettings;
 
 /// ICMPv6 types the chain names (RFC 4890 §4.4).
@@ -88,22 +88,76 @@ impl Icmpv6Type {
     }
 }
 
-/// What a log rule records.
+/// What a log rule records: which verdict it announces and why. Each kind has a rule of its own,
+/// right before the rule that gives the verdict and with the same match, so every packet that
+/// verdict takes is offered to the log, and the NFLOG prefix tells the reader which one it was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LogKind {
-    /// An accepted new inbound connection (`LogConnections`).
-    Open,
-    /// A dropped packet (`LogDroppedPackets`).
-    Drop,
+    /// A new inbound connection accepted by a per-connection open pair (`LogConnections`).
+    OpenPair,
+    /// A new inbound connection accepted by a global open pair (`LogConnections`).
+    OpenGlobal,
+    /// Dropped by `ct state invalid drop` (`LogDroppedPackets`).
+    DropInvalid,
+    /// Dropped by `rt type 0 drop` (`LogDroppedPackets`).
+    DropRoutingHeader0,
+    /// Dropped because the global pair is ignored on this connection (`LogDroppedPackets`).
+    DropIgnored,
+    /// Dropped by the final `drop`: nothing opened the port (`LogDroppedPackets`).
+    DropNotOpen,
 }
 
 impl LogKind {
-    /// The NFLOG prefix, which the log reader uses to tell the two apart.
+    /// Every kind, in chain order.
+    pub const ALL: [Self; 6] = [
+        Self::DropInvalid,
+        Self::DropRoutingHeader0,
+        Self::OpenPair,
+        Self::DropIgnored,
+        Self::OpenGlobal,
+        Self::DropNotOpen,
+    ];
+
+    /// The log line's action: `OPEN` or `DROP`.
+    pub const fn action(self) -> &'static str {
+        match self {
+            Self::OpenPair | Self::OpenGlobal => "OPEN",
+            _ => "DROP",
+        }
+    }
+
+    /// The log line's reason (its `info` field): why the packet got its verdict.
+    pub const fn reason(self) -> &'static str {
+        match self {
+            Self::OpenPair => "open",
+            Self::OpenGlobal => "global",
+            Self::DropInvalid => "invalid",
+            Self::DropRoutingHeader0 => "rh0",
+            Self::DropIgnored => "ignored",
+            Self::DropNotOpen => "not-open",
+        }
+    }
+
+    /// The NFLOG prefix, `fw6 ACTION reason`, which the log reader maps back to the kind.
     pub const fn prefix(self) -> &'static str {
         match self {
-            Self::Open => "fw6 OPEN",
-            Self::Drop => "fw6 DROP",
+            Self::OpenPair => "fw6 OPEN open",
+            Self::OpenGlobal => "fw6 OPEN global",
+            Self::DropInvalid => "fw6 DROP invalid",
+            Self::DropRoutingHeader0 => "fw6 DROP rh0",
+            Self::DropIgnored => "fw6 DROP ignored",
+            Self::DropNotOpen => "fw6 DROP not-open",
         }
+    }
+
+    /// The kind whose rule uses `prefix`; `None` for anyone else's.
+    pub fn from_prefix(prefix: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.prefix() == prefix)
+    }
+
+    /// Whether `LogDroppedPackets` (else `LogConnections`) switches it on.
+    pub const fn is_drop(self) -> bool {
+        !matches!(self, Self::OpenPair | Self::OpenGlobal)
     }
 }
 
@@ -140,11 +194,12 @@ pub enum Rule {
         /// Packets per second.
         per_second: u32,
     },
-    /// A rate-limited `log` of packets matching `set` (open/global) or of everything (drop).
+    /// `MATCH counter limit rate N/second counter log prefix "fw6 …" group G snaplen S`: logs,
+    /// up to a rate, the packets the next rule will give its verdict (`MATCH` is that rule's).
+    /// The counter before the limit counts every such packet, the one after it those logged:
+    /// the difference is what the rate limit suppressed, which fw6d reads and reports.
     Log {
-        /// Which set the packet matched, `None` for the drop log.
-        set: Option<SetName>,
-        /// Open or drop.
+        /// Which verdict it announces, and so its match and prefix.
         kind: LogKind,
         /// NFLOG group.
         group: u16,
@@ -166,29 +221,38 @@ pub enum Rule {
 /// The input chain of docs/ruleset.md, in order: DESIGN §3's, with the echo-request rule after
 /// the set rules.
 pub(super) fn chain(logging: &LogSettings, options: &Options) -> Vec<Rule> {
-    let log = |set, kind| Rule::Log {
-        set,
+    let log = |kind| Rule::Log {
         kind,
         group: options.log_group,
         per_second: options.log_per_second,
         snaplen: LOG_SNAPLEN,
+    };
+    let on = |kind: LogKind| {
+        if kind.is_drop() {
+            logging.log_dropped_packets
+        } else {
+            logging.log_connections
+        }
     };
     let mut rules = vec![
         Rule::AcceptLoopback,
         Rule::AcceptEstablished,
         Rule::JumpIcmpv6,
         Rule::AcceptUnfirewalled,
-        Rule::DropInvalid,
-        Rule::DropRoutingHeader0,
     ];
-    if logging.log_connections {
-        rules.push(log(Some(SetName::Open), LogKind::Open));
+    // Each verdict rule after its own log rule, when that log is on.
+    for (kind, verdict) in [
+        (LogKind::DropInvalid, Rule::DropInvalid),
+        (LogKind::DropRoutingHeader0, Rule::DropRoutingHeader0),
+        (LogKind::OpenPair, Rule::AcceptOpen),
+        (LogKind::DropIgnored, Rule::DropIgnored),
+        (LogKind::OpenGlobal, Rule::AcceptGlobalOpen),
+    ] {
+        if on(kind) {
+            rules.push(log(kind));
+        }
+        rules.push(verdict);
     }
-    rules.extend([Rule::AcceptOpen, Rule::DropIgnored]);
-    if logging.log_connections {
-        rules.push(log(Some(SetName::GlobalOpen), LogKind::Open));
-    }
-    rules.push(Rule::AcceptGlobalOpen);
     // After the set rules, not before them as DESIGN §3 lists it: the sets hold only TCP and
     // UDP pairs, so no rule between can match an echo request and its verdict is the same,
     // while a new TCP or UDP packet to an open port evaluates one rule less. (`fw6-bench
@@ -197,8 +261,8 @@ pub(super) fn chain(logging: &LogSettings, options: &Options) -> Vec<Rule> {
     if let EchoRequest::Accept { per_second } = options.echo_request {
         rules.push(Rule::AcceptEchoRequest { per_second });
     }
-    if logging.log_dropped_packets {
-        rules.push(log(None, LogKind::Drop));
+    if on(LogKind::DropNotOpen) {
+        rules.push(log(LogKind::DropNotOpen));
     }
     rules.push(Rule::Drop);
     rules

@@ -2,18 +2,22 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
+use fw6_kernel::Nft;
 use fw6_kernel::nflog::{InterfaceNames, NflogError, Reader, ReaderOptions, Record};
 use fw6_model::State;
+use fw6_model::plan::LogKind;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
 use super::LogCounters;
 use super::file::LogFile;
-use super::line::{self, Action};
+use super::line;
+use crate::engine::LogSwitch;
 
 /// How often the writer wakes without events, to follow settings and SIGHUP.
 const TICK: Duration = Duration::from_millis(200);
@@ -26,49 +30,130 @@ const BATCH: usize = 4096;
 
 /// One logged packet on its way to the file.
 struct Event {
-    action: Action,
+    kind: LogKind,
     record: Record,
     read_at: SystemTime,
 }
 
-/// Binds NFLOG group `group` in the calling thread's network namespace and starts the reader
-/// and writer threads, joined by a queue of `queue` events. The file follows `state`'s logging
-/// settings. Fails only if the group cannot be bound (another program reads it, no privilege).
+/// Starts the writer thread, fed by a queue of `queue` events, and returns the switch that binds
+/// NFLOG group `group` and runs the reader while a log setting is on (the engine drives it).
+/// The file follows `state`'s logging settings. Fails only if the thread cannot start.
 pub fn start(
     group: u16,
     queue: usize,
     state: watch::Receiver<Arc<State>>,
     counters: Arc<LogCounters>,
-) -> Result<(), NflogError> {
-    let reader = Reader::bind(group, &ReaderOptions::default())?;
+) -> Result<LogReaders, NflogError> {
     let (tx, rx) = mpsc::sync_channel(queue.max(1));
-    let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
-        std::thread::Builder::new()
-            .name(name.to_owned())
-            .spawn(f)
-            .map(drop)
-            .map_err(|source| NflogError::Socket {
-                step: "start a log thread",
-                source,
-            })
-    };
-    let reader_counters = Arc::clone(&counters);
-    spawn(
-        "fw6d-nflog",
-        Box::new(move || {
-            yield_to_the_api();
-            read(reader, &tx, &reader_counters);
-        }),
-    )?;
+    let writer_counters = Arc::clone(&counters);
     spawn(
         "fw6d-logfile",
         Box::new(move || {
             yield_to_the_api();
-            write(&rx, state, &counters);
+            write(&rx, state, &writer_counters);
         }),
     )?;
-    info!(group, queue, "reading the NFLOG group for the firewall log");
-    Ok(())
+    Ok(LogReaders {
+        group,
+        tx,
+        counters,
+        running: None,
+    })
+}
+
+fn spawn(name: &str, f: Box<dyn FnOnce() + Send>) -> Result<JoinHandle<()>, NflogError> {
+    std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(f)
+        .map_err(|source| NflogError::Socket {
+            step: "start a log thread",
+            source,
+        })
+}
+
+/// The NFLOG reader, present only while a log switch is on: fw6d holds the group exactly then,
+/// so another program may use it while fw6's log is off, and a conflict shows at the moment
+/// logging is switched on, as that call's error.
+pub struct LogReaders {
+    group: u16,
+    tx: SyncSender<Event>,
+    counters: Arc<LogCounters>,
+    running: Option<Running>,
+}
+
+/// A reader thread and its stop flag. The thread checks the flag after every read (at most a
+/// poll period) and then drops its socket, which unbinds the group.
+struct Running {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<()>,
+}
+
+impl LogReaders {
+    /// Binds the group (in the calling thread's network namespace) and starts the reader, or
+    /// asks the reader to stop. Idempotent.
+    pub fn turn(&mut self, on: bool) -> Result<(), NflogError> {
+        if !on {
+            if let Some(running) = &self.running {
+                running.stop.store(true, Ordering::Relaxed);
+            }
+            return Ok(());
+        }
+        if let Some(running) = self.running.take() {
+            if !running.stop.load(Ordering::Relaxed) {
+                self.running = Some(running);
+                return Ok(());
+            }
+            // Switched off and on again: the old socket must be gone before the group can be
+            // bound anew, which takes at most one poll period.
+            let _ = running.thread.join();
+        }
+        let reader = Reader::bind(self.group, &ReaderOptions::default())?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let (tx, counters, flag) = (
+            self.tx.clone(),
+            Arc::clone(&self.counters),
+            Arc::clone(&stop),
+        );
+        let thread = spawn(
+            "fw6d-nflog",
+            Box::new(move || {
+                yield_to_the_api();
+                read(reader, &tx, &counters, &flag);
+            }),
+        )?;
+        info!(group = self.group, "reading the NFLOG group for the firewall log");
+        self.running = Some(Running { stop, thread });
+        Ok(())
+    }
+}
+
+impl LogSwitch for LogReaders {
+    fn turn(&mut self, on: bool) -> Result<(), String> {
+        let group = self.group;
+        LogReaders::turn(self, on).map_err(|e| match e {
+            NflogError::Refused { source, .. }
+                if source.raw_os_error() == Some(rustix::io::Errno::BUSY.raw_os_error()) =>
+            {
+                format!(
+                    "NFLOG group {group} is already read by another program (ulogd, say): stop \
+                     it, or set another log_group in /etc/fw6/fw6d.toml and restart fw6d"
+                )
+            }
+            e => format!("cannot read NFLOG group {group}: {}", error_chain(&e)),
+        })
+    }
+}
+
+/// An error with its sources, `a: b: c`.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
 
 /// Lowers the calling thread's CPU priority (nice 10). On a busy machine a flood then costs
@@ -82,21 +167,23 @@ fn yield_to_the_api() {
     }
 }
 
-/// The reader: never waits for the writer. Ends when the writer is gone.
-fn read(mut reader: Reader, tx: &SyncSender<Event>, counters: &LogCounters) {
+/// The reader: never waits for the writer. Ends when told to stop or the writer is gone, and
+/// closes the socket (unbinding the group) as it ends.
+fn read(mut reader: Reader, tx: &SyncSender<Event>, counters: &LogCounters, stop: &AtomicBool) {
     let mut batch = Vec::with_capacity(256);
-    loop {
+    let mut lost = 0;
+    while !stop.load(Ordering::Relaxed) {
         if let Err(e) = reader.read(&mut batch) {
             warn!(%e, "reading the NFLOG group failed; retrying in a second");
             std::thread::sleep(Duration::from_secs(1));
         }
         let read_at = SystemTime::now();
         for record in batch.drain(..) {
-            let Some(action) = Action::from_prefix(&record.prefix) else {
+            let Some(kind) = LogKind::from_prefix(&record.prefix) else {
                 continue;
             };
             match tx.try_send(Event {
-                action,
+                kind,
                 record,
                 read_at,
             }) {
@@ -107,7 +194,10 @@ fn read(mut reader: Reader, tx: &SyncSender<Event>, counters: &LogCounters) {
                 Err(TrySendError::Disconnected(_)) => return,
             }
         }
-        counters.kernel.store(reader.lost(), Ordering::Relaxed);
+        counters
+            .kernel
+            .fetch_add(reader.lost() - lost, Ordering::Relaxed);
+        lost = reader.lost();
     }
 }
 
@@ -120,6 +210,9 @@ struct Writer<'a> {
     failing: bool,
     reported: u64,
     last_report: Instant,
+    /// The log rules' counters, read every [`LOST_EVERY`] while a log switch is on.
+    suppressed: Suppressed,
+    suppressed_reported: u64,
 }
 
 fn write(rx: &Receiver<Event>, mut state: watch::Receiver<Arc<State>>, counters: &LogCounters) {
@@ -131,6 +224,8 @@ fn write(rx: &Receiver<Event>, mut state: watch::Receiver<Arc<State>>, counters:
         failing: false,
         reported: 0,
         last_report: Instant::now(),
+        suppressed: Suppressed::default(),
+        suppressed_reported: 0,
     };
     loop {
         let first = match rx.recv_timeout(TICK) {
@@ -155,6 +250,10 @@ fn write(rx: &Receiver<Event>, mut state: watch::Receiver<Arc<State>>, counters:
             }
         }
         if w.last_report.elapsed() >= LOST_EVERY {
+            let logging = state.borrow().logging().clone();
+            if logging.log_dropped_packets || logging.log_connections {
+                w.suppressed.read(counters);
+            }
             w.report_lost();
         }
         let result = w.file.flush();
@@ -165,7 +264,7 @@ fn write(rx: &Receiver<Event>, mut state: watch::Receiver<Arc<State>>, counters:
 impl Writer<'_> {
     fn event(&mut self, event: &Event) {
         let interface = event.record.indev.map_or("", |i| self.names.name(i));
-        let text = line::packet(event.action, &event.record, event.read_at, interface);
+        let text = line::packet(event.kind, &event.record, event.read_at, interface);
         let result = self.file.write(&text);
         if result.is_err() {
             self.counters.unwritable.fetch_add(1, Ordering::Relaxed);
@@ -180,6 +279,14 @@ impl Writer<'_> {
         if total > self.reported {
             let result = self.file.write(&line::lost(total - self.reported));
             self.reported = total;
+            self.check(result);
+        }
+        let suppressed = self.counters.suppressed();
+        if suppressed > self.suppressed_reported {
+            let result = self
+                .file
+                .write(&line::suppressed(suppressed - self.suppressed_reported));
+            self.suppressed_reported = suppressed;
             self.check(result);
         }
     }
@@ -202,4 +309,45 @@ fn settings(state: &State) -> (PathBuf, u64) {
         PathBuf::from(&logging.logfile_path),
         logging.logfile_maximum_size.bytes(),
     )
+}
+
+/// Follows the kernel counters of the log rules (`Nft::log_suppressed`) and adds what they grew
+/// by to [`LogCounters`]. They restart at 0 when the table is replaced (a logging switch, a
+/// drift repair): a smaller reading is taken as a fresh start, so what was suppressed between
+/// the last reading and the replacement is not counted.
+#[derive(Default)]
+struct Suppressed {
+    nft: Option<Nft>,
+    last: u64,
+    failing: bool,
+}
+
+impl Suppressed {
+    fn read(&mut self, counters: &LogCounters) {
+        let nft = match &mut self.nft {
+            Some(nft) => nft,
+            None => match Nft::new() {
+                Ok(nft) => self.nft.insert(nft),
+                Err(e) => return self.fail(&e),
+            },
+        };
+        match nft.log_suppressed() {
+            Ok(now) => {
+                let grew = if now >= self.last { now - self.last } else { now };
+                self.last = now;
+                self.failing = false;
+                counters.suppressed.fetch_add(grew, Ordering::Relaxed);
+            }
+            Err(e) => {
+                self.nft = None;
+                self.fail(&e);
+            }
+        }
+    }
+
+    fn fail(&mut self, e: &dyn std::fmt::Display) {
+        if !std::mem::replace(&mut self.failing, true) {
+            warn!(%e, "cannot read the log rules' counters; the rate-limited count stalls");
+        }
+    }
 }

@@ -11,10 +11,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::{BUS_NAME, CONN_IFACE, Lab, data};
-use fw6_testkit::Outcome;
+use fw6_kernel::nflog::{Reader, ReaderOptions};
+use fw6_testkit::{Outcome, packet, send_raw};
 
 const FIELDS: &str =
-    "date time action protocol src-ip dst-ip src-port dst-port size tcpflags interface";
+    "date time action protocol src-ip dst-ip src-port dst-port size tcpflags interface info";
 /// How long a logged packet may take to reach the file.
 const PATIENCE: Duration = Duration::from_secs(5);
 /// How long to wait before concluding that something was not logged.
@@ -47,7 +48,7 @@ fn records(path: &Path, old: bool) -> Vec<HashMap<&'static str, String>> {
             let values: Vec<&str> = line.split(' ').collect();
             assert_eq!(
                 values.len(),
-                11,
+                12,
                 "a line with a wrong field count: {line:?}"
             );
             out.push(
@@ -125,6 +126,7 @@ fn drops_and_new_connections_are_logged_only_when_switched_on() {
     assert_eq!(r["size"], (40 + 8 + 100).to_string());
     assert_eq!(r["tcpflags"], "-");
     assert_eq!(r["interface"], "lan0");
+    assert_eq!(r["info"], "not-open");
     assert_eq!(
         wan.tcp_connect(9003, Duration::from_millis(300)),
         Outcome::TimedOut
@@ -177,6 +179,7 @@ fn drops_and_new_connections_are_logged_only_when_switched_on() {
         ),
         ("OPEN", "S", "lan0")
     );
+    assert_eq!(r["info"], "open");
 
     // Drops off: a dropped packet is no longer logged.
     switch(&lab, "LogDroppedPackets", false);
@@ -408,4 +411,213 @@ fn a_flood_leaves_the_api_responsive_and_reports_lost_events() {
                 .any(|l| l.starts_with("#Lost: ") && l.ends_with(" events"))
         })
     });
+}
+
+/// A TCP segment with SYN and FIN both set, which conntrack refuses to track (`ct state
+/// invalid`): `tcp_syn`'s segment with the flags byte changed and the checksum redone.
+fn syn_fin(src: std::net::Ipv6Addr, dst: std::net::Ipv6Addr, sport: u16, dport: u16) -> Vec<u8> {
+    let mut t = packet::tcp_syn(src, dst, sport, dport, 1, &[]);
+    t[13] = 0x03;
+    t[16..18].copy_from_slice(&[0, 0]);
+    let sum = packet::checksum(src, dst, packet::TCP, &t);
+    t[16..18].copy_from_slice(&sum.to_be_bytes());
+    packet::ipv6(src, dst, packet::TCP, &t)
+}
+
+#[test]
+fn every_drop_class_and_open_is_logged_with_its_reason() {
+    let lab = Lab::with("log_rate_per_second = 10000\n", false);
+    let path = log_to(&lab, "reasons.log");
+    let (lan, wan) = (lab.topology.lan(), lab.topology.wan());
+    lab.manager("OpenGlobalPort", &["qus", "443", "6", "https"])
+        .unwrap();
+    lab.connection("lan0", "IgnoreGlobalPort", &["qus", "443", "6", "inside"])
+        .unwrap();
+    lab.connection("lan0", "OpenPort", &["qus", "8080", "6", "web"])
+        .unwrap();
+    switch(&lab, "LogDroppedPackets", true);
+    switch(&lab, "LogConnections", true);
+    let (src, dst) = (lan.peer_addr(), lan.host_addr());
+
+    // not-open: nothing opens 9100.
+    udp(&lab, "lan0", 43000, 9100, 10);
+    // ignored: 443 is open globally but ignored on lan0.
+    assert_eq!(
+        lan.tcp_connect(443, Duration::from_millis(300)),
+        Outcome::TimedOut
+    );
+    // rh0: a SYN to the open port 8080 behind a type 0 routing header.
+    let syn = packet::tcp_syn(src, dst, 43001, 8080, 1, &[]);
+    let rh0 = packet::ipv6(
+        src,
+        dst,
+        packet::ROUTING,
+        &packet::routing_type0(packet::TCP, dst, &syn),
+    );
+    // invalid: SYN+FIN to the open port 8080.
+    send_raw(lan.peer(), dst, &[rh0, syn_fin(src, dst, 43002, 8080)]);
+    // OPEN global (wan0 does not ignore 443) and OPEN open (8080 on lan0); no listener, so
+    // the host answers with a reset, after the SYN was accepted and logged.
+    assert_eq!(
+        wan.tcp_connect(443, Duration::from_secs(2)),
+        Outcome::Refused
+    );
+
+    let find = |what: &str, action: &str, port: u16, info: &str| {
+        let r = wait_for_record(&lab, &path, what, |r| {
+            port_is(r, "dst-port", port) && r["info"] == info
+        });
+        assert_eq!(r["action"], action, "{what}: {r:?}");
+        r
+    };
+    let r = find("not-open", "DROP", 9100, "not-open");
+    assert_eq!(r["protocol"], "UDP");
+    let r = find("ignored", "DROP", 443, "ignored");
+    assert_eq!(
+        (r["interface"].as_str(), r["tcpflags"].as_str()),
+        ("lan0", "S")
+    );
+    let r = find("rh0", "DROP", 8080, "rh0");
+    assert_eq!(
+        (r["src-port"].as_str(), r["protocol"].as_str()),
+        ("43001", "TCP")
+    );
+    let r = find("invalid", "DROP", 8080, "invalid");
+    assert_eq!(
+        (r["src-port"].as_str(), r["tcpflags"].as_str()),
+        ("43002", "FS")
+    );
+    let r = find("OPEN global", "OPEN", 443, "global");
+    assert_eq!(r["interface"], "wan0");
+    assert_eq!(
+        lan.tcp_connect(8080, Duration::from_secs(2)),
+        Outcome::Refused
+    );
+    find("OPEN open", "OPEN", 8080, "open");
+    // Each packet was logged once, by its own rule.
+    let records = records(&path, false);
+    for (port, info) in [(9100, "not-open"), (443, "ignored"), (443, "global")] {
+        let n = records
+            .iter()
+            .filter(|r| port_is(r, "dst-port", port) && r["info"] == info)
+            .count();
+        assert_eq!(n, 1, "{info} logged {n} times");
+    }
+}
+
+/// The NFLOG groups bound in the host namespace (`/proc/net/netfilter/nfnetlink_log`: the group
+/// number is the first column; the file is absent until the module is loaded).
+fn bound_groups(lab: &Lab) -> Vec<u16> {
+    let out = lab
+        .topology
+        .host()
+        .command("cat")
+        .arg("/proc/net/netfilter/nfnetlink_log")
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+        .collect()
+}
+
+#[test]
+fn the_nflog_group_is_bound_only_while_logging_is_on_and_a_taken_group_fails_the_switch() {
+    const GROUP: u16 = 6;
+    let lab = Lab::start();
+    assert!(!bound_groups(&lab).contains(&GROUP), "logging is off");
+    for property in ["LogDroppedPackets", "LogConnections"] {
+        switch(&lab, property, true);
+        lab.wait_until("the group bound", PATIENCE, || {
+            bound_groups(&lab).contains(&GROUP)
+        });
+        switch(&lab, property, false);
+        lab.wait_until("the group released", PATIENCE, || {
+            !bound_groups(&lab).contains(&GROUP)
+        });
+    }
+    // Off and on again at once: the old socket is closed before the group is bound anew.
+    switch(&lab, "LogDroppedPackets", true);
+    switch(&lab, "LogDroppedPackets", false);
+    switch(&lab, "LogDroppedPackets", true);
+    assert!(bound_groups(&lab).contains(&GROUP));
+    switch(&lab, "LogDroppedPackets", false);
+    lab.wait_until("the group released", PATIENCE, || {
+        !bound_groups(&lab).contains(&GROUP)
+    });
+
+    // Another program reads the group: switching logging on fails, saying so, and changes
+    // nothing (property, table, store).
+    let foreign = lab
+        .topology
+        .host()
+        .run_in(|| Reader::bind(GROUP, &ReaderOptions::default()))
+        .expect("bind the group as another program");
+    let table = lab.table();
+    let err = lab
+        .property("LogDroppedPackets", Some(&["b", "true"]))
+        .unwrap_err();
+    assert!(
+        err.contains("NFLOG group 6 is already read by another program")
+            && err.contains("nothing was changed"),
+        "{err}"
+    );
+    assert_eq!(
+        data(&lab.property("LogDroppedPackets", None).unwrap()),
+        serde_json::json!(false)
+    );
+    assert_eq!(lab.table(), table, "the ruleset changed");
+    assert!(!lab.table().contains("log prefix"));
+    drop(foreign);
+    lab.wait_until("the foreign reader gone", PATIENCE, || {
+        !bound_groups(&lab).contains(&GROUP)
+    });
+    switch(&lab, "LogDroppedPackets", true);
+    assert!(bound_groups(&lab).contains(&GROUP));
+    assert!(lab.table().contains("log prefix \"fw6 DROP not-open\""));
+}
+
+#[test]
+fn events_over_the_rate_limit_are_counted_and_written() {
+    const SENT: u16 = 300;
+    let lab = Lab::with("log_rate_per_second = 10\n", false);
+    let path = log_to(&lab, "limited.log");
+    switch(&lab, "LogDroppedPackets", true);
+    let lan = lab.topology.lan();
+    let from = SocketAddrV6::new(lan.peer_addr(), 44000, 0, 0);
+    let socket = lan.peer().run_in(|| UdpSocket::bind(from).unwrap());
+    let started = Instant::now();
+    for i in 0..SENT {
+        socket.send_to(&[0; 8], lan.host_sock(50_000 + i)).unwrap();
+    }
+    let took = started.elapsed();
+    // A burst of 5, then 10 a second: at most this many can have been logged.
+    let most_logged = 5 + 10 * (took.as_secs() + 1);
+    let most_logged = u16::try_from(most_logged).unwrap();
+    let suppressed = |text: &str| -> u64 {
+        text.lines()
+            .filter_map(|l| {
+                l.strip_prefix("#Lost: ")?
+                    .strip_suffix(" events (rate limit)")
+            })
+            .map(|n| n.parse::<u64>().unwrap())
+            .sum()
+    };
+    lab.wait_until(
+        "#Lost lines for the rate limit",
+        Duration::from_secs(10),
+        || {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let logged = records(&path, false).len();
+            suppressed(&text) + logged as u64 == u64::from(SENT)
+        },
+    );
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(suppressed(&text) >= u64::from(SENT - most_logged), "{text}");
+    // The kernel counters say the same: every packet reached the log rule.
+    let listing = lab.table();
+    assert!(
+        listing.contains(&format!("counter packets {SENT} ")),
+        "{listing}"
+    );
 }

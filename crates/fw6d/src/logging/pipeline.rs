@@ -121,7 +121,10 @@ impl LogReaders {
                 read(reader, &tx, &counters, &flag);
             }),
         )?;
-        info!(group = self.group, "reading the NFLOG group for the firewall log");
+        info!(
+            group = self.group,
+            "reading the NFLOG group for the firewall log"
+        );
         self.running = Some(Running { stop, thread });
         Ok(())
     }
@@ -131,12 +134,20 @@ impl LogSwitch for LogReaders {
     fn turn(&mut self, on: bool) -> Result<(), String> {
         let group = self.group;
         LogReaders::turn(self, on).map_err(|e| match e {
-            NflogError::Refused { source, .. }
-                if source.raw_os_error() == Some(rustix::io::Errno::BUSY.raw_os_error()) =>
+            // nfnetlink_log answers EPERM when another socket holds the group's instance
+            // (and also without CAP_NET_ADMIN, which the daemon has).
+            NflogError::Refused {
+                step: "bind the group",
+                source,
+                ..
+            } if [rustix::io::Errno::PERM, rustix::io::Errno::BUSY]
+                .iter()
+                .any(|e| source.raw_os_error() == Some(e.raw_os_error())) =>
             {
                 format!(
-                    "NFLOG group {group} is already read by another program (ulogd, say): stop \
-                     it, or set another log_group in /etc/fw6/fw6d.toml and restart fw6d"
+                    "NFLOG group {group} is already read by another program (ulogd, say; \
+                     the kernel says: {source}): stop it, or set another log_group in \
+                     /etc/fw6/fw6d.toml and restart fw6d"
                 )
             }
             e => format!("cannot read NFLOG group {group}: {}", error_chain(&e)),
@@ -333,7 +344,11 @@ impl Suppressed {
         };
         match nft.log_suppressed() {
             Ok(now) => {
-                let grew = if now >= self.last { now - self.last } else { now };
+                let grew = if now >= self.last {
+                    now - self.last
+                } else {
+                    now
+                };
                 self.last = now;
                 self.failing = false;
                 counters.suppressed.fetch_add(grew, Ordering::Relaxed);

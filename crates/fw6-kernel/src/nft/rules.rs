@@ -5,8 +5,8 @@ use fw6_model::plan::{ICMPV6_CHAIN, Icmpv6Type, LogKind, Rule, SetName};
 use netlink_packet_netfilter::nftables::{MetaKey, Operator, Register};
 
 use super::expr::{
-    self, ACCEPT, Base, DROP, Expr, cmp, counter, ct_state, exthdr_ipv6, jump, limit_per_second,
-    log_group, mask, meta, payload, verdict,
+    self, ACCEPT, Base, DROP, Expr, cmp, counter, ct_set_labels, ct_state, exthdr_ipv6, immediate,
+    jump, limit_per_second, log_group, mask, meta, payload, verdict,
 };
 use super::sets::set_id;
 
@@ -19,6 +19,7 @@ const IPPROTO_ICMPV6: u8 = 58;
 const IPPROTO_ROUTING: u8 = 43;
 /// `ct state` bits (`NF_CT_STATE_BIT`): invalid, established, related.
 const CT_INVALID: u32 = 1;
+const CT_NEW: u32 = 8;
 const CT_ESTABLISHED_RELATED: u32 = 2 | 4;
 
 /// The expressions of `rule`.
@@ -29,6 +30,18 @@ pub(crate) fn expressions(rule: &Rule) -> Vec<Expr> {
         Rule::AcceptLoopback => {
             e.push(meta(MetaKey::Iif, Register::Reg1));
             e.push(cmp_eq(&LOOPBACK_IFINDEX.to_ne_bytes()));
+            e.push(verdict(ACCEPT));
+        }
+        // oif "lo" accept
+        Rule::AcceptLoopbackOut => {
+            e.push(meta(MetaKey::Oif, Register::Reg1));
+            e.push(cmp_eq(&LOOPBACK_IFINDEX.to_ne_bytes()));
+            e.push(verdict(ACCEPT));
+        }
+        // oifname @unfirewalled accept
+        Rule::AcceptUnfirewalledOut => {
+            e.push(meta(MetaKey::Oifname, Register::Reg1));
+            e.push(set_lookup(SetName::Unfirewalled));
             e.push(verdict(ACCEPT));
         }
         // ct state established,related accept
@@ -96,8 +109,16 @@ pub(crate) fn expressions(rule: &Rule) -> Vec<Expr> {
                 LogKind::DropIgnored => set_match(&mut e, SetName::Ignored),
                 LogKind::OpenGlobal => set_match(&mut e, SetName::GlobalOpen),
                 LogKind::DropNotOpen => {}
+                LogKind::OpenOut => ct_state_test(&mut e, CT_NEW),
             }
             e.push(counter());
+            // ct label set BIT: the bit in the labels' 128-bit little-endian word array.
+            if let Some(bit) = kind.label() {
+                let mut labels = [0; 16];
+                labels[usize::from(bit / 8)] = 1 << (bit % 8);
+                e.push(immediate(Register::Reg1, &labels));
+                e.push(ct_set_labels(Register::Reg1));
+            }
             e.push(limit_per_second(*per_second));
             e.push(counter());
             e.push(log_group(kind.prefix(), *group, *snaplen));
@@ -189,7 +210,12 @@ mod tests {
     #[test]
     fn every_rule_ends_in_a_verdict_or_log() {
         let plan = plan::full(&State::default(), &Options::default());
-        for rule in plan.rules.iter().chain(&plan.icmpv6_rules) {
+        for rule in plan
+            .rules
+            .iter()
+            .chain(&plan.icmpv6_rules)
+            .chain(&plan.output_rules)
+        {
             let e = expressions(rule);
             assert!(!e.is_empty(), "{rule}");
         }

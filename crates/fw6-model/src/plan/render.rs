@@ -21,8 +21,14 @@ pub fn render(plan: &TablePlan) -> String {
             out.push('\n');
         }
         let _ = writeln!(out, "\tchain {} {{", chain.as_str());
-        if chain == ChainName::Input {
-            out.push_str("\t\ttype filter hook input priority filter; policy accept;\n");
+        match chain {
+            ChainName::Input => {
+                out.push_str("\t\ttype filter hook input priority filter; policy accept;\n");
+            }
+            ChainName::Output => {
+                out.push_str("\t\ttype filter hook output priority filter; policy accept;\n");
+            }
+            ChainName::Icmpv6 => {}
         }
         for rule in rules {
             let _ = writeln!(out, "\t\t{}", rule_text(rule));
@@ -66,6 +72,10 @@ pub(crate) fn rule_text(rule: &Rule) -> String {
     let icmp = Icmpv6Type::nft_name;
     match rule {
         Rule::AcceptLoopback => "iif \"lo\" accept".to_owned(),
+        Rule::AcceptLoopbackOut => "oif \"lo\" accept".to_owned(),
+        Rule::AcceptUnfirewalledOut => {
+            format!("oifname @{} accept", SetName::Unfirewalled.as_str())
+        }
         Rule::AcceptEstablished => "ct state established,related accept".to_owned(),
         Rule::JumpIcmpv6 => format!("meta l4proto ipv6-icmp jump {ICMPV6_CHAIN}"),
         Rule::AcceptNeighbourDiscovery(t) => {
@@ -94,11 +104,15 @@ pub(crate) fn rule_text(rule: &Rule) -> String {
                 LogKind::DropIgnored => format!("{OPEN_KEY} @{} ", SetName::Ignored.as_str()),
                 LogKind::OpenGlobal => format!("{GLOBAL_KEY} @{} ", SetName::GlobalOpen.as_str()),
                 LogKind::DropNotOpen => String::new(),
+                LogKind::OpenOut => "ct state new ".to_owned(),
             };
+            let label = kind
+                .label()
+                .map_or_else(String::new, |bit| format!("ct label set {bit} "));
             // The counters as a fresh table lists them (`nft -f` accepts the same text).
             format!(
-                "{matcher}{COUNTER} limit rate {per_second}/second {COUNTER} log prefix \"{}\" \
-                 group {group} snaplen {snaplen}",
+                "{matcher}{COUNTER} {label}limit rate {per_second}/second {COUNTER} log prefix \
+                 \"{}\" group {group} snaplen {snaplen}",
                 kind.prefix()
             )
         }

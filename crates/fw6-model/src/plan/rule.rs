@@ -97,6 +97,9 @@ pub enum LogKind {
     OpenPair,
     /// A new inbound connection accepted by a global open pair (`LogConnections`).
     OpenGlobal,
+    /// A new outbound connection of the host's own, out of a firewalled connection
+    /// (`LogConnections`; in the output chain).
+    OpenOut,
     /// Dropped by `ct state invalid drop` (`LogDroppedPackets`).
     DropInvalid,
     /// Dropped by `rt type 0 drop` (`LogDroppedPackets`).
@@ -109,19 +112,20 @@ pub enum LogKind {
 
 impl LogKind {
     /// Every kind, in chain order.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::DropInvalid,
         Self::DropRoutingHeader0,
         Self::OpenPair,
         Self::DropIgnored,
         Self::OpenGlobal,
         Self::DropNotOpen,
+        Self::OpenOut,
     ];
 
     /// The log line's action: `OPEN` or `DROP`.
     pub const fn action(self) -> &'static str {
         match self {
-            Self::OpenPair | Self::OpenGlobal => "OPEN",
+            Self::OpenPair | Self::OpenGlobal | Self::OpenOut => "OPEN",
             _ => "DROP",
         }
     }
@@ -131,6 +135,7 @@ impl LogKind {
         match self {
             Self::OpenPair => "open",
             Self::OpenGlobal => "global",
+            Self::OpenOut => "out",
             Self::DropInvalid => "invalid",
             Self::DropRoutingHeader0 => "rh0",
             Self::DropIgnored => "ignored",
@@ -143,6 +148,7 @@ impl LogKind {
         match self {
             Self::OpenPair => "fw6 OPEN open",
             Self::OpenGlobal => "fw6 OPEN global",
+            Self::OpenOut => "fw6 OPEN out",
             Self::DropInvalid => "fw6 DROP invalid",
             Self::DropRoutingHeader0 => "fw6 DROP rh0",
             Self::DropIgnored => "fw6 DROP ignored",
@@ -157,9 +163,31 @@ impl LogKind {
 
     /// Whether `LogDroppedPackets` (else `LogConnections`) switches it on.
     pub const fn is_drop(self) -> bool {
-        !matches!(self, Self::OpenPair | Self::OpenGlobal)
+        !matches!(self, Self::OpenPair | Self::OpenGlobal | Self::OpenOut)
+    }
+
+    /// The conntrack label bit the rule sets on every connection it sees (before the rate
+    /// limit), so fw6d can tell the connections it logged OPEN when conntrack reports their
+    /// end; `None` for the drop logs.
+    pub const fn label(self) -> Option<u8> {
+        match self {
+            Self::OpenPair | Self::OpenGlobal => Some(CONNECTION_LABEL_IN),
+            Self::OpenOut => Some(CONNECTION_LABEL_OUT),
+            _ => None,
+        }
     }
 }
+
+/// The conntrack label bit (`ct label set 127`) of inbound connections fw6 opened. Labels, not
+/// `ct mark`: the mark is one 32-bit value that other tools (wg-quick, Kubernetes networking,
+/// policy routing setups) save and overwrite, while setting a label bit leaves every other bit
+/// alone; fw6 takes the two highest of the 128.
+pub const CONNECTION_LABEL_IN: u8 = 127;
+/// The conntrack label bit (`ct label set 126`) of the host's own connections out of a
+/// firewalled connection.
+pub const CONNECTION_LABEL_OUT: u8 = 126;
+
+impl LogKind {}
 
 /// Bytes of a logged packet the kernel copies to the reader: the IPv6 header (40), a few
 /// extension headers and the TCP header fit; the payload, which the log never shows, stays in
@@ -171,6 +199,10 @@ pub const LOG_SNAPLEN: u32 = 128;
 pub enum Rule {
     /// `iif "lo" accept`.
     AcceptLoopback,
+    /// `oif "lo" accept` (output chain).
+    AcceptLoopbackOut,
+    /// `oifname @unfirewalled accept` (output chain).
+    AcceptUnfirewalledOut,
     /// `ct state established,related accept`: replies to traffic the host started.
     AcceptEstablished,
     /// `meta l4proto ipv6-icmp jump input_icmpv6`: ICMPv6 packets go through the must-pass
@@ -266,6 +298,25 @@ pub(super) fn chain(logging: &LogSettings, options: &Options) -> Vec<Rule> {
     }
     rules.push(Rule::Drop);
     rules
+}
+
+/// The output chain: empty unless `LogConnections` is on; then loopback and unfirewalled
+/// connections leave it at once and a new connection out of a firewalled one is labelled and
+/// logged. Every packet leaves it accepted: fw6 filters only what comes in.
+pub(super) fn output_chain(logging: &LogSettings, options: &Options) -> Vec<Rule> {
+    if !logging.log_connections {
+        return Vec::new();
+    }
+    vec![
+        Rule::AcceptLoopbackOut,
+        Rule::AcceptUnfirewalledOut,
+        Rule::Log {
+            kind: LogKind::OpenOut,
+            group: options.log_group,
+            per_second: options.log_per_second,
+            snaplen: LOG_SNAPLEN,
+        },
+    ]
 }
 
 /// The `input_icmpv6` chain: RFC 4890 must-pass ICMPv6, in order.

@@ -60,14 +60,18 @@ impl Validated {
 /// logging (`LogDroppedPackets` or `LogConnections`) on or off, so the NFLOG group is held
 /// exactly while the ruleset logs, and a group another program holds fails the switching call.
 pub trait LogSwitch: Send {
-    /// Starts reading (may fail: the group is taken) or stops. Idempotent.
-    fn turn(&mut self, on: bool) -> Result<(), String>;
+    /// Reads the NFLOG group while `packets` is on (may fail: the group is taken) and follows
+    /// conntrack events while `connections` is on; stops what is off. Idempotent.
+    fn turn(&mut self, packets: bool, connections: bool) -> Result<(), String>;
 }
 
-/// Whether `state`'s ruleset has log rules.
-fn logs(state: &State) -> bool {
+/// What `state`'s ruleset logs: any packets (NFLOG), connections (their end from conntrack).
+fn logs(state: &State) -> (bool, bool) {
     let logging = state.logging();
-    logging.log_dropped_packets || logging.log_connections
+    (
+        logging.log_dropped_packets || logging.log_connections,
+        logging.log_connections,
+    )
 }
 
 /// The writer: owns the state, the store and the kernel handle.
@@ -189,10 +193,9 @@ impl Engine {
     /// the group at start-up does not stop the firewall: it is logged loudly, and the next call
     /// that switches logging on tries again (and fails with the reason if it still cannot).
     pub fn set_log_switch(&mut self, mut switch: Box<dyn LogSwitch>) {
-        if logs(&self.state) {
-            if let Err(e) = switch.turn(true) {
-                error!(%e, "THE FIREWALL LOG IS OFF: cannot read the NFLOG group");
-            }
+        let (packets, connections) = logs(&self.state);
+        if packets && let Err(e) = switch.turn(packets, connections) {
+            error!(%e, "THE FIREWALL LOG IS OFF: cannot start its reader");
         }
         self.log_switch = Some(switch);
     }
@@ -205,8 +208,11 @@ impl Engine {
         let Some(switch) = self.log_switch.as_mut().filter(|_| before != after) else {
             return self.commit_switched(validated, who);
         };
-        if after {
-            switch.turn(true).map_err(|e| {
+        if after.0 || after.1 {
+            // Turn on what the new settings need, keep what the old ones had until the commit.
+            let packets = after.0 || before.0;
+            let connections = after.1 || before.1;
+            switch.turn(packets, connections).map_err(|e| {
                 Error::fail(format!(
                     "cannot switch the firewall log on: {e}; nothing was changed"
                 ))
@@ -215,9 +221,9 @@ impl Engine {
         let committed = self.commit_switched(validated, who);
         let keep_on = if committed.is_ok() { after } else { before };
         if let Some(switch) = self.log_switch.as_mut()
-            && let Err(e) = switch.turn(keep_on)
+            && let Err(e) = switch.turn(keep_on.0, keep_on.1)
         {
-            error!(%e, "THE FIREWALL LOG IS OFF: cannot read the NFLOG group");
+            error!(%e, "THE FIREWALL LOG IS OFF: cannot start its reader");
         }
         committed
     }

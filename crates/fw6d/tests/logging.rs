@@ -5,7 +5,7 @@
 mod common;
 
 use std::collections::HashMap;
-use std::net::{SocketAddrV6, UdpSocket};
+use std::net::{SocketAddrV6, TcpStream, UdpSocket};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -170,7 +170,9 @@ fn drops_and_new_connections_are_logged_only_when_switched_on() {
         lan.tcp_connect(8080, Duration::from_secs(2)),
         Outcome::Refused
     );
-    let r = wait_for_record(&lab, &path, "OPEN 8080", |r| port_is(r, "dst-port", 8080));
+    let r = wait_for_record(&lab, &path, "OPEN 8080", |r| {
+        port_is(r, "dst-port", 8080) && r["action"] == "OPEN"
+    });
     assert_eq!(
         (
             r["action"].as_str(),
@@ -620,4 +622,86 @@ fn events_over_the_rate_limit_are_counted_and_written() {
         listing.contains(&format!("counter packets {SENT} ")),
         "{listing}"
     );
+}
+
+/// Deletes the host namespace's conntrack entries to `dport`, as their timeout would: the
+/// kernel reports each one's end as it does after a close (`conntrack -D`).
+fn forget_connections(lab: &Lab, dport: u16) {
+    let out = lab
+        .topology
+        .host()
+        .command("conntrack")
+        .args([
+            "-D",
+            "-f",
+            "ipv6",
+            "-p",
+            "tcp",
+            "--dport",
+            &dport.to_string(),
+        ])
+        .output()
+        .expect("run conntrack (Debian package conntrack)");
+    assert!(out.status.success(), "{out:?}");
+}
+
+#[test]
+fn connections_out_and_in_are_logged_when_opened_and_closed() {
+    let lab = Lab::with("log_rate_per_second = 10000\n", false);
+    let path = log_to(&lab, "connections.log");
+    let lan = lab.topology.lan();
+    lab.connection("lan0", "OpenPort", &["qus", "8080", "6", "web"])
+        .unwrap();
+    switch(&lab, "LogConnections", true);
+    let action_to = |action: &'static str, port: u16| {
+        move |r: &HashMap<&str, String>| r["action"] == action && port_is(r, "dst-port", port)
+    };
+
+    // The host's own connection out of lan0.
+    let _peer_web = lan.peer().tcp_listen(8081);
+    let to = SocketAddrV6::new(lan.peer_addr(), 8081, 0, 0);
+    let sport = lab.topology.host().run_in(|| {
+        let stream = TcpStream::connect_timeout(&to.into(), Duration::from_secs(2)).unwrap();
+        stream.local_addr().unwrap().port()
+    });
+    let r = wait_for_record(&lab, &path, "OPEN out", action_to("OPEN", 8081));
+    assert_eq!(
+        (
+            r["info"].as_str(),
+            r["interface"].as_str(),
+            r["tcpflags"].as_str()
+        ),
+        ("out", "lan0", "S")
+    );
+    assert_eq!(r["src-ip"], lan.host_addr().to_string());
+    assert_eq!(r["src-port"], sport.to_string());
+    assert!(
+        !records(&path, false).iter().any(|r| r["action"] == "CLOSE"),
+        "closed before its end"
+    );
+    forget_connections(&lab, 8081);
+    let r = wait_for_record(&lab, &path, "CLOSE out", action_to("CLOSE", 8081));
+    assert_eq!((r["info"].as_str(), r["protocol"].as_str()), ("out", "TCP"));
+    assert_eq!(r["src-port"], sport.to_string());
+    assert_eq!(r["dst-ip"], lan.peer_addr().to_string());
+
+    // A connection in through the open port.
+    let _web = lab.topology.host().tcp_listen(8080);
+    assert_eq!(
+        lan.tcp_connect(8080, Duration::from_secs(2)),
+        Outcome::Connected
+    );
+    let r = wait_for_record(&lab, &path, "OPEN in", action_to("OPEN", 8080));
+    assert_eq!(
+        (r["info"].as_str(), r["interface"].as_str()),
+        ("open", "lan0")
+    );
+    forget_connections(&lab, 8080);
+    let r = wait_for_record(&lab, &path, "CLOSE in", action_to("CLOSE", 8080));
+    assert_eq!(r["info"], "in");
+    assert_eq!(r["src-ip"], lan.peer_addr().to_string());
+
+    // Switched off: the conntrack subscription and the output chain go.
+    switch(&lab, "LogConnections", false);
+    assert!(!lab.table().contains("chain output"), "{}", lab.table());
 }

@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use fw6_kernel::conntrack::CtEvent;
 use fw6_kernel::nflog::Record;
 use fw6_model::plan::LogKind;
 
@@ -57,6 +58,23 @@ pub fn packet(kind: LogKind, record: &Record, read_at: SystemTime, interface: &s
     let interface = if interface.is_empty() { "-" } else { interface };
     let _ = writeln!(out, " {interface} {}", kind.reason());
     out
+}
+
+/// The line for the end of a connection logged OPEN: its original direction's addresses and
+/// ports; conntrack gives no size, flags or interface for it. `info` is `in` or `out`, the way
+/// it was opened.
+pub fn close(event: &CtEvent, inbound: bool, at: SystemTime) -> String {
+    let (date, time) = utc(at);
+    let dash = |v: Option<u16>| v.map_or_else(|| "-".to_owned(), |v| v.to_string());
+    format!(
+        "{date} {time} CLOSE {} {} {} {} {} - - - {}\n",
+        protocol(event.protocol),
+        event.src,
+        event.dst,
+        dash(event.src_port),
+        dash(event.dst_port),
+        if inbound { "in" } else { "out" }
+    )
 }
 
 /// The protocol column: the common names, other protocols by number.
@@ -133,6 +151,7 @@ mod tests {
         let record = Record {
             prefix: "fw6 DROP not-open".into(),
             indev: Some(3),
+            outdev: None,
             timestamp: Some(UNIX_EPOCH + Duration::from_secs(1_767_225_599)),
             packet: Some(Packet {
                 src: addr("fd00:1::2"),
@@ -161,6 +180,7 @@ mod tests {
         let record = Record {
             prefix: "fw6 OPEN global".into(),
             indev: None,
+            outdev: None,
             timestamp: None,
             packet: Some(Packet {
                 src: addr("fe80::1"),
@@ -194,5 +214,29 @@ mod tests {
         assert!(header().ends_with(&format!("#Fields: {FIELDS}\n")));
         assert_eq!(lost(12), "#Lost: 12 events\n");
         assert_eq!(suppressed(7), "#Lost: 7 events (rate limit)\n");
+    }
+
+    #[test]
+    fn a_close_line_has_every_field() {
+        use fw6_kernel::conntrack::{CtEvent, CtEventKind};
+        let event = CtEvent {
+            kind: CtEventKind::Destroy,
+            id: Some(1),
+            labels: [0; 16],
+            protocol: 17,
+            src: addr("fd00:1::1"),
+            dst: addr("fd00:1::2"),
+            src_port: Some(5353),
+            dst_port: Some(53),
+        };
+        let line = close(&event, false, UNIX_EPOCH);
+        assert_eq!(
+            line,
+            "1970-01-01 00:00:00 CLOSE UDP fd00:1::1 fd00:1::2 5353 53 - - - out\n"
+        );
+        assert_eq!(
+            line.split_whitespace().count(),
+            FIELDS.split_whitespace().count()
+        );
     }
 }

@@ -1,5 +1,6 @@
 //! The reader and writer threads and the bounded queue between them.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,9 +9,10 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use fw6_kernel::Nft;
+use fw6_kernel::conntrack::{ConntrackEvents, CtEvent, CtEventKind};
 use fw6_kernel::nflog::{InterfaceNames, NflogError, Reader, ReaderOptions, Record};
 use fw6_model::State;
-use fw6_model::plan::LogKind;
+use fw6_model::plan::{CONNECTION_LABEL_IN, CONNECTION_LABEL_OUT, LogKind};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
@@ -28,11 +30,27 @@ const LOG_NICE: i32 = 10;
 /// Events written between flushes while the queue stays full.
 const BATCH: usize = 4096;
 
-/// One logged packet on its way to the file.
-struct Event {
-    kind: LogKind,
-    record: Record,
-    read_at: SystemTime,
+/// Connections logged OPEN whose end is awaited; past this many, new ones are not followed
+/// (counted as lost): destroy events lost in a socket overrun would otherwise leave their ids
+/// here for ever.
+const MAX_FOLLOWED: usize = 65_536;
+/// The conntrack socket's receive buffer.
+const CONNTRACK_BUFFER: usize = 4 << 20;
+
+/// One log line on its way to the file.
+enum Event {
+    /// A packet a log rule sent.
+    Packet {
+        kind: LogKind,
+        record: Record,
+        read_at: SystemTime,
+    },
+    /// The end of a connection logged OPEN; `inbound` as it was opened.
+    Close {
+        event: CtEvent,
+        inbound: bool,
+        read_at: SystemTime,
+    },
 }
 
 /// Starts the writer thread, fed by a queue of `queue` events, and returns the switch that binds
@@ -58,6 +76,7 @@ pub fn start(
         tx,
         counters,
         running: None,
+        conntrack: None,
     })
 }
 
@@ -79,6 +98,8 @@ pub struct LogReaders {
     tx: SyncSender<Event>,
     counters: Arc<LogCounters>,
     running: Option<Running>,
+    /// The conntrack follower, while `LogConnections` is on.
+    conntrack: Option<Running>,
 }
 
 /// A reader thread and its stop flag. The thread checks the flag after every read (at most a
@@ -89,51 +110,84 @@ struct Running {
 }
 
 impl LogReaders {
-    /// Binds the group (in the calling thread's network namespace) and starts the reader, or
-    /// asks the reader to stop. Idempotent.
-    pub fn turn(&mut self, on: bool) -> Result<(), NflogError> {
-        if !on {
-            if let Some(running) = &self.running {
-                running.stop.store(true, Ordering::Relaxed);
-            }
-            return Ok(());
+    /// Binds the group (in the calling thread's network namespace) and starts the reader while
+    /// `packets` (any log switch) is on, and follows conntrack while `connections` is on; stops
+    /// what is off. Idempotent.
+    pub fn turn(&mut self, packets: bool, connections: bool) -> Result<(), NflogError> {
+        if !packets {
+            stop(self.running.as_ref());
+        } else if !started(&mut self.running) {
+            let reader = Reader::bind(self.group, &ReaderOptions::default())?;
+            let (tx, counters) = (self.tx.clone(), Arc::clone(&self.counters));
+            self.running = Some(Running::spawn("fw6d-nflog", move |flag| {
+                read(reader, &tx, &counters, flag);
+            })?);
+            info!(
+                group = self.group,
+                "reading the NFLOG group for the firewall log"
+            );
         }
-        if let Some(running) = self.running.take() {
-            if !running.stop.load(Ordering::Relaxed) {
-                self.running = Some(running);
-                return Ok(());
-            }
-            // Switched off and on again: the old socket must be gone before the group can be
-            // bound anew, which takes at most one poll period.
-            let _ = running.thread.join();
+        if !connections {
+            stop(self.conntrack.as_ref());
+        } else if !started(&mut self.conntrack) {
+            let events =
+                ConntrackEvents::subscribe(ReaderOptions::default().poll, CONNTRACK_BUFFER)
+                    .map_err(|source| NflogError::Socket {
+                        step: "join the conntrack event groups",
+                        source,
+                    })?;
+            let (tx, counters) = (self.tx.clone(), Arc::clone(&self.counters));
+            self.conntrack = Some(Running::spawn("fw6d-conntrack", move |flag| {
+                follow(events, &tx, &counters, flag);
+            })?);
+            info!("following conntrack events for the connection log");
         }
-        let reader = Reader::bind(self.group, &ReaderOptions::default())?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let (tx, counters, flag) = (
-            self.tx.clone(),
-            Arc::clone(&self.counters),
-            Arc::clone(&stop),
-        );
-        let thread = spawn(
-            "fw6d-nflog",
-            Box::new(move || {
-                yield_to_the_api();
-                read(reader, &tx, &counters, &flag);
-            }),
-        )?;
-        info!(
-            group = self.group,
-            "reading the NFLOG group for the firewall log"
-        );
-        self.running = Some(Running { stop, thread });
         Ok(())
     }
 }
 
+/// Asks a running thread to stop.
+fn stop(running: Option<&Running>) {
+    if let Some(running) = running {
+        running.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Whether a thread is running and not stopping. A stopping one is waited for (at most one
+/// poll period), so that its socket is closed before a new one binds the group.
+fn started(slot: &mut Option<Running>) -> bool {
+    match slot.take() {
+        Some(running) if !running.stop.load(Ordering::Relaxed) => {
+            *slot = Some(running);
+            true
+        }
+        Some(stopping) => {
+            let _ = stopping.thread.join();
+            false
+        }
+        None => false,
+    }
+}
+
+impl Running {
+    fn spawn(name: &str, f: impl FnOnce(&AtomicBool) + Send + 'static) -> Result<Self, NflogError> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = spawn(
+            name,
+            Box::new(move || {
+                yield_to_the_api();
+                f(&flag);
+            }),
+        )?;
+        Ok(Self { stop, thread })
+    }
+}
+
 impl LogSwitch for LogReaders {
-    fn turn(&mut self, on: bool) -> Result<(), String> {
+    fn turn(&mut self, packets: bool, connections: bool) -> Result<(), String> {
         let group = self.group;
-        LogReaders::turn(self, on).map_err(|e| match e {
+        LogReaders::turn(self, packets, connections).map_err(|e| match e {
             // nfnetlink_log answers EPERM when another socket holds the group's instance
             // (and also without CAP_NET_ADMIN, which the daemon has).
             NflogError::Refused {
@@ -150,7 +204,10 @@ impl LogSwitch for LogReaders {
                      /etc/fw6/fw6d.toml and restart fw6d"
                 )
             }
-            e => format!("cannot read NFLOG group {group}: {}", error_chain(&e)),
+            e => format!(
+                "cannot start the firewall log's reader: {}",
+                error_chain(&e)
+            ),
         })
     }
 }
@@ -193,7 +250,7 @@ fn read(mut reader: Reader, tx: &SyncSender<Event>, counters: &LogCounters, stop
             let Some(kind) = LogKind::from_prefix(&record.prefix) else {
                 continue;
             };
-            match tx.try_send(Event {
+            match tx.try_send(Event::Packet {
                 kind,
                 record,
                 read_at,
@@ -209,6 +266,62 @@ fn read(mut reader: Reader, tx: &SyncSender<Event>, counters: &LogCounters, stop
             .kernel
             .fetch_add(reader.lost() - lost, Ordering::Relaxed);
         lost = reader.lost();
+    }
+}
+
+/// The conntrack follower: remembers the ids of new connections carrying one of fw6's labels
+/// and sends a CLOSE event when one of them is destroyed. Never waits for the writer.
+fn follow(
+    mut events: ConntrackEvents,
+    tx: &SyncSender<Event>,
+    counters: &LogCounters,
+    stop: &AtomicBool,
+) {
+    let mut followed: HashMap<u32, bool> = HashMap::new();
+    let mut batch = Vec::with_capacity(256);
+    let mut overruns = 0;
+    while !stop.load(Ordering::Relaxed) {
+        if let Err(e) = events.read(&mut batch) {
+            warn!(%e, "reading conntrack events failed; retrying in a second");
+            std::thread::sleep(Duration::from_secs(1));
+        }
+        let read_at = SystemTime::now();
+        for event in batch.drain(..) {
+            let Some(id) = event.id else { continue };
+            match event.kind {
+                CtEventKind::New => {
+                    let inbound = event.has_label(CONNECTION_LABEL_IN);
+                    if !inbound && !event.has_label(CONNECTION_LABEL_OUT) {
+                        continue;
+                    }
+                    if followed.len() < MAX_FOLLOWED {
+                        followed.insert(id, inbound);
+                    } else {
+                        counters.kernel.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                CtEventKind::Destroy => {
+                    let Some(inbound) = followed.remove(&id) else {
+                        continue;
+                    };
+                    match tx.try_send(Event::Close {
+                        event,
+                        inbound,
+                        read_at,
+                    }) {
+                        Ok(()) => {}
+                        Err(TrySendError::Full(_)) => {
+                            counters.queue_full.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(TrySendError::Disconnected(_)) => return,
+                    }
+                }
+            }
+        }
+        counters
+            .kernel
+            .fetch_add(events.overruns() - overruns, Ordering::Relaxed);
+        overruns = events.overruns();
     }
 }
 
@@ -274,8 +387,25 @@ fn write(rx: &Receiver<Event>, mut state: watch::Receiver<Arc<State>>, counters:
 
 impl Writer<'_> {
     fn event(&mut self, event: &Event) {
-        let interface = event.record.indev.map_or("", |i| self.names.name(i));
-        let text = line::packet(event.kind, &event.record, event.read_at, interface);
+        let text = match event {
+            Event::Packet {
+                kind,
+                record,
+                read_at,
+            } => {
+                let device = match kind {
+                    LogKind::OpenOut => record.outdev,
+                    _ => record.indev,
+                };
+                let interface = device.map_or("", |i| self.names.name(i));
+                line::packet(*kind, record, *read_at, interface)
+            }
+            Event::Close {
+                event,
+                inbound,
+                read_at,
+            } => line::close(event, *inbound, *read_at),
+        };
         let result = self.file.write(&text);
         if result.is_err() {
             self.counters.unwritable.fetch_add(1, Ordering::Relaxed);

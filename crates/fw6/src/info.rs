@@ -173,9 +173,8 @@ impl Status {
             log_suppressed: raw
                 .get("log_suppressed")
                 .map(|v| {
-                    u64::try_from(v).map_err(|e| {
-                        Error::protocol(format!("Status() \"log_suppressed\": {e}"))
-                    })
+                    u64::try_from(v)
+                        .map_err(|e| Error::protocol(format!("Status() \"log_suppressed\": {e}")))
                 })
                 .transpose()?,
         })

@@ -326,12 +326,54 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
+/// Floods closed ports with UDP datagrams (all dropped) from `socket` to `host` for as long as
+/// the calls of [`call_latencies`] take, at least [`FLOOD`] datagrams and at most
+/// [`FLOOD_MAX`]: the calls' latencies, the number sent, and the flood's time.
+fn flood_with_calls(
+    runtime: &tokio::runtime::Runtime,
+    conn: &zbus::Connection,
+    object: &str,
+    socket: &UdpSocket,
+    host: std::net::Ipv6Addr,
+    first_port: u16,
+) -> (Vec<Duration>, Vec<Duration>, u32, Duration) {
+    let calls_done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let flood = s.spawn(|| {
+            let start = Instant::now();
+            let mut sent = 0;
+            while sent < FLOOD_MAX
+                && (sent < FLOOD || !calls_done.load(std::sync::atomic::Ordering::Relaxed))
+            {
+                // Closed ports 30000-39999, all dropped (and logged when the switch is on).
+                let port = 30_000 + u16::try_from(sent % 10_000).unwrap();
+                socket
+                    .send_to(&[0; 16], SocketAddrV6::new(host, port, 0, 0))
+                    .unwrap();
+                sent += 1;
+            }
+            (sent, start.elapsed())
+        });
+        std::thread::sleep(Duration::from_millis(100));
+        let (checks, opens) = runtime.block_on(call_latencies(conn, object, first_port));
+        calls_done.store(true, std::sync::atomic::Ordering::Relaxed);
+        let (sent, took) = flood.join().unwrap();
+        assert!(
+            sent < FLOOD_MAX,
+            "the calls must run during the flood: {sent} datagrams in {took:?}"
+        );
+        (checks, opens, sent, took)
+    })
+}
+
+/// The least and most datagrams of a flood.
+const FLOOD: u32 = 200_000;
+const FLOOD_MAX: u32 = 2_000_000;
+
 #[test]
 fn a_flood_leaves_the_api_responsive_and_reports_lost_events() {
-    const FLOOD: u32 = 200_000;
     let lab = Lab::with("log_rate_per_second = 1000000\nlog_queue = 64\n", false);
     let path = log_to(&lab, "flood.log");
-    switch(&lab, "LogDroppedPackets", true);
     let object = lab.connection_path("lan0");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -347,38 +389,25 @@ fn a_flood_leaves_the_api_responsive_and_reports_lost_events() {
     let from = SocketAddrV6::new(lan.peer_addr(), 42000, 0, 0);
     let socket = lan.peer().run_in(|| UdpSocket::bind(from).unwrap());
     let host = lan.host_addr();
-    let (flood_checks, flood_opens, flood_took, calls_took) = std::thread::scope(|s| {
-        let flood = s.spawn(|| {
-            let start = Instant::now();
-            for i in 0..FLOOD {
-                // Closed ports 30000-39999, all dropped and logged.
-                let port = 30_000 + u16::try_from(i % 10_000).unwrap();
-                socket
-                    .send_to(&[0; 16], SocketAddrV6::new(host, port, 0, 0))
-                    .unwrap();
-            }
-            start.elapsed()
-        });
-        std::thread::sleep(Duration::from_millis(100));
-        let start = Instant::now();
-        let (checks, opens) = runtime.block_on(call_latencies(&conn, &object, 21_000));
-        let calls_took = start.elapsed();
-        (checks, opens, flood.join().unwrap(), calls_took)
-    });
+    // The same flood with logging off first, for the cost of logging (printed, not asserted:
+    // the machine's load decides more of it than the log does).
+    let (off_checks, off_opens, off_sent, off_took) =
+        flood_with_calls(&runtime, &conn, &object, &socket, host, 22_000);
+    println!(
+        "logging off: flood of {off_sent} UDP packets in {off_took:?}; IsPortOpen median {:?}, \
+         OpenPort median {:?}",
+        median(off_checks),
+        median(off_opens)
+    );
+    switch(&lab, "LogDroppedPackets", true);
+    let (flood_checks, flood_opens, flood_sent, flood_took) =
+        flood_with_calls(&runtime, &conn, &object, &socket, host, 21_000);
     let (idle_check, flood_check) = (median(idle_checks), median(flood_checks));
     let (idle_open, flood_open) = (median(idle_opens), median(flood_opens));
     println!(
-        "flood of {FLOOD} UDP packets in {flood_took:?}; 250 calls took {calls_took:?} during it\n\
+        "logging on: flood of {flood_sent} UDP packets in {flood_took:?}, 250 calls during it\n\
          IsPortOpen median: idle {idle_check:?}, flood {flood_check:?}\n\
          OpenPort median:   idle {idle_open:?}, flood {flood_open:?}"
-    );
-    assert!(
-        flood_took <= Duration::from_secs(5),
-        "the flood took {flood_took:?}"
-    );
-    assert!(
-        calls_took < flood_took,
-        "the calls must run during the flood"
     );
     assert!(
         flood_check < idle_check * 2,
@@ -389,9 +418,9 @@ fn a_flood_leaves_the_api_responsive_and_reports_lost_events() {
         "OpenPort: {idle_open:?} → {flood_open:?}"
     );
 
-    // No state lost: all 100 opened pairs are there.
+    // No state lost: all 150 opened pairs are there.
     let open = data(&lab.connection("lan0", "EnumerateOpenPorts", &[]).unwrap());
-    assert_eq!(open[0].as_array().unwrap().len(), 100, "{open}");
+    assert_eq!(open[0].as_array().unwrap().len(), 150, "{open}");
     // The loss is counted in Status and written into the log.
     let status = data(&lab.manager("Status", &[]).unwrap());
     let lost = status[0]["log_lost"]["data"].as_u64().unwrap();

@@ -212,11 +212,13 @@ impl Engine {
             // Turn on what the new settings need, keep what the old ones had until the commit.
             let packets = after.0 || before.0;
             let connections = after.1 || before.1;
-            switch.turn(packets, connections).map_err(|e| {
-                Error::fail(format!(
+            if let Err(e) = switch.turn(packets, connections) {
+                // Part of it may have started (the NFLOG reader, not the conntrack follower).
+                let _ = switch.turn(before.0, before.1);
+                return Err(Error::fail(format!(
                     "cannot switch the firewall log on: {e}; nothing was changed"
-                ))
-            })?;
+                )));
+            }
         }
         let committed = self.commit_switched(validated, who);
         let keep_on = if committed.is_ok() { after } else { before };

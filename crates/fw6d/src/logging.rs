@@ -18,10 +18,13 @@
 mod file;
 mod line;
 mod pipeline;
+mod readers;
+mod suppressed;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-pub use pipeline::{LogReaders, start};
+pub use pipeline::start;
+pub use readers::LogReaders;
 
 /// Log events lost and requests for the writer, shared between the log threads and the API.
 #[derive(Debug, Default)]

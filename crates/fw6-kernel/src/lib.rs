@@ -7,7 +7,10 @@
 //! resync after an overrun).
 //!
 //! [`nflog`] reads the packets the log rules send to their NFLOG group.
+//!
+//! [`conntrack`] follows connection tracking's new and destroy events, for the log's CLOSE lines.
 
+pub mod conntrack;
 pub mod link;
 pub mod nflog;
 pub mod nft;

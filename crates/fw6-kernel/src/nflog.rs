@@ -30,6 +30,8 @@ pub struct Record {
     pub prefix: String,
     /// The input interface's index (`NFULA_IFINDEX_INDEV`).
     pub indev: Option<u32>,
+    /// The output interface's index (`NFULA_IFINDEX_OUTDEV`), for packets logged on output.
+    pub outdev: Option<u32>,
     /// When the packet arrived, if the kernel stamped it (`NFULA_TIMESTAMP`); the kernel only
     /// stamps packets while some socket asks for timestamps, so callers fall back to the time
     /// of reading.

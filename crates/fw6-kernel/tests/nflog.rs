@@ -100,7 +100,7 @@ fn dropped_packets_arrive_with_their_headers_decoded() {
         .iter()
         .find(|r| r.packet.is_some_and(|p| p.protocol == 17))
         .expect("the UDP record");
-    assert_eq!(udp.prefix, "fw6 DROP");
+    assert_eq!(udp.prefix, "fw6 DROP not-open");
     assert_eq!(udp.indev, Some(lan0));
     let p = udp.packet.unwrap();
     assert_eq!((p.src, p.dst), (peer, host));

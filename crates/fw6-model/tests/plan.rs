@@ -105,7 +105,8 @@ fn echo_requests_are_accepted_after_the_sets_and_before_the_drop_log() {
         [
             "meta l4proto . th dport @global_open accept",
             "icmpv6 type echo-request limit rate 10/second accept",
-            "limit rate 100/second log prefix \"fw6 DROP\" group 6 snaplen 128",
+            "counter packets 0 bytes 0 limit rate 100/second counter packets 0 bytes 0 log prefix \
+             \"fw6 DROP not-open\" group 6 snaplen 128",
             "drop",
         ]
     );

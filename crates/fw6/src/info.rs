@@ -132,6 +132,10 @@ pub struct Status {
     /// Firewall log events lost since the daemon started (queue full, kernel buffer full, or
     /// the file unwritable); see docs/logging.md.
     pub log_lost: u64,
+    /// Firewall log events the kernel's rate limits held back since the daemon started
+    /// (`log_suppressed`); `None` from a daemon that does not report it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_suppressed: Option<u64>,
 }
 
 impl Status {
@@ -166,6 +170,13 @@ impl Status {
             log_lost: get("log_lost").and_then(|v| {
                 u64::try_from(v).map_err(|e| Error::protocol(format!("Status() \"log_lost\": {e}")))
             })?,
+            log_suppressed: raw
+                .get("log_suppressed")
+                .map(|v| {
+                    u64::try_from(v)
+                        .map_err(|e| Error::protocol(format!("Status() \"log_suppressed\": {e}")))
+                })
+                .transpose()?,
         })
     }
 }
@@ -201,6 +212,9 @@ mod tests {
         assert_eq!(status.table, TableState::InSync);
         assert_eq!(status.generation, 7);
         assert_eq!(status.log_lost, 3);
+        assert_eq!(status.log_suppressed, None);
+        raw.insert("log_suppressed".to_owned(), variant(9_u64));
+        assert_eq!(Status::from_wire(&raw).unwrap().log_suppressed, Some(9));
         let json = serde_json::to_value(&status).unwrap();
         assert_eq!(json["table"], "in-sync");
         raw.insert("table".to_owned(), variant("weird"));

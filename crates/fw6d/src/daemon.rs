@@ -69,14 +69,16 @@ pub async fn run(config: Config) -> Result<(), String> {
     let state = engine.subscribe();
     let writer = Writer::spawn(engine);
     let shared = Shared::new(writer, state, config.clone());
-    // The firewall log runs on threads of its own; without it the firewall still works.
-    if let Err(e) = crate::logging::start(
+    // The firewall log runs on threads of its own; without it the firewall still works. The
+    // engine binds the NFLOG group only while a log switch is on.
+    match crate::logging::start(
         config.log_group,
         config.log_queue,
         shared.subscribe(),
         Arc::clone(shared.log_counters()),
     ) {
-        error!(%e, group = config.log_group, "THE FIREWALL LOG IS OFF: cannot read the NFLOG group");
+        Ok(readers) => shared.writer().set_log_switch(Box::new(readers)),
+        Err(e) => error!(%e, "THE FIREWALL LOG IS OFF: cannot start its writer"),
     }
 
     let (mut watcher, links) = LinkWatcher::new()

@@ -72,6 +72,24 @@ impl Validated {
     }
 }
 
+/// What turns the firewall log's reader on and off. The engine calls it when a commit switches
+/// logging (`LogDroppedPackets` or `LogConnections`) on or off, so the NFLOG group is held
+/// exactly while the ruleset logs, and a group another program holds fails the switching call.
+pub trait LogSwitch: Send {
+    /// Reads the NFLOG group while `packets` is on (may fail: the group is taken) and follows
+    /// conntrack events while `connections` is on; stops what is off. Idempotent.
+    fn turn(&mut self, packets: bool, connections: bool) -> Result<(), String>;
+}
+
+/// What `state`'s ruleset logs: any packets (NFLOG), connections (their end from conntrack).
+fn logs(state: &State) -> (bool, bool) {
+    let logging = state.logging();
+    (
+        logging.log_dropped_packets || logging.log_connections,
+        logging.log_connections,
+    )
+}
+
 /// The writer: owns the state, the store and the kernel handle.
 pub struct Engine {
     /// The state of the last commit, exactly as published (so a [`Validated`] can tell whether
@@ -84,6 +102,8 @@ pub struct Engine {
     /// The kernel side as of the last commit or repair, published so `Status` never waits for
     /// the writer (the drift monitor also feeds it the generations of other programs' commits).
     status: watch::Sender<KernelStatus>,
+    /// The log reader's switch, once the daemon installed it.
+    log_switch: Option<Box<dyn LogSwitch>>,
 }
 
 /// The kernel side of `Status`.
@@ -158,6 +178,7 @@ impl Engine {
             options,
             published,
             status,
+            log_switch: None,
         };
         engine.check(committed);
         Ok(engine)
@@ -235,7 +256,52 @@ impl Engine {
         self.commit(validated, who)
     }
 
+    /// Installs the log reader's switch and turns it to the current settings. Failing to read
+    /// the group at start-up does not stop the firewall: it is logged loudly, and the next call
+    /// that switches logging on tries again (and fails with the reason if it still cannot).
+    pub fn set_log_switch(&mut self, mut switch: Box<dyn LogSwitch>) {
+        let (packets, connections) = logs(&self.state);
+        if packets && let Err(e) = switch.turn(packets, connections) {
+            error!(%e, "THE FIREWALL LOG IS OFF: cannot start its reader");
+        }
+        self.log_switch = Some(switch);
+    }
+
+    /// [`Engine::commit_switched`] with the log reader following the logging switches: turned on
+    /// before anything is written (a refusal fails the call with nothing changed), back off if
+    /// the commit then fails, off after a commit that switched logging off.
     fn commit(&mut self, validated: Validated, who: &Provenance) -> Result<Vec<Change>, Error> {
+        let (before, after) = (logs(&self.state), logs(&validated.next));
+        let Some(switch) = self.log_switch.as_mut().filter(|_| before != after) else {
+            return self.commit_switched(validated, who);
+        };
+        if after.0 || after.1 {
+            // Turn on what the new settings need, keep what the old ones had until the commit.
+            let packets = after.0 || before.0;
+            let connections = after.1 || before.1;
+            if let Err(e) = switch.turn(packets, connections) {
+                // Part of it may have started (the NFLOG reader, not the conntrack follower).
+                let _ = switch.turn(before.0, before.1);
+                return Err(Error::fail(format!(
+                    "cannot switch the firewall log on: {e}; nothing was changed"
+                )));
+            }
+        }
+        let committed = self.commit_switched(validated, who);
+        let keep_on = if committed.is_ok() { after } else { before };
+        if let Some(switch) = self.log_switch.as_mut()
+            && let Err(e) = switch.turn(keep_on.0, keep_on.1)
+        {
+            error!(%e, "THE FIREWALL LOG IS OFF: cannot start its reader");
+        }
+        committed
+    }
+
+    fn commit_switched(
+        &mut self,
+        validated: Validated,
+        who: &Provenance,
+    ) -> Result<Vec<Change>, Error> {
         let Validated {
             next,
             changes,

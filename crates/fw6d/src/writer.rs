@@ -9,7 +9,7 @@ use std::thread;
 use fw6_model::{Change, Error, ErrorKind, IfName, Mutation};
 use tokio::sync::{oneshot, watch};
 
-use crate::engine::{Engine, KernelStatus, Validated};
+use crate::engine::{Engine, KernelStatus, LogSwitch, Validated};
 use crate::store::{AuditRecord, Provenance};
 
 /// Calls waiting for the writer past which a new one is refused at once: each holds a validated
@@ -37,6 +37,7 @@ enum Request {
         limit: usize,
         reply: oneshot::Sender<Result<Vec<AuditRecord>, Error>>,
     },
+    LogSwitch(Box<dyn LogSwitch>),
 }
 
 /// A cheap, cloneable handle to the writer thread.
@@ -78,6 +79,7 @@ impl Writer {
                             firewalled_by_default,
                         } => engine.adopt(&connection, firewalled_by_default, &daemon),
                         Request::Repair { why } => engine.repair(&why),
+                        Request::LogSwitch(switch) => engine.set_log_switch(switch),
                         Request::Audit {
                             since,
                             limit,
@@ -154,6 +156,12 @@ impl Writer {
     pub fn observe_generation(&self, generation: u32) {
         self.status_publisher
             .send_if_modified(|status| status.observe(generation));
+    }
+
+    /// Hands the engine the log reader's switch (before any call can reach the writer, so
+    /// every later commit drives it); fire and forget.
+    pub fn set_log_switch(&self, switch: Box<dyn LogSwitch>) {
+        let _ = self.send(Request::LogSwitch(switch));
     }
 
     /// Reads the audit trail (the store belongs to this thread): the newest `limit` rows at or

@@ -259,7 +259,7 @@ fn logging_properties_read_write_and_persist() {
     lab.property("LogfileMaximumSize", Some(&["u", "64"]))
         .unwrap();
     assert!(
-        lab.table().contains("log prefix \"fw6 DROP\""),
+        lab.table().contains("log prefix \"fw6 DROP not-open\""),
         "{}",
         lab.table()
     );

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use fw6_model::plan::{ElementOp, Options, SetName};
 use fw6_model::{EntryName, ErrorKind, IfName, Mutation, PortKey};
-use fw6d::engine::{Engine, Validated};
+use fw6d::engine::{Engine, LogSwitch, Validated};
 use fw6d::kernel::Recording;
 use fw6d::store::{Provenance, Store};
 use fw6d::writer::{QUEUE_LIMIT, Writer};
@@ -294,6 +294,24 @@ async fn until(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// The turns a [`Switch`] took, and the refusal it gives the next turn on.
+type Turns = (Vec<(bool, bool)>, Option<String>);
+
+/// A log switch that records each turn and refuses when told to.
+#[derive(Clone, Default)]
+struct Switch(std::sync::Arc<std::sync::Mutex<Turns>>);
+
+impl LogSwitch for Switch {
+    fn turn(&mut self, packets: bool, connections: bool) -> Result<(), String> {
+        let mut inner = self.0.lock().unwrap();
+        if packets && let Some(refusal) = inner.1.take() {
+            return Err(refusal);
+        }
+        inner.0.push((packets, connections));
+        Ok(())
+    }
+}
+
 #[test]
 #[expect(
     clippy::await_holding_lock,
@@ -345,4 +363,58 @@ fn a_full_writer_queue_refuses_at_once_and_drains_afterwards() {
         }
     });
     assert_eq!(writer.queued(), 0);
+}
+
+#[test]
+fn the_log_reader_follows_the_switches_and_a_refusal_changes_nothing() {
+    let dir = TempDir::new("switch");
+    let (mut engine, kernel) = engine(&dir);
+    let switch = Switch::default();
+    engine.set_log_switch(Box::new(switch.clone()));
+    let turns = || switch.0.lock().unwrap().0.clone();
+    assert_eq!(turns(), [], "logging is off: nothing bound at start");
+    let daemon = Provenance::daemon();
+    let dropped = |enabled| [Mutation::SetLogDroppedPackets { enabled }];
+    let connections = |enabled| [Mutation::SetLogConnections { enabled }];
+
+    // The reader refuses (the group is taken): the call fails, nothing is written anywhere.
+    switch.0.lock().unwrap().1 = Some("NFLOG group 6 is already read".into());
+    let err = engine.submit(&dropped(true), &daemon).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Fail);
+    assert!(
+        err.to_string().contains("NFLOG group 6 is already read"),
+        "{err}"
+    );
+    assert!(!engine.state().logging().log_dropped_packets);
+    assert_eq!(kernel.0.lock().unwrap().full.len(), 1, "no rebuild");
+    assert_eq!(
+        turns(),
+        [(false, false)],
+        "whatever started is stopped again"
+    );
+
+    // The kernel refuses after the reader started: the reader is stopped again.
+    kernel.0.lock().unwrap().fail_next = Some("kernel says no".into());
+    engine.submit(&dropped(true), &daemon).unwrap_err();
+    assert_eq!(turns()[1..], [(true, false), (false, false)]);
+    assert!(!engine.state().logging().log_dropped_packets);
+
+    engine.submit(&dropped(true), &daemon).unwrap();
+    engine.submit(&connections(true), &daemon).unwrap();
+    engine.submit(&dropped(false), &daemon).unwrap();
+    engine.submit(&connections(false), &daemon).unwrap();
+    assert_eq!(
+        turns()[3..],
+        [
+            (true, false),
+            (true, false),
+            (true, true),
+            (true, true),
+            // Drops off with connections on: NFLOG is still needed, no turn.
+            (false, false)
+        ]
+    );
+    drop(engine);
+    let (_, reloaded, _) = Store::open(&dir.db()).unwrap();
+    assert!(!reloaded.logging().log_connections);
 }

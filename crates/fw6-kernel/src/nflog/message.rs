@@ -26,6 +26,7 @@ const HEADERS: usize = 16 + 4;
 // Packet attributes (`enum nfulnl_attr_type`).
 const NFULA_TIMESTAMP: u16 = 3;
 const NFULA_IFINDEX_INDEV: u16 = 4;
+const NFULA_IFINDEX_OUTDEV: u16 = 5;
 const NFULA_PAYLOAD: u16 = 9;
 const NFULA_PREFIX: u16 = 10;
 const NFULA_SEQ: u16 = 12;
@@ -102,6 +103,7 @@ pub(super) fn decode_packet(body: &[u8]) -> (Record, Option<u32>) {
     let mut record = Record {
         prefix: String::new(),
         indev: None,
+        outdev: None,
         timestamp: None,
         packet: None,
         copied: 0,
@@ -121,6 +123,7 @@ pub(super) fn decode_packet(body: &[u8]) -> (Record, Option<u32>) {
                 record.prefix = String::from_utf8_lossy(text).into_owned();
             }
             NFULA_IFINDEX_INDEV => record.indev = be32(value),
+            NFULA_IFINDEX_OUTDEV => record.outdev = be32(value),
             NFULA_SEQ => seq = be32(value),
             NFULA_TIMESTAMP if value.len() >= 16 => {
                 let sec = u64::from_be_bytes(value[..8].try_into().expect("8 bytes"));

@@ -123,6 +123,21 @@ pub(crate) fn ct_state(dreg: Register) -> Expr {
     other("ct", vec![u32_be(2, 0), u32_be(1, dreg.into())])
 }
 
+/// `immediate reg DREG DATA`: a constant into a data register.
+pub(crate) fn immediate(dreg: Register, data: &[u8]) -> Expr {
+    Expressions::Immediate(vec![
+        Immediate::DestinationRegister(dreg),
+        Immediate::Data(DataAttribute::Value(data.to_vec())),
+    ])
+    .into()
+}
+
+/// `ct set label with SREG` (`NFTA_CT_KEY` = 2 `NFT_CT_LABELS` = 13, `NFTA_CT_SREG` = 4): ORs
+/// the register's 128 bits into the connection's labels.
+pub(crate) fn ct_set_labels(sreg: Register) -> Expr {
+    other("ct", vec![u32_be(2, 13), u32_be(4, sreg.into())])
+}
+
 /// `exthdr load ipv6 LEN @ TYPE + OFFSET => DREG`: a field of an IPv6 extension header; the
 /// kernel finds the header by walking the chain (`NFT_EXTHDR_OP_IPV6`).
 pub(crate) fn exthdr_ipv6(header: u8, offset: u32, len: u32, dreg: Register) -> Expr {
@@ -137,6 +152,12 @@ pub(crate) fn exthdr_ipv6(header: u8, offset: u32, len: u32, dreg: Register) -> 
             u32_be(5, 0),                     // NFTA_EXTHDR_FLAGS
         ],
     )
+}
+
+/// `counter` starting from zero (`NFTA_COUNTER_BYTES` = 1, `NFTA_COUNTER_PACKETS` = 2, in the
+/// order nft sends them).
+pub(crate) fn counter() -> Expr {
+    other("counter", vec![u64_be(1, 0), u64_be(2, 0)])
 }
 
 /// `limit rate N/second` in packets with nft's default burst of 5.

@@ -150,6 +150,27 @@ impl Nft {
         Ok(out)
     }
 
+    /// What the rate limits of the log rules held back since our table was last loaded: the
+    /// sum, over the input chain's rules with two counters (the log rules: one before the
+    /// limit, one after it), of the first count minus the second. The counters restart at 0
+    /// whenever the table is replaced.
+    pub fn log_suppressed(&mut self) -> Result<u64, Error> {
+        let message = NfTablesMessage::GetRule(RuleMessage {
+            attributes: vec![
+                RuleAttribute::Table(TABLE.to_owned()),
+                RuleAttribute::Chain(ChainName::Input.as_str().to_owned()),
+            ],
+        });
+        let rules = self.dump_raw(&message, "read the log rules' counters")?;
+        Ok(rules
+            .iter()
+            .map(|r| match rule_counters(r).as_slice() {
+                [offered, logged, ..] => offered.saturating_sub(*logged),
+                _ => 0,
+            })
+            .sum())
+    }
+
     fn count_elements(&mut self, set: &str) -> Result<usize, Error> {
         let message = NfTablesMessage::GetSetElement(SetElementMessage {
             attributes: vec![
@@ -234,8 +255,38 @@ fn count_listed_elements(reply: &Reply) -> usize {
         .sum()
 }
 
+/// The packet counts of a `NFT_MSG_NEWRULE` dump part's `counter` expressions, in rule order,
+/// read from the raw attributes like [`count_listed_elements`].
+fn rule_counters(reply: &Reply) -> Vec<u64> {
+    /// `NFTA_RULE_EXPRESSIONS`.
+    const EXPRESSIONS: u16 = 4;
+    /// `NFTA_EXPR_NAME`, `NFTA_EXPR_DATA`.
+    const NAME: u16 = 1;
+    const DATA: u16 = 2;
+    /// `NFTA_COUNTER_PACKETS`.
+    const PACKETS: u16 = 2;
+    let attributes = reply.payload.get(4..).unwrap_or_default();
+    raw_attributes(attributes)
+        .filter(|(kind, _)| *kind == EXPRESSIONS)
+        .flat_map(|(_, list)| raw_attributes(list))
+        .filter_map(|(_, expression)| {
+            let mut fields = raw_attributes(expression);
+            let is_counter = fields
+                .clone()
+                .any(|(kind, name)| kind == NAME && name == b"counter\0");
+            let data = fields.find(|(kind, _)| *kind == DATA)?.1;
+            is_counter.then(|| {
+                raw_attributes(data)
+                    .find(|(kind, _)| *kind == PACKETS)
+                    .and_then(|(_, v)| <[u8; 8]>::try_from(v).ok())
+                    .map_or(0, u64::from_be_bytes)
+            })
+        })
+        .collect()
+}
+
 /// Netlink attributes as `(type without flags, value)`.
-fn raw_attributes(mut data: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
+fn raw_attributes(mut data: &[u8]) -> impl Iterator<Item = (u16, &[u8])> + Clone {
     std::iter::from_fn(move || {
         let len = usize::from(u16::from_ne_bytes([*data.first()?, *data.get(1)?]));
         let kind = u16::from_ne_bytes([*data.get(2)?, *data.get(3)?]) & 0x3fff;

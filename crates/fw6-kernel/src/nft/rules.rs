@@ -1,12 +1,12 @@
 //! Each [`Rule`] of the plan as the expressions nft generates for its text (the comment on each
 //! arm is that text), register for register.
 
-use fw6_model::plan::{ICMPV6_CHAIN, Icmpv6Type, Rule, SetName};
+use fw6_model::plan::{ICMPV6_CHAIN, Icmpv6Type, LogKind, Rule, SetName};
 use netlink_packet_netfilter::nftables::{MetaKey, Operator, Register};
 
 use super::expr::{
-    self, ACCEPT, Base, DROP, Expr, cmp, ct_state, exthdr_ipv6, jump, limit_per_second, log_group,
-    mask, meta, payload, verdict,
+    self, ACCEPT, Base, DROP, Expr, cmp, counter, ct_set_labels, ct_state, exthdr_ipv6, immediate,
+    jump, limit_per_second, log_group, mask, meta, payload, verdict,
 };
 use super::sets::set_id;
 
@@ -19,6 +19,7 @@ const IPPROTO_ICMPV6: u8 = 58;
 const IPPROTO_ROUTING: u8 = 43;
 /// `ct state` bits (`NF_CT_STATE_BIT`): invalid, established, related.
 const CT_INVALID: u32 = 1;
+const CT_NEW: u32 = 8;
 const CT_ESTABLISHED_RELATED: u32 = 2 | 4;
 
 /// The expressions of `rule`.
@@ -29,6 +30,18 @@ pub(crate) fn expressions(rule: &Rule) -> Vec<Expr> {
         Rule::AcceptLoopback => {
             e.push(meta(MetaKey::Iif, Register::Reg1));
             e.push(cmp_eq(&LOOPBACK_IFINDEX.to_ne_bytes()));
+            e.push(verdict(ACCEPT));
+        }
+        // oif "lo" accept
+        Rule::AcceptLoopbackOut => {
+            e.push(meta(MetaKey::Oif, Register::Reg1));
+            e.push(cmp_eq(&LOOPBACK_IFINDEX.to_ne_bytes()));
+            e.push(verdict(ACCEPT));
+        }
+        // oifname @unfirewalled accept
+        Rule::AcceptUnfirewalledOut => {
+            e.push(meta(MetaKey::Oifname, Register::Reg1));
+            e.push(set_lookup(SetName::Unfirewalled));
             e.push(verdict(ACCEPT));
         }
         // ct state established,related accept
@@ -71,10 +84,9 @@ pub(crate) fn expressions(rule: &Rule) -> Vec<Expr> {
         }
         // ct state invalid drop
         Rule::DropInvalid => ct_state_match(&mut e, CT_INVALID, DROP),
-        // rt type 0 drop (the routing type is byte 2 of the routing header)
+        // rt type 0 drop
         Rule::DropRoutingHeader0 => {
-            e.push(exthdr_ipv6(IPPROTO_ROUTING, 2, 1, Register::Reg1));
-            e.push(cmp_eq(&[0]));
+            routing_header_0(&mut e);
             e.push(verdict(DROP));
         }
         // icmpv6 type echo-request limit rate N/second accept
@@ -83,18 +95,32 @@ pub(crate) fn expressions(rule: &Rule) -> Vec<Expr> {
             e.push(limit_per_second(*per_second));
             e.push(verdict(ACCEPT));
         }
-        // [KEY @set] limit rate N/second log prefix "P" group G snaplen S
+        // MATCH counter limit rate N/second counter log prefix "P" group G snaplen S
         Rule::Log {
-            set,
             kind,
             group,
             per_second,
             snaplen,
         } => {
-            if let Some(set) = set {
-                set_match(&mut e, *set);
+            match kind {
+                LogKind::DropInvalid => ct_state_test(&mut e, CT_INVALID),
+                LogKind::DropRoutingHeader0 => routing_header_0(&mut e),
+                LogKind::OpenPair => set_match(&mut e, SetName::Open),
+                LogKind::DropIgnored => set_match(&mut e, SetName::Ignored),
+                LogKind::OpenGlobal => set_match(&mut e, SetName::GlobalOpen),
+                LogKind::DropNotOpen => {}
+                LogKind::OpenOut => ct_state_test(&mut e, CT_NEW),
+            }
+            e.push(counter());
+            // ct label set BIT: the bit in the labels' 128-bit little-endian word array.
+            if let Some(bit) = kind.label() {
+                let mut labels = [0; 16];
+                labels[usize::from(bit / 8)] = 1 << (bit % 8);
+                e.push(immediate(Register::Reg1, &labels));
+                e.push(ct_set_labels(Register::Reg1));
             }
             e.push(limit_per_second(*per_second));
+            e.push(counter());
             e.push(log_group(kind.prefix(), *group, *snaplen));
         }
         // iifname . meta l4proto . th dport @open accept
@@ -122,12 +148,23 @@ fn cmp_eq(data: &[u8]) -> Expr {
     cmp(Operator::Equal, Register::Reg1, data)
 }
 
-/// `ct state BITS`: load, mask, compare with zero.
+/// `ct state BITS VERDICT`.
 fn ct_state_match(e: &mut Vec<Expr>, bits: u32, code: u32) {
+    ct_state_test(e, bits);
+    e.push(verdict(code));
+}
+
+/// `ct state BITS`: load, mask, compare with zero.
+fn ct_state_test(e: &mut Vec<Expr>, bits: u32) {
     e.push(ct_state(Register::Reg1));
     e.push(mask(Register::Reg1, &bits.to_ne_bytes()));
     e.push(cmp(Operator::NotEqual, Register::Reg1, &[0; 4]));
-    e.push(verdict(code));
+}
+
+/// `rt type 0`: the routing type is byte 2 of the routing header.
+fn routing_header_0(e: &mut Vec<Expr>) {
+    e.push(exthdr_ipv6(IPPROTO_ROUTING, 2, 1, Register::Reg1));
+    e.push(cmp_eq(&[0]));
 }
 
 /// `icmpv6 type T`: nft guards the transport-header load with `meta l4proto icmpv6`.
@@ -173,7 +210,12 @@ mod tests {
     #[test]
     fn every_rule_ends_in_a_verdict_or_log() {
         let plan = plan::full(&State::default(), &Options::default());
-        for rule in plan.rules.iter().chain(&plan.icmpv6_rules) {
+        for rule in plan
+            .rules
+            .iter()
+            .chain(&plan.icmpv6_rules)
+            .chain(&plan.output_rules)
+        {
             let e = expressions(rule);
             assert!(!e.is_empty(), "{rule}");
         }

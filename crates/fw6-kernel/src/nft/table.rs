@@ -1,6 +1,6 @@
 //! The table, its two chains and their rules as nf_tables messages, and the full-rebuild batch.
 
-use fw6_model::plan::{CHAIN, ChainName, ICMPV6_CHAIN, SetName, TABLE, TablePlan};
+use fw6_model::plan::{CHAIN, ChainName, ICMPV6_CHAIN, OUTPUT_CHAIN, SetName, TABLE, TablePlan};
 use netlink_packet_netfilter::nftables::{
     ChainAttribute, ChainMessage, Hook, HookNumber, InetHookNumber, NfTablesMessage, RuleAttribute,
     RuleMessage, TableAttribute, TableFlags, TableMessage,
@@ -28,16 +28,16 @@ pub(crate) fn table_by_name() -> TableMessage {
     }
 }
 
-/// `type filter hook input priority filter; policy accept;`
-fn input_chain() -> ChainMessage {
+/// `type filter hook HOOK priority filter; policy accept;`
+fn base_chain(name: &str, hook: InetHookNumber) -> ChainMessage {
     ChainMessage {
         attributes: vec![
             ChainAttribute::Table(TABLE.to_owned()),
-            ChainAttribute::Name(CHAIN.to_owned()),
+            ChainAttribute::Name(name.to_owned()),
             ChainAttribute::Type("filter".to_owned()),
             ChainAttribute::Policy(ACCEPT),
             ChainAttribute::Hook(vec![
-                Hook::Number(HookNumber::Inet(InetHookNumber::LocalIn)),
+                Hook::Number(HookNumber::Inet(hook)),
                 Hook::Priority(0),
             ]),
         ],
@@ -64,15 +64,15 @@ pub(crate) fn rebuild<'a>(batch: &mut Batch<'a>, plan: &'a TablePlan) {
         Label::DeleteTable,
     );
     batch.push(NfTablesMessage::NewTable(table()), Label::AddTable);
-    // Both chains before any rule, so the jump finds its target (nft orders them the same).
-    batch.push(
-        NfTablesMessage::NewChain(input_chain()),
-        Label::AddChain(ChainName::Input),
-    );
-    batch.push(
-        NfTablesMessage::NewChain(regular_chain(ICMPV6_CHAIN)),
-        Label::AddChain(ChainName::Icmpv6),
-    );
+    // Every chain before any rule, so the jump finds its target (nft orders them the same).
+    for (chain, _) in plan.chains() {
+        let message = match chain {
+            ChainName::Input => base_chain(CHAIN, InetHookNumber::LocalIn),
+            ChainName::Icmpv6 => regular_chain(ICMPV6_CHAIN),
+            ChainName::Output => base_chain(OUTPUT_CHAIN, InetHookNumber::LocalOut),
+        };
+        batch.push(NfTablesMessage::NewChain(message), Label::AddChain(chain));
+    }
     for set in SetName::ALL {
         batch.push(
             NfTablesMessage::NewSet(sets::declaration(set)),

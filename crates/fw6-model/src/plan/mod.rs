@@ -7,7 +7,7 @@ mod rule;
 mod update;
 
 pub use render::render;
-pub use rule::{Icmpv6Type, LOG_SNAPLEN, LogKind, Rule};
+pub use rule::{CONNECTION_LABEL_IN, CONNECTION_LABEL_OUT, Icmpv6Type, LOG_SNAPLEN, LogKind, Rule};
 pub use update::{ElementOp, Update, update};
 
 use crate::{IfName, PortKey, State};
@@ -16,6 +16,9 @@ use crate::{IfName, PortKey, State};
 pub const TABLE: &str = "fw6";
 /// The input base chain.
 pub const CHAIN: &str = "input";
+/// The output base chain, present only while `LogConnections` is on: it logs and marks the
+/// host's own new connections out of firewalled connections, and never drops.
+pub const OUTPUT_CHAIN: &str = "output";
 /// The regular chain holding the must-pass ICMPv6 rules, reached from [`CHAIN`] only by
 /// [`Rule::JumpIcmpv6`]. (`icmpv6` itself is an nft keyword that nft 1.0.6 refuses as a chain
 /// name, quoted or not.)
@@ -28,17 +31,20 @@ pub enum ChainName {
     Input,
     /// [`ICMPV6_CHAIN`]: a regular chain, entered only by the jump for ICMPv6 packets.
     Icmpv6,
+    /// [`OUTPUT_CHAIN`]: the base chain on the output hook (`LogConnections` only).
+    Output,
 }
 
 impl ChainName {
     /// All chains, in creation order.
-    pub const ALL: [Self; 2] = [Self::Input, Self::Icmpv6];
+    pub const ALL: [Self; 3] = [Self::Input, Self::Icmpv6, Self::Output];
 
     /// The chain's name in the table.
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Input => CHAIN,
             Self::Icmpv6 => ICMPV6_CHAIN,
+            Self::Output => OUTPUT_CHAIN,
         }
     }
 }
@@ -172,15 +178,21 @@ pub struct TablePlan {
     /// The `input_icmpv6` chain's rules in evaluation order. A packet none of them accepts
     /// returns to the input chain after the jump.
     pub icmpv6_rules: Vec<Rule>,
+    /// The output chain's rules; empty (and the chain absent) unless `LogConnections` is on.
+    pub output_rules: Vec<Rule>,
 }
 
 impl TablePlan {
-    /// Each chain with its rules, in creation order.
-    pub fn chains(&self) -> [(ChainName, &[Rule]); 2] {
-        [
+    /// Each chain with its rules, in creation order; the output chain only when it has rules.
+    pub fn chains(&self) -> Vec<(ChainName, &[Rule])> {
+        let mut chains = vec![
             (ChainName::Input, self.rules.as_slice()),
             (ChainName::Icmpv6, self.icmpv6_rules.as_slice()),
-        ]
+        ];
+        if !self.output_rules.is_empty() {
+            chains.push((ChainName::Output, self.output_rules.as_slice()));
+        }
+        chains
     }
 
     /// The total number of set elements.
@@ -221,5 +233,6 @@ pub fn full(state: &State, options: &Options) -> TablePlan {
         sets,
         rules: rule::chain(state.logging(), options),
         icmpv6_rules: rule::icmpv6_chain(),
+        output_rules: rule::output_chain(state.logging(), options),
     }
 }

@@ -21,8 +21,14 @@ pub fn render(plan: &TablePlan) -> String {
             out.push('\n');
         }
         let _ = writeln!(out, "\tchain {} {{", chain.as_str());
-        if chain == ChainName::Input {
-            out.push_str("\t\ttype filter hook input priority filter; policy accept;\n");
+        match chain {
+            ChainName::Input => {
+                out.push_str("\t\ttype filter hook input priority filter; policy accept;\n");
+            }
+            ChainName::Output => {
+                out.push_str("\t\ttype filter hook output priority filter; policy accept;\n");
+            }
+            ChainName::Icmpv6 => {}
         }
         for rule in rules {
             let _ = writeln!(out, "\t\t{}", rule_text(rule));
@@ -62,9 +68,14 @@ pub(crate) fn element_text(element: &Element) -> String {
 pub(crate) fn rule_text(rule: &Rule) -> String {
     const OPEN_KEY: &str = "iifname . meta l4proto . th dport";
     const GLOBAL_KEY: &str = "meta l4proto . th dport";
+    const COUNTER: &str = "counter packets 0 bytes 0";
     let icmp = Icmpv6Type::nft_name;
     match rule {
         Rule::AcceptLoopback => "iif \"lo\" accept".to_owned(),
+        Rule::AcceptLoopbackOut => "oif \"lo\" accept".to_owned(),
+        Rule::AcceptUnfirewalledOut => {
+            format!("oifname @{} accept", SetName::Unfirewalled.as_str())
+        }
         Rule::AcceptEstablished => "ct state established,related accept".to_owned(),
         Rule::JumpIcmpv6 => format!("meta l4proto ipv6-icmp jump {ICMPV6_CHAIN}"),
         Rule::AcceptNeighbourDiscovery(t) => {
@@ -81,23 +92,28 @@ pub(crate) fn rule_text(rule: &Rule) -> String {
             format!("icmpv6 type echo-request limit rate {per_second}/second accept")
         }
         Rule::Log {
-            set,
             kind,
             group,
             per_second,
             snaplen,
         } => {
-            let matcher = match set {
-                Some(SetName::GlobalOpen) => format!("{GLOBAL_KEY} @global_open "),
-                Some(set) => format!("{OPEN_KEY} @{} ", set.as_str()),
-                None => String::new(),
+            let matcher = match kind {
+                LogKind::DropInvalid => "ct state invalid ".to_owned(),
+                LogKind::DropRoutingHeader0 => "rt type 0 ".to_owned(),
+                LogKind::OpenPair => format!("{OPEN_KEY} @{} ", SetName::Open.as_str()),
+                LogKind::DropIgnored => format!("{OPEN_KEY} @{} ", SetName::Ignored.as_str()),
+                LogKind::OpenGlobal => format!("{GLOBAL_KEY} @{} ", SetName::GlobalOpen.as_str()),
+                LogKind::DropNotOpen => String::new(),
+                LogKind::OpenOut => "ct state new ".to_owned(),
             };
-            let prefix = match kind {
-                LogKind::Open | LogKind::Drop => kind.prefix(),
-            };
+            let label = kind
+                .label()
+                .map_or_else(String::new, |bit| format!("ct label set {bit} "));
+            // The counters as a fresh table lists them (`nft -f` accepts the same text).
             format!(
-                "{matcher}limit rate {per_second}/second log prefix \"{prefix}\" group {group} \
-                 snaplen {snaplen}"
+                "{matcher}{COUNTER} {label}limit rate {per_second}/second {COUNTER} log prefix \
+                 \"{}\" group {group} snaplen {snaplen}",
+                kind.prefix()
             )
         }
         Rule::AcceptOpen => format!("{OPEN_KEY} @{} accept", SetName::Open.as_str()),

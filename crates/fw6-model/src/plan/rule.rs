@@ -1,7 +1,7 @@
 //! The chains' rules, as meaning rather than expressions; the kernel crate turns each into
 //! the netlink expressions nft itself would generate.
 
-use super::{EchoRequest, Options, SetName};
+use super::{EchoRequest, Options};
 use crate::LogSettings;
 
 /// ICMPv6 types the chain names (RFC 4890 §4.4).
@@ -88,24 +88,106 @@ impl Icmpv6Type {
     }
 }
 
-/// What a log rule records.
+/// What a log rule records: which verdict it announces and why. Each kind has a rule of its own,
+/// right before the rule that gives the verdict and with the same match, so every packet that
+/// verdict takes is offered to the log, and the NFLOG prefix tells the reader which one it was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LogKind {
-    /// An accepted new inbound connection (`LogConnections`).
-    Open,
-    /// A dropped packet (`LogDroppedPackets`).
-    Drop,
+    /// A new inbound connection accepted by a per-connection open pair (`LogConnections`).
+    OpenPair,
+    /// A new inbound connection accepted by a global open pair (`LogConnections`).
+    OpenGlobal,
+    /// A new outbound connection of the host's own, out of a firewalled connection
+    /// (`LogConnections`; in the output chain).
+    OpenOut,
+    /// Dropped by `ct state invalid drop` (`LogDroppedPackets`).
+    DropInvalid,
+    /// Dropped by `rt type 0 drop` (`LogDroppedPackets`).
+    DropRoutingHeader0,
+    /// Dropped because the global pair is ignored on this connection (`LogDroppedPackets`).
+    DropIgnored,
+    /// Dropped by the final `drop`: nothing opened the port (`LogDroppedPackets`).
+    DropNotOpen,
 }
 
 impl LogKind {
-    /// The NFLOG prefix, which the log reader uses to tell the two apart.
+    /// Every kind, in chain order.
+    pub const ALL: [Self; 7] = [
+        Self::DropInvalid,
+        Self::DropRoutingHeader0,
+        Self::OpenPair,
+        Self::DropIgnored,
+        Self::OpenGlobal,
+        Self::DropNotOpen,
+        Self::OpenOut,
+    ];
+
+    /// The log line's action: `OPEN` or `DROP`.
+    pub const fn action(self) -> &'static str {
+        match self {
+            Self::OpenPair | Self::OpenGlobal | Self::OpenOut => "OPEN",
+            _ => "DROP",
+        }
+    }
+
+    /// The log line's reason (its `info` field): why the packet got its verdict.
+    pub const fn reason(self) -> &'static str {
+        match self {
+            Self::OpenPair => "open",
+            Self::OpenGlobal => "global",
+            Self::OpenOut => "out",
+            Self::DropInvalid => "invalid",
+            Self::DropRoutingHeader0 => "rh0",
+            Self::DropIgnored => "ignored",
+            Self::DropNotOpen => "not-open",
+        }
+    }
+
+    /// The NFLOG prefix, `fw6 ACTION reason`, which the log reader maps back to the kind.
     pub const fn prefix(self) -> &'static str {
         match self {
-            Self::Open => "fw6 OPEN",
-            Self::Drop => "fw6 DROP",
+            Self::OpenPair => "fw6 OPEN open",
+            Self::OpenGlobal => "fw6 OPEN global",
+            Self::OpenOut => "fw6 OPEN out",
+            Self::DropInvalid => "fw6 DROP invalid",
+            Self::DropRoutingHeader0 => "fw6 DROP rh0",
+            Self::DropIgnored => "fw6 DROP ignored",
+            Self::DropNotOpen => "fw6 DROP not-open",
+        }
+    }
+
+    /// The kind whose rule uses `prefix`; `None` for anyone else's.
+    pub fn from_prefix(prefix: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.prefix() == prefix)
+    }
+
+    /// Whether `LogDroppedPackets` (else `LogConnections`) switches it on.
+    pub const fn is_drop(self) -> bool {
+        !matches!(self, Self::OpenPair | Self::OpenGlobal | Self::OpenOut)
+    }
+
+    /// The conntrack label bit the rule sets on every connection it sees (before the rate
+    /// limit), so fw6d can tell the connections it logged OPEN when conntrack reports their
+    /// end; `None` for the drop logs.
+    pub const fn label(self) -> Option<u8> {
+        match self {
+            Self::OpenPair | Self::OpenGlobal => Some(CONNECTION_LABEL_IN),
+            Self::OpenOut => Some(CONNECTION_LABEL_OUT),
+            _ => None,
         }
     }
 }
+
+/// The conntrack label bit (`ct label set 127`) of inbound connections fw6 opened. Labels, not
+/// `ct mark`: the mark is one 32-bit value that other tools (wg-quick, Kubernetes networking,
+/// policy routing setups) save and overwrite, while setting a label bit leaves every other bit
+/// alone; fw6 takes the two highest of the 128.
+pub const CONNECTION_LABEL_IN: u8 = 127;
+/// The conntrack label bit (`ct label set 126`) of the host's own connections out of a
+/// firewalled connection.
+pub const CONNECTION_LABEL_OUT: u8 = 126;
+
+impl LogKind {}
 
 /// Bytes of a logged packet the kernel copies to the reader: the IPv6 header (40), a few
 /// extension headers and the TCP header fit; the payload, which the log never shows, stays in
@@ -117,6 +199,10 @@ pub const LOG_SNAPLEN: u32 = 128;
 pub enum Rule {
     /// `iif "lo" accept`.
     AcceptLoopback,
+    /// `oif "lo" accept` (output chain).
+    AcceptLoopbackOut,
+    /// `oifname @unfirewalled accept` (output chain).
+    AcceptUnfirewalledOut,
     /// `ct state established,related accept`: replies to traffic the host started.
     AcceptEstablished,
     /// `meta l4proto ipv6-icmp jump input_icmpv6`: ICMPv6 packets go through the must-pass
@@ -140,11 +226,12 @@ pub enum Rule {
         /// Packets per second.
         per_second: u32,
     },
-    /// A rate-limited `log` of packets matching `set` (open/global) or of everything (drop).
+    /// `MATCH counter limit rate N/second counter log prefix "fw6 …" group G snaplen S`: logs,
+    /// up to a rate, the packets the next rule will give its verdict (`MATCH` is that rule's).
+    /// The counter before the limit counts every such packet, the one after it those logged:
+    /// the difference is what the rate limit suppressed, which fw6d reads and reports.
     Log {
-        /// Which set the packet matched, `None` for the drop log.
-        set: Option<SetName>,
-        /// Open or drop.
+        /// Which verdict it announces, and so its match and prefix.
         kind: LogKind,
         /// NFLOG group.
         group: u16,
@@ -166,29 +253,38 @@ pub enum Rule {
 /// The input chain of docs/ruleset.md, in order: DESIGN §3's, with the echo-request rule after
 /// the set rules.
 pub(super) fn chain(logging: &LogSettings, options: &Options) -> Vec<Rule> {
-    let log = |set, kind| Rule::Log {
-        set,
+    let log = |kind| Rule::Log {
         kind,
         group: options.log_group,
         per_second: options.log_per_second,
         snaplen: LOG_SNAPLEN,
+    };
+    let on = |kind: LogKind| {
+        if kind.is_drop() {
+            logging.log_dropped_packets
+        } else {
+            logging.log_connections
+        }
     };
     let mut rules = vec![
         Rule::AcceptLoopback,
         Rule::AcceptEstablished,
         Rule::JumpIcmpv6,
         Rule::AcceptUnfirewalled,
-        Rule::DropInvalid,
-        Rule::DropRoutingHeader0,
     ];
-    if logging.log_connections {
-        rules.push(log(Some(SetName::Open), LogKind::Open));
+    // Each verdict rule after its own log rule, when that log is on.
+    for (kind, verdict) in [
+        (LogKind::DropInvalid, Rule::DropInvalid),
+        (LogKind::DropRoutingHeader0, Rule::DropRoutingHeader0),
+        (LogKind::OpenPair, Rule::AcceptOpen),
+        (LogKind::DropIgnored, Rule::DropIgnored),
+        (LogKind::OpenGlobal, Rule::AcceptGlobalOpen),
+    ] {
+        if on(kind) {
+            rules.push(log(kind));
+        }
+        rules.push(verdict);
     }
-    rules.extend([Rule::AcceptOpen, Rule::DropIgnored]);
-    if logging.log_connections {
-        rules.push(log(Some(SetName::GlobalOpen), LogKind::Open));
-    }
-    rules.push(Rule::AcceptGlobalOpen);
     // After the set rules, not before them as DESIGN §3 lists it: the sets hold only TCP and
     // UDP pairs, so no rule between can match an echo request and its verdict is the same,
     // while a new TCP or UDP packet to an open port evaluates one rule less. (`fw6-bench
@@ -197,11 +293,30 @@ pub(super) fn chain(logging: &LogSettings, options: &Options) -> Vec<Rule> {
     if let EchoRequest::Accept { per_second } = options.echo_request {
         rules.push(Rule::AcceptEchoRequest { per_second });
     }
-    if logging.log_dropped_packets {
-        rules.push(log(None, LogKind::Drop));
+    if on(LogKind::DropNotOpen) {
+        rules.push(log(LogKind::DropNotOpen));
     }
     rules.push(Rule::Drop);
     rules
+}
+
+/// The output chain: empty unless `LogConnections` is on; then loopback and unfirewalled
+/// connections leave it at once and a new connection out of a firewalled one is labelled and
+/// logged. Every packet leaves it accepted: fw6 filters only what comes in.
+pub(super) fn output_chain(logging: &LogSettings, options: &Options) -> Vec<Rule> {
+    if !logging.log_connections {
+        return Vec::new();
+    }
+    vec![
+        Rule::AcceptLoopbackOut,
+        Rule::AcceptUnfirewalledOut,
+        Rule::Log {
+            kind: LogKind::OpenOut,
+            group: options.log_group,
+            per_second: options.log_per_second,
+            snaplen: LOG_SNAPLEN,
+        },
+    ]
 }
 
 /// The `input_icmpv6` chain: RFC 4890 must-pass ICMPv6, in order.

@@ -184,7 +184,7 @@ pub fn status(s: &Status) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default();
-    format!(
+    let mut out = format!(
         "fw6d {}: reachable\nkernel table: {table_state} (generation {}, {} drift repairs)\n\
          connections: {}\nglobal open pairs: {}\nopen pairs on connections: {}\n\
          ignored global pairs: {}\nlog events lost: {}",
@@ -196,7 +196,12 @@ pub fn status(s: &Status) -> String {
         s.open,
         s.ignored,
         s.log_lost
-    )
+    );
+    if let Some(n) = s.log_suppressed {
+        out.push_str("\nlog events over the rate limit: ");
+        out.push_str(&n.to_string());
+    }
+    out
 }
 
 fn set_json(set: &PortSet) -> Value {

@@ -3,42 +3,13 @@
 use std::fmt::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use fw6_kernel::conntrack::CtEvent;
 use fw6_kernel::nflog::Record;
+use fw6_model::plan::LogKind;
 
 /// The `#Fields` directive's value: the columns of every packet line, space-separated.
 pub const FIELDS: &str =
-    "date time action protocol src-ip dst-ip src-port dst-port size tcpflags interface";
-
-/// What the rule that logged a packet did with it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    /// `LogDroppedPackets`: an unsolicited packet was dropped.
-    Drop,
-    /// `LogConnections`: a new inbound connection was accepted.
-    Open,
-}
-
-impl Action {
-    /// The action of a record, from the prefix the plan gave its rule; `None` for records of
-    /// rules that are not fw6's (someone else logging to the same group).
-    pub fn from_prefix(prefix: &str) -> Option<Self> {
-        use fw6_model::plan::LogKind;
-        if prefix == LogKind::Drop.prefix() {
-            Some(Self::Drop)
-        } else if prefix == LogKind::Open.prefix() {
-            Some(Self::Open)
-        } else {
-            None
-        }
-    }
-
-    const fn as_str(self) -> &'static str {
-        match self {
-            Self::Drop => "DROP",
-            Self::Open => "OPEN",
-        }
-    }
-}
+    "date time action protocol src-ip dst-ip src-port dst-port size tcpflags interface info";
 
 /// The header written at the top of every new file.
 pub fn header() -> String {
@@ -53,11 +24,18 @@ pub fn lost(count: u64) -> String {
     format!("#Lost: {count} events\n")
 }
 
-/// One packet's line. `read_at` stands in for the time when the kernel did not stamp the
-/// packet; `interface` is the input interface's name.
-pub fn packet(action: Action, record: &Record, read_at: SystemTime, interface: &str) -> String {
+/// The comment line reporting `count` events the kernel's rate limits kept from the log since
+/// the previous one.
+pub fn suppressed(count: u64) -> String {
+    format!("#Lost: {count} events (rate limit)\n")
+}
+
+/// One packet's line. `kind` is the rule that logged it (action and reason); `read_at` stands in
+/// for the time when the kernel did not stamp the packet; `interface` is the input interface's
+/// name.
+pub fn packet(kind: LogKind, record: &Record, read_at: SystemTime, interface: &str) -> String {
     let (date, time) = utc(record.timestamp.unwrap_or(read_at));
-    let mut out = format!("{date} {time} {} ", action.as_str());
+    let mut out = format!("{date} {time} {} ", kind.action());
     let dash = |v: Option<u16>| v.map_or_else(|| "-".to_owned(), |v| v.to_string());
     match &record.packet {
         Some(p) => {
@@ -78,8 +56,25 @@ pub fn packet(action: Action, record: &Record, read_at: SystemTime, interface: &
         None => out.push_str("- - - - - - -"),
     }
     let interface = if interface.is_empty() { "-" } else { interface };
-    let _ = writeln!(out, " {interface}");
+    let _ = writeln!(out, " {interface} {}", kind.reason());
     out
+}
+
+/// The line for the end of a connection logged OPEN: its original direction's addresses and
+/// ports; conntrack gives no size, flags or interface for it. `info` is `in` or `out`, the way
+/// it was opened.
+pub fn close(event: &CtEvent, inbound: bool, at: SystemTime) -> String {
+    let (date, time) = utc(at);
+    let dash = |v: Option<u16>| v.map_or_else(|| "-".to_owned(), |v| v.to_string());
+    format!(
+        "{date} {time} CLOSE {} {} {} {} {} - - - {}\n",
+        protocol(event.protocol),
+        event.src,
+        event.dst,
+        dash(event.src_port),
+        dash(event.dst_port),
+        if inbound { "in" } else { "out" }
+    )
 }
 
 /// The protocol column: the common names, other protocols by number.
@@ -154,8 +149,9 @@ mod tests {
     #[test]
     fn a_packet_line_has_every_field_and_no_spaces_inside_one() {
         let record = Record {
-            prefix: "fw6 DROP".into(),
+            prefix: "fw6 DROP not-open".into(),
             indev: Some(3),
+            outdev: None,
             timestamp: Some(UNIX_EPOCH + Duration::from_secs(1_767_225_599)),
             packet: Some(Packet {
                 src: addr("fd00:1::2"),
@@ -168,10 +164,10 @@ mod tests {
             }),
             copied: 80,
         };
-        let line = packet(Action::Drop, &record, UNIX_EPOCH, "lan0");
+        let line = packet(LogKind::DropNotOpen, &record, UNIX_EPOCH, "lan0");
         assert_eq!(
             line,
-            "2025-12-31 23:59:59 DROP TCP fd00:1::2 fd00:1::1 40000 22 80 S lan0\n"
+            "2025-12-31 23:59:59 DROP TCP fd00:1::2 fd00:1::1 40000 22 80 S lan0 not-open\n"
         );
         assert_eq!(
             line.split_whitespace().count(),
@@ -182,8 +178,9 @@ mod tests {
     #[test]
     fn missing_values_are_dashes() {
         let record = Record {
-            prefix: "fw6 OPEN".into(),
+            prefix: "fw6 OPEN global".into(),
             indev: None,
+            outdev: None,
             timestamp: None,
             packet: Some(Packet {
                 src: addr("fe80::1"),
@@ -196,19 +193,50 @@ mod tests {
             }),
             copied: 64,
         };
-        let line = packet(Action::Open, &record, UNIX_EPOCH, "");
+        let line = packet(LogKind::OpenGlobal, &record, UNIX_EPOCH, "");
         assert_eq!(
             line,
-            "1970-01-01 00:00:00 OPEN ICMPv6 fe80::1 ff02::1 - - 64 - -\n"
+            "1970-01-01 00:00:00 OPEN ICMPv6 fe80::1 ff02::1 - - 64 - - global\n"
         );
     }
 
     #[test]
-    fn only_fw6_prefixes_have_an_action() {
-        assert_eq!(Action::from_prefix("fw6 DROP"), Some(Action::Drop));
-        assert_eq!(Action::from_prefix("fw6 OPEN"), Some(Action::Open));
-        assert_eq!(Action::from_prefix("someone else"), None);
+    fn every_prefix_maps_back_to_its_kind_and_others_to_none() {
+        for kind in LogKind::ALL {
+            assert_eq!(LogKind::from_prefix(kind.prefix()), Some(kind));
+            assert_eq!(
+                kind.prefix(),
+                format!("fw6 {} {}", kind.action(), kind.reason())
+            );
+        }
+        assert_eq!(LogKind::from_prefix("fw6 DROP"), None);
+        assert_eq!(LogKind::from_prefix("someone else"), None);
         assert!(header().ends_with(&format!("#Fields: {FIELDS}\n")));
         assert_eq!(lost(12), "#Lost: 12 events\n");
+        assert_eq!(suppressed(7), "#Lost: 7 events (rate limit)\n");
+    }
+
+    #[test]
+    fn a_close_line_has_every_field() {
+        use fw6_kernel::conntrack::{CtEvent, CtEventKind};
+        let event = CtEvent {
+            kind: CtEventKind::Destroy,
+            id: Some(1),
+            labels: [0; 16],
+            protocol: 17,
+            src: addr("fd00:1::1"),
+            dst: addr("fd00:1::2"),
+            src_port: Some(5353),
+            dst_port: Some(53),
+        };
+        let line = close(&event, false, UNIX_EPOCH);
+        assert_eq!(
+            line,
+            "1970-01-01 00:00:00 CLOSE UDP fd00:1::1 fd00:1::2 5353 53 - - - out\n"
+        );
+        assert_eq!(
+            line.split_whitespace().count(),
+            FIELDS.split_whitespace().count()
+        );
     }
 }

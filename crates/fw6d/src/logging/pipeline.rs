@@ -1,19 +1,24 @@
-//! The reader and writer threads and the bounded queue between them.
+//! The writer thread and the bounded queue that feeds it; the readers are in `readers.rs`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
-use fw6_kernel::nflog::{InterfaceNames, NflogError, Reader, ReaderOptions, Record};
+use fw6_kernel::conntrack::CtEvent;
+use fw6_kernel::nflog::{InterfaceNames, NflogError, Record};
 use fw6_model::State;
+use fw6_model::plan::LogKind;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
 use super::LogCounters;
 use super::file::LogFile;
-use super::line::{self, Action};
+use super::line;
+use super::readers::LogReaders;
+use super::suppressed::Suppressed;
 
 /// How often the writer wakes without events, to follow settings and SIGHUP.
 const TICK: Duration = Duration::from_millis(200);
@@ -24,90 +29,62 @@ const LOG_NICE: i32 = 10;
 /// Events written between flushes while the queue stays full.
 const BATCH: usize = 4096;
 
-/// One logged packet on its way to the file.
-struct Event {
-    action: Action,
-    record: Record,
-    read_at: SystemTime,
+/// One log line on its way to the file.
+pub(super) enum Event {
+    /// A packet a log rule sent.
+    Packet {
+        kind: LogKind,
+        record: Record,
+        read_at: SystemTime,
+    },
+    /// The end of a connection logged OPEN; `inbound` as it was opened.
+    Close {
+        event: CtEvent,
+        inbound: bool,
+        read_at: SystemTime,
+    },
 }
 
-/// Binds NFLOG group `group` in the calling thread's network namespace and starts the reader
-/// and writer threads, joined by a queue of `queue` events. The file follows `state`'s logging
-/// settings. Fails only if the group cannot be bound (another program reads it, no privilege).
+/// Starts the writer thread, fed by a queue of `queue` events, and returns the switch that binds
+/// NFLOG group `group` and runs the reader while a log setting is on (the engine drives it).
+/// The file follows `state`'s logging settings. Fails only if the thread cannot start.
 pub fn start(
     group: u16,
     queue: usize,
     state: watch::Receiver<Arc<State>>,
     counters: Arc<LogCounters>,
-) -> Result<(), NflogError> {
-    let reader = Reader::bind(group, &ReaderOptions::default())?;
+) -> Result<LogReaders, NflogError> {
     let (tx, rx) = mpsc::sync_channel(queue.max(1));
-    let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
-        std::thread::Builder::new()
-            .name(name.to_owned())
-            .spawn(f)
-            .map(drop)
-            .map_err(|source| NflogError::Socket {
-                step: "start a log thread",
-                source,
-            })
-    };
-    let reader_counters = Arc::clone(&counters);
-    spawn(
-        "fw6d-nflog",
-        Box::new(move || {
-            yield_to_the_api();
-            read(reader, &tx, &reader_counters);
-        }),
-    )?;
+    let writer_counters = Arc::clone(&counters);
     spawn(
         "fw6d-logfile",
         Box::new(move || {
             yield_to_the_api();
-            write(&rx, state, &counters);
+            write(&rx, state, &writer_counters);
         }),
     )?;
-    info!(group, queue, "reading the NFLOG group for the firewall log");
-    Ok(())
+    Ok(LogReaders::new(group, tx, counters))
+}
+
+/// Starts a named log thread.
+pub(super) fn spawn(name: &str, f: Box<dyn FnOnce() + Send>) -> Result<JoinHandle<()>, NflogError> {
+    std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(f)
+        .map_err(|source| NflogError::Socket {
+            step: "start a log thread",
+            source,
+        })
 }
 
 /// Lowers the calling thread's CPU priority (nice 10). On a busy machine a flood then costs
 /// log lines — dropped and counted — rather than API latency: the D-Bus service and the engine
 /// run at the daemon's normal priority and win every contended CPU slice. Failure (a seccomp
 /// filter, say) only means the thread keeps the normal priority.
-fn yield_to_the_api() {
+pub(super) fn yield_to_the_api() {
     let tid = rustix::thread::gettid();
     if let Err(e) = rustix::process::setpriority_process(Some(tid), LOG_NICE) {
         warn!(%e, "cannot lower a log thread's priority");
-    }
-}
-
-/// The reader: never waits for the writer. Ends when the writer is gone.
-fn read(mut reader: Reader, tx: &SyncSender<Event>, counters: &LogCounters) {
-    let mut batch = Vec::with_capacity(256);
-    loop {
-        if let Err(e) = reader.read(&mut batch) {
-            warn!(%e, "reading the NFLOG group failed; retrying in a second");
-            std::thread::sleep(Duration::from_secs(1));
-        }
-        let read_at = SystemTime::now();
-        for record in batch.drain(..) {
-            let Some(action) = Action::from_prefix(&record.prefix) else {
-                continue;
-            };
-            match tx.try_send(Event {
-                action,
-                record,
-                read_at,
-            }) {
-                Ok(()) => {}
-                Err(TrySendError::Full(_)) => {
-                    counters.queue_full.fetch_add(1, Ordering::Relaxed);
-                }
-                Err(TrySendError::Disconnected(_)) => return,
-            }
-        }
-        counters.kernel.store(reader.lost(), Ordering::Relaxed);
     }
 }
 
@@ -120,6 +97,9 @@ struct Writer<'a> {
     failing: bool,
     reported: u64,
     last_report: Instant,
+    /// The log rules' counters, read every [`LOST_EVERY`] while a log switch is on.
+    suppressed: Suppressed,
+    suppressed_reported: u64,
 }
 
 fn write(rx: &Receiver<Event>, mut state: watch::Receiver<Arc<State>>, counters: &LogCounters) {
@@ -131,6 +111,8 @@ fn write(rx: &Receiver<Event>, mut state: watch::Receiver<Arc<State>>, counters:
         failing: false,
         reported: 0,
         last_report: Instant::now(),
+        suppressed: Suppressed::default(),
+        suppressed_reported: 0,
     };
     loop {
         let first = match rx.recv_timeout(TICK) {
@@ -155,6 +137,10 @@ fn write(rx: &Receiver<Event>, mut state: watch::Receiver<Arc<State>>, counters:
             }
         }
         if w.last_report.elapsed() >= LOST_EVERY {
+            let logging = state.borrow().logging().clone();
+            if logging.log_dropped_packets || logging.log_connections {
+                w.suppressed.read(counters);
+            }
             w.report_lost();
         }
         let result = w.file.flush();
@@ -164,8 +150,25 @@ fn write(rx: &Receiver<Event>, mut state: watch::Receiver<Arc<State>>, counters:
 
 impl Writer<'_> {
     fn event(&mut self, event: &Event) {
-        let interface = event.record.indev.map_or("", |i| self.names.name(i));
-        let text = line::packet(event.action, &event.record, event.read_at, interface);
+        let text = match event {
+            Event::Packet {
+                kind,
+                record,
+                read_at,
+            } => {
+                let device = match kind {
+                    LogKind::OpenOut => record.outdev,
+                    _ => record.indev,
+                };
+                let interface = device.map_or("", |i| self.names.name(i));
+                line::packet(*kind, record, *read_at, interface)
+            }
+            Event::Close {
+                event,
+                inbound,
+                read_at,
+            } => line::close(event, *inbound, *read_at),
+        };
         let result = self.file.write(&text);
         if result.is_err() {
             self.counters.unwritable.fetch_add(1, Ordering::Relaxed);
@@ -180,6 +183,14 @@ impl Writer<'_> {
         if total > self.reported {
             let result = self.file.write(&line::lost(total - self.reported));
             self.reported = total;
+            self.check(result);
+        }
+        let suppressed = self.counters.suppressed();
+        if suppressed > self.suppressed_reported {
+            let result = self
+                .file
+                .write(&line::suppressed(suppressed - self.suppressed_reported));
+            self.suppressed_reported = suppressed;
             self.check(result);
         }
     }

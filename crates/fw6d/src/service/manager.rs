@@ -214,6 +214,10 @@ impl ManagerIface {
         put("ignored", Variant::from(count(ignored)));
         put("version", Variant::from(env!("CARGO_PKG_VERSION")));
         put("log_lost", Variant::from(self.shared.log_counters().lost()));
+        put(
+            "log_suppressed",
+            Variant::from(self.shared.log_counters().suppressed()),
+        );
         out
     }
 

@@ -414,7 +414,7 @@ fn a_flood_leaves_the_api_responsive_and_reports_lost_events() {
     // the other load of a shared machine moves medians as much as a flood does. A round that
     // misses the bound is run once more, and the better round counts.
     let (idle_check, idle_open) = (median(idle_checks), median(idle_opens));
-    let slack = std::time::Duration::from_millis(20);
+    let slack = Duration::from_millis(20);
     let (check_bound, open_bound) = (
         idle_check.max(off_check) * 5 + slack,
         idle_open.max(off_open) * 5 + slack,
@@ -687,7 +687,7 @@ fn events_over_the_rate_limit_are_counted_and_written() {
         "{rule}"
     );
     // Status reports them too.
-    let status = common::data(&lab.manager("Status", &[]).unwrap());
+    let status = data(&lab.manager("Status", &[]).unwrap());
     assert!(
         status[0]["log_suppressed"]["data"]
             .as_u64()

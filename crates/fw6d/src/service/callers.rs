@@ -21,6 +21,11 @@ pub struct Callers(Mutex<HashMap<String, Provenance>>);
 impl Callers {
     const LIMIT: usize = 4096;
 
+    /// The caller with unique name `sender`, if already known.
+    pub fn cached(&self, sender: &str) -> Option<Provenance> {
+        self.lock().get(sender).cloned()
+    }
+
     /// The caller of `hdr`; asking the bus daemon waits at most `timeout`.
     pub async fn get(
         &self,

@@ -52,7 +52,7 @@ pub struct Shared {
 /// A state-changing call let in: who is calling, and its place among the calls in flight.
 pub(crate) struct Admitted<'a> {
     who: crate::store::Provenance,
-    _ticket: limits::Ticket<'a>,
+    _ticket: Option<limits::Ticket<'a>>,
 }
 
 impl Shared {
@@ -120,15 +120,32 @@ impl Shared {
             .sender()
             .map(zbus::names::UniqueName::as_str)
             .unwrap_or_default();
+        // Root is not bounded (it is the administrator fighting a flood, and could stop fw6d
+        // anyway); a caller not known yet is bounded per connection until the bus has said who
+        // it is, so a flood of first calls cannot make fw6d ask the bus without end.
+        let cached = self.callers.cached(sender);
+        if let Some(who) = cached.as_ref().filter(|w| w.uid == 0) {
+            return Ok(Admitted {
+                who: who.clone(),
+                _ticket: None,
+            });
+        }
         let mut ticket = self.in_flight.enter(sender)?;
-        let who = self
-            .callers
-            .get(conn, hdr, self.config.timeouts().check)
-            .await?;
+        let who = match cached {
+            Some(who) => who,
+            None => {
+                self.callers
+                    .get(conn, hdr, self.config.timeouts().check)
+                    .await?
+            }
+        };
+        if who.uid == 0 {
+            return Ok(Admitted { who, _ticket: None });
+        }
         ticket.charge(who.uid, items)?;
         Ok(Admitted {
             who,
-            _ticket: ticket,
+            _ticket: Some(ticket),
         })
     }
 

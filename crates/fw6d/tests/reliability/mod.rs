@@ -111,11 +111,16 @@ where
 
 /// The object path of a connection, by interface name.
 pub async fn connection_path(conn: &zbus::Connection, ifname: &str) -> String {
-    let reply = call(conn, MANAGER, MANAGER_IFACE, "GetConnection", &(ifname,))
+    try_connection_path(conn, ifname)
         .await
-        .expect("GetConnection");
+        .expect("GetConnection")
+}
+
+/// The object path of a connection, or the error of a daemon that is gone.
+pub async fn try_connection_path(conn: &zbus::Connection, ifname: &str) -> zbus::Result<String> {
+    let reply = call(conn, MANAGER, MANAGER_IFACE, "GetConnection", &(ifname,)).await?;
     let path: OwnedObjectPath = reply.body().deserialize().expect("an object path");
-    path.as_str().to_owned()
+    Ok(path.as_str().to_owned())
 }
 
 /// The configuration reduced to comparable facts. `keys` are what the kernel can hold

@@ -92,6 +92,36 @@ pub async fn run(config: Config) -> Result<(), String> {
     serve(&conn, &shared, &mut watcher, monitor).await
 }
 
+/// Creates the state directory owner-only (0700) and makes an existing store (database, WAL,
+/// shared-memory index) owner-only (0600) when an earlier start or another umask left them
+/// wider: the store's audit rows name the pid, program and bus name of every administrator's
+/// change. New files are private through the umask `main` sets. A mode that cannot be changed
+/// (a read-only or immutable directory) is logged, not fatal: fw6d must still enforce.
+fn private_state(dir: &Path, store: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let tighten = |path: &Path, mode: u32| {
+        let Ok(meta) = std::fs::metadata(path) else {
+            return;
+        };
+        if meta.permissions().mode() & 0o777 & !mode == 0 {
+            return;
+        }
+        if let Err(e) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)) {
+            error!(path = %path.display(), %e, "cannot make the store private (mode {mode:o})");
+        }
+    };
+    tighten(dir, 0o700);
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = store.as_os_str().to_owned();
+        file.push(suffix);
+        let file = Path::new(&file);
+        if std::fs::symlink_metadata(file).is_ok_and(|m| m.is_file()) {
+            tighten(file, 0o600);
+        }
+    }
+    Ok(())
+}
+
 /// Registers the monitor's socket with the runtime.
 #[expect(
     unsafe_code,
@@ -259,34 +289,4 @@ async fn emit(conn: &zbus::Connection, name: &IfName, added: bool) {
     if let Err(e) = sent {
         warn!(%e, "could not emit a connection signal");
     }
-}
-
-/// Creates the state directory owner-only (0700) and makes an existing store (database, WAL,
-/// shared-memory index) owner-only (0600) when an earlier start or another umask left them
-/// wider: the store's audit rows name the pid, program and bus name of every administrator's
-/// change. New files are private through the umask `main` sets. A mode that cannot be changed
-/// (a read-only or immutable directory) is logged, not fatal: fw6d must still enforce.
-fn private_state(dir: &Path, store: &Path) -> Result<(), String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let tighten = |path: &Path, mode: u32| {
-        let Ok(meta) = std::fs::metadata(path) else {
-            return;
-        };
-        if meta.permissions().mode() & 0o777 & !mode == 0 {
-            return;
-        }
-        if let Err(e) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)) {
-            error!(path = %path.display(), %e, "cannot make the store private (mode {mode:o})");
-        }
-    };
-    tighten(dir, 0o700);
-    for suffix in ["", "-wal", "-shm"] {
-        let mut file = store.as_os_str().to_owned();
-        file.push(suffix);
-        let file = Path::new(&file);
-        if std::fs::symlink_metadata(file).is_ok_and(|m| m.is_file()) {
-            tighten(file, 0o600);
-        }
-    }
-    Ok(())
 }

@@ -26,6 +26,9 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    // Whatever started fw6d (systemd's `UMask=` or a shell's 022), what it creates is its own:
+    // the store holds the audit of every change (who, which program), not for other users.
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let args = Args::parse();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(&args.log))
@@ -33,9 +36,6 @@ fn main() -> ExitCode {
         // Colours only for a person at a terminal, never escape codes in a journal or a file.
         .with_ansi(std::io::stderr().is_terminal())
         .init();
-    // Whatever started fw6d (systemd's `UMask=` or a shell's 022), what it creates is its own:
-    // the store holds the audit of every change (who, which program), not for other users.
-    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let must_exist = args.config.as_os_str() != DEFAULT_CONFIG_PATH;
     let mut config = match Config::load(&args.config, must_exist) {
         Ok(config) => config,

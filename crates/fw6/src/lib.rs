@@ -31,7 +31,10 @@ mod fetch;
 pub mod file;
 mod info;
 mod manager;
+pub mod range;
 mod remote;
+pub mod services;
+pub mod spec;
 pub mod wire;
 
 pub use batch::Batch;

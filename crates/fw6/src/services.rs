@@ -140,7 +140,7 @@ impl Services {
             .map(|known| (strsim::levenshtein(&name, known), known))
             .filter(|(d, _)| *d <= 3)
             .collect();
-        scored.sort();
+        scored.sort_unstable();
         scored.into_iter().take(n).map(|(_, k)| k).collect()
     }
 }

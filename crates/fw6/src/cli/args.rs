@@ -17,9 +17,9 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub json: bool,
 
-    /// The D-Bus address of the bus fw6d is on (default: $FW6_BUS_ADDRESS, else the system
-    /// bus). The variable is read when connecting, not by the parser, so usage lines never show
-    /// `--bus` as if it had been typed.
+    /// The D-Bus address of the bus fw6d is on (default: $FW6_BUS_ADDRESS, else the system bus).
+    // Not clap's `env`: with it, usage lines show `--bus` as if typed whenever the variable is
+    // set. `Manager::connect` reads the variable itself.
     #[arg(long, global = true, value_name = "ADDRESS")]
     pub bus: Option<String>,
 

@@ -5,13 +5,134 @@
 use fw6::range::fold;
 use fw6::services::Services;
 use fw6::spec::{self, Bare, Pairs};
-use fw6::{EntryName, Mutation, PortEntry, PortKey};
+use fw6::{EntryName, IfName, Mutation, PortEntry, PortKey};
 use serde_json::{Value, json};
 
 use super::exit::Failure;
 use super::output::Out;
 use super::run::Session;
-use super::target::Target;
+use super::target::{self, Target};
+
+/// A command that changes pairs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// `fw6 port open`.
+    OpenPort,
+    /// `fw6 port close`.
+    ClosePort,
+    /// `fw6 global open`.
+    OpenGlobal,
+    /// `fw6 global close`.
+    CloseGlobal,
+    /// `fw6 global ignore`.
+    Ignore,
+    /// `fw6 global observe`.
+    Observe,
+}
+
+impl Op {
+    /// The mutation for one pair; `conn` is set for the connection ops.
+    fn mutation(self, conn: Option<&IfName>, key: PortKey, name: &EntryName) -> Mutation {
+        let connection = || conn.cloned().expect("a connection op has a connection");
+        let name = name.clone();
+        match self {
+            Self::OpenPort => Mutation::OpenPort {
+                connection: connection(),
+                key,
+                name,
+            },
+            Self::ClosePort => Mutation::ClosePort {
+                connection: connection(),
+                key,
+            },
+            Self::OpenGlobal => Mutation::OpenGlobalPort { key, name },
+            Self::CloseGlobal => Mutation::CloseGlobalPort { key },
+            Self::Ignore => Mutation::IgnoreGlobalPort {
+                connection: connection(),
+                key,
+                name,
+            },
+            Self::Observe => Mutation::ObserveGlobalPort {
+                connection: connection(),
+                key,
+            },
+        }
+    }
+
+    /// The answer's field and value.
+    fn answer(self) -> (&'static str, bool) {
+        match self {
+            Self::OpenPort | Self::OpenGlobal => ("open", true),
+            Self::ClosePort | Self::CloseGlobal => ("open", false),
+            Self::Ignore => ("ignored", true),
+            Self::Observe => ("ignored", false),
+        }
+    }
+
+    /// The sentence for people about `what` on `conn`.
+    fn sentence(self, conn: &str, what: &str) -> String {
+        match self {
+            Self::OpenPort => format!("{conn}: {what} open"),
+            Self::ClosePort => format!("{conn}: {what} closed"),
+            Self::OpenGlobal => format!("{what} globally open"),
+            Self::CloseGlobal => format!("{what} globally closed"),
+            Self::Ignore => format!("{conn}: global {what} ignored"),
+            Self::Observe => format!("{conn}: global {what} observed"),
+        }
+    }
+}
+
+/// The arguments of a pair command.
+#[derive(Debug, Clone, Copy)]
+pub struct PairArgs<'a> {
+    /// CONN as typed (connection ops only).
+    pub conn: Option<&'a str>,
+    /// PORT/PROTO as typed.
+    pub pair: &'a str,
+    /// `--name` (empty when not given, and for closing ops).
+    pub name: &'a str,
+    /// `--absent`.
+    pub absent: bool,
+}
+
+/// Runs a pair command: arguments validated first, then the connection resolved (a new one
+/// only for opening ops), then one `Apply` for every pair the argument stands for.
+pub async fn pair_command(
+    session: &Session,
+    op: Op,
+    args: PairArgs<'_>,
+    out: Out,
+) -> Result<(), Failure> {
+    let p = pairs(args.pair)?;
+    let name = entry_name(args.name, &p)?;
+    let target = match (args.conn, op) {
+        (None, _) => None,
+        (Some(conn), Op::OpenPort | Op::Ignore) => {
+            Some(target::any(session, conn, args.absent).await?)
+        }
+        (Some(conn), _) => Some(target::known(session, conn).await?),
+    };
+    let conn_name = target.as_ref().map(|t| &t.name);
+    let mutations: Vec<Mutation> = p
+        .keys
+        .iter()
+        .map(|key| op.mutation(conn_name, *key, &name))
+        .collect();
+    let (field, value) = op.answer();
+    let report = Report {
+        connection: args.conn,
+        target: target.as_ref(),
+        keys: &p.keys,
+        note: p.note.clone(),
+        field,
+        value,
+    };
+    let conn = args.conn.unwrap_or("");
+    apply(session, &mutations, report, out, |what| {
+        op.sentence(conn, what)
+    })
+    .await
+}
 
 /// The pairs of a change's argument (a bare port is refused: a change says its protocol).
 pub fn pairs(arg: &str) -> Result<Pairs, Failure> {

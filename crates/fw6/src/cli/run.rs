@@ -8,7 +8,7 @@ use serde_json::json;
 use tokio::sync::OnceCell;
 
 use super::args::{Command, FirewallAction, GlobalAction, LogAction, LogSet, PortAction};
-use super::change::{self, Report};
+use super::change::{self, Op, PairArgs, Report};
 use super::exit::Failure;
 use super::output::{self, Out};
 use super::{show, target};
@@ -205,16 +205,15 @@ async fn log(session: &Session, action: LogAction, out: Out) -> Result<(), Failu
             });
         }
         LogAction::Tail(t) => {
-            let path = match t.file {
-                Some(path) => path,
-                None => {
-                    let settings = session.manager().await?.log_settings().await?;
-                    let path = std::path::PathBuf::from(&settings.logfile_path);
-                    if !path.exists() {
-                        return Err(super::tail::no_log_yet(&settings).into());
-                    }
-                    path
+            let path = if let Some(path) = t.file {
+                path
+            } else {
+                let settings = session.manager().await?.log_settings().await?;
+                let path = std::path::PathBuf::from(&settings.logfile_path);
+                if !path.exists() {
+                    return Err(super::tail::no_log_yet(&settings).into());
                 }
+                path
             };
             let mode = super::tail::Mode {
                 lines: t.lines,
@@ -261,56 +260,22 @@ pub fn log_mutations(set: &LogSet) -> Result<Vec<Mutation>, Failure> {
 async fn port(session: &Session, action: PortAction, out: Out) -> Result<(), Failure> {
     match action {
         PortAction::Open(a) => {
-            let p = change::pairs(&a.at.pair)?;
-            let n = change::entry_name(&a.name, &p)?;
-            let t = target::any(session, &a.at.conn, a.absent).await?;
-            let m: Vec<Mutation> = p
-                .keys
-                .iter()
-                .map(|key| Mutation::OpenPort {
-                    connection: t.name.clone(),
-                    key: *key,
-                    name: n.clone(),
-                })
-                .collect();
-            let conn = a.at.conn;
-            let report = Report {
-                connection: Some(&conn),
-                target: Some(&t),
-                keys: &p.keys,
-                note: p.note.clone(),
-                field: "open",
-                value: true,
+            let args = PairArgs {
+                conn: Some(&a.at.conn),
+                pair: &a.at.pair,
+                name: &a.name,
+                absent: a.absent,
             };
-            change::apply(session, &m, report, out, |what| {
-                format!("{conn}: {what} open")
-            })
-            .await?;
+            change::pair_command(session, Op::OpenPort, args, out).await?;
         }
         PortAction::Close(a) => {
-            let p = change::pairs(&a.pair)?;
-            let t = target::known(session, &a.conn).await?;
-            let m: Vec<Mutation> = p
-                .keys
-                .iter()
-                .map(|key| Mutation::ClosePort {
-                    connection: t.name.clone(),
-                    key: *key,
-                })
-                .collect();
-            let conn = a.conn;
-            let report = Report {
-                connection: Some(&conn),
-                target: Some(&t),
-                keys: &p.keys,
-                note: p.note.clone(),
-                field: "open",
-                value: false,
+            let args = PairArgs {
+                conn: Some(&a.conn),
+                pair: &a.pair,
+                name: "",
+                absent: false,
             };
-            change::apply(session, &m, report, out, |what| {
-                format!("{conn}: {what} closed")
-            })
-            .await?;
+            change::pair_command(session, Op::ClosePort, args, out).await?;
         }
         PortAction::Check(a) => {
             let key = single(&a.pair)?;
@@ -345,48 +310,22 @@ async fn port(session: &Session, action: PortAction, out: Out) -> Result<(), Fai
 async fn global(session: &Session, action: GlobalAction, out: Out) -> Result<(), Failure> {
     match action {
         GlobalAction::Open { pair: p, name: n } => {
-            let p = change::pairs(&p.pair)?;
-            let n = change::entry_name(&n, &p)?;
-            let m: Vec<Mutation> = p
-                .keys
-                .iter()
-                .map(|key| Mutation::OpenGlobalPort {
-                    key: *key,
-                    name: n.clone(),
-                })
-                .collect();
-            let report = Report {
-                connection: None,
-                target: None,
-                keys: &p.keys,
-                note: p.note.clone(),
-                field: "open",
-                value: true,
+            let args = PairArgs {
+                conn: None,
+                pair: &p.pair,
+                name: &n,
+                absent: false,
             };
-            change::apply(session, &m, report, out, |what| {
-                format!("{what} globally open")
-            })
-            .await?;
+            change::pair_command(session, Op::OpenGlobal, args, out).await?;
         }
         GlobalAction::Close(p) => {
-            let p = change::pairs(&p.pair)?;
-            let m: Vec<Mutation> = p
-                .keys
-                .iter()
-                .map(|key| Mutation::CloseGlobalPort { key: *key })
-                .collect();
-            let report = Report {
-                connection: None,
-                target: None,
-                keys: &p.keys,
-                note: p.note.clone(),
-                field: "open",
-                value: false,
+            let args = PairArgs {
+                conn: None,
+                pair: &p.pair,
+                name: "",
+                absent: false,
             };
-            change::apply(session, &m, report, out, |what| {
-                format!("{what} globally closed")
-            })
-            .await?;
+            change::pair_command(session, Op::CloseGlobal, args, out).await?;
         }
         GlobalAction::Check(p) => {
             let key = single(&p.pair)?;
@@ -404,56 +343,22 @@ async fn global(session: &Session, action: GlobalAction, out: Out) -> Result<(),
             });
         }
         GlobalAction::Ignore(a) => {
-            let p = change::pairs(&a.at.pair)?;
-            let n = change::entry_name(&a.name, &p)?;
-            let t = target::any(session, &a.at.conn, a.absent).await?;
-            let m: Vec<Mutation> = p
-                .keys
-                .iter()
-                .map(|key| Mutation::IgnoreGlobalPort {
-                    connection: t.name.clone(),
-                    key: *key,
-                    name: n.clone(),
-                })
-                .collect();
-            let conn = a.at.conn;
-            let report = Report {
-                connection: Some(&conn),
-                target: Some(&t),
-                keys: &p.keys,
-                note: p.note.clone(),
-                field: "ignored",
-                value: true,
+            let args = PairArgs {
+                conn: Some(&a.at.conn),
+                pair: &a.at.pair,
+                name: &a.name,
+                absent: a.absent,
             };
-            change::apply(session, &m, report, out, |what| {
-                format!("{conn}: global {what} ignored")
-            })
-            .await?;
+            change::pair_command(session, Op::Ignore, args, out).await?;
         }
         GlobalAction::Observe(a) => {
-            let p = change::pairs(&a.pair)?;
-            let t = target::known(session, &a.conn).await?;
-            let m: Vec<Mutation> = p
-                .keys
-                .iter()
-                .map(|key| Mutation::ObserveGlobalPort {
-                    connection: t.name.clone(),
-                    key: *key,
-                })
-                .collect();
-            let conn = a.conn;
-            let report = Report {
-                connection: Some(&conn),
-                target: Some(&t),
-                keys: &p.keys,
-                note: p.note.clone(),
-                field: "ignored",
-                value: false,
+            let args = PairArgs {
+                conn: Some(&a.conn),
+                pair: &a.pair,
+                name: "",
+                absent: false,
             };
-            change::apply(session, &m, report, out, |what| {
-                format!("{conn}: global {what} observed")
-            })
-            .await?;
+            change::pair_command(session, Op::Observe, args, out).await?;
         }
         GlobalAction::Ignored(c) => {
             let Some(conn) = c.conn else {

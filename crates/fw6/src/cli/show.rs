@@ -2,6 +2,8 @@
 //! screen), `fw6 connections` with each one's number of open pairs, and `fw6 port list` /
 //! `fw6 global ignored` without a connection.
 
+use std::fmt::Write as _;
+
 use fw6::{ConnectionInfo, PortEntry, Snapshot, Status, TableState};
 use serde_json::{Value, json};
 
@@ -182,7 +184,8 @@ pub async fn show(session: &Session, expand: bool, out: Out) -> Result<(), Failu
             } else {
                 "NOT firewalled: all inbound traffic passes".to_owned()
             });
-            s.push_str(&format!(
+            let _ = write!(
+                s,
                 "\n{} ({})\n  open:\n{}\n  ignored global pairs:\n{}\n",
                 info.interface,
                 state.join(", "),
@@ -192,12 +195,12 @@ pub async fn show(session: &Session, expand: bool, out: Out) -> Result<(), Failu
                     "none",
                     expand
                 ))),
-            ));
+            );
         }
         if !warnings.is_empty() {
             s.push_str("\nwarnings:\n");
             for w in &warnings {
-                s.push_str(&format!("  - {w}\n"));
+                let _ = writeln!(s, "  - {w}");
             }
         }
         s

@@ -10,6 +10,7 @@
 //! `--raw` prints the lines as they are; JSON escapes them by its own rules.
 
 use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{self, Read as _, Seek as _, SeekFrom, Write as _};
 use std::os::unix::fs::MetadataExt as _;
@@ -137,7 +138,9 @@ pub fn escape(line: &str) -> Cow<'_, str> {
                 out.push('^');
                 out.push(char::from(b'@' + u8::try_from(u32::from(c)).unwrap_or(0)));
             }
-            c => out.push_str(&format!("<U+{:04X}>", u32::from(c))),
+            c => {
+                let _ = write!(out, "<U+{:04X}>", u32::from(c));
+            }
         }
     }
     Cow::Owned(out)

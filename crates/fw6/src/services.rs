@@ -132,16 +132,23 @@ impl Services {
     }
 
     /// Up to `n` known names closest to `name` (edit distance at most 3), best first: the
-    /// suggestions of an "unknown service" error.
+    /// suggestions of an "unknown service" error. Ties in edit distance go to the name sharing
+    /// the longer prefix (Jaro-Winkler), as typos keep the start of a word more often.
     pub fn closest(&self, name: &str, n: usize) -> Vec<&str> {
         let name = name.to_ascii_lowercase();
-        let mut scored: Vec<(usize, &str)> = self
+        let mut scored: Vec<(usize, f64, &str)> = self
             .names()
-            .map(|known| (strsim::levenshtein(&name, known), known))
-            .filter(|(d, _)| *d <= 3)
+            .map(|known| {
+                (
+                    strsim::levenshtein(&name, known),
+                    strsim::jaro_winkler(&name, known),
+                    known,
+                )
+            })
+            .filter(|(d, _, _)| *d <= 3)
             .collect();
-        scored.sort_unstable();
-        scored.into_iter().take(n).map(|(_, k)| k).collect()
+        scored.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)).then(a.2.cmp(b.2)));
+        scored.into_iter().take(n).map(|(_, _, k)| k).collect()
     }
 }
 

@@ -3,7 +3,8 @@
 //! `Apply` takes any valid interface name, while its per-connection members only know present
 //! or configured ones, so the CLI sends every change as an `Apply`. A new name one or two edits
 //! away from a present interface (`lan1` next to `lan0`) is far more likely a typo than a plan,
-//! and is refused unless `--absent` says otherwise.
+//! and is refused unless `--absent` says otherwise. Two edits count only for names of five
+//! characters or more: among short names two edits is a different name (`wg0` and `wan0`).
 
 use fw6::{ConnectionId, ErrorKind, IfName};
 
@@ -59,13 +60,8 @@ pub async fn any(session: &Session, conn: &str, absent: bool) -> Result<Target, 
         && let Some((_, near)) = rows
             .iter()
             .filter(|r| r.present)
-            .map(|r| {
-                (
-                    strsim::levenshtein(conn, r.interface.as_str()),
-                    &r.interface,
-                )
-            })
-            .filter(|(d, _)| (1..=2).contains(d))
+            .map(|r| (edits(conn, r.interface.as_str()), &r.interface))
+            .filter(|(d, _)| *d >= 1 && *d <= typo_edits(conn))
             .min_by_key(|(d, _)| *d)
     {
         return Err(Failure::Api(fw6::Error::new(
@@ -80,4 +76,38 @@ pub async fn any(session: &Session, conn: &str, absent: bool) -> Result<Target, 
         name,
         present: false,
     })
+}
+
+/// Edits between two names: insertions, deletions, substitutions and swaps of neighbours.
+fn edits(a: &str, b: &str) -> usize {
+    strsim::damerau_levenshtein(a, b)
+}
+
+/// The most edits from a present interface at which a new name is taken for a typo.
+fn typo_edits(name: &str) -> usize {
+    if name.chars().count() >= 5 { 2 } else { 1 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typos_are_near_but_not_too_near_short_names() {
+        let typo = |new: &str, present: &str| {
+            let d = edits(new, present);
+            d >= 1 && d <= typo_edits(new)
+        };
+        assert!(typo("lan1", "lan0"));
+        assert!(typo("lna0", "lan0"), "a swap is one edit");
+        assert!(typo("enp0s31f7", "enp0s31f6"));
+        assert!(typo("enp0s3f6", "enp0s31f6"));
+        assert!(typo("eht00", "eth0"));
+        assert!(
+            !typo("wg0", "wan0"),
+            "two edits apart, but short: another name"
+        );
+        assert!(!typo("wg0", "eth0"));
+        assert!(!typo("lan0", "lan0"));
+    }
 }

@@ -224,6 +224,17 @@ mod tests {
     }
 
     #[test]
+    fn a_missing_log_says_why_and_how() {
+        let mut s = fw6::LogSettings::default();
+        let e = no_log_yet(&s);
+        assert_eq!(e.kind(), fw6::ErrorKind::Fail);
+        assert!(e.message().contains("logging is off"), "{e}");
+        assert!(e.message().contains("fw6 log set --dropped on"), "{e}");
+        s.log_connections = true;
+        assert!(no_log_yet(&s).message().contains("not been written yet"));
+    }
+
+    #[test]
     fn control_characters_are_escaped() {
         assert!(matches!(escape("plain\ttext é"), Cow::Borrowed(_)));
         assert_eq!(

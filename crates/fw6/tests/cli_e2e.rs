@@ -481,8 +481,14 @@ fn library_blocking_client_and_change_signals() {
 #[test]
 fn service_names_ranges_absent_interfaces_and_the_overview() {
     let lab = Lab::start();
-    let generation = || lab.json(&["status"])["generation"].as_u64().unwrap();
+    refusals_change_nothing(&lab);
+    service_names(&lab);
+    ranges_are_one_apply(&lab);
+    absent_interfaces_and_lists(&lab);
+    overview_and_small_things(&lab);
+}
 
+fn refusals_change_nothing(lab: &Lab) {
     // Refusals: each InvalidArg with a message that says what to do, and nothing changes.
     let before = lab.export();
     for (args, want) in [
@@ -516,7 +522,9 @@ fn service_names_ranges_absent_interfaces_and_the_overview() {
         );
     }
     assert_eq!(lab.export(), before, "refusals change nothing");
+}
 
+fn service_names(lab: &Lab) {
     // Service names: the name becomes the entry's name unless --name is given; a name with
     // both protocols opens both and says so.
     let v = lab.json(&["port", "open", "lan0", "http/tcp"]);
@@ -538,7 +546,10 @@ fn service_names_ranges_absent_interfaces_and_the_overview() {
         ]
     );
     lab.json(&["port", "close", "lan0", "domain"]);
+}
 
+fn ranges_are_one_apply(lab: &Lab) {
+    let generation = || lab.json(&["status"])["generation"].as_u64().unwrap();
     // A range is one Apply: one kernel commit, however many pairs; at the maximum too.
     let g = generation();
     let v = lab.json(&["port", "open", "lan0", "9000-9010/tcp", "--name", "range"]);
@@ -583,7 +594,9 @@ fn service_names_ranges_absent_interfaces_and_the_overview() {
     );
     let v = lab.json(&["port", "close", "lan0", "40000-41023/udp"]);
     assert_eq!(v["changes"], 1024);
+}
 
+fn absent_interfaces_and_lists(lab: &Lab) {
     // Absent interfaces: stored, and said so; a known absent one is no longer a typo.
     let v = lab.json(&["port", "open", "wg0", "51820/udp"]);
     assert_eq!(v["present"], false, "{v}");
@@ -610,7 +623,9 @@ fn service_names_ranges_absent_interfaces_and_the_overview() {
     );
     let text = String::from_utf8_lossy(&lab.fw6(&["connections"]).stdout).into_owned();
     assert!(text.lines().next().unwrap().contains("OPEN"), "{text}");
+}
 
+fn overview_and_small_things(lab: &Lab) {
     // Explain a bare port: both protocols; a service name: its one pair, the documented doc.
     let v = lab.json(&["explain", "lan0", "443"]);
     let protocols: Vec<&str> = v["explanations"]

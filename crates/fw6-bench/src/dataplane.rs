@@ -8,7 +8,10 @@
 //! - `fw6 N`: fw6's own table (fw6-model's plan, installed with fw6-kernel exactly as fw6d does)
 //!   with N pairs open on `lan0`;
 //! - `rules N`: the layout firewalld and ufw use, one rule per open pair
-//!   (`iifname "lan0" tcp dport P accept`) after the same stateful/ICMPv6 preamble, then drop.
+//!   (`iifname "lan0" tcp dport P accept`) after the same stateful/ICMPv6 preamble, then drop;
+//! - `fw6 range N`: fw6's table with the N pairs of one `fw6 port open lan0 FIRST-LAST/PROTO`
+//!   (resolved by the client library, as the CLI does), for the measured protocol: a range is
+//!   one set element per port, so it should cost what one pair costs.
 //!
 //! N pairs: N = 1 is the one pair measured (its protocol); otherwise ports 1..=N/2, TCP and UDP
 //! (131,070 = every port). The open port measured is N/4 (1 for N = 1), so in the
@@ -40,6 +43,9 @@ use crate::report::{Report, Row, count, median, rate, thousands};
 use crate::traffic::{self, Path2, Sample};
 
 const CLOSED_PORT: u16 = 40_000;
+/// The first port of the ranged layout (its span is `fw6::range::MAX_SPAN`), clear of the
+/// closed port.
+const RANGE_FIRST: u32 = 20_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Layout {
@@ -47,6 +53,7 @@ enum Layout {
     Minimal,
     Fw6(usize),
     Rules(usize),
+    Fw6Range(u32),
 }
 
 impl fmt::Display for Layout {
@@ -56,6 +63,7 @@ impl fmt::Display for Layout {
             Self::Minimal => f.write_str("minimal"),
             Self::Fw6(n) => write!(f, "fw6 {}", count(*n as u64)),
             Self::Rules(n) => write!(f, "rules {}", count(*n as u64)),
+            Self::Fw6Range(n) => write!(f, "fw6 range {}", count(u64::from(*n))),
         }
     }
 }
@@ -99,6 +107,7 @@ impl Test {
 fn open_port(layout: Layout) -> u16 {
     match layout {
         Layout::Fw6(n) | Layout::Rules(n) if n > 1 => u16::try_from((n / 4).max(1)).unwrap_or(1),
+        Layout::Fw6Range(n) => u16::try_from(RANGE_FIRST + n / 2).unwrap_or(1),
         _ => 1,
     }
 }
@@ -117,6 +126,15 @@ fn pairs(n: usize, protocol: u32) -> Result<Vec<PortKey>> {
 }
 
 pub(crate) const MINIMAL: &str = "table ip6 minimal {\n\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n\t\tct state established,related accept\n\t}\n}\n";
+
+/// The pairs of `fw6 port open lan0 FIRST-LAST/PROTO` spanning `n` ports, as the CLI resolves
+/// them.
+fn ranged_pairs(n: u32, protocol: u32) -> Result<Vec<PortKey>> {
+    let proto = if protocol == 6 { "tcp" } else { "udp" };
+    let arg = format!("{RANGE_FIRST}-{}/{proto}", RANGE_FIRST + n - 1);
+    let services = fw6::services::Services::builtin();
+    Ok(fw6::spec::resolve(&arg, &services, fw6::spec::Bare::Refused)?.keys)
+}
 
 fn rules_text(keys: &[PortKey]) -> String {
     let mut out = String::from(
@@ -148,7 +166,12 @@ fn install(
         Layout::Minimal => {
             nftproc::nft(host, &["-f", "-"], Some(MINIMAL), Duration::from_secs(30))?;
         }
-        Layout::Fw6(n) => {
+        Layout::Fw6(_) | Layout::Fw6Range(_) => {
+            let keys = match layout {
+                Layout::Fw6Range(n) => ranged_pairs(n, protocol)?,
+                Layout::Fw6(n) => pairs(n, protocol)?,
+                _ => unreachable!("matched above"),
+            };
             let lan0 = IfName::try_from("lan0")?;
             let mut table = plan::full(&State::default(), &Options::default());
             table
@@ -156,7 +179,7 @@ fn install(
                 .iter_mut()
                 .find(|s| s.name == SetName::Open)
                 .ok_or("the plan has no open set")?
-                .elements = pairs(n, protocol)?
+                .elements = keys
                 .into_iter()
                 .map(|k| Element::ConnectionPair(lan0.clone(), k))
                 .collect();
@@ -235,7 +258,10 @@ struct Bench {
 impl Bench {
     /// Installs the layout for `protocol` unless it is already; untimed warm-up traffic after.
     fn prepare(&mut self, test: Test, limit: Duration) -> Result<()> {
-        let per_protocol = matches!(self.layout, Layout::Fw6(1) | Layout::Rules(1));
+        let per_protocol = matches!(
+            self.layout,
+            Layout::Fw6(1) | Layout::Rules(1) | Layout::Fw6Range(_)
+        );
         let wanted = test.protocol();
         if self.installed_for.is_some() && (!per_protocol || self.installed_for == Some(wanted)) {
             return Ok(());
@@ -269,6 +295,7 @@ pub fn run(scale: &Scale, report: &mut Report) -> Result<()> {
     let mut layouts = vec![Layout::None, Layout::Minimal];
     layouts.extend(scale.dp_sizes.iter().map(|&n| Layout::Fw6(n)));
     layouts.extend(scale.dp_sizes.iter().map(|&n| Layout::Rules(n)));
+    layouts.push(Layout::Fw6Range(fw6::range::MAX_SPAN));
     let limit = Duration::from_secs(scale.rules_load_limit);
     // Every layout in its own topology, side by side, so rounds can alternate between them
     // and slow drift of the machine (other load, thermal, host) hits all of them alike.
@@ -373,6 +400,17 @@ fn judge(scale: &Scale, results: &Results, report: &mut Report) {
     for (i, test) in TESTS.into_iter().enumerate() {
         let minimal = figure(results, Layout::Minimal, i);
         let one = figure(results, Layout::Fw6(first), i);
+        let ranged = Layout::Fw6Range(fw6::range::MAX_SPAN);
+        if let (Some(r), Some(o)) = (figure(results, ranged, i), one) {
+            report.add(Row {
+                what: format!("3. {test}, {ranged} (one range) vs fw6 1 pair"),
+                figure: rate(r),
+                comparison: format!("fw6 1 pair {}", rate(o)),
+                ratio: r / o,
+                target: "≥ 0.97".into(),
+                met: r / o >= 0.97,
+            });
+        }
         for &n in &scale.dp_sizes {
             let Some(ours) = figure(results, Layout::Fw6(n), i) else {
                 continue;

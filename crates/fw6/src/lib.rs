@@ -7,6 +7,10 @@
 //! settings, `Explain`, `Status`, atomic batches ([`Manager::batch`]) and change notifications
 //! ([`Manager::changes`]). Errors ([`Error`]) carry the ICF class and HRESULT.
 //!
+//! What people type for pairs is resolved here too, so every client reads it alike:
+//! [`services`] (names from `/etc/services` and a built-in table), [`range`] (port ranges, their
+//! maximum span, and folding pairs back into ranges) and [`spec`] (one argument to its pairs).
+//!
 //! The shared types (ports, pairs, names, mutations, snapshots) are those of `fw6-model`,
 //! re-exported here so a program depends on this crate alone.
 //!
@@ -32,7 +36,10 @@ mod fetch;
 pub mod file;
 mod info;
 mod manager;
+pub mod range;
 mod remote;
+pub mod services;
+pub mod spec;
 pub mod wire;
 
 pub use audit::AuditEntry;

@@ -192,6 +192,7 @@ fn read_commands_have_their_schema() {
             assert!(c[key].is_boolean(), "{key}: {c}");
         }
         assert!(c["index"].is_u64(), "{c}");
+        assert!(c["open_pairs"].is_u64(), "{c}");
     }
 
     let status = lab.json(&["status"]);
@@ -321,7 +322,8 @@ fn bad_input_is_refused_with_the_right_class_and_changes_nothing() {
         (vec!["port", "open", "lan0", "70000/tcp"], "1-65535"),
         (vec!["port", "open", "lan0", "80/icmp"], "tcp or udp"),
         (vec!["port", "open", "lan0", "80/"], "tcp or udp"),
-        (vec!["port", "open", "nope0", "80/tcp"], "nope0"),
+        (vec!["port", "open", "lan1", "80/tcp"], "did you mean lan0?"),
+        (vec!["port", "close", "nope0", "80/tcp"], "nope0"),
         (
             vec!["port", "open", "lan0", "80/tcp", "--name", "a\u{7}b"],
             "control character",
@@ -523,4 +525,241 @@ fn audit_names_the_open_port(lab: &Lab) {
             .unwrap()
             .is_empty()
     );
+}
+
+/// The command line an administrator expects (issue 21): service names, ranges in one `Apply`,
+/// absent interfaces, the refusals that change nothing, the overview and the lists over every
+/// connection. One lab for all of it, to keep CI time down.
+#[test]
+fn service_names_ranges_absent_interfaces_and_the_overview() {
+    let lab = Lab::start();
+    refusals_change_nothing(&lab);
+    service_names(&lab);
+    ranges_are_one_apply(&lab);
+    absent_interfaces_and_lists(&lab);
+    overview_and_small_things(&lab);
+}
+
+fn refusals_change_nothing(lab: &Lab) {
+    // Refusals: each InvalidArg with a message that says what to do, and nothing changes.
+    let before = lab.export();
+    for (args, want) in [
+        (
+            vec!["port", "open", "lan1", "80/tcp"],
+            "did you mean lan0? pass --absent",
+        ),
+        (
+            vec!["firewall", "disable", "wan1"],
+            "did you mean wan0? pass --absent",
+        ),
+        (
+            vec!["global", "ignore", "lan00", "22/tcp"],
+            "did you mean lan0? pass --absent",
+        ),
+        (
+            vec!["port", "open", "lan0", "1000-2024/udp"],
+            "at most 1024",
+        ),
+        (vec!["port", "close", "lan0", "30-20/tcp"], "write 20-30"),
+        (vec!["port", "open", "lan0", "htp/tcp"], "did you mean http"),
+        (vec!["global", "open", "nosuchservice"], "known service"),
+        (vec!["port", "open", "lan0", "443"], "443/tcp or 443/udp"),
+        (vec!["port", "check", "lan0", "domain"], "takes one pair"),
+    ] {
+        let e = lab.json_error(&args, 3);
+        assert_eq!(e["class"], "InvalidArg", "{args:?}");
+        assert!(
+            e["message"].as_str().unwrap().contains(want),
+            "{args:?}: {e}"
+        );
+    }
+    assert_eq!(lab.export(), before, "refusals change nothing");
+}
+
+fn service_names(lab: &Lab) {
+    // Service names: the name becomes the entry's name unless --name is given; a name with
+    // both protocols opens both and says so.
+    let v = lab.json(&["port", "open", "lan0", "http/tcp"]);
+    assert_eq!(
+        (v["port"].as_u64(), v["count"].as_u64()),
+        (Some(80), Some(1))
+    );
+    lab.json(&["port", "open", "lan0", "ssh", "--name", "mine"]);
+    let v = lab.json(&["port", "open", "lan0", "domain"]);
+    assert_eq!(v["count"], 2, "{v}");
+    assert!(v["notes"][0].as_str().unwrap().contains("both"), "{v}");
+    assert_eq!(
+        entry_keys(&lab.json(&["port", "list", "lan0"])["open"]),
+        [
+            "22/tcp mine",
+            "53/tcp domain",
+            "53/udp domain",
+            "80/tcp http"
+        ]
+    );
+    lab.json(&["port", "close", "lan0", "domain"]);
+}
+
+fn ranges_are_one_apply(lab: &Lab) {
+    let generation = || lab.json(&["status"])["generation"].as_u64().unwrap();
+    // A range is one Apply: one kernel commit, however many pairs; at the maximum too.
+    let g = generation();
+    let v = lab.json(&["port", "open", "lan0", "9000-9010/tcp", "--name", "range"]);
+    assert_eq!(
+        (v["count"].as_u64(), v["changes"].as_u64()),
+        (Some(11), Some(11))
+    );
+    assert_eq!(
+        v["ranges"],
+        serde_json::json!([{"port": 9000, "last_port": 9010, "protocol": "tcp"}])
+    );
+    assert_eq!(generation(), g + 1, "one commit for the range");
+    let g = generation();
+    let v = lab.json(&["port", "open", "lan0", "40000-41023/udp", "--name", "big"]);
+    assert_eq!(v["changes"], 1024);
+    assert_eq!(generation(), g + 1, "one commit for 1,024 pairs");
+    // The kernel enforces a port inside the range.
+    let _listener = lab
+        .topology
+        .host()
+        .run_in(|| std::net::TcpListener::bind("[::]:9005").expect("listen on 9005"));
+    assert_eq!(
+        lab.topology.lan().tcp_connect(9005, Duration::from_secs(2)),
+        Outcome::Connected
+    );
+    // Listings fold runs back into ranges; --expand and JSON show each pair.
+    let text = lab.fw6(&["port", "list", "lan0"]);
+    let text = String::from_utf8_lossy(&text.stdout).into_owned();
+    assert!(text.contains("9000-9010/tcp    range"), "{text}");
+    assert!(text.contains("40000-41023/udp  big"), "{text}");
+    let expanded = lab.fw6(&["port", "list", "lan0", "--expand"]);
+    assert_eq!(
+        String::from_utf8_lossy(&expanded.stdout).lines().count(),
+        1 + 2 + 11 + 1024
+    );
+    assert_eq!(
+        lab.json(&["port", "list", "lan0"])["open"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2 + 11 + 1024
+    );
+    let v = lab.json(&["port", "close", "lan0", "40000-41023/udp"]);
+    assert_eq!(v["changes"], 1024);
+}
+
+fn absent_interfaces_and_lists(lab: &Lab) {
+    // Absent interfaces: stored, and said so; a known absent one is no longer a typo.
+    let v = lab.json(&["port", "open", "wg0", "51820/udp"]);
+    assert_eq!(v["present"], false, "{v}");
+    assert!(
+        v["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("wg0 is not present: the change applies when it appears"),
+        "{v}"
+    );
+    lab.json(&["global", "ignore", "wg0", "ssh"]);
+    lab.json(&["firewall", "disable", "lan1", "--absent"]);
+    lab.json(&["firewall", "enable", "lan1"]);
+    let conns = lab.json(&["connections"]);
+    let wg0 = conns["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["interface"] == "wg0")
+        .expect("wg0 listed");
+    assert_eq!(
+        (wg0["present"].as_bool(), wg0["open_pairs"].as_u64()),
+        (Some(false), Some(1))
+    );
+    let text = String::from_utf8_lossy(&lab.fw6(&["connections"]).stdout).into_owned();
+    assert!(text.lines().next().unwrap().contains("OPEN"), "{text}");
+}
+
+fn overview_and_small_things(lab: &Lab) {
+    // Explain a bare port: both protocols; a service name: its one pair, the documented doc.
+    let v = lab.json(&["explain", "lan0", "443"]);
+    let protocols: Vec<&str> = v["explanations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["protocol"].as_str().unwrap())
+        .collect();
+    assert_eq!(protocols, ["tcp", "udp"], "{v}");
+    let v = lab.json(&["explain", "lan0", "http"]);
+    assert_eq!(
+        (v["port"].as_u64(), v["allowed"].as_bool()),
+        (Some(80), Some(true))
+    );
+
+    // Lists over every connection.
+    let v = lab.json(&["port", "list"]);
+    let all = v["connections"].as_array().unwrap();
+    assert!(
+        all.iter()
+            .any(|c| c["connection"] == "wg0" && entry_keys(&c["open"]) == ["51820/udp "]),
+        "{v}"
+    );
+    assert!(all.iter().any(|c| c["connection"] == "lan0"), "{v}");
+    let v = lab.json(&["global", "ignored"]);
+    assert!(
+        v["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["connection"] == "wg0" && entry_keys(&c["ignored"]) == ["22/tcp ssh"]),
+        "{v}"
+    );
+
+    // The overview, as JSON and for people.
+    let v = lab.json(&["show"]);
+    for key in ["status", "logging", "global", "connections", "warnings"] {
+        assert!(!v[key].is_null(), "{key}: {v}");
+    }
+    assert_eq!(v["status"]["table"], "in-sync");
+    assert_eq!(v["logging"]["log_dropped_packets"], false);
+    let wg0 = v["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["interface"] == "wg0")
+        .unwrap();
+    assert_eq!(entry_keys(&wg0["ignored"]), ["22/tcp ssh"]);
+    let text = String::from_utf8_lossy(&lab.fw6(&["show"]).stdout).into_owned();
+    for want in [
+        "kernel table in-sync",
+        "logging: dropped packets off",
+        "wg0 (not present, firewalled)",
+        "9000-9010/tcp",
+        "546/udp",
+    ] {
+        assert!(text.contains(want), "{want}:\n{text}");
+    }
+
+    // `fw6 log tail` with logging off says so, as a state (Fail), not a bad argument.
+    let e = lab.json_error(&["log", "tail"], 6);
+    assert_eq!(e["class"], "Fail");
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("fw6 log set --dropped on"),
+        "{e}"
+    );
+
+    // FW6_BUS_ADDRESS is read when connecting: it works, and usage lines do not show --bus.
+    let env_run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_fw6"))
+            .env("FW6_BUS_ADDRESS", lab.bus.address())
+            .args(args)
+            .output()
+            .expect("run fw6")
+    };
+    assert!(env_run(&["status"]).status.success());
+    let usage = env_run(&["port", "check", "lan0"]);
+    assert_eq!(usage.status.code(), Some(2));
+    let usage = String::from_utf8_lossy(&usage.stderr);
+    assert!(usage.contains("Usage: fw6 port check <CONN>"), "{usage}");
+    assert!(!usage.contains("--bus"), "{usage}");
 }

@@ -17,8 +17,10 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub json: bool,
 
-    /// The D-Bus address of the bus fw6d is on (default: the system bus).
-    #[arg(long, global = true, env = "FW6_BUS_ADDRESS", value_name = "ADDRESS")]
+    /// The D-Bus address of the bus fw6d is on (default: $FW6_BUS_ADDRESS, else the system bus).
+    // Not clap's `env`: with it, usage lines show `--bus` as if typed whenever the variable is
+    // set. `Manager::connect` reads the variable itself.
+    #[arg(long, global = true, value_name = "ADDRESS")]
     pub bus: Option<String>,
 
     /// What to do.
@@ -49,7 +51,8 @@ pub enum Command {
         #[command(subcommand)]
         action: GlobalAction,
     },
-    /// Would an unsolicited inbound packet to PORT/PROTO on CONN pass, and why.
+    /// Would an unsolicited inbound packet to PORT/PROTO on CONN pass, and why (a bare PORT
+    /// answers for tcp and udp).
     Explain(ConnPair),
     /// The logging settings.
     Log {
@@ -84,6 +87,9 @@ pub enum Command {
     },
     /// Is the daemon reachable, is the kernel table in sync, and how much is configured.
     Status,
+    /// Everything on one screen: each connection with its open and ignored pairs, the global
+    /// pairs, the logging settings and warnings.
+    Show(Expand),
     /// Generate shell completions or man pages (for packaging).
     #[command(hide = true)]
     Generate {
@@ -107,9 +113,42 @@ pub struct ConnPair {
     /// The connection: interface name or Id.
     #[arg(value_name = "CONN")]
     pub conn: String,
-    /// The pair, e.g. 8080/tcp.
-    #[arg(value_name = "PORT/PROTO")]
+    /// The pair: PORT/PROTO (8080/tcp), a range (27015-27030/udp, at most 1024 ports) or a
+    /// service name (ssh, domain/udp).
+    #[arg(value_name = "PORT/PROTO", value_parser = PairValue, hide_possible_values = true)]
     pub pair: String,
+}
+
+/// A connection that may not exist yet (a change configures it), and the switch that says so.
+#[derive(Debug, Args)]
+pub struct ConnAbsent {
+    /// The connection.
+    #[command(flatten)]
+    pub at: Conn,
+    /// Configure CONN even though no such interface is present and its name is close to a
+    /// present one (without it, that looks like a typo and is refused).
+    #[arg(long)]
+    pub absent: bool,
+}
+
+/// An optional connection (every connection when left out), for listings.
+#[derive(Debug, Args)]
+pub struct MaybeConn {
+    /// The connection: interface name or Id; every connection when left out.
+    #[arg(value_name = "CONN")]
+    pub conn: Option<String>,
+    /// The listing's options.
+    #[command(flatten)]
+    pub expand: Expand,
+}
+
+/// Listing options.
+#[derive(Debug, Args)]
+pub struct Expand {
+    /// One line per pair: do not fold consecutive ports with the same protocol and name into
+    /// a range (JSON always lists each pair).
+    #[arg(long)]
+    pub expand: bool,
 }
 
 /// A connection, a pair and an optional name.
@@ -118,39 +157,80 @@ pub struct ConnPairName {
     /// The connection and the pair.
     #[command(flatten)]
     pub at: ConnPair,
-    /// An informational name; the first name given to a pair is kept.
+    /// An informational name (default: the service name, if one was given); the first name
+    /// given to a pair is kept.
     #[arg(long, default_value = "")]
     pub name: String,
+    /// Configure CONN even though no such interface is present and its name is close to a
+    /// present one (without it, that looks like a typo and is refused).
+    #[arg(long)]
+    pub absent: bool,
 }
 
 /// A pair alone.
 #[derive(Debug, Args)]
 pub struct Pair {
-    /// The pair, e.g. 22/tcp.
-    #[arg(value_name = "PORT/PROTO")]
+    /// The pair: PORT/PROTO (22/tcp), a range (27015-27030/udp, at most 1024 ports) or a
+    /// service name (ssh, domain/udp).
+    #[arg(value_name = "PORT/PROTO", value_parser = PairValue, hide_possible_values = true)]
     pub pair: String,
+}
+
+/// The `PORT/PROTO` argument: any text (validated when run, so a bad pair is `InvalidArg`), with
+/// the built-in service names and `NAME/PROTO` forms offered to shell completion.
+#[derive(Debug, Clone, Copy)]
+pub struct PairValue;
+
+impl clap::builder::TypedValueParser for PairValue {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        clap::builder::StringValueParser::new().parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        let services = fw6::services::Services::builtin();
+        let mut words = Vec::new();
+        for name in services.names() {
+            words.push(name.to_owned());
+            for key in services.lookup(name).unwrap_or_default() {
+                words.push(format!("{name}/{}", key.protocol));
+            }
+        }
+        words.dedup();
+        Some(Box::new(
+            words.into_iter().map(clap::builder::PossibleValue::new),
+        ))
+    }
 }
 
 /// `fw6 firewall …`.
 #[derive(Debug, Subcommand)]
 pub enum FirewallAction {
     /// Filter unsolicited inbound traffic on CONN.
-    Enable(Conn),
+    Enable(ConnAbsent),
     /// Let all inbound traffic on CONN through.
-    Disable(Conn),
+    Disable(ConnAbsent),
 }
 
 /// `fw6 port …`.
 #[derive(Debug, Subcommand)]
 pub enum PortAction {
-    /// Open a pair on a connection.
+    /// Open a pair (or a range, or a service's pairs) on a connection, in one atomic call.
     Open(ConnPairName),
-    /// Close a pair on a connection.
+    /// Close a pair (or a range, or a service's pairs) on a connection, in one atomic call.
     Close(ConnPair),
     /// Is a pair open on this connection's own set (not counting global pairs).
     Check(ConnPair),
-    /// List a connection's open pairs.
-    List(Conn),
+    /// List a connection's open pairs (every connection's without CONN).
+    List(MaybeConn),
 }
 
 /// `fw6 global …`.
@@ -170,13 +250,13 @@ pub enum GlobalAction {
     /// Is a pair globally open.
     Check(Pair),
     /// List the global pairs.
-    List,
+    List(Expand),
     /// Keep a global pair closed on one connection.
     Ignore(ConnPairName),
     /// Stop ignoring a global pair on one connection.
     Observe(ConnPair),
-    /// List the global pairs a connection ignores.
-    Ignored(Conn),
+    /// List the global pairs a connection ignores (every connection's without CONN).
+    Ignored(MaybeConn),
 }
 
 /// `fw6 log …`.
@@ -202,6 +282,10 @@ pub struct LogTail {
     /// Read this file instead of asking fw6d for its LogfilePath.
     #[arg(long, value_name = "PATH")]
     pub file: Option<PathBuf>,
+    /// Print the lines as they are: by default control characters are shown escaped (`^[`),
+    /// so a planted line cannot send escape sequences to the terminal.
+    #[arg(long)]
+    pub raw: bool,
 }
 
 /// `fw6 log set` options; at least one is required.

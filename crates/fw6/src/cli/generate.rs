@@ -59,7 +59,16 @@ mod tests {
             &mut buf,
         );
         let text = String::from_utf8(buf).unwrap();
-        for word in ["connections", "firewall", "explain", "import"] {
+        for word in [
+            "connections",
+            "firewall",
+            "explain",
+            "import",
+            "show",
+            "ssh/tcp",
+            "domain/udp",
+            "dhcpv6-client",
+        ] {
             assert!(text.contains(word), "{word}");
         }
     }

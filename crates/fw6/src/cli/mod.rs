@@ -1,9 +1,12 @@
 //! The `fw6` command-line tool (docs/cli.md).
 
 pub mod args;
+pub mod change;
 pub mod exit;
 pub mod generate;
 pub mod import;
 pub mod output;
 pub mod run;
+pub mod show;
 pub mod tail;
+pub mod target;

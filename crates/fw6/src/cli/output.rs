@@ -94,11 +94,11 @@ fn yes_no(b: bool) -> String {
     if b { "yes" } else { "no" }.to_owned()
 }
 
-/// `fw6 connections`.
-pub fn connections(list: &[ConnectionInfo]) -> String {
+/// `fw6 connections`: each row with its number of open pairs.
+pub fn connections(list: &[(ConnectionInfo, usize)]) -> String {
     let rows: Vec<Vec<String>> = list
         .iter()
-        .map(|c| {
+        .map(|(c, open)| {
             vec![
                 c.interface.to_string(),
                 c.name.clone(),
@@ -109,14 +109,36 @@ pub fn connections(list: &[ConnectionInfo]) -> String {
                 },
                 yes_no(c.present),
                 yes_no(c.firewalled),
+                open.to_string(),
                 c.id.to_string(),
             ]
         })
         .collect();
     table(
-        &["INTERFACE", "NAME", "INDEX", "PRESENT", "FIREWALLED", "ID"],
+        &[
+            "INTERFACE",
+            "NAME",
+            "INDEX",
+            "PRESENT",
+            "FIREWALLED",
+            "OPEN",
+            "ID",
+        ],
         &rows,
     )
+}
+
+/// A listing for people: runs of consecutive ports with the same protocol and name folded
+/// into ranges (`27015-27030/udp`), or each pair with `expand`; `empty` when there are none.
+pub fn listing(list: &[PortEntry], empty: &str, expand: bool) -> String {
+    if expand || list.is_empty() {
+        return entries(list, empty);
+    }
+    let rows: Vec<Vec<String>> = fw6::range::fold(list)
+        .iter()
+        .map(|r| vec![r.to_string(), r.name.to_string()])
+        .collect();
+    table(&["PORT/PROTO", "NAME"], &rows)
 }
 
 /// A list of pairs, or `empty` when there are none.
@@ -268,6 +290,11 @@ mod tests {
         );
         assert_eq!(entries(&[e], "none"), "PORT/PROTO  NAME\n22/tcp      ssh");
         assert_eq!(entries(&[], "none"), "none");
+        let run: Vec<PortEntry> = (10..=12)
+            .map(|p| PortEntry::new(format!("{p}/udp").parse().unwrap(), EntryName::default()))
+            .collect();
+        assert_eq!(listing(&run, "none", false), "PORT/PROTO  NAME\n10-12/udp");
+        assert_eq!(listing(&run, "none", true).lines().count(), 4);
     }
 
     #[test]

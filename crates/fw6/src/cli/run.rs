@@ -4,13 +4,15 @@ use std::io::Read as _;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use fw6::{EntryName, ErrorKind, LogfileMaximumSize, Manager, Mutation, PortKey};
+use fw6::{ErrorKind, LogfileMaximumSize, Manager, Mutation, PortKey};
 use serde_json::json;
 use tokio::sync::OnceCell;
 
 use super::args::{Command, FirewallAction, GlobalAction, LogAction, LogSet, PortAction};
+use super::change::{self, Op, PairArgs, Report};
 use super::exit::Failure;
 use super::output::{self, Out};
+use super::{show, target};
 
 /// The connection to fw6d, made on first use: arguments are validated before it, so a bad pair
 /// is `InvalidArg` even when the daemon is down.
@@ -55,9 +57,21 @@ fn pair_json(conn: &str, key: PortKey, field: &str, value: bool) -> serde_json::
     v
 }
 
-/// A `PORT/PROTO` argument.
-pub fn pair(s: &str) -> Result<PortKey, Failure> {
-    Ok(s.parse()?)
+/// A `PORT/PROTO` argument that must stand for exactly one pair (a service name may).
+pub fn single(s: &str) -> Result<PortKey, Failure> {
+    let keys = change::pairs(s)?.keys;
+    match keys.as_slice() {
+        [key] => Ok(*key),
+        _ => Err(fw6::Error::new(
+            ErrorKind::InvalidArg,
+            format!(
+                "{s:?} stands for {}: this command takes one pair, e.g. {}",
+                change::describe(&keys),
+                keys[0]
+            ),
+        )
+        .into()),
+    }
 }
 
 /// A `--since` argument: an RFC 3339 time, or an age counted back from now.
@@ -76,11 +90,6 @@ pub fn since_time(s: &str) -> Result<SystemTime, Failure> {
         )
         .into()),
     }
-}
-
-/// A `--name` argument.
-pub fn name(s: &str) -> Result<EntryName, Failure> {
-    Ok(EntryName::try_from(s)?)
 }
 
 /// Reads FILE, or standard input for `-`. A missing or unreadable file is `InvalidArg`: the
@@ -104,49 +113,64 @@ pub fn read_input(path: &Path) -> Result<String, Failure> {
 /// Runs `command`; the result is printed, errors are returned for the caller to report.
 pub async fn run(session: &Session, command: Command, out: Out) -> Result<(), Failure> {
     match command {
-        Command::Connections => {
-            let list = session.manager().await?.connections().await?;
-            let list = list.as_slice();
-            out.emit(&json!({ "connections": list }), || {
-                output::connections(list)
-            });
-        }
+        Command::Connections => show::connections(session, out).await?,
         Command::Firewall { action } => {
-            let (conn, on) = match action {
-                FirewallAction::Enable(c) => (c.conn, true),
-                FirewallAction::Disable(c) => (c.conn, false),
+            let (c, on) = match action {
+                FirewallAction::Enable(c) => (c, true),
+                FirewallAction::Disable(c) => (c, false),
             };
-            let c = session.connection(&conn).await?;
-            if on {
-                c.enable_firewall().await?;
+            let t = target::any(session, &c.at.conn, c.absent).await?;
+            let connection = t.name.clone();
+            let m = if on {
+                Mutation::EnableFirewall { connection }
             } else {
-                c.disable_firewall().await?;
-            }
-            out.emit(&json!({ "connection": conn, "firewalled": on }), || {
+                Mutation::DisableFirewall { connection }
+            };
+            let conn = c.at.conn;
+            let report = Report {
+                connection: Some(&conn),
+                target: Some(&t),
+                keys: &[],
+                note: None,
+                field: "firewalled",
+                value: on,
+            };
+            change::apply(session, &[m], report, out, |_| {
                 format!(
                     "{conn}: firewall {}",
                     if on { "enabled" } else { "disabled" }
                 )
-            });
+            })
+            .await?;
         }
         Command::Port { action } => port(session, action, out).await?,
         Command::Global { action } => global(session, action, out).await?,
         Command::Explain(a) => {
-            let key = pair(&a.pair)?;
-            let e = session.manager().await?.explain(&a.conn, key).await?;
-            let mut value = serde_json::to_value(&e).unwrap_or_default();
-            value["connection"] = json!(a.conn);
-            value["port"] = json!(key.port);
-            value["protocol"] = json!(key.protocol);
-            out.emit(&value, || {
+            let keys = change::question_pairs(&a.pair)?.keys;
+            let manager = session.manager().await?;
+            let (mut docs, mut lines) = (Vec::new(), Vec::new());
+            for key in keys {
+                let e = manager.explain(&a.conn, key).await?;
+                let mut value = serde_json::to_value(&e).unwrap_or_default();
+                value["connection"] = json!(a.conn);
+                value["port"] = json!(key.port);
+                value["protocol"] = json!(key.protocol);
+                docs.push(value);
                 let verdict = if e.allowed { "allowed" } else { "dropped" };
-                format!(
+                lines.push(format!(
                     "{key} on {}: {verdict} ({}): {}",
                     a.conn,
                     e.reason.as_str(),
                     e.sentence
-                )
-            });
+                ));
+            }
+            // One pair: the documented single answer; several: {"connection", "explanations"}.
+            let value = if docs.len() == 1 {
+                docs.swap_remove(0)
+            } else {
+                json!({ "connection": a.conn, "explanations": docs })
+            };
+            out.emit(&value, || lines.join("\n"));
         }
         Command::Log { action } => log(session, action, out).await?,
         Command::Batch { file } => {
@@ -182,6 +206,7 @@ pub async fn run(session: &Session, command: Command, out: Out) -> Result<(), Fa
             let s = session.manager().await?.status().await?;
             out.emit(&json!(s), || output::status(&s));
         }
+        Command::Show(e) => show::show(session, e.expand, out).await?,
         Command::Generate { .. } => unreachable!("handled before connecting"),
     }
     Ok(())
@@ -204,17 +229,22 @@ async fn log(session: &Session, action: LogAction, out: Out) -> Result<(), Failu
             });
         }
         LogAction::Tail(t) => {
-            let path = match t.file {
-                Some(path) => path,
-                None => session
-                    .manager()
-                    .await?
-                    .log_settings()
-                    .await?
-                    .logfile_path
-                    .into(),
+            let path = if let Some(path) = t.file {
+                path
+            } else {
+                let settings = session.manager().await?.log_settings().await?;
+                let path = std::path::PathBuf::from(&settings.logfile_path);
+                if !path.exists() {
+                    return Err(super::tail::no_log_yet(&settings).into());
+                }
+                path
             };
-            super::tail::tail(&path, t.lines, t.follow, out).await?;
+            let mode = super::tail::Mode {
+                lines: t.lines,
+                follow: t.follow,
+                raw: t.raw,
+            };
+            super::tail::tail(&path, mode, out).await?;
         }
         LogAction::Set(set) => {
             let mutations = log_mutations(&set)?;
@@ -254,27 +284,25 @@ pub fn log_mutations(set: &LogSet) -> Result<Vec<Mutation>, Failure> {
 async fn port(session: &Session, action: PortAction, out: Out) -> Result<(), Failure> {
     match action {
         PortAction::Open(a) => {
-            let (key, n) = (pair(&a.at.pair)?, name(&a.name)?);
-            session
-                .connection(&a.at.conn)
-                .await?
-                .open_port(key, &n)
-                .await?;
-            let conn = a.at.conn;
-            out.emit(&pair_json(&conn, key, "open", true), || {
-                format!("{conn}: {key} open")
-            });
+            let args = PairArgs {
+                conn: Some(&a.at.conn),
+                pair: &a.at.pair,
+                name: &a.name,
+                absent: a.absent,
+            };
+            change::pair_command(session, Op::OpenPort, args, out).await?;
         }
         PortAction::Close(a) => {
-            let key = pair(&a.pair)?;
-            session.connection(&a.conn).await?.close_port(key).await?;
-            let conn = a.conn;
-            out.emit(&pair_json(&conn, key, "open", false), || {
-                format!("{conn}: {key} closed")
-            });
+            let args = PairArgs {
+                conn: Some(&a.conn),
+                pair: &a.pair,
+                name: "",
+                absent: false,
+            };
+            change::pair_command(session, Op::ClosePort, args, out).await?;
         }
         PortAction::Check(a) => {
-            let key = pair(&a.pair)?;
+            let key = single(&a.pair)?;
             let open = session.connection(&a.conn).await?.is_port_open(key).await?;
             let conn = a.conn;
             out.emit(&pair_json(&conn, key, "open", open), || {
@@ -285,15 +313,18 @@ async fn port(session: &Session, action: PortAction, out: Out) -> Result<(), Fai
             });
         }
         PortAction::List(c) => {
-            let list = session.connection(&c.conn).await?.open_ports().await?;
+            let Some(conn) = c.conn else {
+                return show::every_connection(session, show::Which::Open, c.expand.expand, out)
+                    .await;
+            };
+            let list = session.connection(&conn).await?.open_ports().await?;
             let list = list.as_slice();
-            let conn = c.conn;
             let json = output::OpenList {
                 connection: &conn,
                 open: list,
             };
             out.emit(&json, || {
-                output::entries(list, &format!("{conn}: no open pairs"))
+                output::listing(list, &format!("{conn}: no open pairs"), c.expand.expand)
             });
         }
     }
@@ -303,74 +334,77 @@ async fn port(session: &Session, action: PortAction, out: Out) -> Result<(), Fai
 async fn global(session: &Session, action: GlobalAction, out: Out) -> Result<(), Failure> {
     match action {
         GlobalAction::Open { pair: p, name: n } => {
-            let (key, n) = (pair(&p.pair)?, name(&n)?);
-            session.manager().await?.open_global_port(key, &n).await?;
-            out.emit(
-                &json!({ "port": key.port, "protocol": key.protocol, "open": true }),
-                || format!("{key} globally open"),
-            );
+            let args = PairArgs {
+                conn: None,
+                pair: &p.pair,
+                name: &n,
+                absent: false,
+            };
+            change::pair_command(session, Op::OpenGlobal, args, out).await?;
         }
         GlobalAction::Close(p) => {
-            let key = pair(&p.pair)?;
-            session.manager().await?.close_global_port(key).await?;
-            out.emit(
-                &json!({ "port": key.port, "protocol": key.protocol, "open": false }),
-                || format!("{key} globally closed"),
-            );
+            let args = PairArgs {
+                conn: None,
+                pair: &p.pair,
+                name: "",
+                absent: false,
+            };
+            change::pair_command(session, Op::CloseGlobal, args, out).await?;
         }
         GlobalAction::Check(p) => {
-            let key = pair(&p.pair)?;
+            let key = single(&p.pair)?;
             let open = session.manager().await?.is_port_globally_open(key).await?;
             out.emit(
                 &json!({ "port": key.port, "protocol": key.protocol, "open": open }),
                 || format!("{key} is {}globally open", if open { "" } else { "not " }),
             );
         }
-        GlobalAction::List => {
+        GlobalAction::List(e) => {
             let list = session.manager().await?.globally_open_ports().await?;
             let list = list.as_slice();
             out.emit(&output::GlobalList { global: list }, || {
-                output::entries(list, "no global open pairs")
+                output::listing(list, "no global open pairs", e.expand)
             });
         }
         GlobalAction::Ignore(a) => {
-            let (key, n) = (pair(&a.at.pair)?, name(&a.name)?);
-            session
-                .connection(&a.at.conn)
-                .await?
-                .ignore_global_port(key, &n)
-                .await?;
-            let conn = a.at.conn;
-            out.emit(&pair_json(&conn, key, "ignored", true), || {
-                format!("{conn}: global {key} ignored")
-            });
+            let args = PairArgs {
+                conn: Some(&a.at.conn),
+                pair: &a.at.pair,
+                name: &a.name,
+                absent: a.absent,
+            };
+            change::pair_command(session, Op::Ignore, args, out).await?;
         }
         GlobalAction::Observe(a) => {
-            let key = pair(&a.pair)?;
-            session
-                .connection(&a.conn)
-                .await?
-                .observe_global_port(key)
-                .await?;
-            let conn = a.conn;
-            out.emit(&pair_json(&conn, key, "ignored", false), || {
-                format!("{conn}: global {key} observed")
-            });
+            let args = PairArgs {
+                conn: Some(&a.conn),
+                pair: &a.pair,
+                name: "",
+                absent: false,
+            };
+            change::pair_command(session, Op::Observe, args, out).await?;
         }
         GlobalAction::Ignored(c) => {
+            let Some(conn) = c.conn else {
+                return show::every_connection(session, show::Which::Ignored, c.expand.expand, out)
+                    .await;
+            };
             let list = session
-                .connection(&c.conn)
+                .connection(&conn)
                 .await?
                 .ignored_global_ports()
                 .await?;
             let list = list.as_slice();
-            let conn = c.conn;
             let json = output::IgnoredList {
                 connection: &conn,
                 ignored: list,
             };
             out.emit(&json, || {
-                output::entries(list, &format!("{conn}: no ignored global pairs"))
+                output::listing(
+                    list,
+                    &format!("{conn}: no ignored global pairs"),
+                    c.expand.expand,
+                )
             });
         }
     }

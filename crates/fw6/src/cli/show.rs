@@ -1,0 +1,209 @@
+//! Views over every connection: `fw6 show` (the whole configuration and its health on one
+//! screen), `fw6 connections` with each one's number of open pairs, and `fw6 port list` /
+//! `fw6 global ignored` without a connection.
+
+use std::fmt::Write as _;
+
+use fw6::{ConnectionInfo, PortEntry, Snapshot, Status, TableState};
+use serde_json::{Value, json};
+
+use super::exit::Failure;
+use super::output::{self, Out};
+use super::run::Session;
+
+/// Which per-connection list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    /// The connection's own open pairs.
+    Open,
+    /// The global pairs it ignores.
+    Ignored,
+}
+
+impl Which {
+    fn field(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Ignored => "ignored",
+        }
+    }
+}
+
+/// Every connection with its list.
+async fn lists(
+    session: &Session,
+    which: Which,
+) -> Result<Vec<(ConnectionInfo, Snapshot<PortEntry>)>, Failure> {
+    let manager = session.manager().await?;
+    let mut all = Vec::new();
+    for info in manager.connections().await? {
+        let c = manager.connection(&info.interface.to_string()).await?;
+        let list = match which {
+            Which::Open => c.open_ports().await?,
+            Which::Ignored => c.ignored_global_ports().await?,
+        };
+        all.push((info, list));
+    }
+    Ok(all)
+}
+
+/// `fw6 connections`: `{"connections": [row…]}`, each row with `open_pairs`.
+pub async fn connections(session: &Session, out: Out) -> Result<(), Failure> {
+    let rows: Vec<(ConnectionInfo, usize)> = lists(session, Which::Open)
+        .await?
+        .into_iter()
+        .map(|(info, open)| (info, open.as_slice().len()))
+        .collect();
+    let json: Vec<Value> = rows
+        .iter()
+        .map(|(info, open)| {
+            let mut v = json!(info);
+            v["open_pairs"] = json!(open);
+            v
+        })
+        .collect();
+    out.emit(&json!({ "connections": json }), || {
+        output::connections(&rows)
+    });
+    Ok(())
+}
+
+/// `fw6 port list` / `fw6 global ignored` without CONN: `{"connections": [{"connection": …,
+/// "open"|"ignored": [entry…]}]}`, and for people one block per connection.
+pub async fn every_connection(
+    session: &Session,
+    which: Which,
+    expand: bool,
+    out: Out,
+) -> Result<(), Failure> {
+    let all = lists(session, which).await?;
+    let json: Vec<Value> = all
+        .iter()
+        .map(|(info, list)| {
+            let mut v = json!({ "connection": info.interface });
+            v[which.field()] = json!(list.as_slice());
+            v
+        })
+        .collect();
+    out.emit(&json!({ "connections": json }), || {
+        let empty = match which {
+            Which::Open => "no open pairs",
+            Which::Ignored => "no ignored global pairs",
+        };
+        all.iter()
+            .map(|(info, list)| {
+                format!(
+                    "{}:\n{}",
+                    info.interface,
+                    indent(&output::listing(list.as_slice(), empty, expand))
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n\n")
+    });
+    Ok(())
+}
+
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|l| format!("  {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// What an administrator should look at.
+fn warnings(status: &Status) -> Vec<String> {
+    let mut w = Vec::new();
+    if status.table != TableState::InSync {
+        let state = json!(status.table);
+        w.push(format!(
+            "the kernel table is {state}, not in sync with fw6d's configuration: fw6d repairs \
+             it; if this stays, see `journalctl -u fw6d`"
+        ));
+    }
+    if status.log_lost > 0 {
+        w.push(format!(
+            "{} log events were lost since fw6d started (see docs/logging.md)",
+            status.log_lost
+        ));
+    }
+    w
+}
+
+/// `fw6 show`: everything on one screen, or with `--json` `{"status": {…as status…},
+/// "logging": {…as log show…}, "global": [entry…], "connections": [{…as a connections row…,
+/// "open": [entry…], "ignored": [entry…]}], "warnings": ["…"]}`.
+pub async fn show(session: &Session, expand: bool, out: Out) -> Result<(), Failure> {
+    let manager = session.manager().await?;
+    let status = manager.status().await?;
+    let logging = manager.log_settings().await?;
+    let global = manager.globally_open_ports().await?;
+    let mut conns = Vec::new();
+    for info in manager.connections().await? {
+        let c = manager.connection(&info.interface.to_string()).await?;
+        let (open, ignored) = (c.open_ports().await?, c.ignored_global_ports().await?);
+        conns.push((info, open, ignored));
+    }
+    let warnings = warnings(&status);
+    let json = json!({
+        "status": status,
+        "logging": logging,
+        "global": global.as_slice(),
+        "connections": conns.iter().map(|(info, open, ignored)| {
+            let mut v = json!(info);
+            v["open"] = json!(open.as_slice());
+            v["ignored"] = json!(ignored.as_slice());
+            v
+        }).collect::<Vec<_>>(),
+        "warnings": warnings,
+    });
+    out.emit(&json, || {
+        let on = |b: bool| if b { "on" } else { "off" };
+        let table = json!(status.table);
+        let mut s = format!(
+            "fw6d {}: kernel table {} (generation {})\n\
+             logging: dropped packets {}, connections {}, to {} (at most {} KiB)\n\n\
+             global open pairs:\n{}\n",
+            status.version,
+            table.as_str().unwrap_or("?"),
+            status.generation,
+            on(logging.log_dropped_packets),
+            on(logging.log_connections),
+            logging.logfile_path,
+            logging.logfile_maximum_size.kib(),
+            indent(&output::listing(global.as_slice(), "none", expand)),
+        );
+        for (info, open, ignored) in &conns {
+            let mut state = vec![if info.present {
+                format!("present, index {}", info.index)
+            } else {
+                "not present".to_owned()
+            }];
+            state.push(if info.firewalled {
+                "firewalled".to_owned()
+            } else {
+                "NOT firewalled: all inbound traffic passes".to_owned()
+            });
+            let _ = write!(
+                s,
+                "\n{} ({})\n  open:\n{}\n  ignored global pairs:\n{}\n",
+                info.interface,
+                state.join(", "),
+                indent(&indent(&output::listing(open.as_slice(), "none", expand))),
+                indent(&indent(&output::listing(
+                    ignored.as_slice(),
+                    "none",
+                    expand
+                ))),
+            );
+        }
+        if !warnings.is_empty() {
+            s.push_str("\nwarnings:\n");
+            for w in &warnings {
+                let _ = writeln!(s, "  - {w}");
+            }
+        }
+        s
+    });
+    Ok(())
+}

@@ -1,5 +1,5 @@
-//! The single writer (DESIGN §5). Every mutation goes through [`Engine::submit`]: apply to a
-//! scratch copy of the state (validation, all or nothing) → one store transaction → one kernel
+//! The single writer (docs/design.md §5). Every mutation goes through [`Engine::submit`]: apply to
+//! a scratch copy of the state (validation, all or nothing) → one store transaction → one kernel
 //! batch → commit → publish the new state for readers. A kernel refusal rolls the store back; a
 //! store failure after the kernel accepted sends the inverse batch. So kernel, store and memory
 //! never disagree for longer than one call.

@@ -1,4 +1,4 @@
-//! nftables over raw netlink (DESIGN §3): the plan of `fw6_model::plan` becomes one atomic
+//! nftables over raw netlink (docs/design.md §3): the plan of `fw6_model::plan` becomes one atomic
 //! kernel transaction per call, errors name the operation the kernel refused, and the ruleset
 //! generation each commit produces is kept so outside changes can be detected.
 //!

@@ -1,7 +1,7 @@
 //! Ruleset change notifications (`NFNLGRP_NFTABLES`), for drift repair. Only notifications about
 //! our table (`ip6 fw6`) count, and those caused by our own commits can be ignored by port id:
 //! the ruleset generation is global, so other software committing to its own tables must not
-//! make fw6 rebuild (DESIGN §1.5, play well with others).
+//! make fw6 rebuild (docs/design.md §1.5, play well with others).
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::sync::Arc;

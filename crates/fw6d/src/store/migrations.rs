@@ -11,7 +11,7 @@ use super::StoreError;
 
 /// Version 1: the intent (settings, connections, the three pair sets, each entry with its
 /// provenance) and the audit trail. Primary keys make every change one B-tree lookup, so the
-/// cost of a call does not grow with the number of stored entries (DESIGN §1.1). `STRICT`
+/// cost of a call does not grow with the number of stored entries (docs/design.md §1.1). `STRICT`
 /// tables make `SQLite` refuse a value of the wrong type instead of storing it. Times (`created`,
 /// `changed`, `time`) are milliseconds since the Unix epoch; provenance columns are those of
 /// [`super::Provenance`].

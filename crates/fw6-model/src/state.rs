@@ -395,7 +395,8 @@ impl ConnectionConfig {
 
 /// Inserts `key` unless present (first name wins); returns the new entry. It inserts first and
 /// puts the first name back if there was one: a batch of new pairs, the case that must be fast,
-/// walks the map once per pair instead of twice (10,000 `OpenPort`: 1.5 ms instead of 2.1–2.4).
+/// walks the map once per pair instead of twice (measured: BENCHMARKS.md, "Figures behind
+/// design choices").
 /// The price is on a re-open, which writes twice and so copies the map's path out of the
 /// structure it shares with the published state; the state stays equal, and a batch that
 /// changes nothing is dropped by the engine rather than published.

@@ -6,7 +6,7 @@
 //!
 //! For a large batch the store's rows and the kernel's batch are written at the same time, on
 //! two threads: they are independent until the commit, and each takes about as long as the
-//! other (10,000 pairs: ~20 ms and ~15 ms).
+//! other (BENCHMARKS.md, "Figures behind design choices").
 
 use std::ops::Range;
 use std::sync::Arc;

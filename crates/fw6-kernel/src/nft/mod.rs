@@ -43,7 +43,8 @@ pub struct Applied {
 }
 
 /// Element operations above which a commit is made with the monitor not listening: below it,
-/// the notifications cost less than the two generation reads that cover the gap (~10 µs each).
+/// the notifications cost less than the two generation reads that cover the gap (measured:
+/// BENCHMARKS.md, "Figures behind design choices").
 pub const QUIET_ABOVE: usize = 64;
 
 /// fw6's handle on nftables: one `NETLINK_NETFILTER` socket in the network namespace of the

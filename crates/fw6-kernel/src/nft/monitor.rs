@@ -119,9 +119,10 @@ impl Monitor {
 /// The group membership of a [`Monitor`], switchable from the thread that commits.
 ///
 /// While any socket listens on `NFNLGRP_NFTABLES`, the kernel builds one notification per set
-/// element a commit adds or deletes (`nf_tables_setelem_notify`): measured, a 10,000-element
-/// commit took 41 ms with the monitor listening and 14 ms without. Leaving the group during our
-/// own large commits spares that work; the generation read around the commit covers the gap.
+/// element a commit adds or deletes (`nf_tables_setelem_notify`), which costs a large commit
+/// more than the commit itself (measured: BENCHMARKS.md, "Figures behind design choices").
+/// Leaving the group during our own large commits spares that work; the generation read around
+/// the commit covers the gap.
 #[derive(Debug, Clone)]
 pub struct Subscription(Arc<NlSocket>);
 

@@ -102,8 +102,8 @@ fn without(full: &str, removed: &[String]) -> Result<String> {
     Ok(out)
 }
 
-/// fw6's table text in the order DESIGN §3 lists: the echo-request rule right before the
-/// `open` lookup (the order fw6 used until the lookup was moved ahead of it).
+/// fw6's table text in its first order (docs/design.md §7): the echo-request rule right before
+/// the `open` lookup (the order fw6 used until the lookup was moved ahead of it).
 fn echo_before_open(full: &str, echo: &str) -> Result<String> {
     let echo_line = line_of(full, echo)?;
     let open_line = line_of(full, &Rule::AcceptOpen.to_string())?;
@@ -126,7 +126,7 @@ pub fn run(scale: &Scale) -> Result<()> {
         ("minimal + the open lookup".to_owned(), floor()),
         ("fw6".to_owned(), full.clone()),
         (
-            "fw6, echo-request before open (DESIGN §3 order)".to_owned(),
+            "fw6, echo-request before open (first order)".to_owned(),
             echo_before_open(&full, &echo)?,
         ),
     ];

@@ -1,6 +1,6 @@
-//! The collections `INetFwV6ConnectionCollection` and `INetFwV6PortsCollection` (spec §2.4,
-//! §2.5): `Count` and `_NewEnum` over the one snapshot taken by the property get, so the count
-//! and every enumerator of one collection agree.
+//! The collections `INetFwV6ConnectionCollection` and `INetFwV6PortsCollection` (docs/icf-api.md
+//! §2.4, §2.5): `Count` and `_NewEnum` over the one snapshot taken by the property get, so the
+//! count and every enumerator of one collection agree.
 
 use fw6::{ConnectionInfo, PortEntry, Snapshot};
 

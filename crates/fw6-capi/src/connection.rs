@@ -1,4 +1,5 @@
-//! `INetFwV6Connection`: `fw6_connection_*`, one connection and its own settings (spec §2.2).
+//! `INetFwV6Connection`: `fw6_connection_*`, one connection and its own settings (docs/icf-api.md
+//! §2.2).
 
 use std::ffi::c_char;
 

@@ -1,6 +1,6 @@
-//! The enumerators `IEnumNetFwV6Connections` and `IEnumNetFwV6Ports` (spec §3): `Next`, `Skip`,
-//! `Reset`, `Clone` and `Count` over one snapshot taken when the enumerator was made. C has no
-//! `VARIANT`, so the `…AsVariants` enumerators of the collections are these same two types.
+//! The enumerators `IEnumNetFwV6Connections` and `IEnumNetFwV6Ports` (docs/icf-api.md §3): `Next`,
+//! `Skip`, `Reset`, `Clone` and `Count` over one snapshot taken when the enumerator was made. C has
+//! no `VARIANT`, so the `…AsVariants` enumerators of the collections are these same two types.
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 

@@ -1,6 +1,6 @@
-//! The HRESULT values a function of the library returns (spec §5.1). The error classes of the
-//! daemon come from `fw6_model::ErrorKind::hresult` (the unit test below pins them); `E_POINTER`
-//! and `E_OUTOFMEMORY` only happen at the C boundary.
+//! The HRESULT values a function of the library returns (docs/icf-api.md §5.1). The error classes
+//! of the daemon come from `fw6_model::ErrorKind::hresult` (the unit test below pins them);
+//! `E_POINTER` and `E_OUTOFMEMORY` only happen at the C boundary.
 #![expect(
     clippy::cast_possible_wrap,
     reason = "the failure codes are the unsigned bit patterns the ICF documents, wrapped to a \

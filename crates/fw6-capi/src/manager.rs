@@ -1,4 +1,4 @@
-//! `INetFwV6Mgr`: `fw6_manager_*`, the entry point (spec §2.1).
+//! `INetFwV6Mgr`: `fw6_manager_*`, the entry point (docs/icf-api.md §2.1).
 
 use std::ffi::c_char;
 

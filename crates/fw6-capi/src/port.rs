@@ -1,5 +1,5 @@
 //! `INetFwV6Port` (documented `INetFwV6OpenPort`): `fw6_port_*`, one read-only entry of an
-//! enumeration (spec §2.3).
+//! enumeration (docs/icf-api.md §2.3).
 
 use std::ffi::c_char;
 

@@ -1,5 +1,5 @@
 //! Link dump and link events against the real kernel, each test in its own network namespace
-//! (fw6-testkit's `NetNs`): what DESIGN §5 "Links" and research/ecosystem.md §3 promise.
+//! (fw6-testkit's `NetNs`): what docs/design.md §5 "Links" and §9.3 promise.
 
 use std::fmt::Write as _;
 use std::time::Duration;

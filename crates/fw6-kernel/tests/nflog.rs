@@ -1,6 +1,6 @@
 //! The NFLOG reader against the real kernel: fw6's own log rules (`plan::full` with logging on,
 //! applied with `Nft::apply_full`) in a host namespace, real packets from a peer namespace, and
-//! a [`Reader`] bound in the host namespace (DESIGN §5 "Logging", research/ecosystem.md §5).
+//! a [`Reader`] bound in the host namespace (docs/design.md §5 "Logging" and §9.4).
 
 use std::net::{SocketAddrV6, UdpSocket};
 use std::time::{Duration, Instant};

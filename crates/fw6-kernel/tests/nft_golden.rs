@@ -1,5 +1,5 @@
 //! Golden tests: the table `Nft::apply_full` writes is the table `nft -f` loads from
-//! `plan::render` of the same plan (DESIGN §3; `nft -j list table ip6 fw6` is the oracle).
+//! `plan::render` of the same plan (docs/design.md §3; `nft -j list table ip6 fw6` is the oracle).
 //!
 //! Needs root; each test runs in its own network namespaces:
 //! `sudo -E cargo test -p fw6-kernel --test nft_golden`.

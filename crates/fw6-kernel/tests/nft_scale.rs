@@ -1,6 +1,6 @@
 //! Scale: 100,000 set elements go in as one transaction, and a one-element change stays a
-//! three-message transaction (BEGIN, element, END) however large the set (DESIGN §1.1). Times
-//! are printed for information (`--nocapture`), never asserted; `examples/nft_bench.rs` gives
+//! three-message transaction (BEGIN, element, END) however large the set (docs/design.md §1.1).
+//! Times are printed for information (`--nocapture`), never asserted; `examples/nft_bench.rs` gives
 //! release-build figures.
 //!
 //! Needs root; runs in its own network namespace:

@@ -171,8 +171,8 @@ fn global_open_passes_on_every_connection() {
     }
 }
 
-// Rules 8, 9, 11: an ignored global pair is closed on that connection only, and a
-// per-connection open of the same pair wins over the ignore (spec §1.4 rule 1 before rule 3).
+// Rules 8, 9, 11: an ignored global pair is closed on that connection only, and a per-connection
+// open of the same pair wins over the ignore (docs/icf-api.md §1.4 rule 1 before rule 3).
 #[test]
 fn ignored_global_closes_one_connection_and_own_open_reopens_it() {
     let mut fw = Firewall::new(&[open_global("8080/tcp"), ignore_global("wan0", "8080/tcp")]);

@@ -1,4 +1,4 @@
-//! Connection identifiers (DESIGN §4, spec §7.15–16).
+//! Connection identifiers (docs/design.md §4, docs/icf-api.md §7.15–16).
 
 use std::fmt;
 use std::str::FromStr;

@@ -1,4 +1,4 @@
-//! The inbound decision (spec §1.4) with the reason behind it, so `Explain` can tell an
+//! The inbound decision (docs/icf-api.md §1.4) with the reason behind it, so `Explain` can tell an
 //! administrator *why* a packet passes or not.
 
 use std::fmt;

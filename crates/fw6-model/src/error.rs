@@ -1,5 +1,5 @@
 //! Errors of the ICF API, each carrying the HRESULT a Windows client of the same member would
-//! have seen (DESIGN §4, spec §5.3).
+//! have seen (docs/design.md §4, docs/icf-api.md §5.3).
 
 use std::fmt;
 

@@ -1,4 +1,4 @@
-//! Linux interface names: the key of a connection's configuration (DESIGN §3, §4).
+//! Linux interface names: the key of a connection's configuration (docs/design.md §3, §4).
 
 use std::fmt;
 use std::sync::Arc;

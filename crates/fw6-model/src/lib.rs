@@ -6,8 +6,8 @@
 //! sockets, files or threads live in this crate, so every rule of the API is unit-testable and
 //! the daemon, the kernel layer and the client library all share the same nouns.
 //!
-//! Section references (`spec §…`) point at `shared/spec/icf6-api.md`; `DESIGN §…` at
-//! `shared/DESIGN.md`.
+//! Section references point into the repository: `docs/icf-api.md §…` at the ICF semantics,
+//! `docs/design.md §…` at the design decisions.
 
 mod change;
 mod connection_id;

@@ -1,4 +1,4 @@
-//! The manager's four logging settings (spec §2.1 members 4–11, §7 item 25).
+//! The manager's four logging settings (docs/icf-api.md §2.1 members 4–11, §7 item 25).
 
 use serde::{Deserialize, Serialize};
 
@@ -86,7 +86,7 @@ impl Default for LogSettings {
 }
 
 /// Checks a `LogfilePath` value: absolute, no `..`, no control characters, not a directory
-/// name, at most 4095 bytes. No environment-variable expansion happens (spec §7.25).
+/// name, at most 4095 bytes. No environment-variable expansion happens (docs/icf-api.md §7.25).
 pub fn validate_logfile_path(path: &str) -> Result<(), Error> {
     let bad = |why: &str| {
         Err(Error::invalid_arg(format!(

@@ -1,4 +1,4 @@
-//! Informational names of port entries (DESIGN §4, spec §7.20).
+//! Informational names of port entries (docs/design.md §4, docs/icf-api.md §7.20).
 
 use std::fmt;
 use std::sync::Arc;

@@ -1,4 +1,4 @@
-//! Ports and (port, protocol) pairs: the unit of configuration everywhere (spec §1.3).
+//! Ports and (port, protocol) pairs: the unit of configuration everywhere (docs/icf-api.md §1.3).
 
 use std::fmt;
 use std::num::NonZeroU16;
@@ -52,7 +52,8 @@ impl fmt::Display for Port {
     }
 }
 
-/// A (port, protocol) pair. Ordered by port, then protocol: the enumeration order (spec §7.27).
+/// A (port, protocol) pair. Ordered by port, then protocol: the enumeration order (docs/icf-api.md
+/// §7.27).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct PortKey {
     /// The local port.
@@ -97,7 +98,7 @@ impl FromStr for PortKey {
     }
 }
 
-/// One entry of a port set as enumerations return it (`INetFwV6Port`, spec §2.3).
+/// One entry of a port set as enumerations return it (`INetFwV6Port`, docs/icf-api.md §2.3).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct PortEntry {
     /// The local port.

@@ -1,4 +1,5 @@
-//! `PORT_PROTOCOL` (spec §4): the only two transport protocols the ICF API can configure.
+//! `PORT_PROTOCOL` (docs/icf-api.md §4): the only two transport protocols the ICF API can
+//! configure.
 
 use std::fmt;
 use std::str::FromStr;

@@ -1,4 +1,5 @@
-//! ICF enumerators and collections (spec §3) as one immutable, shareable snapshot with a cursor.
+//! ICF enumerators and collections (docs/icf-api.md §3) as one immutable, shareable snapshot with a
+//! cursor.
 
 use std::sync::Arc;
 

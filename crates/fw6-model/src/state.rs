@@ -1,5 +1,5 @@
 //! The configured intent: settings, global pairs and per-connection configuration, with the ICF
-//! semantics of every mutator and query (spec §2).
+//! semantics of every mutator and query (docs/icf-api.md §2).
 
 use std::ops::Range;
 
@@ -48,7 +48,7 @@ impl Default for ConnectionConfig {
 }
 
 /// The whole intent. Connections are kept by interface name whether or not the interface exists
-/// now, so configuration applies again the moment it returns (DESIGN §4).
+/// now, so configuration applies again the moment it returns (docs/design.md §4).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct State {
     logging: LogSettings,
@@ -76,7 +76,7 @@ impl State {
             .is_none_or(|c| c.firewalled)
     }
 
-    /// `IsPortOpen`: this connection's own set only (spec §7.3).
+    /// `IsPortOpen`: this connection's own set only (docs/icf-api.md §7.3).
     pub fn is_port_open(&self, connection: &IfName, key: PortKey) -> bool {
         self.connections
             .get(connection)
@@ -124,8 +124,8 @@ impl State {
         self.global_open.iter()
     }
 
-    /// The inbound decision rule of spec §1.4 for an unsolicited packet to `key` arriving on
-    /// `connection`. This is what the kernel ruleset enforces; `Explain` reports it.
+    /// The inbound decision rule of docs/icf-api.md §1.4 for an unsolicited packet to `key`
+    /// arriving on `connection`. This is what the kernel ruleset enforces; `Explain` reports it.
     pub fn decide(&self, connection: &IfName, key: PortKey) -> Decision {
         let reason = if !self.is_firewalled(connection) {
             Reason::NotFirewalled
@@ -395,7 +395,8 @@ impl ConnectionConfig {
 
 /// Inserts `key` unless present (first name wins); returns the new entry. It inserts first and
 /// puts the first name back if there was one: a batch of new pairs, the case that must be fast,
-/// walks the map once per pair instead of twice (10,000 `OpenPort`: 1.5 ms instead of 2.1–2.4).
+/// walks the map once per pair instead of twice (measured: BENCHMARKS.md, "Figures behind
+/// design choices").
 /// The price is on a re-open, which writes twice and so copies the map's path out of the
 /// structure it shares with the published state; the state stays equal, and a batch that
 /// changes nothing is dropped by the engine rather than published.

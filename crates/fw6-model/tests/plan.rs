@@ -1,4 +1,4 @@
-//! Golden tests of the nftables plan (DESIGN §3) and of the change → element mapping.
+//! Golden tests of the nftables plan (docs/design.md §3) and of the change → element mapping.
 
 use fw6_model::plan::{self, EchoRequest, Element, ElementOp, Options, Rule, SetName, Update};
 use fw6_model::{EntryName, IfName, LogfileMaximumSize, Mutation, PortKey, State};

@@ -111,7 +111,7 @@ fn per_connection_and_global_sets_are_independent() {
     let mut s = State::default();
     s.apply(&open("lan0", "80/tcp", "local")).unwrap();
     s.apply(&open_global("80/tcp", "global")).unwrap();
-    // OpenPort on a pair that is only globally open creates its own entry (spec §7.21).
+    // OpenPort on a pair that is only globally open creates its own entry (docs/icf-api.md §7.21).
     s.apply(&open("wan0", "80/tcp", "wan")).unwrap();
     assert!(s.is_port_open(&conn("wan0"), key("80/tcp")));
     // Closing the global pair does not close per-connection ones (CloseGlobalPort remark).
@@ -123,7 +123,7 @@ fn per_connection_and_global_sets_are_independent() {
         s.decide(&conn("lan0"), key("80/tcp")).reason,
         Reason::OpenOnConnection
     );
-    // IsPortOpen answers from the connection's own set only (spec §7.3).
+    // IsPortOpen answers from the connection's own set only (docs/icf-api.md §7.3).
     s.apply(&open_global("443/tcp", "https")).unwrap();
     assert!(!s.is_port_open(&conn("lan0"), key("443/tcp")));
     assert!(s.decide(&conn("lan0"), key("443/tcp")).allowed);
@@ -190,7 +190,7 @@ fn a_connection_without_firewall_keeps_and_reports_its_sets() {
         s.decide(&conn("lan0"), key("9/udp")).reason,
         Reason::NotFirewalled
     );
-    // Opening ports on a non-firewalled connection is allowed (spec §7.9).
+    // Opening ports on a non-firewalled connection is allowed (docs/icf-api.md §7.9).
     assert_eq!(s.apply(&open("lan0", "81/tcp", "")).unwrap().len(), 1);
     s.apply(&Mutation::EnableFirewall {
         connection: conn("lan0"),

@@ -1,7 +1,7 @@
 //! Test-only helpers for fw6: real network namespaces, veth topologies and packet probes.
 //!
 //! Everything here needs root and panics with a clear message without it: a privileged test
-//! that silently skips would count as a pass (DESIGN §6). Everything a helper creates
+//! that silently skips would count as a pass (docs/design.md §6). Everything a helper creates
 //! (namespaces, veth pairs, listener threads) lives in namespaces the helper created itself and
 //! is removed on drop, also when the test panics. Nothing here touches the machine's own
 //! network namespace: links are made with `ip -n <ours>`, sockets are opened on threads that

@@ -1,7 +1,7 @@
 //! A named network namespace owned by one test, and entering it from a thread.
 //!
 //! A network namespace belongs to a *thread*, and a socket belongs to the namespace it was
-//! created in (research/ecosystem.md §8). So the guard never moves the calling thread by
+//! created in (docs/design.md §9.1). So the guard never moves the calling thread by
 //! itself: [`NetNs::enter`] does, with a guard that moves it back; [`NetNs::run_in`] runs a
 //! closure on a fresh thread inside; [`NetNs::block_on`] enters and only *then* builds a
 //! current-thread tokio runtime, so every socket the future opens is inside (aya's

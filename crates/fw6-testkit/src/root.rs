@@ -3,7 +3,7 @@
 /// Panics unless the process runs as root. `what` says which helper needed it.
 ///
 /// Tests that need root must fail loudly rather than skip: a skipped privileged suite would
-/// look like a pass in CI (DESIGN §6).
+/// look like a pass in CI (docs/design.md §6).
 pub fn require_root(what: &str) {
     assert!(
         rustix::process::geteuid().is_root(),

@@ -1,8 +1,8 @@
 //! A game server that opens its UDP port on start-up and closes it on exit, the ICF way
-//! (spec §1.5): the entry's name is the ownership marker. If the pair is already open under
-//! another name, another program owns it, so we refuse to start rather than take it over (and
-//! later close a port someone else relies on). On exit (Ctrl-C) we close the pair only if it
-//! still carries our name.
+//! (docs/icf-api.md §1.5): the entry's name is the ownership marker. If the pair is already open
+//! under another name, another program owns it, so we refuse to start rather than take it over (and
+//! later close a port someone else relies on). On exit (Ctrl-C) we close the pair only if it still
+//! carries our name.
 //!
 //! ```sh
 //! cargo run -p fw6 --example game_server -- lan0 27015

@@ -1,5 +1,5 @@
 //! A builder for one atomic `Apply`: many state-changing members, one store transaction and one
-//! kernel batch, all or nothing (DESIGN §1.1). The methods are named like the members.
+//! kernel batch, all or nothing (docs/design.md §1.1). The methods are named like the members.
 
 use fw6_model::{EntryName, IfName, LogfileMaximumSize, Mutation, PortKey};
 

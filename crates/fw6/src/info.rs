@@ -47,7 +47,7 @@ impl ConnectionInfo {
 }
 
 /// The answer of `Explain`: whether an unsolicited inbound packet to a pair on a connection
-/// passes, and why (spec §1.4).
+/// passes, and why (docs/icf-api.md §1.4).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Explanation {
     /// Whether the packet passes.

@@ -1,6 +1,6 @@
 //! The daemon's configuration file (`/etc/fw6/fw6d.toml`). It holds what the ICF API does not:
-//! policy (`allow_configuration`, the role of group policy in spec §6.1), defaults for new
-//! connections and first start, and where things live, so tests and the sandbox lab can run a
+//! policy (`allow_configuration`, the role of group policy in docs/icf-api.md §6.1), defaults for
+//! new connections and first start, and where things live, so tests and the sandbox lab can run a
 //! daemon inside a network namespace with a private bus and a private state directory.
 
 use std::path::{Path, PathBuf};

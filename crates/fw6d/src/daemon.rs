@@ -1,6 +1,6 @@
 //! Start-up and the event loop: store → kernel → links → D-Bus → ready, then follow link events,
 //! nftables change notifications (drift repair) and signals until told to stop. Stopping leaves
-//! the table in the kernel: a dead daemon must not open the host (DESIGN §1.3).
+//! the table in the kernel: a dead daemon must not open the host (docs/design.md §1.3).
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;

@@ -1,12 +1,12 @@
-//! The single writer (DESIGN §5). Every mutation goes through [`Engine::submit`]: apply to a
-//! scratch copy of the state (validation, all or nothing) → one store transaction → one kernel
+//! The single writer (docs/design.md §5). Every mutation goes through [`Engine::submit`]: apply to
+//! a scratch copy of the state (validation, all or nothing) → one store transaction → one kernel
 //! batch → commit → publish the new state for readers. A kernel refusal rolls the store back; a
 //! store failure after the kernel accepted sends the inverse batch. So kernel, store and memory
 //! never disagree for longer than one call.
 //!
 //! For a large batch the store's rows and the kernel's batch are written at the same time, on
 //! two threads: they are independent until the commit, and each takes about as long as the
-//! other (10,000 pairs: ~20 ms and ~15 ms).
+//! other (BENCHMARKS.md, "Figures behind design choices").
 
 use std::ops::Range;
 use std::sync::Arc;

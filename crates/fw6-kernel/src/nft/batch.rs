@@ -19,7 +19,7 @@ use super::elements;
 
 /// `NFNL_SUBSYS_NFTABLES`: BEGIN and END name the subsystem the batch is for.
 const NFNL_SUBSYS_NFTABLES: u16 = 10;
-/// At most this many elements per message (ecosystem.md §2.3: a list over 64 KiB is refused).
+/// At most this many elements per message (docs/design.md §9.2: a list over 64 KiB is refused).
 pub(crate) const MAX_ELEMENTS: usize = 1000;
 /// And at most this many bytes of elements per message, whatever their size.
 const MAX_ELEMENT_BYTES: usize = 48 * 1024;

@@ -1,8 +1,9 @@
 //! `NFT_MSG_NEWSETELEM` / `NFT_MSG_DELSETELEM`, encoded by hand. These are the only messages
 //! whose count grows with the configuration (a 10,000-pair batch, a 100,000-pair start-up), and
 //! they have one fixed shape. The crate's generic encoder recomputes every nested attribute's
-//! length again at each level above it: a profile of a 10,000-element commit put 11% of its time
-//! in `SetElementAttribute::value_len` alone. The test compares these bytes with the crate's.
+//! length again at each level above it, which a profile of a large commit found to be a notable
+//! share of its time (BENCHMARKS.md, "Figures behind design choices"). The test compares these
+//! bytes with the crate's.
 //!
 //! Shape: `nlmsghdr`, `nfgenmsg`, `NFTA_SET_ELEM_LIST_TABLE`, `NFTA_SET_ELEM_LIST_SET`, optionally
 //! `NFTA_SET_ELEM_LIST_SET_ID`, then `NFTA_SET_ELEM_LIST_ELEMENTS` { `NFTA_LIST_ELEM` {

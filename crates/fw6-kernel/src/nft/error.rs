@@ -1,5 +1,5 @@
-//! Errors of the nftables layer. A refusal keeps what the daemon must report (DESIGN §4, `Fail`
-//! "with the kernel's own message"): the operation that failed, the errno, and the kernel's
+//! Errors of the nftables layer. A refusal keeps what the daemon must report (docs/design.md §4,
+//! `Fail` "with the kernel's own message"): the operation that failed, the errno, and the kernel's
 //! extended-ack text when it sent one.
 
 use std::io;

@@ -1,4 +1,4 @@
-//! nftables over raw netlink (DESIGN §3): the plan of `fw6_model::plan` becomes one atomic
+//! nftables over raw netlink (docs/design.md §3): the plan of `fw6_model::plan` becomes one atomic
 //! kernel transaction per call, errors name the operation the kernel refused, and the ruleset
 //! generation each commit produces is kept so outside changes can be detected.
 //!
@@ -43,7 +43,8 @@ pub struct Applied {
 }
 
 /// Element operations above which a commit is made with the monitor not listening: below it,
-/// the notifications cost less than the two generation reads that cover the gap (~10 µs each).
+/// the notifications cost less than the two generation reads that cover the gap (measured:
+/// BENCHMARKS.md, "Figures behind design choices").
 pub const QUIET_ABOVE: usize = 64;
 
 /// fw6's handle on nftables: one `NETLINK_NETFILTER` socket in the network namespace of the

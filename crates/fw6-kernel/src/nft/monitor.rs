@@ -1,7 +1,7 @@
 //! Ruleset change notifications (`NFNLGRP_NFTABLES`), for drift repair. Only notifications about
 //! our table (`ip6 fw6`) count, and those caused by our own commits can be ignored by port id:
 //! the ruleset generation is global, so other software committing to its own tables must not
-//! make fw6 rebuild (DESIGN §1.5, play well with others).
+//! make fw6 rebuild (docs/design.md §1.5, play well with others).
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::sync::Arc;
@@ -119,9 +119,10 @@ impl Monitor {
 /// The group membership of a [`Monitor`], switchable from the thread that commits.
 ///
 /// While any socket listens on `NFNLGRP_NFTABLES`, the kernel builds one notification per set
-/// element a commit adds or deletes (`nf_tables_setelem_notify`): measured, a 10,000-element
-/// commit took 41 ms with the monitor listening and 14 ms without. Leaving the group during our
-/// own large commits spares that work; the generation read around the commit covers the gap.
+/// element a commit adds or deletes (`nf_tables_setelem_notify`), which costs a large commit
+/// more than the commit itself (measured: BENCHMARKS.md, "Figures behind design choices").
+/// Leaving the group during our own large commits spares that work; the generation read around
+/// the commit covers the gap.
 #[derive(Debug, Clone)]
 pub struct Subscription(Arc<NlSocket>);
 

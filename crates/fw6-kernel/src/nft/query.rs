@@ -1,5 +1,5 @@
 //! Read-only requests: the ruleset generation, whether our table exists, and a diagnostic dump.
-//! fw6 never reads the ruleset to decide what to write (DESIGN §3): these only detect drift
+//! fw6 never reads the ruleset to decide what to write (docs/design.md §3): these only detect drift
 //! and describe the kernel's state to an administrator.
 
 use std::fmt::Write as _;

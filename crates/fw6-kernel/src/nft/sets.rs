@@ -1,9 +1,9 @@
-//! The four sets of DESIGN §3: their declarations and their element keys.
+//! The four sets of docs/design.md §3: their declarations and their element keys.
 //!
 //! A concatenated key puts each field in whole 32-bit words, as the kernel's registers hold
 //! them: the interface name takes 16 bytes (NUL-padded), the protocol 1 byte padded to 4, the
 //! port 2 bytes big-endian padded to 4. The key type is nft's concat id, each field's datatype
-//! shifted by 6 bits per position (ecosystem.md §2.3), which is what makes `nft list` print
+//! shifted by 6 bits per position (docs/design.md §9.2), which is what makes `nft list` print
 //! `ifname . inet_proto . inet_service`.
 
 use fw6_model::plan::{Element, SetKey, SetName, TABLE};

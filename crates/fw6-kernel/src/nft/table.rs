@@ -11,7 +11,7 @@ use super::expr::ACCEPT;
 use super::{rules, sets};
 
 /// `NFT_MSG_NEWTABLE` / `NFT_MSG_DELTABLE` attributes: the name (and no flags: in particular not
-/// `owner`, which would delete the table when the daemon dies, DESIGN §3).
+/// `owner`, which would delete the table when the daemon dies, docs/design.md §3).
 fn table() -> TableMessage {
     TableMessage {
         attributes: vec![
@@ -55,8 +55,8 @@ fn regular_chain(name: &str) -> ChainMessage {
 }
 
 /// The whole table in one batch: add the table (so the delete cannot fail), delete it with
-/// everything in it, add it again and fill it (DESIGN §3). The new ruleset replaces the old one
-/// atomically; no packet ever sees a half-built table.
+/// everything in it, add it again and fill it (docs/design.md §3). The new ruleset replaces the old
+/// one atomically; no packet ever sees a half-built table.
 pub(crate) fn rebuild<'a>(batch: &mut Batch<'a>, plan: &'a TablePlan) {
     batch.push(NfTablesMessage::NewTable(table()), Label::AddTable);
     batch.push(

@@ -1,5 +1,5 @@
-//! The nftables plan as plain data (DESIGN §3): what the kernel must hold for a state, and which
-//! set elements change for a list of [`Change`]s. The kernel crate encodes it into netlink;
+//! The nftables plan as plain data (docs/design.md §3): what the kernel must hold for a state, and
+//! which set elements change for a list of [`Change`]s. The kernel crate encodes it into netlink;
 //! [`render`] prints it as `nft -f` text, the oracle the kernel encoding is tested against.
 
 mod render;
@@ -49,8 +49,8 @@ impl ChainName {
     }
 }
 
-/// The four sets of DESIGN §3. Everything that changes at run time is a set element, never a
-/// rule, so a packet's verdict costs a few hash lookups whatever the configuration size.
+/// The four sets of docs/design.md §3. Everything that changes at run time is a set element, never
+/// a rule, so a packet's verdict costs a few hash lookups whatever the configuration size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum SetName {
     /// `type ifname`: connections whose firewall is off. Unknown names are firewalled.

@@ -9,7 +9,7 @@ use super::rule::{Icmpv6Type, LogKind};
 use super::{ChainName, Element, ICMPV6_CHAIN, Rule, SetName, SetPlan, TABLE, TablePlan};
 
 /// The whole table as nft text, starting with the create–delete–create idiom so that loading it
-/// replaces any previous table atomically (DESIGN §3).
+/// replaces any previous table atomically (docs/design.md §3).
 pub fn render(plan: &TablePlan) -> String {
     let mut out = format!("table ip6 {TABLE}\ndelete table ip6 {TABLE}\ntable ip6 {TABLE} {{\n");
     for set in &plan.sets {

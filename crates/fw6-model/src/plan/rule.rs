@@ -250,8 +250,8 @@ pub enum Rule {
     Drop,
 }
 
-/// The input chain of docs/ruleset.md, in order: DESIGN §3's, with the echo-request rule after
-/// the set rules.
+/// The input chain of docs/ruleset.md, in order: docs/design.md §3's, with the echo-request rule
+/// after the set rules.
 pub(super) fn chain(logging: &LogSettings, options: &Options) -> Vec<Rule> {
     let log = |kind| Rule::Log {
         kind,
@@ -285,11 +285,11 @@ pub(super) fn chain(logging: &LogSettings, options: &Options) -> Vec<Rule> {
         }
         rules.push(verdict);
     }
-    // After the set rules, not before them as DESIGN §3 lists it: the sets hold only TCP and
-    // UDP pairs, so no rule between can match an echo request and its verdict is the same,
-    // while a new TCP or UDP packet to an open port evaluates one rule less. (`fw6-bench
-    // ablation` puts the difference below its noise, ±50 ns a datagram: the rule fails at its
-    // first comparison.)
+    // After the set rules, not before them as at first (docs/design.md §3, §7): the sets hold
+    // only TCP and UDP pairs, so no rule between can match an echo request and its verdict is
+    // the same, while a new TCP or UDP packet to an open port evaluates one rule less. (The
+    // saving is below `fw6-bench ablation`'s noise: BENCHMARKS.md, "Latest results", the
+    // echo-request row; the rule fails at its first comparison.)
     if let EchoRequest::Accept { per_second } = options.echo_request {
         rules.push(Rule::AcceptEchoRequest { per_second });
     }

@@ -1,8 +1,8 @@
 //! The mutations that turn one configuration into another, for `fw6 import`: sent as one atomic
 //! `Apply`, so the host never sees a half-imported state.
 //!
-//! Names are ownership markers and the first name wins on re-open (spec §1.5), so a pair whose
-//! name differs is closed and opened again with the new name, in the same batch.
+//! Names are ownership markers and the first name wins on re-open (docs/icf-api.md §1.5), so a pair
+//! whose name differs is closed and opened again with the new name, in the same batch.
 
 use fw6_model::{IfName, Mutation, PortKey};
 

@@ -1,6 +1,6 @@
 //! Store errors. Each says which operation failed and keeps `SQLite`'s own words, because the API
-//! reports a store failure as `Fail` with this text (DESIGN §4) and an administrator must be able
-//! to act on it ("database or disk is full", "attempt to write a readonly database").
+//! reports a store failure as `Fail` with this text (docs/design.md §4) and an administrator must
+//! be able to act on it ("database or disk is full", "attempt to write a readonly database").
 
 use std::io;
 use std::path::PathBuf;

@@ -11,7 +11,7 @@ use super::StoreError;
 
 /// Version 1: the intent (settings, connections, the three pair sets, each entry with its
 /// provenance) and the audit trail. Primary keys make every change one B-tree lookup, so the
-/// cost of a call does not grow with the number of stored entries (DESIGN §1.1). `STRICT`
+/// cost of a call does not grow with the number of stored entries (docs/design.md §1.1). `STRICT`
 /// tables make `SQLite` refuse a value of the wrong type instead of storing it. Times (`created`,
 /// `changed`, `time`) are milliseconds since the Unix epoch; provenance columns are those of
 /// [`super::Provenance`].
@@ -96,8 +96,8 @@ CREATE TABLE audit (
 
 /// Version 2: who asked and when is stored once per call, in `calls`, instead of on every pair
 /// and audit row. A 10,000-item `Apply` wrote the caller's uid, pid, executable, bus name and the
-/// time 20,000 times; now once, and every row names its call. Measured with `fw6-bench batch`
-/// (BENCHMARKS.md §2): the rows of that batch took 23 ms and its commit 6 ms before.
+/// time 20,000 times; now once, and every row names its call. What that saved in the rows and
+/// the commit: BENCHMARKS.md, "Figures behind design choices".
 ///
 /// Every distinct (time, caller) of version 1 becomes one call, so nothing is lost; tables are
 /// rebuilt the way SQLite documents (create the new shape, copy, drop, rename), with foreign key

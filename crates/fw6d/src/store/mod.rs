@@ -1,11 +1,11 @@
 //! The durable store: the configured intent (settings, connections, the three pair sets, each
-//! entry with who created it) and an audit trail, in `SQLite` (DESIGN §5 "Store").
+//! entry with who created it) and an audit trail, in `SQLite` (docs/design.md §5 "Store").
 //!
-//! It holds intent, never the generated ruleset: the ruleset is derived from the loaded
-//! [`State`] on every start. Each API call or batch is one transaction, and a transaction dropped
-//! without [`StoreTx::commit`] leaves nothing behind, so what was not acknowledged leaves no
-//! trace after a restart (DESIGN §1.2). A file that cannot be used is moved aside, never deleted,
-//! and the daemon starts from an empty state and says so (DESIGN §1.3).
+//! It holds intent, never the generated ruleset: the ruleset is derived from the loaded [`State`]
+//! on every start. Each API call or batch is one transaction, and a transaction dropped without
+//! [`StoreTx::commit`] leaves nothing behind, so what was not acknowledged leaves no trace after a
+//! restart (docs/design.md §1.2). A file that cannot be used is moved aside, never deleted, and the
+//! daemon starts from an empty state and says so (docs/design.md §1.3).
 
 mod audit;
 mod error;

@@ -16,7 +16,7 @@ pub struct Provenance {
 
 impl Provenance {
     /// The daemon itself, for changes nobody asked for over the bus: first-start defaults and
-    /// connections adopted when they appear. The daemon runs as root (DESIGN §5).
+    /// connections adopted when they appear. The daemon runs as root (docs/design.md §5).
     pub fn daemon() -> Self {
         Self {
             uid: 0,

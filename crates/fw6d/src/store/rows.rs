@@ -1,7 +1,8 @@
 //! Multi-row `INSERT`s. Besides its rows, every statement has a fixed cost — the statement
 //! cache's lookup by SQL text, binding, opening cursors, halting and resetting — which a profile
-//! of a 10,000-pair batch put at about a third of the store's time when each row was its own
-//! statement. So a run of rows for one table goes in statements of [`ROWS`] rows each.
+//! of a large batch found to be a large share of the store's time when each row was its own
+//! statement (BENCHMARKS.md, "Figures behind design choices"). So a run of rows for one table
+//! goes in statements of [`ROWS`] rows each.
 
 use std::fmt::Write as _;
 

@@ -1,4 +1,4 @@
-//! Logged packets over NFLOG (DESIGN §5 "Logging", research/ecosystem.md §5).
+//! Logged packets over NFLOG (docs/design.md §5 "Logging" and §9.4).
 //!
 //! The ruleset's `log … group G snaplen 128` rules hand each logged packet's first bytes to
 //! NFLOG group `G`. A [`Reader`] binds that group in the calling thread's network namespace and

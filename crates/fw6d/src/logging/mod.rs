@@ -1,5 +1,5 @@
-//! The firewall log (DESIGN §5 "Logging", docs/logging.md): packets the log rules hand to NFLOG,
-//! written as W3C-extended-style lines to the file at `LogfilePath`.
+//! The firewall log (docs/design.md §5 "Logging", docs/logging.md): packets the log rules hand to
+//! NFLOG, written as W3C-extended-style lines to the file at `LogfilePath`.
 //!
 //! Two threads, joined by a bounded queue, and nothing shared with the API but counters:
 //!

@@ -1,4 +1,4 @@
-//! The twelve state-changing members of the ICF API (spec §6.1, §7.11) as data.
+//! The twelve state-changing members of the ICF API (docs/icf-api.md §6.1, §7.11) as data.
 
 use serde::{Deserialize, Serialize};
 

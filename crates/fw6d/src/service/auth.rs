@@ -117,7 +117,7 @@ const MESSAGE_ITEMS: usize = 3;
 
 /// Authorizes `mutations` for the caller of `hdr`, item by item, before anything else is done
 /// with them. `state` is the published state, used only to tell a no-op (which needs no
-/// confirmation: spec §6.4) from a change.
+/// confirmation: docs/icf-api.md §6.4) from a change.
 pub async fn authorize(
     conn: &zbus::Connection,
     hdr: &Header<'_>,

@@ -1,4 +1,4 @@
-//! `org.fw6.Firewall1.Connection` (spec §2.2): one object per connection. It refers to the
+//! `org.fw6.Firewall1.Connection` (docs/icf-api.md §2.2): one object per connection. It refers to the
 //! connection by interface name and reads everything from the published state, so an object
 //! whose interface went away keeps answering from the configuration kept under its name.
 

@@ -1,4 +1,4 @@
-//! `org.fw6.Firewall1.Manager` (spec §2.1 plus `Apply`, `Explain`, `Status`).
+//! `org.fw6.Firewall1.Manager` (docs/icf-api.md §2.1 plus `Apply`, `Explain`, `Status`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -162,7 +162,7 @@ impl ManagerIface {
         super::audit::read(conn, &hdr, &self.shared, since, limit).await
     }
 
-    /// `Explain`: the decision of spec §1.4 and why.
+    /// `Explain`: the decision of docs/icf-api.md §1.4 and why.
     fn explain(
         &self,
         connection: &str,

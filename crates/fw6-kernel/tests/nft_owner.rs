@@ -104,3 +104,18 @@ fn an_owning_handle_takes_over_a_plain_table_and_a_plain_handle_stays_plain() {
     owner.delete_table().expect("the owner deletes its table");
     assert!(!table_exists());
 }
+
+#[test]
+fn a_plain_handle_replaces_an_orphaned_owned_table() {
+    let _ns = NetNs::enter();
+    let full = plan::full(&sample(), &Options::default());
+    let mut owner = Nft::new().expect("open netlink").owning();
+    owner.apply_full(&full).expect("owned apply_full");
+    drop(owner);
+    // fw6d restarted with table_owner = false: it takes the orphan over and makes it plain.
+    let mut plain = Nft::new().expect("open netlink");
+    plain.apply_full(&full).expect("replace the orphaned table");
+    assert_eq!(plain.protection(), Protection::DriftRepair);
+    assert!(!nft(&["list", "table", "ip6", "fw6"]).contains("owner"));
+    nft(&["delete", "table", "ip6", "fw6"]);
+}

@@ -39,6 +39,10 @@ pub struct Config {
     pub bus_address: Option<String>,
     /// Largest `Apply` batch accepted.
     pub max_batch: usize,
+    /// Make the table `owner` + `persist` where the kernel supports it (Linux 6.9 and later):
+    /// no other program can change or delete it, `flush ruleset` included, and it outlives
+    /// fw6d. Elsewhere, or when false, fw6d repairs outside changes instead.
+    pub table_owner: bool,
 }
 
 /// Echo-request policy as written in the file.
@@ -85,6 +89,7 @@ impl Default for Config {
             state_dir: PathBuf::from("/var/lib/fw6"),
             bus_address: None,
             max_batch: 100_000,
+            table_owner: true,
         }
     }
 }

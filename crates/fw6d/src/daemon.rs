@@ -42,6 +42,11 @@ pub async fn run(config: Config) -> Result<(), String> {
     // is someone else changing our table. Our large commits (start-up, batches, rebuilds) are
     // made with it not listening, so the kernel does not build a notification per element.
     let nft = Nft::new().map_err(|e| format!("cannot open the nftables netlink socket: {e}"))?;
+    let nft = if config.table_owner {
+        nft.owning()
+    } else {
+        nft
+    };
     let monitor = Monitor::new()
         .map_err(|e| format!("cannot follow nftables changes: {e}"))?
         .ignoring(nft.port());

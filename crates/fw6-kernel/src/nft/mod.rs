@@ -103,13 +103,22 @@ impl Nft {
     /// Replaces fw6's table with `plan` in one transaction, whether or not the table exists.
     pub fn apply_full(&mut self, plan: &TablePlan) -> Result<Applied, Error> {
         use Protection::{DriftRepair, OwnerPersist};
-        if !self.owning || self.protection == OwnerPersist {
-            let (existing, wanted) = (self.protection, self.protection);
-            return self.rebuild(plan, existing, wanted);
-        }
-        // Feature detection, until it succeeds once: the table may be absent, orphaned by an
-        // earlier owner (adopted with the flags), or plain (an older fw6d's: replaced). A kernel
-        // before 6.9 refuses `persist` (EOPNOTSUPP; EINVAL on older ones): drift repair then.
+        // The first add of a rebuild must carry the flags the table has (the kernel refuses to
+        // change `owner` or `persist` with EOPNOTSUPP), and a new handle does not know them:
+        // the table may be absent, plain (an older fw6d's, or one without ownership), or
+        // orphaned by an earlier owner (adopted by adding it with the flags). So the handle
+        // tries the likely case first and the other one next.
+        let attempts: &[(Protection, Protection)] = match (self.owning, self.protection) {
+            (true, OwnerPersist) => &[(OwnerPersist, OwnerPersist)],
+            // Feature detection, until it succeeds once. A kernel before 6.9 refuses
+            // `persist` (EOPNOTSUPP; EINVAL on older ones): drift repair then.
+            (true, DriftRepair) => &[
+                (OwnerPersist, OwnerPersist),
+                (DriftRepair, OwnerPersist),
+                (DriftRepair, DriftRepair),
+            ],
+            (false, _) => &[(DriftRepair, DriftRepair), (OwnerPersist, DriftRepair)],
+        };
         let unsupported = |e: &Error| {
             e.errno().is_some_and(|n| {
                 n == rustix::io::Errno::OPNOTSUPP.raw_os_error()
@@ -117,19 +126,18 @@ impl Nft {
             })
         };
         let mut last = None;
-        for (existing, wanted) in [
-            (OwnerPersist, OwnerPersist),
-            (DriftRepair, OwnerPersist),
-            (DriftRepair, DriftRepair),
-        ] {
+        for &(existing, wanted) in attempts {
             match self.rebuild(plan, existing, wanted) {
-                Err(e) if unsupported(&e) => {
-                    last = Some(e);
+                Err(e) if unsupported(&e) => last = Some(e),
+                Ok(applied) => {
+                    // Without support, stop asking for it at every rebuild.
+                    self.owning &= wanted == OwnerPersist;
+                    return Ok(applied);
                 }
-                other => return other,
+                Err(e) => return Err(e),
             }
         }
-        Err(last.expect("three attempts were made"))
+        Err(last.expect("at least one attempt was made"))
     }
 
     fn rebuild(

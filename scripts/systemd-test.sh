@@ -473,7 +473,9 @@ check nftables-restart-owner
 table_owner true
 release=$(uname -r)
 if [[ $(printf '%s\n6.9\n' "${release%%-*}" | sort -V | head -n1) == 6.9 ]]; then
-    owned || fail "Linux $release has owner+persist, yet the table is not owned"
+    owned || fail "Linux $release has owner+persist, yet the table is not owned:" \
+        "$(c nft list table ip6 fw6 | head -n3; c grep table_owner /etc/fw6/fw6d.toml)" \
+        "$(c journalctl -u fw6d --no-pager -q | tail -n8)"
     restart_nftables
     (($(accepted "$r") == 0)) || fail "with owner+persist a closed port was accepted: $r"
     [[ $(handle) == "$before" ]] || fail "with owner+persist the table was replaced"

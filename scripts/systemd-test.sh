@@ -265,7 +265,7 @@ grep -q "systemctl start fw6d" <<<"$out" || fail "postinst did not say how to st
 pass "installed without network; enabled, not started"
 
 check package-metadata
-description=$(c dpkg-query -W -f='${Description}' fw6 | head -n1)
+description=$(c dpkg-query -W -f='${Description}' fw6 | sed -n 1p)
 [[ $description == "IPv6 host firewall"* ]] || fail "the package Description is '$description'"
 c test -s /usr/share/doc/fw6/changelog.gz || fail "/usr/share/doc/fw6/changelog.gz is missing"
 pass "Description: $description; /usr/share/doc/fw6/changelog.gz"
@@ -443,7 +443,8 @@ pass "stopped: the table enforces as before (8081 dropped, 8080 accepted)"
 # the very same table, so not one probe gets in.
 c grep -qx "flush ruleset" /etc/nftables.conf || fail "Debian's /etc/nftables.conf has no 'flush ruleset'"
 handle() { c nft -a list table ip6 fw6 | sed -n '1s/.*# handle \([0-9]*\).*/\1/p'; }
-owned() { c nft list table ip6 fw6 | grep -q "flags owner"; }
+# Not `| grep -q`: with pipefail, nft killed by SIGPIPE after an early match reads as "no".
+owned() { [[ $(c nft list table ip6 fw6) == *"flags owner"* ]]; }
 restart_nftables() {
     before=$(handle)
     watch 8081
@@ -466,13 +467,13 @@ restart_nftables
 awk -v f="$(sed -n 's/.*first=\([-0-9.]*\).*/\1/p' <<<"$r")" \
     -v l="$(sed -n 's/.*last=\([-0-9.]*\).*/\1/p' <<<"$r")" \
     'BEGIN { exit !(f < 0 || l - f <= 1.0) }' || fail "the table was not repaired within 1 s: $r"
-c journalctl -u fw6d --no-pager -q | grep -q "by another program" || fail "fw6d did not notice"
+[[ $(c journalctl -u fw6d --no-pager -q) == *"by another program"* ]] || fail "fw6d did not notice"
 pass "flush ruleset deleted the table, fw6d rebuilt it: $r"
 
 check nftables-restart-owner
 table_owner true
 release=$(uname -r)
-if [[ $(printf '%s\n6.9\n' "${release%%-*}" | sort -V | head -n1) == 6.9 ]]; then
+if [[ $(printf '%s\n6.9\n' "${release%%-*}" | sort -V | sed -n 1p) == 6.9 ]]; then
     owned || fail "Linux $release has owner+persist, yet the table is not owned:" \
         "$(c nft list table ip6 fw6 | head -n3; c grep table_owner /etc/fw6/fw6d.toml)" \
         "$(c journalctl -u fw6d --no-pager -q | tail -n8)"
@@ -491,7 +492,7 @@ out=$(c apt-get install -y /root/fw6-upgrade.deb 2>&1) || fail "upgrade: $out"
 [[ $(c dpkg-query -W -f='${Version}' fw6) == "${version}+up" ]] || fail "not upgraded"
 [[ $(show ActiveState) == active && $(show MainPID) != "$pid" ]] ||
     fail "fw6d was not restarted by the upgrade"
-c fw6 global list | grep -q 8080 || fail "alice's 8080/tcp is gone after the upgrade"
+[[ $(c fw6 global list) == *8080* ]] || fail "alice's 8080/tcp is gone after the upgrade"
 [[ $(probe 8080) == accepted && $(probe 8081) == dropped ]] || fail "enforcement changed"
 pass "upgraded to ${version}+up; fw6d restarted, store and table kept"
 

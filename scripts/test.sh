@@ -36,6 +36,12 @@ if ! bash scripts/lab.sh up; then
 fi
 bash scripts/lab.sh down
 
+# The Debian package under a booted systemd (a Debian 12 container, systemd-nspawn): install,
+# start, polkit, restarts, boot ordering, upgrade, remove and purge, each a named check
+# (docs/install.md). Packages the debug build; the root file system is cached in the target dir.
+step "booted-system test (scripts/systemd-test.sh)"
+bash scripts/systemd-test.sh
+
 # Every benchmark (crates/fw6-bench, BENCHMARKS.md) with tiny sizes and short runs, so they
 # cannot rot: fails if a benchmark errors; its figures and targets are not judged here. Debug
 # binaries (the tests built most of them already); namespaces and bus are its own.

@@ -136,6 +136,10 @@ pub struct Status {
     /// (`log_suppressed`); `None` from a daemon that does not report it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_suppressed: Option<u64>,
+    /// How the kernel table is kept from other programs (`table_protection`: `owner+persist`
+    /// or `drift-repair`); `None` from a daemon that does not report it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub table_protection: Option<String>,
 }
 
 impl Status {
@@ -175,6 +179,14 @@ impl Status {
                 .map(|v| {
                     u64::try_from(v)
                         .map_err(|e| Error::protocol(format!("Status() \"log_suppressed\": {e}")))
+                })
+                .transpose()?,
+            table_protection: raw
+                .get("table_protection")
+                .map(|v| {
+                    <&str>::try_from(v)
+                        .map(str::to_owned)
+                        .map_err(|e| Error::protocol(format!("Status() \"table_protection\": {e}")))
                 })
                 .transpose()?,
         })

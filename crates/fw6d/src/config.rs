@@ -52,6 +52,10 @@ pub struct Config {
     /// Audit rows (one per member call that changed something) kept in the store; the oldest
     /// are pruned in the transaction that goes over. 0 keeps everything.
     pub audit_max_rows: u64,
+    /// Make the table `owner` + `persist` where the kernel supports it (Linux 6.9 and later):
+    /// no other program can change or delete it, `flush ruleset` included, and it outlives
+    /// fw6d. Elsewhere, or when false, fw6d repairs outside changes instead.
+    pub table_owner: bool,
 }
 
 /// Echo-request policy as written in the file.
@@ -103,6 +107,7 @@ impl Default for Config {
             polkit_timeout_seconds: 300,
             log_directories: vec![PathBuf::from("/var/log/fw6")],
             audit_max_rows: crate::store::DEFAULT_AUDIT_MAX_ROWS,
+            table_owner: true,
         }
     }
 }

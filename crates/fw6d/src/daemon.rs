@@ -46,6 +46,11 @@ pub async fn run(config: Config) -> Result<(), String> {
     // is someone else changing our table. Our large commits (start-up, batches, rebuilds) are
     // made with it not listening, so the kernel does not build a notification per element.
     let nft = Nft::new().map_err(|e| format!("cannot open the nftables netlink socket: {e}"))?;
+    let nft = if config.table_owner {
+        nft.owning()
+    } else {
+        nft
+    };
     let monitor = Monitor::new()
         .map_err(|e| format!("cannot follow nftables changes: {e}"))?
         .ignoring(nft.port());
@@ -84,7 +89,11 @@ pub async fn run(config: Config) -> Result<(), String> {
     let (mut watcher, links) = LinkWatcher::new()
         .await
         .map_err(|e| format!("cannot watch network links: {e}"))?;
-    let conn = connect(&config, &shared).await?;
+    let conn = match connect(&config, &shared).await {
+        Ok(conn) => conn,
+        Err(e) if bus_not_up(&e) => wait_for_the_bus(&config, &shared, &e).await?,
+        Err(e) => return Err(format!("cannot own {BUS_NAME} on the bus: {e}")),
+    };
     for link in links {
         link_up(&conn, &shared, &link, false).await;
     }
@@ -160,7 +169,7 @@ fn register(monitor: Monitor) -> std::io::Result<AsyncFd<Monitor>> {
     unsafe { AsyncFd::register(monitor) }.map_err(std::io::Error::from)
 }
 
-async fn connect(config: &Config, shared: &Arc<Shared>) -> Result<zbus::Connection, String> {
+async fn connect(config: &Config, shared: &Arc<Shared>) -> zbus::Result<zbus::Connection> {
     let builder = match &config.bus_address {
         Some(address) => zbus::connection::Builder::address(address.as_str()),
         None => zbus::connection::Builder::system(),
@@ -174,7 +183,44 @@ async fn connect(config: &Config, shared: &Arc<Shared>) -> Result<zbus::Connecti
         .name(BUS_NAME)
         .build()
         .await
-        .map_err(|e| format!("cannot own {BUS_NAME} on the bus: {e}"))
+}
+
+/// Whether connecting failed because no bus listens yet (its socket is missing or refuses),
+/// rather than because the bus said no (the name is taken, the policy forbids it).
+fn bus_not_up(e: &zbus::Error) -> bool {
+    matches!(e, zbus::Error::Connection(io, _) if matches!(
+        io.kind(),
+        std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+    ))
+}
+
+/// How long fw6d waits for a system bus that is not up yet, and how often it tries.
+const BUS_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
+const BUS_RETRY: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Early boot: the unit is ordered before network-pre.target and so may run before
+/// dbus.service, which comes after sysinit.target (waiting for it would be an ordering cycle
+/// with cloud-init's network stage). The table is committed by now, so fw6d tells systemd it
+/// is ready — the boot goes on, firewalled — and then waits for the bus to serve the API.
+async fn wait_for_the_bus(
+    config: &Config,
+    shared: &Arc<Shared>,
+    first: &zbus::Error,
+) -> Result<zbus::Connection, String> {
+    warn!(%first, "the system bus is not up yet: the table is in force; serving the API once it is");
+    let _ = sd_notify::notify(&[
+        sd_notify::NotifyState::Ready,
+        sd_notify::NotifyState::Status("enforcing; waiting for the system bus"),
+    ]);
+    let start = tokio::time::Instant::now();
+    loop {
+        tokio::time::sleep(BUS_RETRY).await;
+        match connect(config, shared).await {
+            Ok(conn) => return Ok(conn),
+            Err(e) if bus_not_up(&e) && start.elapsed() < BUS_WAIT => {}
+            Err(e) => return Err(format!("cannot own {BUS_NAME} on the bus: {e}")),
+        }
+    }
 }
 
 async fn serve(

@@ -115,6 +115,8 @@ pub struct KernelStatus {
     pub table: TableState,
     /// Drift repairs since start.
     pub repairs: u32,
+    /// How the table is kept from other programs.
+    pub protection: fw6_kernel::Protection,
 }
 
 impl KernelStatus {
@@ -170,6 +172,7 @@ impl Engine {
             generation: kernel.last_generation().unwrap_or(0),
             table: TableState::InSync,
             repairs: 0,
+            protection: kernel.protection(),
         });
         let mut engine = Self {
             state,
@@ -197,11 +200,13 @@ impl Engine {
     /// Publishes the generation of our last commit and how the table stands.
     fn publish_kernel(&self, table: TableState) {
         let generation = self.kernel.last_generation();
+        let protection = self.kernel.protection();
         self.status.send_modify(|status| {
             if let Some(generation) = generation {
                 status.observe(generation);
             }
             status.table = table;
+            status.protection = protection;
         });
     }
 

@@ -70,6 +70,10 @@ pub trait Kernel: Send {
     fn table_exists(&mut self) -> Result<bool, String>;
     /// The ruleset generation the last accepted commit produced, for `Status`.
     fn last_generation(&self) -> Option<u32>;
+    /// How the table is kept from other programs, for `Status`.
+    fn protection(&self) -> fw6_kernel::Protection {
+        fw6_kernel::Protection::DriftRepair
+    }
 }
 
 impl From<fw6_kernel::Applied> for Committed {
@@ -97,6 +101,10 @@ impl Kernel for Nft {
 
     fn last_generation(&self) -> Option<u32> {
         Nft::last_generation(self)
+    }
+
+    fn protection(&self) -> fw6_kernel::Protection {
+        Nft::protection(self)
     }
 }
 

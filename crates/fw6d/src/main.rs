@@ -31,12 +31,18 @@ fn main() -> ExitCode {
     // the store holds the audit of every change (who, which program), not for other users.
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let args = Args::parse();
-    tracing_subscriber::fmt()
+    let subscriber = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(&args.log))
         .with_writer(std::io::stderr)
         // Colours only for a person at a terminal, never escape codes in a journal or a file.
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        .with_ansi(std::io::stderr().is_terminal());
+    // Under systemd, stderr goes to the journal (JOURNAL_STREAM is set), which stamps every
+    // line itself: a second timestamp would only clutter `journalctl -u fw6d`.
+    if std::env::var_os("JOURNAL_STREAM").is_some() {
+        subscriber.without_time().init();
+    } else {
+        subscriber.init();
+    }
     let must_exist = args.config.as_os_str() != DEFAULT_CONFIG_PATH;
     let mut config = match Config::load(&args.config, must_exist) {
         Ok(config) => config,

@@ -22,6 +22,7 @@ use fw6_model::plan::{Element, ElementOp, SetName, TablePlan};
 pub use error::Error;
 pub use monitor::{Monitor, Subscription};
 pub use query::Verify;
+pub use table::Protection;
 
 use batch::{Batch, Sealed};
 use socket::Socket;
@@ -58,6 +59,10 @@ pub struct Nft {
     /// A refused quiet commit saw someone else commit while the monitor was away; the next
     /// accepted commit reports it (a refusal has no [`Applied`] to carry it).
     missed: bool,
+    /// Whether to ask for [`Protection::OwnerPersist`] ([`Nft::owning`]).
+    owning: bool,
+    /// The protection of the table this handle last committed.
+    protection: Protection,
 }
 
 impl Nft {
@@ -69,7 +74,23 @@ impl Nft {
             last_generation: None,
             quiet: None,
             missed: false,
+            owning: false,
+            protection: Protection::DriftRepair,
         })
+    }
+
+    /// Makes the table `owner` + `persist` where the kernel supports it (see [`Protection`]),
+    /// detected by trying at the first [`Nft::apply_full`]; [`Nft::protection`] says which one
+    /// is in force. The socket then stays the only one that can change the table.
+    #[must_use]
+    pub fn owning(mut self) -> Self {
+        self.owning = true;
+        self
+    }
+
+    /// How the table this handle last committed is protected.
+    pub fn protection(&self) -> Protection {
+        self.protection
     }
 
     /// Makes large commits with `monitor` not listening, so the kernel does not build a
@@ -84,9 +105,55 @@ impl Nft {
 
     /// Replaces fw6's table with `plan` in one transaction, whether or not the table exists.
     pub fn apply_full(&mut self, plan: &TablePlan) -> Result<Applied, Error> {
+        use Protection::{DriftRepair, OwnerPersist};
+        // The first add of a rebuild must carry the flags the table has (the kernel refuses to
+        // change `owner` or `persist` with EOPNOTSUPP), and a new handle does not know them:
+        // the table may be absent, plain (an older fw6d's, or one without ownership), or
+        // orphaned by an earlier owner (adopted by adding it with the flags). So the handle
+        // tries the likely case first and the other one next.
+        let attempts: &[(Protection, Protection)] = match (self.owning, self.protection) {
+            (true, OwnerPersist) => &[(OwnerPersist, OwnerPersist)],
+            // Feature detection, until it succeeds once. A kernel before 6.9 refuses
+            // `persist` (EOPNOTSUPP; EINVAL on older ones): drift repair then.
+            (true, DriftRepair) => &[
+                (OwnerPersist, OwnerPersist),
+                (DriftRepair, OwnerPersist),
+                (DriftRepair, DriftRepair),
+            ],
+            (false, _) => &[(DriftRepair, DriftRepair), (OwnerPersist, DriftRepair)],
+        };
+        let unsupported = |e: &Error| {
+            e.errno().is_some_and(|n| {
+                n == rustix::io::Errno::OPNOTSUPP.raw_os_error()
+                    || n == rustix::io::Errno::INVAL.raw_os_error()
+            })
+        };
+        let mut last = None;
+        for &(existing, wanted) in attempts {
+            match self.rebuild(plan, existing, wanted) {
+                Err(e) if unsupported(&e) => last = Some(e),
+                Ok(applied) => {
+                    // Without support, stop asking for it at every rebuild.
+                    self.owning &= wanted == OwnerPersist;
+                    return Ok(applied);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.expect("at least one attempt was made"))
+    }
+
+    fn rebuild(
+        &mut self,
+        plan: &TablePlan,
+        existing: Protection,
+        wanted: Protection,
+    ) -> Result<Applied, Error> {
         let mut batch = Batch::new(self.next_seq);
-        table::rebuild(&mut batch, plan);
-        self.commit_quietly(batch)
+        table::rebuild(&mut batch, plan, existing, wanted);
+        let applied = self.commit_quietly(batch)?;
+        self.protection = wanted;
+        Ok(applied)
     }
 
     /// Adds and deletes set elements in one transaction, with the effect of applying them in
@@ -116,7 +183,7 @@ impl Nft {
     /// Deletes fw6's table if it exists.
     pub fn delete_table(&mut self) -> Result<(), Error> {
         let mut batch = Batch::new(self.next_seq);
-        table::delete(&mut batch);
+        table::delete(&mut batch, self.protection);
         self.commit(batch).map(|_| ())
     }
 

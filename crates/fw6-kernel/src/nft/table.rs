@@ -10,13 +10,39 @@ use super::batch::{Batch, Label};
 use super::expr::ACCEPT;
 use super::{rules, sets};
 
-/// `NFT_MSG_NEWTABLE` / `NFT_MSG_DELTABLE` attributes: the name (and no flags: in particular not
-/// `owner`, which would delete the table when the daemon dies, docs/design.md §3).
-fn table() -> TableMessage {
+/// How fw6's table is kept from other programs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Protection {
+    /// No table flags: any program with `CAP_NET_ADMIN` may change or delete the table (a
+    /// `flush ruleset` does); the daemon notices and rebuilds it (drift repair).
+    #[default]
+    DriftRepair,
+    /// `owner` + `persist` (Linux 6.9 and later): only the owning socket may change or delete
+    /// the table, `flush ruleset` leaves it alone, and when the owner's socket closes (the
+    /// daemon exits or dies) the table stays, orphaned and still enforcing, until a new owner
+    /// adopts it by adding it with the same flags. `owner` alone would delete the table with
+    /// its owner, opening the host (docs/design.md §3): never used without `persist`.
+    OwnerPersist,
+}
+
+impl Protection {
+    /// The table flags that carry it.
+    pub(crate) fn flags(self) -> TableFlags {
+        match self {
+            Self::DriftRepair => TableFlags::empty(),
+            Self::OwnerPersist => TableFlags::Owner | TableFlags::Persisent,
+        }
+    }
+}
+
+/// `NFT_MSG_NEWTABLE` attributes: the name and `flags`. Adding a table that exists is a no-op
+/// only if `owner` and `persist` match the table's (or adopt an orphaned table): the kernel
+/// refuses a change of either with `EOPNOTSUPP`.
+fn table(flags: TableFlags) -> TableMessage {
     TableMessage {
         attributes: vec![
             TableAttribute::Name(TABLE.to_owned()),
-            TableAttribute::Flags(TableFlags::empty()),
+            TableAttribute::Flags(flags),
         ],
     }
 }
@@ -54,16 +80,28 @@ fn regular_chain(name: &str) -> ChainMessage {
     }
 }
 
-/// The whole table in one batch: add the table (so the delete cannot fail), delete it with
-/// everything in it, add it again and fill it (docs/design.md §3). The new ruleset replaces the old
-/// one atomically; no packet ever sees a half-built table.
-pub(crate) fn rebuild<'a>(batch: &mut Batch<'a>, plan: &'a TablePlan) {
-    batch.push(NfTablesMessage::NewTable(table()), Label::AddTable);
+/// The whole table in one batch: add the table (so the delete cannot fail; with the flags the
+/// table is believed to have, `existing`), delete it with everything in it, add it again with
+/// `wanted`'s flags and fill it (docs/design.md §3). The new ruleset replaces the old one atomically;
+/// no packet ever sees a half-built table.
+pub(crate) fn rebuild<'a>(
+    batch: &mut Batch<'a>,
+    plan: &'a TablePlan,
+    existing: Protection,
+    wanted: Protection,
+) {
+    batch.push(
+        NfTablesMessage::NewTable(table(existing.flags())),
+        Label::AddTable,
+    );
     batch.push(
         NfTablesMessage::DeleteTable(table_by_name()),
         Label::DeleteTable,
     );
-    batch.push(NfTablesMessage::NewTable(table()), Label::AddTable);
+    batch.push(
+        NfTablesMessage::NewTable(table(wanted.flags())),
+        Label::AddTable,
+    );
     // Every chain before any rule, so the jump finds its target (nft orders them the same).
     for (chain, _) in plan.chains() {
         let message = match chain {
@@ -102,9 +140,13 @@ pub(crate) fn rebuild<'a>(batch: &mut Batch<'a>, plan: &'a TablePlan) {
     }
 }
 
-/// Deletes the table whether or not it exists: add it (a no-op if present), then delete it.
-pub(crate) fn delete(batch: &mut Batch<'_>) {
-    batch.push(NfTablesMessage::NewTable(table()), Label::AddTable);
+/// Deletes the table whether or not it exists: add it (a no-op if present with `existing`'s
+/// flags), then delete it.
+pub(crate) fn delete(batch: &mut Batch<'_>, existing: Protection) {
+    batch.push(
+        NfTablesMessage::NewTable(table(existing.flags())),
+        Label::AddTable,
+    );
     batch.push(
         NfTablesMessage::DeleteTable(table_by_name()),
         Label::DeleteTable,

@@ -223,6 +223,16 @@ pub fn status(s: &Status) -> String {
         out.push_str("\nlog events over the rate limit: ");
         out.push_str(&n.to_string());
     }
+    if let Some(p) = &s.table_protection {
+        out.push_str("\ntable protection: ");
+        out.push_str(match p.as_str() {
+            "owner+persist" => "owner+persist (only fw6d may change the table; it outlives fw6d)",
+            "drift-repair" => {
+                "drift repair (fw6d rebuilds the table when another program changes it)"
+            }
+            other => other,
+        });
+    }
     out
 }
 

@@ -204,6 +204,13 @@ impl ManagerIface {
         };
         put("generation", Variant::from(kernel.generation));
         put("table", Variant::from(table));
+        put(
+            "table_protection",
+            Variant::from(match kernel.protection {
+                fw6_kernel::Protection::OwnerPersist => "owner+persist",
+                fw6_kernel::Protection::DriftRepair => "drift-repair",
+            }),
+        );
         put("repairs", Variant::from(kernel.repairs));
         put("connections", Variant::from(count(connections)));
         put(

@@ -43,7 +43,9 @@ impl Lab {
         let state_dir = bus.dir().join("state");
         let config = bus.dir().join("fw6d.toml");
         let extra = extra.replace("@DIR@", bus.dir().to_str().expect("a UTF-8 lab directory"));
-        std::fs::write(&config, extra).expect("write fw6d.toml");
+        // Tests change and delete the table from outside to exercise drift repair, which an
+        // owned table (the default, table_owner) would refuse.
+        std::fs::write(&config, format!("table_owner = false\n{extra}")).expect("write fw6d.toml");
         let mut lab = Self {
             topology,
             bus,

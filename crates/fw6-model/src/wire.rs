@@ -422,12 +422,27 @@ mod tests {
              LogDroppedPackets, LogConnections"
         );
         let item: WireItem<'_> = ("LogConnections", "", 0, 0, "", "yes");
-        assert!(mutation(&item, by_name).unwrap_err().message().contains("switch"));
+        assert!(
+            mutation(&item, by_name)
+                .unwrap_err()
+                .message()
+                .contains("switch")
+        );
         let item: WireItem<'_> = ("LogfileMaximumSize", "", 0, 0, "", "x");
-        assert!(mutation(&item, by_name).unwrap_err().message().contains("1-32767"));
+        assert!(
+            mutation(&item, by_name)
+                .unwrap_err()
+                .message()
+                .contains("1-32767")
+        );
         // The connection is read first.
         let item: WireItem<'_> = ("OpenPort", "a/b", 0, 0, "", "");
-        assert!(mutation(&item, by_name).unwrap_err().message().contains("a/b"));
+        assert!(
+            mutation(&item, by_name)
+                .unwrap_err()
+                .message()
+                .contains("a/b")
+        );
         assert!(switch("on").unwrap() && !switch("0").unwrap());
     }
 

@@ -26,9 +26,9 @@ use zbus::object_server::SignalEmitter;
 pub use auth::{Action, Timeouts};
 pub use connection::ConnectionIface;
 pub use error::{FwError, FwResult};
+pub use fw6_model::wire::{BUS_NAME, MANAGER_PATH};
 pub use limits::Bounds;
 pub use manager::ManagerIface;
-pub use fw6_model::wire::{BUS_NAME, MANAGER_PATH};
 pub use registry::{Present, Registry, connection_path};
 
 use crate::config::Config;
@@ -296,7 +296,10 @@ mod tests {
     /// `#[interface(name = …)]` takes a literal only: the contract's names are checked here.
     #[test]
     fn interfaces_have_the_contract_names() {
-        assert_eq!(ManagerIface::name().as_str(), fw6_model::wire::MANAGER_IFACE);
+        assert_eq!(
+            ManagerIface::name().as_str(),
+            fw6_model::wire::MANAGER_IFACE
+        );
         assert_eq!(
             ConnectionIface::name().as_str(),
             fw6_model::wire::CONNECTION_IFACE

@@ -30,7 +30,7 @@ pub use decision::{Decision, Reason};
 pub use error::{Error, ErrorKind, HResult};
 pub use ifname::IfName;
 pub use logging::{LogSettings, LogfileMaximumSize};
-pub use mutation::{Arguments, Member, MemberArgs, Mutation};
+pub use mutation::{Argument, Member, MemberArgs, Mutation};
 pub use name::EntryName;
 pub use port::{Port, PortEntry, PortKey};
 pub use protocol::Protocol;

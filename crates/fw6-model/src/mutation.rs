@@ -35,17 +35,17 @@ pub enum Member {
     LogConnections,
 }
 
-/// Which arguments a member takes (an `Apply` item carries all of them, unused ones empty).
+/// One argument of a member (an `Apply` item carries all four, unused ones empty or 0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Arguments {
+pub enum Argument {
     /// A connection (interface name or id).
-    pub connection: bool,
+    Connection,
     /// A pair.
-    pub key: bool,
+    Key,
     /// An entry name.
-    pub name: bool,
+    Name,
     /// A logging value.
-    pub value: bool,
+    Value,
 }
 
 /// The arguments of one member, however they arrive (an `Apply` item, a batch file's table),
@@ -112,8 +112,8 @@ impl Member {
         Self::ALL.map(Self::as_str).join(", ")
     }
 
-    /// Which arguments the member takes.
-    pub const fn arguments(self) -> Arguments {
+    /// Whether the member takes `argument`.
+    pub const fn takes(self, argument: Argument) -> bool {
         let (connection, key, name, value) = match self {
             Self::OpenGlobalPort => (false, true, true, false),
             Self::CloseGlobalPort => (false, true, false, false),
@@ -125,11 +125,11 @@ impl Member {
             | Self::LogDroppedPackets
             | Self::LogConnections => (false, false, false, true),
         };
-        Arguments {
-            connection,
-            key,
-            name,
-            value,
+        match argument {
+            Argument::Connection => connection,
+            Argument::Key => key,
+            Argument::Name => name,
+            Argument::Value => value,
         }
     }
 

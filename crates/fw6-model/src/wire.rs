@@ -396,7 +396,7 @@ mod tests {
         for (mutation, (member, c, p, proto, n, v)) in m.iter().zip(want) {
             let item = apply_item(mutation);
             assert_eq!(item, (member, c, p, proto, n, Cow::Borrowed(v)));
-            assert_eq!(mutation.kind().arguments().value, !v.is_empty());
+            assert_eq!(mutation.kind().takes(crate::Argument::Value), !v.is_empty());
         }
     }
 

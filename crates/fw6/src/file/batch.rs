@@ -17,7 +17,9 @@
 
 use std::ops::Range;
 
-use fw6_model::{EntryName, IfName, LogfileMaximumSize, Member, MemberArgs, Mutation, PortKey};
+use fw6_model::{
+    Argument, EntryName, IfName, LogfileMaximumSize, Member, MemberArgs, Mutation, PortKey,
+};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -56,13 +58,12 @@ const FIELDS: [&str; 4] = ["connection", "port", "name", "value"];
 /// What a member takes in a batch file: (connection, port, name, value). Its arguments are the
 /// model's; a name may be left out (it defaults to empty).
 fn shape(member: Member) -> [Takes; 4] {
-    let args = member.arguments();
-    let takes = |taken: bool, when: Takes| if taken { when } else { No };
+    let takes = |argument, when| if member.takes(argument) { when } else { No };
     [
-        takes(args.connection, Required),
-        takes(args.key, Required),
-        takes(args.name, Optional),
-        takes(args.value, Required),
+        takes(Argument::Connection, Required),
+        takes(Argument::Key, Required),
+        takes(Argument::Name, Optional),
+        takes(Argument::Value, Required),
     ]
 }
 

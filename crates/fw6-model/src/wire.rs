@@ -320,6 +320,11 @@ mod tests {
     use super::*;
     use crate::{ErrorKind, LogSettings};
 
+    /// Resolves an item's connection as fw6d does for an absent interface: by name.
+    fn by_name(c: &str) -> Result<IfName, Error> {
+        IfName::try_from(c)
+    }
+
     fn key(s: &str) -> PortKey {
         s.parse().unwrap()
     }
@@ -369,10 +374,6 @@ mod tests {
             Mutation::SetLogDroppedPackets { enabled: true },
             Mutation::SetLogConnections { enabled: false },
         ]
-    }
-
-    fn by_name(c: &str) -> Result<IfName, Error> {
-        IfName::try_from(c)
     }
 
     #[test]

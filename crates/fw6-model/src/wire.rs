@@ -13,8 +13,8 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::{
-    Change, EntryName, Error, IfName, LogfileMaximumSize, Member, MemberArgs, Mutation, PortEntry,
-    PortKey, Snapshot,
+    Change, Decision, EntryName, Error, IfName, LogfileMaximumSize, Member, MemberArgs, Mutation,
+    PortEntry, PortKey, Reason, Snapshot,
 };
 
 /// The daemon's well-known bus name.
@@ -61,6 +61,9 @@ pub type WireAudit = (
 /// The arguments of one `Changed` signal: `(ssqus)` = (change, interface or "", port or 0,
 /// protocol or 0, name or ""). The daemon sends the kind as a static token.
 pub type WireChanged<K = String> = (K, String, u16, u32, String);
+
+/// An `Explain` reply: `(bss)` = (allowed, reason token, the reason as a sentence).
+pub type WireExplanation = (bool, String, String);
 
 /// The object path of a connection: [`CONNECTION_PATH_PREFIX`] and the interface name with
 /// `[A-Za-z0-9]` kept and any other byte written `_xx` (object paths allow nothing else).
@@ -112,6 +115,28 @@ pub fn entry(raw: WireEntry) -> Result<PortEntry, Error> {
     let key = key(port, protocol)?;
     let name = EntryName::try_from(name)?;
     Ok(PortEntry::new(key, name))
+}
+
+/// A decision as `Explain` replies it.
+pub fn explanation_args(decision: Decision) -> WireExplanation {
+    (
+        decision.allowed,
+        decision.reason.as_str().to_owned(),
+        decision.reason.to_string(),
+    )
+}
+
+/// The reason of an `Explain` token such as `globally-open`.
+pub fn reason(token: &str) -> Option<Reason> {
+    [
+        Reason::NotFirewalled,
+        Reason::OpenOnConnection,
+        Reason::GloballyOpen,
+        Reason::GlobalIgnored,
+        Reason::NotOpen,
+    ]
+    .into_iter()
+    .find(|r| r.as_str() == token)
 }
 
 /// The text of a logging switch in an `Apply` item.
@@ -460,6 +485,10 @@ mod tests {
             assert_eq!(entry(bad).unwrap_err().kind(), ErrorKind::InvalidArg);
         }
         assert_eq!(optional_key(0, 0), None);
+        let explained = explanation_args(Decision::new(Reason::GlobalIgnored));
+        assert!(!explained.0);
+        assert_eq!(reason(&explained.1), Some(Reason::GlobalIgnored));
+        assert_eq!(reason("maybe"), None);
         assert_eq!(optional_key(80, 6), Some(key("80/tcp")));
     }
 

@@ -10,7 +10,7 @@ use crate::Error;
 
 pub use fw6_model::wire::{
     BUS_NAME as SERVICE, CONNECTION_IFACE, MANAGER_IFACE, MANAGER_PATH, WireAudit, WireChanged,
-    WireEntry, apply_item, key_args, optional_key,
+    WireEntry, WireExplanation, apply_item, key_args, optional_key,
 };
 
 /// One `Apply` item as the client makes it: `(ssquss)`, the logging value formatted.
@@ -29,7 +29,7 @@ pub fn entries(raw: Vec<WireEntry>) -> Result<Vec<PortEntry>, Error> {
 }
 
 /// An `Explain` reply `(bss)`: checks that the daemon's verdict agrees with its reason token.
-pub fn explanation(raw: (bool, String, String)) -> Result<(Decision, String), Error> {
+pub fn explanation(raw: WireExplanation) -> Result<(Decision, String), Error> {
     let (allowed, token, sentence) = raw;
     let reason = reason(&token)?;
     let decision = Decision::new(reason);
@@ -43,16 +43,8 @@ pub fn explanation(raw: (bool, String, String)) -> Result<(Decision, String), Er
 
 /// The reason of an `Explain` token such as `globally-open`.
 pub fn reason(token: &str) -> Result<Reason, Error> {
-    [
-        Reason::NotFirewalled,
-        Reason::OpenOnConnection,
-        Reason::GloballyOpen,
-        Reason::GlobalIgnored,
-        Reason::NotOpen,
-    ]
-    .into_iter()
-    .find(|r| r.as_str() == token)
-    .ok_or_else(|| Error::protocol(format!("unknown Explain reason {token:?}")))
+    fw6_model::wire::reason(token)
+        .ok_or_else(|| Error::protocol(format!("unknown Explain reason {token:?}")))
 }
 
 /// A connection id as the daemon shows it.

@@ -178,15 +178,11 @@ impl ConnectionIface {
     }
 
     /// `Explain`.
-    fn explain(&self, port: u16, protocol: u32) -> Result<(bool, String, String), FwError> {
+    fn explain(&self, port: u16, protocol: u32) -> Result<wire::WireExplanation, FwError> {
         let d = self
             .shared
             .state()
             .decide(&self.name, wire::key(port, protocol)?);
-        Ok((
-            d.allowed,
-            d.reason.as_str().to_owned(),
-            d.reason.to_string(),
-        ))
+        Ok(wire::explanation_args(d))
     }
 }

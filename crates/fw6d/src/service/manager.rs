@@ -166,17 +166,13 @@ impl ManagerIface {
         connection: &str,
         port: u16,
         protocol: u32,
-    ) -> Result<(bool, String, String), FwError> {
+    ) -> Result<wire::WireExplanation, FwError> {
         let state = self.shared.state();
         let name = self
             .shared
             .registry(|r| r.resolve_any(&state, connection))?;
         let d = state.decide(&name, wire::key(port, protocol)?);
-        Ok((
-            d.allowed,
-            d.reason.as_str().to_owned(),
-            d.reason.to_string(),
-        ))
+        Ok(wire::explanation_args(d))
     }
 
     /// `Status`: kernel generation, how the table stands, drift repairs, counts.

@@ -178,11 +178,13 @@ impl ConnectionIface {
     }
 
     /// `Explain`.
-    fn explain(&self, port: u16, protocol: u32) -> Result<wire::WireExplanation, FwError> {
+    fn explain(&self, port: u16, protocol: u32) -> Result<(bool, String, String), FwError> {
         let d = self
             .shared
             .state()
             .decide(&self.name, wire::key(port, protocol)?);
+        // A literal tuple, not `wire::WireExplanation`: zbus reads the written tuple as three
+        // out arguments, an alias as one struct (the introspection test says which).
         Ok(wire::explanation_args(d))
     }
 }

@@ -166,12 +166,14 @@ impl ManagerIface {
         connection: &str,
         port: u16,
         protocol: u32,
-    ) -> Result<wire::WireExplanation, FwError> {
+    ) -> Result<(bool, String, String), FwError> {
         let state = self.shared.state();
         let name = self
             .shared
             .registry(|r| r.resolve_any(&state, connection))?;
         let d = state.decide(&name, wire::key(port, protocol)?);
+        // A literal tuple, not `wire::WireExplanation`: zbus reads the written tuple as three
+        // out arguments, an alias as one struct (the introspection test says which).
         Ok(wire::explanation_args(d))
     }
 

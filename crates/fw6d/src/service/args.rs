@@ -1,7 +1,6 @@
-//! D-Bus arguments to model types and back. The contract (names, tuples, mappings) is
-//! `fw6_model::wire`'s; here is only what needs zbus: the `Apply` batch decoder. Every
-//! conversion validates and returns InvalidArg with the model's message, before anything else
-//! happens.
+//! The `Apply` batch decoder: the one part of the D-Bus contract that needs zbus. The contract
+//! itself (names, tuples, the mappings that validate each item and return InvalidArg with the
+//! model's message) is `fw6_model::wire`'s.
 
 use std::fmt;
 use std::marker::PhantomData;

@@ -22,6 +22,7 @@ mod port;
 mod protocol;
 mod snapshot;
 mod state;
+pub mod wire;
 
 pub use change::Change;
 pub use connection_id::ConnectionId;
@@ -29,7 +30,7 @@ pub use decision::{Decision, Reason};
 pub use error::{Error, ErrorKind, HResult};
 pub use ifname::IfName;
 pub use logging::{LogSettings, LogfileMaximumSize};
-pub use mutation::Mutation;
+pub use mutation::{Argument, Member, MemberArgs, Mutation};
 pub use name::EntryName;
 pub use port::{Port, PortEntry, PortKey};
 pub use protocol::Protocol;

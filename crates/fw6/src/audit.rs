@@ -5,22 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-/// `ReadAudit`'s row: (time ms, uid, pid, executable, bus name, member, what, connection, port,
-/// protocol, old, new).
-pub(crate) type WireAudit = (
-    u64,
-    u32,
-    u32,
-    String,
-    String,
-    String,
-    String,
-    String,
-    u16,
-    u32,
-    Vec<String>,
-    Vec<String>,
-);
+use crate::wire::WireAudit;
 
 /// One effective change and who asked for it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

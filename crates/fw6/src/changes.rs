@@ -10,49 +10,7 @@ use serde::Serialize;
 
 use crate::{Error, wire};
 
-/// What an effective change did (the `change` argument of `Changed`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub enum ChangeKind {
-    /// A pair entered the global open set.
-    GlobalOpened,
-    /// A pair left the global open set.
-    GlobalClosed,
-    /// A connection's firewall was switched on.
-    FirewallEnabled,
-    /// A connection's firewall was switched off.
-    FirewallDisabled,
-    /// A pair was opened on a connection.
-    PortOpened,
-    /// A pair was closed on a connection.
-    PortClosed,
-    /// A connection started ignoring a global pair.
-    GlobalIgnored,
-    /// A connection stopped ignoring a global pair.
-    GlobalObserved,
-    /// A logging setting changed.
-    Logging,
-    /// A change this client does not know yet (a newer daemon).
-    #[serde(untagged)]
-    Other(String),
-}
-
-impl ChangeKind {
-    /// From the signal's text.
-    pub fn parse(s: &str) -> Self {
-        match s {
-            "GlobalOpened" => Self::GlobalOpened,
-            "GlobalClosed" => Self::GlobalClosed,
-            "FirewallEnabled" => Self::FirewallEnabled,
-            "FirewallDisabled" => Self::FirewallDisabled,
-            "PortOpened" => Self::PortOpened,
-            "PortClosed" => Self::PortClosed,
-            "GlobalIgnored" => Self::GlobalIgnored,
-            "GlobalObserved" => Self::GlobalObserved,
-            "Logging" => Self::Logging,
-            other => Self::Other(other.to_owned()),
-        }
-    }
-}
+pub use fw6_model::wire::ChangeKind;
 
 /// One `Changed` signal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -92,7 +50,7 @@ pub enum Event {
 
 impl Event {
     /// A `Changed` signal's arguments `(s change, s interface, q port, u protocol, s name)`.
-    pub fn from_changed(raw: (String, String, u16, u32, String)) -> Result<Self, Error> {
+    pub fn from_changed(raw: wire::WireChanged) -> Result<Self, Error> {
         let (change, interface, port, protocol, name) = raw;
         let interface = if interface.is_empty() {
             None

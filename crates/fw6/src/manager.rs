@@ -143,8 +143,7 @@ impl Manager {
     /// Needs root or the polkit action `org.fw6.firewall1.audit` (`AccessDenied` otherwise).
     pub async fn audit(&self, since: SystemTime, limit: u32) -> Result<Vec<AuditEntry>, Error> {
         let since = since.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let raw: Vec<crate::audit::WireAudit> =
-            self.remote.call("ReadAudit", &(since, limit)).await?;
+        let raw: Vec<wire::WireAudit> = self.remote.call("ReadAudit", &(since, limit)).await?;
         Ok(raw.into_iter().map(AuditEntry::from_wire).collect())
     }
 

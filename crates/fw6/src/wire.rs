@@ -1,50 +1,26 @@
-//! The D-Bus contract of `docs/dbus-api.md` as constants and pure conversions between the wire
-//! tuples and the model's types, kept apart from the I/O so every conversion is unit-tested.
+//! The D-Bus contract of `docs/dbus-api.md` as the client uses it: `fw6_model::wire` owns the
+//! names, the tuples and the mappings (fw6d speaks the same module); here they are re-exported
+//! and the daemon's replies are checked, a bad reply becoming a protocol error.
 
 use std::borrow::Cow;
 
-use fw6_model::{
-    ConnectionId, Decision, EntryName, IfName, Mutation, PortEntry, PortKey, Protocol, Reason,
-};
+use fw6_model::{ConnectionId, Decision, IfName, PortEntry, Protocol, Reason};
 
 use crate::Error;
 
-/// The daemon's well-known bus name.
-pub const SERVICE: &str = "org.fw6.Firewall1";
-/// The manager object's path.
-pub const MANAGER_PATH: &str = "/org/fw6/Firewall1";
-/// The manager interface.
-pub const MANAGER_IFACE: &str = "org.fw6.Firewall1.Manager";
-/// The per-connection interface.
-pub const CONNECTION_IFACE: &str = "org.fw6.Firewall1.Connection";
+pub use fw6_model::wire::{
+    BUS_NAME as SERVICE, CONNECTION_IFACE, MANAGER_IFACE, MANAGER_PATH, WireAudit, WireChanged,
+    WireEntry, WireExplanation, apply_item, key_args, optional_key,
+};
 
-/// A port entry as it travels: `(qus)`.
-pub type WireEntry = (u16, u32, String);
-/// One `Apply` item: `(ssquss)` = (member, connection, port, protocol, name, value), borrowed
-/// from the mutation (only a logging value is made): a 10,000-item batch copies no names.
-pub type WireItem<'a> = (&'static str, &'a str, u16, u32, &'a str, Cow<'a, str>);
+/// One `Apply` item as the client makes it: `(ssquss)`, the logging value formatted.
+pub type WireItem<'a> = fw6_model::wire::WireItem<'a, Cow<'a, str>>;
 /// One `EnumerateConnections` row: `(sssubbo)`.
-pub type WireConnection = (
-    String,
-    String,
-    String,
-    u32,
-    bool,
-    bool,
-    zbus::OwnedObjectPath,
-);
-
-/// The raw arguments of a pair.
-pub fn key_args(key: PortKey) -> (u16, u32) {
-    (key.port.get(), u32::from(key.protocol.number()))
-}
+pub type WireConnection = fw6_model::wire::WireConnection<zbus::OwnedObjectPath>;
 
 /// A port entry from the wire, validated as the model validates it.
 pub fn entry(raw: WireEntry) -> Result<PortEntry, Error> {
-    let (port, protocol, name) = raw;
-    let key = PortKey::from_raw(u32::from(port), protocol).map_err(Error::protocol)?;
-    let name = EntryName::try_from(name).map_err(Error::protocol)?;
-    Ok(PortEntry::new(key, name))
+    fw6_model::wire::entry(raw).map_err(Error::protocol)
 }
 
 /// A list of entries from the wire, in the order the daemon sent (by pair).
@@ -53,7 +29,7 @@ pub fn entries(raw: Vec<WireEntry>) -> Result<Vec<PortEntry>, Error> {
 }
 
 /// An `Explain` reply `(bss)`: checks that the daemon's verdict agrees with its reason token.
-pub fn explanation(raw: (bool, String, String)) -> Result<(Decision, String), Error> {
+pub fn explanation(raw: WireExplanation) -> Result<(Decision, String), Error> {
     let (allowed, token, sentence) = raw;
     let reason = reason(&token)?;
     let decision = Decision::new(reason);
@@ -67,16 +43,8 @@ pub fn explanation(raw: (bool, String, String)) -> Result<(Decision, String), Er
 
 /// The reason of an `Explain` token such as `globally-open`.
 pub fn reason(token: &str) -> Result<Reason, Error> {
-    [
-        Reason::NotFirewalled,
-        Reason::OpenOnConnection,
-        Reason::GloballyOpen,
-        Reason::GlobalIgnored,
-        Reason::NotOpen,
-    ]
-    .into_iter()
-    .find(|r| r.as_str() == token)
-    .ok_or_else(|| Error::protocol(format!("unknown Explain reason {token:?}")))
+    fw6_model::wire::reason(token)
+        .ok_or_else(|| Error::protocol(format!("unknown Explain reason {token:?}")))
 }
 
 /// A connection id as the daemon shows it.
@@ -89,37 +57,6 @@ pub fn if_name(raw: String) -> Result<IfName, Error> {
     IfName::try_from(raw).map_err(Error::protocol)
 }
 
-/// A mutation as one `Apply` item (docs/dbus-api.md, "`Apply` items"): the connection is the
-/// interface name, unused numbers are 0, the logging value is text.
-pub fn apply_item(mutation: &Mutation) -> WireItem<'_> {
-    let connection = mutation.connection().map_or("", IfName::as_str);
-    let (port, protocol) = mutation.key().map_or((0, 0), key_args);
-    let (name, value) = match mutation {
-        Mutation::OpenGlobalPort { name, .. }
-        | Mutation::OpenPort { name, .. }
-        | Mutation::IgnoreGlobalPort { name, .. } => (name.as_str(), Cow::Borrowed("")),
-        Mutation::SetLogfilePath { path } => ("", Cow::Borrowed(path.as_str())),
-        Mutation::SetLogfileMaximumSize { kib } => ("", Cow::Owned(kib.kib().to_string())),
-        Mutation::SetLogDroppedPackets { enabled } | Mutation::SetLogConnections { enabled } => {
-            ("", Cow::Borrowed(if *enabled { "true" } else { "false" }))
-        }
-        Mutation::CloseGlobalPort { .. }
-        | Mutation::EnableFirewall { .. }
-        | Mutation::DisableFirewall { .. }
-        | Mutation::ClosePort { .. }
-        | Mutation::ObserveGlobalPort { .. } => ("", Cow::Borrowed("")),
-    };
-    (mutation.member(), connection, port, protocol, name, value)
-}
-
-/// The protocol of a raw signal argument, or `None` for the "unused" 0.
-pub fn optional_key(port: u16, protocol: u32) -> Option<PortKey> {
-    if port == 0 && protocol == 0 {
-        return None;
-    }
-    PortKey::from_raw(u32::from(port), protocol).ok()
-}
-
 /// The protocol name for display of a raw number the daemon sent.
 pub fn protocol_name(protocol: u32) -> String {
     Protocol::try_from(protocol).map_or_else(|_| protocol.to_string(), |p| p.as_str().to_owned())
@@ -127,65 +64,12 @@ pub fn protocol_name(protocol: u32) -> String {
 
 #[cfg(test)]
 mod tests {
-    use fw6_model::{ErrorKind, LogfileMaximumSize};
+    use fw6_model::{ErrorKind, PortKey};
 
     use super::*;
 
     fn key(s: &str) -> PortKey {
         s.parse().unwrap()
-    }
-
-    fn ifname(s: &str) -> IfName {
-        IfName::try_from(s).unwrap()
-    }
-
-    #[test]
-    fn apply_items_follow_the_contract() {
-        let web = EntryName::try_from("web").unwrap();
-        let cases = [
-            (
-                Mutation::OpenPort {
-                    connection: ifname("lan0"),
-                    key: key("8080/tcp"),
-                    name: web.clone(),
-                },
-                ("OpenPort", "lan0", 8080, 6, "web", ""),
-            ),
-            (
-                Mutation::CloseGlobalPort { key: key("53/udp") },
-                ("CloseGlobalPort", "", 53, 17, "", ""),
-            ),
-            (
-                Mutation::DisableFirewall {
-                    connection: ifname("wan0"),
-                },
-                ("DisableFirewall", "wan0", 0, 0, "", ""),
-            ),
-            (
-                Mutation::SetLogfilePath {
-                    path: "/var/log/x.log".into(),
-                },
-                ("LogfilePath", "", 0, 0, "", "/var/log/x.log"),
-            ),
-            (
-                Mutation::SetLogfileMaximumSize {
-                    kib: LogfileMaximumSize::try_from(4096).unwrap(),
-                },
-                ("LogfileMaximumSize", "", 0, 0, "", "4096"),
-            ),
-            (
-                Mutation::SetLogDroppedPackets { enabled: true },
-                ("LogDroppedPackets", "", 0, 0, "", "true"),
-            ),
-            (
-                Mutation::SetLogConnections { enabled: false },
-                ("LogConnections", "", 0, 0, "", "false"),
-            ),
-        ];
-        for (mutation, (m, c, p, proto, n, v)) in cases {
-            let item = apply_item(&mutation);
-            assert_eq!(item, (m, c, p, proto, n, Cow::Borrowed(v)));
-        }
     }
 
     #[test]

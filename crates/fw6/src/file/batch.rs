@@ -17,7 +17,9 @@
 
 use std::ops::Range;
 
-use fw6_model::{EntryName, IfName, LogfileMaximumSize, Mutation, PortKey};
+use fw6_model::{
+    Argument, EntryName, IfName, LogfileMaximumSize, Member, MemberArgs, Mutation, PortKey,
+};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -53,25 +55,17 @@ use Takes::{No, Optional, Required};
 /// The field names, in the order of [`shape`]'s array.
 const FIELDS: [&str; 4] = ["connection", "port", "name", "value"];
 
-/// What each member takes: (connection, port, name, value).
-fn shape(member: &str) -> Option<[Takes; 4]> {
-    Some(match member {
-        "OpenGlobalPort" => [No, Required, Optional, No],
-        "CloseGlobalPort" => [No, Required, No, No],
-        "EnableFirewall" | "DisableFirewall" => [Required, No, No, No],
-        "OpenPort" | "IgnoreGlobalPort" => [Required, Required, Optional, No],
-        "ClosePort" | "ObserveGlobalPort" => [Required, Required, No, No],
-        "LogfilePath" | "LogfileMaximumSize" | "LogDroppedPackets" | "LogConnections" => {
-            [No, No, No, Required]
-        }
-        _ => return None,
-    })
+/// What a member takes in a batch file: (connection, port, name, value). Its arguments are the
+/// model's; a name may be left out (it defaults to empty).
+fn shape(member: Member) -> [Takes; 4] {
+    let takes = |argument, when| if member.takes(argument) { when } else { No };
+    [
+        takes(Argument::Connection, Required),
+        takes(Argument::Key, Required),
+        takes(Argument::Name, Optional),
+        takes(Argument::Value, Required),
+    ]
 }
-
-/// The twelve member names, for error messages.
-const MEMBERS: &str = "OpenGlobalPort, CloseGlobalPort, EnableFirewall, DisableFirewall, \
-     OpenPort, ClosePort, IgnoreGlobalPort, ObserveGlobalPort, LogfilePath, LogfileMaximumSize, \
-     LogDroppedPackets, LogConnections";
 
 /// Parses a batch file into mutations, in file order. Nothing is sent; the daemon applies the
 /// result all or nothing.
@@ -104,54 +98,15 @@ impl Op<'_> {
     }
 
     fn parse(&self) -> Result<Mutation, FileError> {
-        let member = self.member();
-        let Some(shape) = shape(member) else {
+        let name = self.member();
+        let Some(member) = Member::parse(name) else {
             return Err(self.at(
                 self.op.member.span(),
-                format!("unknown member {member:?}: use one of {MEMBERS}"),
+                format!("unknown member {name:?}: use one of {}", Member::list()),
             ));
         };
-        self.check_fields(shape)?;
-        Ok(match member {
-            "OpenGlobalPort" => Mutation::OpenGlobalPort {
-                key: self.key()?,
-                name: self.name()?,
-            },
-            "CloseGlobalPort" => Mutation::CloseGlobalPort { key: self.key()? },
-            "EnableFirewall" => Mutation::EnableFirewall {
-                connection: self.connection()?,
-            },
-            "DisableFirewall" => Mutation::DisableFirewall {
-                connection: self.connection()?,
-            },
-            "OpenPort" => Mutation::OpenPort {
-                connection: self.connection()?,
-                key: self.key()?,
-                name: self.name()?,
-            },
-            "ClosePort" => Mutation::ClosePort {
-                connection: self.connection()?,
-                key: self.key()?,
-            },
-            "IgnoreGlobalPort" => Mutation::IgnoreGlobalPort {
-                connection: self.connection()?,
-                key: self.key()?,
-                name: self.name()?,
-            },
-            "ObserveGlobalPort" => Mutation::ObserveGlobalPort {
-                connection: self.connection()?,
-                key: self.key()?,
-            },
-            "LogfilePath" => Mutation::SetLogfilePath { path: self.path()? },
-            "LogfileMaximumSize" => Mutation::SetLogfileMaximumSize { kib: self.size()? },
-            "LogDroppedPackets" => Mutation::SetLogDroppedPackets {
-                enabled: self.boolean()?,
-            },
-            "LogConnections" => Mutation::SetLogConnections {
-                enabled: self.boolean()?,
-            },
-            _ => unreachable!("shape() knows exactly these members"),
-        })
+        self.check_fields(shape(member))?;
+        member.mutation(self)
     }
 
     /// Required fields must be there; fields the member does not take must not.
@@ -178,7 +133,16 @@ impl Op<'_> {
         Ok(())
     }
 
-    fn connection(&self) -> Result<IfName, FileError> {
+    fn value(&self) -> &Spanned<toml::Value> {
+        self.op.value.as_ref().expect("checked by check_fields")
+    }
+}
+
+/// An `[[op]]` table's fields as the member's arguments, each error on the field's line.
+impl MemberArgs for Op<'_> {
+    type Error = FileError;
+
+    fn connection(&self) -> Result<IfName, Self::Error> {
         let c = self
             .op
             .connection
@@ -187,14 +151,14 @@ impl Op<'_> {
         IfName::try_from(c.get_ref().as_str()).map_err(|e| self.at(c.span(), e.message()))
     }
 
-    fn key(&self) -> Result<PortKey, FileError> {
+    fn key(&self) -> Result<PortKey, Self::Error> {
         let p = self.op.port.as_ref().expect("checked by check_fields");
         p.get_ref()
             .parse()
             .map_err(|e: fw6_model::Error| self.at(p.span(), e.message()))
     }
 
-    fn name(&self) -> Result<EntryName, FileError> {
+    fn name(&self) -> Result<EntryName, Self::Error> {
         self.op.name.as_ref().map_or_else(
             || Ok(EntryName::default()),
             |n| {
@@ -204,11 +168,7 @@ impl Op<'_> {
         )
     }
 
-    fn value(&self) -> &Spanned<toml::Value> {
-        self.op.value.as_ref().expect("checked by check_fields")
-    }
-
-    fn boolean(&self) -> Result<bool, FileError> {
+    fn enabled(&self) -> Result<bool, Self::Error> {
         let v = self.value();
         v.get_ref().as_bool().ok_or_else(|| {
             self.at(
@@ -218,7 +178,7 @@ impl Op<'_> {
         })
     }
 
-    fn path(&self) -> Result<String, FileError> {
+    fn path(&self) -> Result<String, Self::Error> {
         let v = self.value();
         v.get_ref()
             .as_str()
@@ -226,7 +186,7 @@ impl Op<'_> {
             .ok_or_else(|| self.at(v.span(), "LogfilePath takes a string value"))
     }
 
-    fn size(&self) -> Result<LogfileMaximumSize, FileError> {
+    fn size(&self) -> Result<LogfileMaximumSize, Self::Error> {
         let v = self.value();
         let kib = v
             .get_ref()
@@ -356,7 +316,15 @@ value = false
     fn shape_errors_name_their_line() {
         let e = err("\n[[op]]\nmember = \"OpenPorts\"\n");
         assert_eq!(e.line(), Some(3));
-        assert!(e.message().contains("unknown member"), "{e}");
+        assert!(
+            e.message().ends_with(
+                "unknown member \"OpenPorts\": use one of OpenGlobalPort, CloseGlobalPort, \
+                 EnableFirewall, DisableFirewall, OpenPort, ClosePort, IgnoreGlobalPort, \
+                 ObserveGlobalPort, LogfilePath, LogfileMaximumSize, LogDroppedPackets, \
+                 LogConnections"
+            ),
+            "{e}"
+        );
         let e = err("[[op]]\nmember = \"OpenPort\"\nport = \"1/tcp\"\n");
         assert_eq!(e.line(), Some(2));
         assert!(e.message().contains("needs a connection"), "{e}");

@@ -1,21 +1,14 @@
-//! D-Bus arguments to model types and back. Every conversion validates and returns InvalidArg
-//! with the model's message, before anything else happens.
+//! The `Apply` batch decoder: the one part of the D-Bus contract that needs zbus. The contract
+//! itself (names, tuples, the mappings that validate each item and return InvalidArg with the
+//! model's message) is `fw6_model::wire`'s.
 
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use fw6_model::{EntryName, Error, LogfileMaximumSize, Mutation, PortEntry, PortKey, Snapshot};
+use fw6_model::wire::WireItem;
 use serde::de::{Deserialize, Deserializer, SeqAccess, Visitor};
 use zbus::{Signature, Type};
-
-/// A port entry on the wire: (port, protocol, name).
-pub type WireEntry = (u16, u32, String);
-
-/// One `Apply` item: (member, connection, port, protocol, name, value), borrowed from the
-/// message: a 10,000-item batch would otherwise allocate and free 40,000 strings (a profile of
-/// `Apply` found a quarter of the service thread's time in `free`).
-pub type WireItem<'a> = (&'a str, &'a str, u16, u32, &'a str, &'a str);
 
 /// An `Apply` batch as it comes off the wire. Decoding keeps at most the decode limit of items
 /// and, once past it, nothing but the count, so a batch over `max_batch` costs fw6d the time to
@@ -66,108 +59,6 @@ impl<'de: 'a, 'a> Deserialize<'de> for WireBatch<'a> {
         }
         deserializer.deserialize_seq(Items(PhantomData))
     }
-}
-
-/// A pair from `(q port, u protocol)`.
-pub fn key(port: u16, protocol: u32) -> Result<PortKey, Error> {
-    PortKey::from_raw(u32::from(port), protocol)
-}
-
-/// A validated entry name.
-pub fn name(name: &str) -> Result<EntryName, Error> {
-    EntryName::try_from(name)
-}
-
-/// A snapshot as an array of entries.
-pub fn entries(snapshot: &Snapshot<PortEntry>) -> Vec<WireEntry> {
-    snapshot
-        .as_slice()
-        .iter()
-        .map(|e| {
-            (
-                e.port.get(),
-                u32::from(e.protocol.number()),
-                e.name.to_string(),
-            )
-        })
-        .collect()
-}
-
-/// A logging setting's text value as a bool.
-pub fn flag(value: &str) -> Result<bool, Error> {
-    match value {
-        "true" | "on" | "1" => Ok(true),
-        "false" | "off" | "0" => Ok(false),
-        other => Err(Error::invalid_arg(format!(
-            "{other:?} is not a switch value: use true or false"
-        ))),
-    }
-}
-
-/// A `LogfileMaximumSize` text value.
-pub fn size(value: &str) -> Result<LogfileMaximumSize, Error> {
-    let kib: u32 = value.parse().map_err(|_| {
-        Error::invalid_arg(format!(
-            "{value:?} is not a size in KiB: use a number 1-32767"
-        ))
-    })?;
-    LogfileMaximumSize::try_from(kib)
-}
-
-/// One `Apply` item as a mutation; `connection` resolves an id or name to an interface.
-pub fn mutation(
-    item: &WireItem<'_>,
-    connection: impl Fn(&str) -> Result<fw6_model::IfName, Error>,
-) -> Result<Mutation, Error> {
-    let (member, conn, port, protocol, entry_name, value) = item;
-    let k = || key(*port, *protocol);
-    let n = || name(entry_name);
-    let c = || connection(conn);
-    Ok(match *member {
-        "OpenGlobalPort" => Mutation::OpenGlobalPort {
-            key: k()?,
-            name: n()?,
-        },
-        "CloseGlobalPort" => Mutation::CloseGlobalPort { key: k()? },
-        "EnableFirewall" => Mutation::EnableFirewall { connection: c()? },
-        "DisableFirewall" => Mutation::DisableFirewall { connection: c()? },
-        "OpenPort" => Mutation::OpenPort {
-            connection: c()?,
-            key: k()?,
-            name: n()?,
-        },
-        "ClosePort" => Mutation::ClosePort {
-            connection: c()?,
-            key: k()?,
-        },
-        "IgnoreGlobalPort" => Mutation::IgnoreGlobalPort {
-            connection: c()?,
-            key: k()?,
-            name: n()?,
-        },
-        "ObserveGlobalPort" => Mutation::ObserveGlobalPort {
-            connection: c()?,
-            key: k()?,
-        },
-        "LogfilePath" => Mutation::SetLogfilePath {
-            path: (*value).to_owned(),
-        },
-        "LogfileMaximumSize" => Mutation::SetLogfileMaximumSize { kib: size(value)? },
-        "LogDroppedPackets" => Mutation::SetLogDroppedPackets {
-            enabled: flag(value)?,
-        },
-        "LogConnections" => Mutation::SetLogConnections {
-            enabled: flag(value)?,
-        },
-        other => {
-            return Err(Error::invalid_arg(format!(
-                "{other:?} is not a state-changing member: use one of OpenGlobalPort, \
-                 CloseGlobalPort, EnableFirewall, DisableFirewall, OpenPort, ClosePort, \
-                 IgnoreGlobalPort, ObserveGlobalPort, LogfilePath, LogfileMaximumSize, \
-                 LogDroppedPackets, LogConnections"
-            )));
-        }
-    })
 }
 
 #[cfg(test)]

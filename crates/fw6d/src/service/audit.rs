@@ -5,6 +5,7 @@
 
 use std::time::UNIX_EPOCH;
 
+use fw6_model::wire::WireAudit;
 use zbus::message::Header;
 
 use super::{FwResult, Shared, auth};
@@ -12,24 +13,6 @@ use crate::store::AuditRecord;
 
 /// Rows returned by one call at most (a `limit` of 0 means this many).
 pub const MAX_ROWS: u32 = 10_000;
-
-/// One audit row on the wire: (time in ms since the Unix epoch, uid, pid or 0, executable or
-/// "", bus name or "", member, what, connection or "", port or 0, protocol or 0, old, new),
-/// `old`/`new` holding zero elements when the value was absent (a pair that did not exist).
-pub type WireAudit = (
-    u64,
-    u32,
-    u32,
-    String,
-    String,
-    String,
-    String,
-    String,
-    u16,
-    u32,
-    Vec<String>,
-    Vec<String>,
-);
 
 /// The newest `limit` rows at or after `since` (seconds since the Unix epoch), oldest first,
 /// for a caller that may read them.

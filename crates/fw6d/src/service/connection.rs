@@ -4,11 +4,11 @@
 
 use std::sync::Arc;
 
-use fw6_model::{ConnectionId, IfName, Mutation};
+use fw6_model::wire::{self, WireEntry};
+use fw6_model::{ConnectionId, EntryName, IfName, Mutation};
 use zbus::message::Header;
 use zbus::{Connection, interface};
 
-use super::args::{self, WireEntry};
 use super::{FwError, Origin, Shared};
 
 /// A connection object.
@@ -98,8 +98,8 @@ impl ConnectionIface {
     ) -> Result<(), FwError> {
         let m = Mutation::OpenPort {
             connection: self.name.clone(),
-            key: args::key(port, protocol)?,
-            name: args::name(name)?,
+            key: wire::key(port, protocol)?,
+            name: EntryName::try_from(name)?,
         };
         self.one(conn, &hdr, m).await
     }
@@ -114,7 +114,7 @@ impl ConnectionIface {
     ) -> Result<(), FwError> {
         let m = Mutation::ClosePort {
             connection: self.name.clone(),
-            key: args::key(port, protocol)?,
+            key: wire::key(port, protocol)?,
         };
         self.one(conn, &hdr, m).await
     }
@@ -124,12 +124,12 @@ impl ConnectionIface {
         Ok(self
             .shared
             .state()
-            .is_port_open(&self.name, args::key(port, protocol)?))
+            .is_port_open(&self.name, wire::key(port, protocol)?))
     }
 
     /// `EnumerateOpenPorts`.
     fn enumerate_open_ports(&self) -> Vec<WireEntry> {
-        args::entries(&self.shared.state().open_ports(&self.name))
+        wire::entries_args(&self.shared.state().open_ports(&self.name))
     }
 
     /// `IgnoreGlobalPort`.
@@ -143,8 +143,8 @@ impl ConnectionIface {
     ) -> Result<(), FwError> {
         let m = Mutation::IgnoreGlobalPort {
             connection: self.name.clone(),
-            key: args::key(port, protocol)?,
-            name: args::name(name)?,
+            key: wire::key(port, protocol)?,
+            name: EntryName::try_from(name)?,
         };
         self.one(conn, &hdr, m).await
     }
@@ -159,7 +159,7 @@ impl ConnectionIface {
     ) -> Result<(), FwError> {
         let m = Mutation::ObserveGlobalPort {
             connection: self.name.clone(),
-            key: args::key(port, protocol)?,
+            key: wire::key(port, protocol)?,
         };
         self.one(conn, &hdr, m).await
     }
@@ -169,12 +169,12 @@ impl ConnectionIface {
         Ok(self
             .shared
             .state()
-            .is_global_port_ignored(&self.name, args::key(port, protocol)?))
+            .is_global_port_ignored(&self.name, wire::key(port, protocol)?))
     }
 
     /// `EnumerateIgnoredGlobalPorts`.
     fn enumerate_ignored_global_ports(&self) -> Vec<WireEntry> {
-        args::entries(&self.shared.state().ignored_global_ports(&self.name))
+        wire::entries_args(&self.shared.state().ignored_global_ports(&self.name))
     }
 
     /// `Explain`.
@@ -182,11 +182,9 @@ impl ConnectionIface {
         let d = self
             .shared
             .state()
-            .decide(&self.name, args::key(port, protocol)?);
-        Ok((
-            d.allowed,
-            d.reason.as_str().to_owned(),
-            d.reason.to_string(),
-        ))
+            .decide(&self.name, wire::key(port, protocol)?);
+        // A literal tuple, not `wire::WireExplanation`: zbus reads the written tuple as three
+        // out arguments, an alias as one struct (the introspection test says which).
+        Ok(wire::explanation_args(d))
     }
 }

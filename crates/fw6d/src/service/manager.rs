@@ -3,18 +3,16 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use fw6_model::{Change, ConnectionId, Mutation};
+use fw6_model::wire::{self, WireAudit, WireConnection, WireEntry};
+use fw6_model::{ConnectionId, EntryName, Mutation};
 use zbus::message::Header;
 use zbus::object_server::SignalEmitter;
 use zbus::{Connection, interface};
 use zbus::{OwnedObjectPath, OwnedVariant, Variant};
 
-use super::args::{self, WireBatch, WireEntry};
-use super::registry::{MANAGER_PATH, connection_path};
+use super::args::WireBatch;
+use super::registry::connection_path;
 use super::{FwError, Origin, Shared};
-
-/// A connection row on the wire: (Id, Name, Interface, Index, IsFirewalled, Present, path).
-pub type WireConnection = (String, String, String, u32, bool, bool, OwnedObjectPath);
 
 /// The manager object.
 pub struct ManagerIface {
@@ -47,7 +45,7 @@ impl ManagerIface {
 #[interface(name = "org.fw6.Firewall1.Manager", introspection_docs = false)]
 impl ManagerIface {
     /// `EnumerateConnections`.
-    fn enumerate_connections(&self) -> Vec<WireConnection> {
+    fn enumerate_connections(&self) -> Vec<WireConnection<OwnedObjectPath>> {
         let state = self.shared.state();
         self.shared
             .registry(|r| r.rows(&state))
@@ -83,8 +81,8 @@ impl ManagerIface {
         name: &str,
     ) -> Result<(), FwError> {
         let m = Mutation::OpenGlobalPort {
-            key: args::key(port, protocol)?,
-            name: args::name(name)?,
+            key: wire::key(port, protocol)?,
+            name: EntryName::try_from(name)?,
         };
         self.shared
             .mutate_one(conn, &hdr, m, Origin::Method)
@@ -101,7 +99,7 @@ impl ManagerIface {
         protocol: u32,
     ) -> Result<(), FwError> {
         let m = Mutation::CloseGlobalPort {
-            key: args::key(port, protocol)?,
+            key: wire::key(port, protocol)?,
         };
         self.shared
             .mutate_one(conn, &hdr, m, Origin::Method)
@@ -114,12 +112,12 @@ impl ManagerIface {
         Ok(self
             .shared
             .state()
-            .is_port_globally_open(args::key(port, protocol)?))
+            .is_port_globally_open(wire::key(port, protocol)?))
     }
 
     /// `EnumerateGloballyOpenPorts`.
     fn enumerate_globally_open_ports(&self) -> Vec<WireEntry> {
-        args::entries(&self.shared.state().globally_open_ports())
+        wire::entries_args(&self.shared.state().globally_open_ports())
     }
 
     /// `Apply`: an atomic batch of state-changing members.
@@ -137,7 +135,7 @@ impl ManagerIface {
                 .iter()
                 .enumerate()
                 .map(|(i, item)| {
-                    args::mutation(item, |c| r.resolve_any(&state, c))
+                    wire::mutation(item, |c| r.resolve_any(&state, c))
                         .map_err(|e| e.context(format_args!("batch item {} ({})", i + 1, item.0)))
                 })
                 .collect::<Result<Vec<_>, _>>()
@@ -158,7 +156,7 @@ impl ManagerIface {
         #[zbus(header)] hdr: Header<'_>,
         since: u64,
         limit: u32,
-    ) -> Result<Vec<super::audit::WireAudit>, FwError> {
+    ) -> Result<Vec<WireAudit>, FwError> {
         super::audit::read(conn, &hdr, &self.shared, since, limit).await
     }
 
@@ -173,12 +171,10 @@ impl ManagerIface {
         let name = self
             .shared
             .registry(|r| r.resolve_any(&state, connection))?;
-        let d = state.decide(&name, args::key(port, protocol)?);
-        Ok((
-            d.allowed,
-            d.reason.as_str().to_owned(),
-            d.reason.to_string(),
-        ))
+        let d = state.decide(&name, wire::key(port, protocol)?);
+        // A literal tuple, not `wire::WireExplanation`: zbus reads the written tuple as three
+        // out arguments, an alias as one struct (the introspection test says which).
+        Ok(wire::explanation_args(d))
     }
 
     /// `Status`: kernel generation, how the table stands, drift repairs, counts.
@@ -337,7 +333,7 @@ pub async fn properties_changed(
 ) {
     let Ok(iface) = conn
         .object_server()
-        .interface::<_, ManagerIface>(MANAGER_PATH)
+        .interface::<_, ManagerIface>(wire::MANAGER_PATH)
         .await
     else {
         return;
@@ -360,42 +356,5 @@ pub async fn properties_changed(
     }
     if let Err(e) = sent {
         tracing::warn!(%e, "could not emit PropertiesChanged");
-    }
-}
-
-/// The `Changed` signal's fields for one change.
-pub fn signal_fields(change: &Change) -> (&'static str, String, u16, u32, String) {
-    let entry = |kind, conn: Option<&fw6_model::IfName>, e: &fw6_model::PortEntry| {
-        (
-            kind,
-            conn.map(ToString::to_string).unwrap_or_default(),
-            e.port.get(),
-            u32::from(e.protocol.number()),
-            e.name.to_string(),
-        )
-    };
-    let conn_only = |kind, c: &fw6_model::IfName| (kind, c.to_string(), 0, 0, String::new());
-    match change {
-        Change::GlobalOpened { entry: e } => entry("GlobalOpened", None, e),
-        Change::GlobalClosed { entry: e } => entry("GlobalClosed", None, e),
-        Change::FirewallEnabled { connection } => conn_only("FirewallEnabled", connection),
-        Change::FirewallDisabled { connection } => conn_only("FirewallDisabled", connection),
-        Change::PortOpened {
-            connection,
-            entry: e,
-        } => entry("PortOpened", Some(connection), e),
-        Change::PortClosed {
-            connection,
-            entry: e,
-        } => entry("PortClosed", Some(connection), e),
-        Change::GlobalIgnored {
-            connection,
-            entry: e,
-        } => entry("GlobalIgnored", Some(connection), e),
-        Change::GlobalObserved {
-            connection,
-            entry: e,
-        } => entry("GlobalObserved", Some(connection), e),
-        Change::Logging { .. } => ("Logging", String::new(), 0, 0, String::new()),
     }
 }

@@ -26,17 +26,15 @@ use zbus::object_server::SignalEmitter;
 pub use auth::{Action, Timeouts};
 pub use connection::ConnectionIface;
 pub use error::{FwError, FwResult};
+pub use fw6_model::wire::{BUS_NAME, MANAGER_PATH};
 pub use limits::Bounds;
 pub use manager::ManagerIface;
-pub use registry::{MANAGER_PATH, Present, Registry, connection_path};
+pub use registry::{Present, Registry, connection_path};
 
 use crate::config::Config;
 use crate::engine::{Validated, micros};
 use crate::logging::LogCounters;
 use crate::writer::Writer;
-
-/// The bus name the daemon owns.
-pub const BUS_NAME: &str = "org.fw6.Firewall1";
 
 /// What every object of the service shares.
 pub struct Shared {
@@ -247,12 +245,12 @@ impl Shared {
             };
             // The reply is sent once the method returns, racing this task for the connection.
             // Yielding before every slice lets it (and any other call's reply) go first instead
-            // of queueing behind a whole batch's signals: measured, 10,000 signals ahead of the
-            // reply delayed a 10,000-item Apply by ~9 ms.
+            // of queueing behind a whole batch's signals (measured: BENCHMARKS.md, "Figures
+            // behind design choices").
             for slice in changes.chunks(SIGNAL_SLICE) {
                 tokio::task::yield_now().await;
                 for change in slice {
-                    let (kind, iface, port, protocol, name) = manager::signal_fields(change);
+                    let (kind, iface, port, protocol, name) = fw6_model::wire::changed(change);
                     if let Err(e) =
                         ManagerIface::changed(&emitter, kind, &iface, port, protocol, &name).await
                     {
@@ -303,5 +301,25 @@ pub async fn export_connection(conn: &zbus::Connection, shared: &Arc<Shared>, na
     let iface = ConnectionIface::new(name.clone(), Arc::clone(shared));
     if let Err(e) = server.at(path.as_ref(), iface).await {
         warn!(%e, %name, "could not export the connection object");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use zbus::object_server::Interface;
+
+    use super::*;
+
+    /// `#[interface(name = …)]` takes a literal only: the contract's names are checked here.
+    #[test]
+    fn interfaces_have_the_contract_names() {
+        assert_eq!(
+            ManagerIface::name().as_str(),
+            fw6_model::wire::MANAGER_IFACE
+        );
+        assert_eq!(
+            ConnectionIface::name().as_str(),
+            fw6_model::wire::CONNECTION_IFACE
+        );
     }
 }

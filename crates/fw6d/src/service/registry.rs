@@ -2,13 +2,9 @@
 //! interface is absent. Maps ids and names to interface names and to D-Bus object paths.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 use fw6_model::{ConnectionId, Error, IfName, State};
 use zbus::OwnedObjectPath;
-
-/// The manager object's path.
-pub const MANAGER_PATH: &str = "/org/fw6/Firewall1";
 
 /// A present interface that counts as an IPv6 connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,17 +143,10 @@ fn looks_like_id(s: &str) -> bool {
     s.starts_with('{') || (s.len() >= 32 && s.matches('-').count() == 4)
 }
 
-/// The object path of a connection: `[A-Za-z0-9]` kept, any other byte written `_xx`.
+/// The object path of a connection (`fw6_model::wire::connection_path`).
 pub fn connection_path(name: &IfName) -> OwnedObjectPath {
-    let mut path = format!("{MANAGER_PATH}/connection/");
-    for byte in name.as_str().bytes() {
-        if byte.is_ascii_alphanumeric() {
-            path.push(char::from(byte));
-        } else {
-            let _ = write!(path, "_{byte:02x}");
-        }
-    }
-    OwnedObjectPath::try_from(path).expect("escaped names are valid object paths")
+    OwnedObjectPath::try_from(fw6_model::wire::connection_path(name))
+        .expect("escaped names are valid object paths")
 }
 
 #[cfg(test)]
@@ -169,14 +158,10 @@ mod tests {
     }
 
     #[test]
-    fn paths_escape_everything_but_alphanumerics() {
+    fn paths_are_object_paths() {
         assert_eq!(
             connection_path(&n("veth-a.b_c")).as_str(),
             "/org/fw6/Firewall1/connection/veth_2da_2eb_5fc"
-        );
-        assert_eq!(
-            connection_path(&n("eth0")).as_str(),
-            "/org/fw6/Firewall1/connection/eth0"
         );
     }
 

@@ -15,10 +15,9 @@ use std::time::{Duration, Instant};
 use fw6_testkit::Topology;
 use fw6_testkit::bus::{PrivateBus, Unprivileged};
 
-pub const BUS_NAME: &str = "org.fw6.Firewall1";
-pub const MANAGER: &str = "/org/fw6/Firewall1";
-pub const MANAGER_IFACE: &str = "org.fw6.Firewall1.Manager";
-pub const CONN_IFACE: &str = "org.fw6.Firewall1.Connection";
+pub use fw6_model::wire::{
+    BUS_NAME, CONNECTION_IFACE as CONN_IFACE, MANAGER_IFACE, MANAGER_PATH as MANAGER,
+};
 
 /// A running lab. Dropping it stops fw6d (by pid), the bus, and removes the namespaces.
 pub struct Lab {

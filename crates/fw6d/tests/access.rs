@@ -196,23 +196,21 @@ fn a_dismissed_authentication_is_aborted() {
     let before = lab.table();
     let (caller, mut agent) =
         lab.call_under_agent(&lan0, "OpenPort", "uint16:8080 uint32:6 string:x");
-    // The prompt is up once the call has reached polkit; then the user presses Ctrl-C at it
-    // (the terminal's "Cancel"), which reaches pkttyagent as SIGINT through the terminal.
-    std::thread::sleep(std::time::Duration::from_millis(2500));
-    {
-        use std::io::Write as _;
-        let stdin = agent.stdin.as_mut().unwrap();
-        let _ = stdin.write_all(b"\x03");
-        let _ = stdin.flush();
-    }
+    // The user waits for the password prompt, then presses Ctrl-C at it.
+    assert!(
+        agent.prompts_within(std::time::Duration::from_secs(30)),
+        "no password prompt within 30 s; polkitd: {}\nfw6d: {}",
+        lab.bus.polkit().log(),
+        lab.log()
+    );
+    agent.cancel();
     let out = caller.wait_with_output().unwrap();
-    let _ = agent.kill();
-    let agent_err = agent.wait_with_output().unwrap();
+    let agent_err = agent.stop();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("org.fw6.Firewall1.Error.Aborted") && err.contains("0x80004004"),
         "caller: {err}\nagent: {}\npolkitd: {}\nfw6d: {}",
-        String::from_utf8_lossy(&agent_err.stderr),
+        agent_err,
         lab.bus.polkit().log(),
         lab.log()
     );

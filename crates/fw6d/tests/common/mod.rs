@@ -19,6 +19,36 @@ pub use fw6_model::wire::{
     BUS_NAME, CONNECTION_IFACE as CONN_IFACE, MANAGER_IFACE, MANAGER_PATH as MANAGER,
 };
 
+/// A polkit authentication agent (`pkttyagent`) on a terminal of its own.
+pub struct Agent {
+    /// `script`, running pkttyagent; its stdin is the terminal's keyboard.
+    pub child: Child,
+    /// A message each time the agent shows a password prompt.
+    pub prompted: std::sync::mpsc::Receiver<()>,
+}
+
+impl Agent {
+    /// Whether the agent shows a password prompt within `timeout`.
+    pub fn prompts_within(&self, timeout: Duration) -> bool {
+        self.prompted.recv_timeout(timeout).is_ok()
+    }
+
+    /// Presses Ctrl-C at the terminal (its "Cancel"), which reaches pkttyagent as SIGINT.
+    pub fn cancel(&mut self) {
+        use std::io::Write as _;
+        let stdin = self.child.stdin.as_mut().expect("piped");
+        let _ = stdin.write_all(b"\x03");
+        let _ = stdin.flush();
+    }
+
+    /// Stops the agent and returns what it wrote to stderr.
+    pub fn stop(mut self) -> String {
+        let _ = self.child.kill();
+        let out = self.child.wait_with_output().expect("wait for the agent");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+}
+
 /// A running lab. Dropping it stops fw6d (by pid), the bus, and removes the namespaces.
 pub struct Lab {
     pub topology: Topology,
@@ -149,9 +179,9 @@ impl Lab {
     /// Runs `member` of `path` (a connection object) as nobody under an authentication agent:
     /// the caller waits until the agent has registered for its pid, then becomes dbus-send (exec
     /// keeps the pid and start time polkit identifies the process by); `pkttyagent`, which needs
-    /// a controlling terminal, runs under `script`, whose stdin is the terminal's keyboard.
-    /// Returns (caller, agent).
-    pub fn call_under_agent(&self, path: &str, member: &str, args: &str) -> (Child, Child) {
+    /// a controlling terminal, runs under `script`, whose stdin is the terminal's keyboard and
+    /// whose stdout is the screen, watched for the password prompt.
+    pub fn call_under_agent(&self, path: &str, member: &str, args: &str) -> (Child, Agent) {
         let script = format!(
             "sleep 1; exec dbus-send --bus={} --print-reply --dest={BUS_NAME} {path} \
              {CONN_IFACE}.{member} {args}",
@@ -165,17 +195,34 @@ impl Lab {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let agent = Command::new("script")
+        let mut child = Command::new("script")
             .args(["-q", "-e", "-c"])
             .arg(format!("pkttyagent --process {}", caller.id()))
             .arg("/dev/null")
             .env("DBUS_SYSTEM_BUS_ADDRESS", self.bus.address())
             .stdin(Stdio::piped())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("run pkttyagent");
-        (caller, agent)
+        let mut screen = child.stdout.take().expect("piped");
+        let (tx, prompted) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::Read as _;
+            let mut seen = Vec::new();
+            let mut buf = [0_u8; 512];
+            while let Ok(n) = screen.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                seen.extend_from_slice(&buf[..n]);
+                if String::from_utf8_lossy(&seen).contains("Password") {
+                    let _ = tx.send(());
+                    seen.clear();
+                }
+            }
+        });
+        (caller, Agent { child, prompted })
     }
 
     /// `busctl call` as root; JSON reply data or the error text.

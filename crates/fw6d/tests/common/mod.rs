@@ -197,7 +197,12 @@ impl Lab {
             .unwrap();
         let mut child = Command::new("script")
             .args(["-q", "-e", "-c"])
-            .arg(format!("pkttyagent --process {}", caller.id()))
+            // SIGINT back to its default: a test started in the background by a shell inherits
+            // it ignored, and then the terminal's Ctrl-C would not reach pkttyagent.
+            .arg(format!(
+                "env --default-signal=INT pkttyagent --process {}",
+                caller.id()
+            ))
             .arg("/dev/null")
             .env("DBUS_SYSTEM_BUS_ADDRESS", self.bus.address())
             .stdin(Stdio::piped())

@@ -26,7 +26,8 @@ impl Callers {
         self.lock().get(sender).cloned()
     }
 
-    /// The caller of `hdr`; asking the bus daemon waits at most `timeout`.
+    /// Asks the bus daemon who the caller of `hdr` is (at most `timeout`) and remembers it; the
+    /// service looks in [`Callers::cached`] first.
     pub async fn get(
         &self,
         conn: &zbus::Connection,
@@ -34,9 +35,6 @@ impl Callers {
         timeout: Duration,
     ) -> Result<Provenance, Error> {
         let sender = hdr.sender().map(ToString::to_string).unwrap_or_default();
-        if let Some(known) = self.lock().get(&sender) {
-            return Ok(known.clone());
-        }
         let who = tokio::time::timeout(timeout, caller(conn, hdr))
             .await
             .map_err(|_| {

@@ -86,6 +86,7 @@ done
 # --- the package ---------------------------------------------------------------------------
 
 check package-build
+mkdir -p "$work"
 cargo_deb=$target/tools/bin/cargo-deb
 if [[ ! -x $cargo_deb ]]; then
     cargo install --quiet --root "$target/tools" cargo-deb --version "$cargo_deb_version" --locked
@@ -107,7 +108,6 @@ pass "$(basename "$deb") ($(du -h "$deb" | cut -f1)) and the upgrade $(basename 
 check rootfs
 key=$(printf '%s %s minbase v1' "$suite" "$packages" | sha256sum | cut -c1-12)
 tarball=$work/rootfs-$suite-$key.tar
-mkdir -p "$work"
 if [[ ! -s $tarball ]]; then
     say "  building the root file system (mmdebstrap $suite, once; cached in $tarball)"
     rm -f "$tarball.part"

@@ -63,7 +63,8 @@ cleanup() {
             sleep 0.1
         done
     fi
-    rm -rf "$rootfs" "/run/systemd/nspawn/propagate/$run" "$work/$run.watch" "$work/$run.stop"
+    rm -rf "$rootfs" "/run/systemd/nspawn/propagate/$run" "$work/$run.watch" "$work/$run.stop" \
+        "$work/$run-capi"
     if ((rc)); then
         say "systemd-test.sh: failed after $((SECONDS - started)) s (check: $check_name;" \
             "the container's console is in $work/$run.console)" >&2
@@ -101,7 +102,19 @@ dpkg-deb -R "$deb" "$tree"
 sed -i "s/^Version: .*/Version: ${version}+up/" "$tree/DEBIAN/control"
 dpkg-deb -Zxz -z1 -b "$tree" "$upgrade" >/dev/null
 rm -rf "$tree"
-pass "$(basename "$deb") ($(du -h "$deb" | cut -f1)) and the upgrade $(basename "$upgrade")"
+# libfw6: its two packages, and the C example built on this machine against libfw6-dev as a
+# developer would (pkg-config pointed at the unpacked package), to be run in the container.
+mapfile -t capi_debs < <(FW6_DEB_PROFILE=dev bash scripts/deb-capi.sh 2>/dev/null | tail -n2)
+[[ ${#capi_debs[@]} == 2 && -f ${capi_debs[0]} && -f ${capi_debs[1]} ]] ||
+    fail "scripts/deb-capi.sh did not produce libfw6-0 and libfw6-dev"
+capi_dev=$work/$run-capi
+for d in "${capi_debs[@]}"; do dpkg-deb -x "$d" "$capi_dev"; done
+pc=(env PKG_CONFIG_SYSROOT_DIR="$capi_dev" PKG_CONFIG_PATH="$capi_dev/usr/lib/$(gcc -print-multiarch)/pkgconfig")
+# shellcheck disable=SC2046 # pkg-config's flags are words
+cc -std=c11 -Wall -Wextra -Werror examples/c/open_ports.c -o "$capi_dev/open_ports" \
+    $("${pc[@]}" pkg-config --cflags --libs fw6) || fail "cannot build the C example against libfw6-dev"
+pass "$(basename "$deb") ($(du -h "$deb" | cut -f1)) and the upgrade $(basename "$upgrade");" \
+    "$(basename "${capi_debs[0]}") and $(basename "${capi_debs[1]}")"
 
 # --- the root file system --------------------------------------------------------------------
 
@@ -118,6 +131,9 @@ fi
 mkdir -p "$rootfs"
 tar -C "$rootfs" -xf "$tarball"
 cp "$deb" "$rootfs/root/fw6.deb"
+cp "${capi_debs[0]}" "$rootfs/root/libfw6-0.deb"
+cp "${capi_debs[1]}" "$rootfs/root/libfw6-dev.deb"
+cp "$capi_dev/open_ports" "$rootfs/root/open_ports"
 cp "$upgrade" "$rootfs/root/fw6-upgrade.deb"
 
 # A cloud-init-shaped unit set (the ordering of cloud-init 22+'s network stage): early
@@ -334,6 +350,19 @@ done
 [[ -n $granted ]] || fail "alice (group fw6admin) is still refused after 10 s: $out"
 [[ $(probe 8080) == accepted ]] || fail "8080/tcp, opened by alice, is not accepted"
 pass "a rule file grants group fw6admin; alice's 8080/tcp takes packets from the peer"
+
+check c-library
+out=$(c apt-get install -y /root/libfw6-0.deb /root/libfw6-dev.deb 2>&1) || fail "installing libfw6: $out"
+c test -e "/usr/lib/$(gcc -print-multiarch)/pkgconfig/fw6.pc" -a -e /usr/include/fw6.h ||
+    fail "libfw6-dev did not install fw6.h and fw6.pc"
+# The example finds libfw6.so.0 through the linker cache (the package's ldconfig trigger).
+out=$(c /root/open_ports eth1 9000 tcp c-example 2>&1) || fail "the C example failed: $out"
+[[ $(probe 9000) == accepted ]] || fail "9000/tcp, opened from C, is not accepted: $out"
+c fw6 port close eth1 9000/tcp >/dev/null || fail "fw6 port close eth1 9000/tcp"
+out=$(c apt-get purge -y libfw6-dev libfw6-0 2>&1) || fail "purging libfw6: $out"
+c test -e /usr/include/fw6.h && fail "purge left /usr/include/fw6.h"
+pass "libfw6-0 and libfw6-dev install; the C example built against them opens 9000/tcp" \
+    "(packets from the peer pass); both purge cleanly"
 
 check reload
 pid=$(show MainPID)

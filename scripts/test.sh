@@ -46,5 +46,5 @@ bash scripts/systemd-test.sh
 # cannot rot: fails if a benchmark errors; its figures and targets are not judged here. Debug
 # binaries (the tests built most of them already); namespaces and bus are its own.
 step "benchmark smoke run (fw6-bench --smoke)"
-cargo build --locked -p fw6d -p fw6 -p fw6-bench
+cargo build --locked -p fw6d -p fw6 -p fw6-bench -p fw6-capi
 "${CARGO_TARGET_DIR:-target}/debug/fw6-bench" --smoke

@@ -5,7 +5,7 @@
 //! `lan0`/`wan0` veth links to two peer namespaces, or a scratch namespace for `nft`), with a
 //! private dbus-daemon; nothing touches the machine's own network namespace. Every loop is
 //! bounded in count and in time. Needs root, and `fw6d` and `fw6` built next to this program
-//! (`cargo build --release -p fw6d -p fw6 -p fw6-bench`) or in `--bin-dir`.
+//! (`cargo build --release -p fw6d -p fw6 -p fw6-bench -p fw6-capi`) or in `--bin-dir`.
 //!
 //! `--smoke` runs every benchmark with tiny sizes and short durations so that CI proves they
 //! still work; its figures mean nothing and its targets are not checked.
@@ -13,6 +13,7 @@
 mod ablation;
 mod api;
 mod batch;
+mod clients;
 mod dataplane;
 mod flood;
 mod hostile;
@@ -72,6 +73,8 @@ struct Args {
 enum Which {
     /// 1. OpenPort over D-Bus vs one `nft add element` process, with 0/10k/100k stored.
     Api,
+    /// 1c. One call from the Rust, C (libfw6) and Python clients against the same daemon.
+    Clients,
     /// 2. 10,000 opens in one Apply vs one `nft -f` file.
     Batch,
     /// 3. UDP packets/s and TCP connections/s, open and closed port, per ruleset layout.
@@ -91,6 +94,8 @@ pub(crate) struct Scale {
     pub(crate) api_sizes: Vec<usize>,
     pub(crate) api_calls: usize,
     pub(crate) nft_calls: usize,
+    pub(crate) client_calls: usize,
+    pub(crate) client_rounds: usize,
     pub(crate) batch: usize,
     pub(crate) batch_repeats: usize,
     pub(crate) dp_sizes: Vec<usize>,
@@ -118,6 +123,8 @@ impl Scale {
             },
             api_calls: if full { 2000 } else { 20 },
             nft_calls: if full { 300 } else { 5 },
+            client_calls: if full { 400 } else { 10 },
+            client_rounds: if full { 6 } else { 1 },
             batch: if full { 10_000 } else { 100 },
             batch_repeats: if full { 7 } else { 2 },
             dp_sizes: if full {
@@ -147,9 +154,10 @@ impl Scale {
     }
 }
 
-/// Where `fw6d` and `fw6` are.
+/// Where `fw6d` and `fw6` are, and the directory they are in (libfw6 is built there too).
 #[derive(Debug, Clone)]
 pub(crate) struct Bins {
+    pub(crate) dir: PathBuf,
     pub(crate) fw6d: PathBuf,
     pub(crate) fw6: PathBuf,
 }
@@ -184,6 +192,7 @@ fn main() -> ExitCode {
     let bins = Bins {
         fw6d: dir.join("fw6d"),
         fw6: dir.join("fw6"),
+        dir,
     };
     for bin in [&bins.fw6d, &bins.fw6] {
         if !bin.is_file() {
@@ -198,6 +207,7 @@ fn main() -> ExitCode {
     let which = if args.which.is_empty() {
         vec![
             Which::Api,
+            Which::Clients,
             Which::Batch,
             Which::Dataplane,
             Which::Ablation,
@@ -211,6 +221,7 @@ fn main() -> ExitCode {
     for w in which {
         let result = match w {
             Which::Api => api::run(&scale, &bins, &mut report),
+            Which::Clients => clients::run(&scale, &bins, &mut report),
             Which::Batch => batch::run(&scale, &bins, &mut report),
             Which::Dataplane => dataplane::run(&scale, &mut report),
             Which::Ablation => ablation::run(&scale),

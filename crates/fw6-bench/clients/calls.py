@@ -1,6 +1,7 @@
 """The cost of one call through the Python package: N OpenPort calls on lan0 (ports BASE..,
 TCP, each an effective change), then N IsPortOpen calls; prints the median of each in
-nanoseconds, after WARMUP uncounted OpenPort calls (ports BASE+N...). Run by crates/fw6-capi/tests/client_costs.rs. Usage: calls.py N BASE"""
+nanoseconds, after WARMUP uncounted OpenPort calls (ports BASE+N...). Run by `fw6-bench clients`
+(crates/fw6-bench/src/clients.rs). Usage: calls.py N BASE"""
 
 import statistics
 import sys

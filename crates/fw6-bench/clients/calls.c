@@ -1,9 +1,10 @@
 /*
  * The cost of one call through libfw6: N OpenPort calls on lan0 (ports BASE..BASE+N-1, TCP,
  * each an effective change), then N IsPortOpen calls; prints the median of each in
- * nanoseconds, after WARMUP uncounted OpenPort calls (ports BASE+N…). Run by
- * tests/client_costs.rs. Usage: calls N BASE
+ * nanoseconds, after WARMUP uncounted OpenPort calls (ports BASE+N…). Run by `fw6-bench
+ * clients` (crates/fw6-bench/src/clients.rs). Usage: calls N BASE
  */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime under -std=c11 */
 #include <fw6.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -382,12 +382,20 @@ pass "journalctl -u fw6d: one timestamp per line, $(wc -l <<<"$out") lines"
 
 check log-thread-priority
 pid=$(show MainPID)
-threads=$(c ps -L -o comm=,nice= -p "$pid")
+# The NFLOG reader runs only while a log setting is on.
+c fw6 log set --dropped on >/dev/null || fail "fw6 log set --dropped on"
+threads=
+for _ in $(seq 50); do
+    threads=$(c ps -L -o comm=,nice= -p "$pid")
+    grep -q '^fw6d-nflog' <<<"$threads" && break
+    sleep 0.1
+done
 for t in fw6d-nflog fw6d-logfile; do
     n=$(awk -v t="$t" '$1 == t { print $2 }' <<<"$threads")
     [[ $n == 10 ]] || fail "thread $t runs at nice '${n:-absent}', not 10: $threads"
 done
-pass "fw6d-nflog and fw6d-logfile at nice 10"
+c fw6 log set --dropped off >/dev/null || fail "fw6 log set --dropped off"
+pass "with logging on, fw6d-nflog and fw6d-logfile run at nice 10"
 
 check file-modes
 mode() { c stat -c '%a %U:%G' "$1"; }

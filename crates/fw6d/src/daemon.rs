@@ -105,6 +105,7 @@ pub async fn run(config: Config) -> Result<(), String> {
 
     let monitor =
         register(monitor).map_err(|e| format!("cannot poll the nftables monitor: {e}"))?;
+    tokio::spawn(crate::heap::trim_periodically());
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
     info!(
         bus = config.bus_address.as_deref().unwrap_or("system"),
@@ -116,17 +117,6 @@ pub async fn run(config: Config) -> Result<(), String> {
 
 /// See [`connect`].
 const INCOMING_QUEUE: std::num::NonZeroUsize = std::num::NonZeroUsize::new(16).expect("non-zero");
-
-/// Makes every allocation of 64 KiB or more its own mapping, returned to the system when it is
-/// freed. glibc's default raises that threshold after the first large free, so the buffers of a
-/// flood of large calls would stay in the heap for good; a firewall daemon's memory must come
-/// back down once the flood is over.
-#[expect(unsafe_code, reason = "mallopt is a libc call")]
-pub fn return_large_allocations() {
-    // SAFETY: mallopt only sets an allocator parameter; it is called once at start-up, before
-    // any thread but the main one exists.
-    let _ = unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, 64 * 1024) };
-}
 
 /// Creates the state directory owner-only (0700) and makes an existing store (database, WAL,
 /// shared-memory index) owner-only (0600) when an earlier start or another umask left them

@@ -4,6 +4,7 @@
 pub mod config;
 pub mod daemon;
 pub mod engine;
+pub mod heap;
 pub mod kernel;
 pub mod logging;
 pub mod service;

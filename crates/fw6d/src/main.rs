@@ -26,7 +26,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    fw6d::daemon::return_large_allocations();
+    fw6d::heap::configure();
     // Whatever started fw6d (systemd's `UMask=` or a shell's 022), what it creates is its own:
     // the store holds the audit of every change (who, which program), not for other users.
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
@@ -57,9 +57,13 @@ fn main() -> ExitCode {
     if let Some(dir) = args.state_dir {
         config.state_dir = dir;
     }
-    // One thread: netlink sockets belong to the namespace of the thread that made them, and the
-    // daemon's work is I/O bound (the writer has its own thread).
-    let runtime = match tokio::runtime::Builder::new_current_thread()
+    // Two worker threads: zbus runs every method call as its own task, so a call that is slow to
+    // decode (a caller's batch at max_batch) no longer holds up the calls behind it, root's
+    // included. Netlink sockets belong to the process's network namespace, which fw6d never
+    // leaves, and the writer and the log readers have threads of their own.
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("fw6d-rt")
         .enable_all()
         .build()
     {

@@ -143,3 +143,95 @@ fn oversized_requests_get_a_clear_limit_error() {
     assert_eq!(reliability::kernel_facts(&lab).keys, before.keys);
     figure("callers.oversized_requests_refused", 3);
 }
+
+/// Property setters and calls that export new connection objects, many at once: every call is
+/// answered. zbus's `Properties.Set` holds the object tree's lock while the setter runs; a
+/// setter that looked the manager up in the tree again waited behind the writer that another
+/// call had queued to export its new object, which waited for the setter: fw6d hung for good
+/// (found by the fuzzer, 64 calls in flight, once fw6d ran on two threads).
+#[test]
+fn setters_racing_new_connection_objects_are_all_answered() {
+    use std::time::Duration;
+    const ROUNDS: usize = 40;
+    const SETTERS: usize = 8;
+    const EXPORTERS: usize = 24;
+
+    fw6_testkit::require_root("reliability_callers");
+    let lab = Lab::start();
+    let bound = Duration::from_secs(10);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let conns: Vec<zbus::Connection> = (0..4)
+        .map(|_| {
+            runtime
+                .block_on(zbus::connection::Builder::address(lab.bus.address()).build())
+                .unwrap()
+        })
+        .collect();
+    let outcome = runtime.block_on(async {
+        for round in 0..ROUNDS {
+            let mut calls = tokio::task::JoinSet::new();
+            for k in 0..SETTERS + EXPORTERS {
+                let conn = conns[k % conns.len()].clone();
+                calls.spawn(async move {
+                    let (what, reply) = if k < SETTERS {
+                        let property = ["LogConnections", "LogDroppedPackets"][k % 2];
+                        let on = (round + k / 2) % 2 == 0;
+                        let body = (MANAGER_IFACE, property, zbus::Variant::from(on));
+                        let call = conn.call_method(
+                            Some(common::BUS_NAME),
+                            MANAGER,
+                            Some("org.freedesktop.DBus.Properties"),
+                            "Set",
+                            &body,
+                        );
+                        (
+                            format!("Set {property} {on}"),
+                            tokio::time::timeout(bound, call).await,
+                        )
+                    } else {
+                        // An absent interface: fw6d keeps its configuration and exports its
+                        // object.
+                        let name = format!("race{round}x{k}");
+                        let items = (vec![(
+                            "OpenPort",
+                            name.as_str(),
+                            8080_u16,
+                            6_u32,
+                            "race",
+                            "",
+                        )],);
+                        let call = conn.call_method(
+                            Some(common::BUS_NAME),
+                            MANAGER,
+                            Some(MANAGER_IFACE),
+                            "Apply",
+                            &items,
+                        );
+                        (
+                            format!("Apply OpenPort {name}"),
+                            tokio::time::timeout(bound, call).await,
+                        )
+                    };
+                    match reply {
+                        Err(_) => Err(format!("{what}: no reply in {bound:?}")),
+                        Ok(Err(e)) => Err(format!("{what}: {e}")),
+                        Ok(Ok(_)) => Ok(()),
+                    }
+                });
+            }
+            while let Some(done) = calls.join_next().await {
+                done.map_err(|e| e.to_string())??;
+            }
+        }
+        Ok::<(), String>(())
+    });
+    if let Err(e) = outcome {
+        panic!("{e}\n{}", lab.log());
+    }
+    // And fw6d still answers.
+    lab.manager("Status", &[]).unwrap();
+}

@@ -235,7 +235,21 @@ impl Shared {
             _ => None,
         });
         if let (Some(from), Some(to)) = (before, logging) {
-            manager::properties_changed(conn, &from, &to, origin).await;
+            match origin {
+                // A setter runs inside zbus's `Properties.Set`, which holds the object server's
+                // tree lock until the setter returns. Looking the manager up in the tree again
+                // from inside it waits behind any writer queued for the tree (a connection
+                // object being exported by another call), and that writer waits for this
+                // setter: every later call hangs. So a setter's other signals go out from a
+                // task of their own, once the setter has returned.
+                Origin::Property(_) => {
+                    let conn = conn.clone();
+                    tokio::spawn(async move {
+                        manager::properties_changed(&conn, &from, &to, origin).await;
+                    });
+                }
+                Origin::Method => manager::properties_changed(conn, &from, &to, origin).await,
+            }
         }
         let conn = conn.clone();
         let changes = changes.to_vec();

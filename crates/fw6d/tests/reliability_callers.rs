@@ -235,3 +235,54 @@ fn setters_racing_new_connection_objects_are_all_answered() {
     // And fw6d still answers.
     lab.manager("Status", &[]).unwrap();
 }
+
+/// A root client's first burst: 64 calls sent at once on a new bus connection all succeed. fw6d
+/// bounds the calls in flight of a caller it does not know yet (16), and root is not bounded,
+/// but whether the caller is root is only known once the bus has answered; the burst's calls
+/// wait for that one answer instead of being refused as busy.
+#[test]
+fn a_root_clients_first_burst_is_not_refused() {
+    const BURST: u16 = 64;
+    fw6_testkit::require_root("reliability_callers");
+    let lab = Lab::start();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    for round in 0..5_u16 {
+        let conn = runtime
+            .block_on(zbus::connection::Builder::address(lab.bus.address()).build())
+            .unwrap();
+        let failures = runtime.block_on(async {
+            let mut calls = tokio::task::JoinSet::new();
+            for i in 0..BURST {
+                let conn = conn.clone();
+                calls.spawn(async move {
+                    let body = (20_000 + round * BURST + i, 6_u32, "burst");
+                    conn.call_method(
+                        Some(common::BUS_NAME),
+                        MANAGER,
+                        Some(MANAGER_IFACE),
+                        "OpenGlobalPort",
+                        &body,
+                    )
+                    .await
+                    .err()
+                    .map(|e| e.to_string())
+                });
+            }
+            let mut failures = Vec::new();
+            while let Some(done) = calls.join_next().await {
+                failures.extend(done.unwrap());
+            }
+            failures
+        });
+        assert!(
+            failures.is_empty(),
+            "round {round}: {} of {BURST} calls failed, e.g. {}",
+            failures.len(),
+            failures[0]
+        );
+    }
+}

@@ -1,10 +1,12 @@
 //! Who is calling, as the bus daemon vouches for it, cached by unique bus name.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use fw6_model::{Error, ErrorKind};
+use tokio::sync::OnceCell;
 use zbus::fdo::DBusProxy;
 use zbus::message::Header;
 use zbus::names::BusName;
@@ -13,21 +15,47 @@ use crate::store::Provenance;
 
 /// Callers' credentials by unique bus name. A unique name is never reused on a bus and its
 /// credentials are fixed when the connection is made, so a cached entry cannot go stale; the
-/// cache saves a bus round trip on every mutator after a client's first. Bounded: cleared when
-/// full.
+/// cache saves a bus round trip on every mutator after a client's first. The calls of one
+/// caller that arrive before its credentials do share one question to the bus daemon. Bounded:
+/// cleared when full.
 #[derive(Debug, Default)]
-pub struct Callers(Mutex<HashMap<String, Provenance>>);
+pub struct Callers {
+    known: Mutex<HashMap<String, Arc<OnceCell<Provenance>>>>,
+    /// Calls past their caller's in-flight bound waiting to learn whether it is root.
+    waiting: AtomicUsize,
+}
+
+/// A place among the calls waiting past their bound; leaving it (drop) frees it.
+pub struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
 
 impl Callers {
     const LIMIT: usize = 4096;
+    /// Calls, of all callers together, that may wait past their in-flight bound for the bus to
+    /// say who their caller is (a root client's first burst: root is not bounded, but fw6d
+    /// cannot know it is root before the bus answers).
+    const WAITING: usize = 256;
 
     /// The caller with unique name `sender`, if already known.
     pub fn cached(&self, sender: &str) -> Option<Provenance> {
-        self.lock().get(sender).cloned()
+        self.lock().get(sender).and_then(|cell| cell.get().cloned())
+    }
+
+    /// A place among the calls waiting past their bound, or `None` when all are taken.
+    pub fn wait_past_bound(&self) -> Option<Waiting<'_>> {
+        let before = self.waiting.fetch_add(1, Ordering::Relaxed);
+        let place = Waiting(&self.waiting);
+        (before < Self::WAITING).then_some(place)
     }
 
     /// Asks the bus daemon who the caller of `hdr` is (at most `timeout`) and remembers it; the
-    /// service looks in [`Callers::cached`] first.
+    /// calls of one caller waiting at once share one question. The service looks in
+    /// [`Callers::cached`] first.
     pub async fn get(
         &self,
         conn: &zbus::Connection,
@@ -35,28 +63,34 @@ impl Callers {
         timeout: Duration,
     ) -> Result<Provenance, Error> {
         let sender = hdr.sender().map(ToString::to_string).unwrap_or_default();
-        let who = tokio::time::timeout(timeout, caller(conn, hdr))
-            .await
-            .map_err(|_| {
-                Error::new(
-                    ErrorKind::Fail,
-                    format!(
-                        "the bus daemon did not say who the caller is within {} s; nothing was \
-                         changed; retry",
-                        timeout.as_secs()
-                    ),
-                )
-            })??;
-        let mut cache = self.lock();
-        if cache.len() >= Self::LIMIT {
-            cache.clear();
-        }
-        cache.insert(sender, who.clone());
-        Ok(who)
+        let cell = {
+            let mut known = self.lock();
+            if known.len() >= Self::LIMIT {
+                known.clear();
+            }
+            Arc::clone(known.entry(sender).or_default())
+        };
+        let who = cell
+            .get_or_try_init(|| async {
+                tokio::time::timeout(timeout, caller(conn, hdr))
+                    .await
+                    .map_err(|_| {
+                        Error::new(
+                            ErrorKind::Fail,
+                            format!(
+                                "the bus daemon did not say who the caller is within {} s; \
+                                 nothing was changed; retry",
+                                timeout.as_secs()
+                            ),
+                        )
+                    })?
+            })
+            .await?;
+        Ok(who.clone())
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, Provenance>> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Arc<OnceCell<Provenance>>>> {
+        self.known.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 

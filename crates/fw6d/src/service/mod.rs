@@ -36,6 +36,10 @@ use crate::engine::{Validated, micros};
 use crate::logging::LogCounters;
 use crate::writer::Writer;
 
+/// Items of a call small enough to wait, past its caller's in-flight bound, for the bus to say
+/// who the caller is (see [`Shared::admit`]).
+const SMALL_CALL: usize = 64;
+
 /// What every object of the service shares.
 pub struct Shared {
     writer: Writer,
@@ -128,18 +132,39 @@ impl Shared {
                 _ticket: None,
             });
         }
-        let mut ticket = self.in_flight.enter(sender)?;
-        let who = match cached {
-            Some(who) => who,
-            None => {
+        let (mut ticket, who) = match (self.in_flight.enter(sender), cached) {
+            (Ok(ticket), Some(who)) => (Some(ticket), who),
+            (Ok(ticket), None) => (
+                Some(ticket),
                 self.callers
                     .get(conn, hdr, self.config.timeouts().check)
-                    .await?
+                    .await?,
+            ),
+            (Err(busy), Some(_)) => return Err(busy.into()),
+            // Past its bound before the bus has said who it is: a small call may wait for that
+            // answer (shared by all the caller's calls; a few hundred at most, of all callers
+            // together), so that a root client's first burst is not refused; a big one, or one
+            // past that, is refused as busy.
+            (Err(busy), None) => {
+                let place = (items <= SMALL_CALL)
+                    .then(|| self.callers.wait_past_bound())
+                    .flatten()
+                    .ok_or(busy)?;
+                let who = self
+                    .callers
+                    .get(conn, hdr, self.config.timeouts().check)
+                    .await?;
+                drop(place);
+                (None, who)
             }
         };
         if who.uid == 0 {
             return Ok(Admitted { who, _ticket: None });
         }
+        let mut ticket = match ticket.take() {
+            Some(ticket) => ticket,
+            None => self.in_flight.enter(sender)?,
+        };
         ticket.charge(who.uid, items)?;
         Ok(Admitted {
             who,

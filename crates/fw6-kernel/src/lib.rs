@@ -15,4 +15,4 @@ pub mod link;
 pub mod nflog;
 pub mod nft;
 
-pub use nft::{Applied, Error, Monitor, Nft, Protection, QUIET_ABOVE, Subscription, Verify};
+pub use nft::{Applied, Error, Monitor, Nft, Protection, QUIET_ABOVE, Subscription, TableState};

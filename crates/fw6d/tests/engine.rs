@@ -2,14 +2,16 @@
 //! anything, no-ops touch nothing, a kernel refusal leaves store and memory unchanged, logging
 //! switches rebuild, readers see each commit. The real kernel path is covered by `daemon.rs`.
 
+mod recording;
+
 use std::path::PathBuf;
 
 use fw6_model::plan::{ElementOp, Options, SetName};
 use fw6_model::{EntryName, ErrorKind, IfName, Mutation, PortKey};
 use fw6d::engine::{Engine, LogSwitch, Validated};
-use fw6d::kernel::Recording;
 use fw6d::store::{Provenance, Store};
 use fw6d::writer::{QUEUE_LIMIT, Writer};
+use recording::Recording;
 
 struct TempDir(PathBuf);
 

@@ -22,21 +22,29 @@ use super::{Error, Nft, table};
 /// `ENOENT`: the kernel's answer for a table that does not exist.
 const ENOENT: i32 = 2;
 
-/// Whether the kernel still holds what fw6 last wrote.
+/// How fw6's table stands in the kernel: what [`Nft::verify`] finds, and what fw6d's `Status`
+/// reports (after a repair, the engine's view of the same three cases).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verify {
-    /// Our table exists and no commit happened since ours.
+pub enum TableState {
+    /// Our table exists and no commit happened since ours (for `Status`: every outside change
+    /// seen so far was repaired).
     InSync,
     /// Our table exists but the ruleset changed since our last commit (by anyone, in any
-    /// table): check and repair. `expected` is 0 if this handle has not committed yet.
-    Changed {
-        /// The generation our last commit produced.
-        expected: u32,
-        /// The generation now.
-        found: u32,
-    },
+    /// table), or a repair failed: check and repair.
+    Changed,
     /// Our table is gone.
     Missing,
+}
+
+impl TableState {
+    /// The token `Status` reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InSync => "in-sync",
+            Self::Changed => "changed",
+            Self::Missing => "missing",
+        }
+    }
 }
 
 impl Nft {
@@ -52,17 +60,15 @@ impl Nft {
     }
 
     /// Whether our table exists and the generation is the one our last commit produced.
-    pub fn verify(&mut self) -> Result<Verify, Error> {
+    pub fn verify(&mut self) -> Result<TableState, Error> {
         let found = self.generation()?;
         if !self.table_exists()? {
-            return Ok(Verify::Missing);
+            return Ok(TableState::Missing);
         }
-        match self.last_generation {
-            Some(expected) if expected == found => Ok(Verify::InSync),
-            expected => Ok(Verify::Changed {
-                expected: expected.unwrap_or(0),
-                found,
-            }),
+        if self.last_generation == Some(found) {
+            Ok(TableState::InSync)
+        } else {
+            Ok(TableState::Changed)
         }
     }
 

@@ -12,6 +12,7 @@
 
 pub mod conntrack;
 pub mod link;
+mod netlink;
 pub mod nflog;
 pub mod nft;
 

@@ -16,8 +16,9 @@ use netlink_packet_netfilter::{
     NetfilterHeader, NetfilterMessage, NetfilterMessageInner, NetfilterProtoFamily,
 };
 
-use super::socket::{Reply, align};
+use super::socket::Reply;
 use super::{Error, Nft, table};
+use crate::netlink::attributes;
 
 /// `ENOENT`: the kernel's answer for a table that does not exist.
 const ENOENT: i32 = 2;
@@ -254,10 +255,10 @@ impl Nft {
 fn count_listed_elements(reply: &Reply) -> usize {
     /// `NFTA_SET_ELEM_LIST_ELEMENTS`.
     const ELEMENTS: u16 = 3;
-    let attributes = reply.payload.get(4..).unwrap_or_default();
-    raw_attributes(attributes)
+    let body = reply.payload.get(4..).unwrap_or_default();
+    attributes(body)
         .filter(|(kind, _)| *kind == ELEMENTS)
-        .map(|(_, list)| raw_attributes(list).count())
+        .map(|(_, list)| attributes(list).count())
         .sum()
 }
 
@@ -271,35 +272,24 @@ fn rule_counters(reply: &Reply) -> Vec<u64> {
     const DATA: u16 = 2;
     /// `NFTA_COUNTER_PACKETS`.
     const PACKETS: u16 = 2;
-    let attributes = reply.payload.get(4..).unwrap_or_default();
-    raw_attributes(attributes)
+    let body = reply.payload.get(4..).unwrap_or_default();
+    attributes(body)
         .filter(|(kind, _)| *kind == EXPRESSIONS)
-        .flat_map(|(_, list)| raw_attributes(list))
+        .flat_map(|(_, list)| attributes(list))
         .filter_map(|(_, expression)| {
-            let mut fields = raw_attributes(expression);
+            let mut fields = attributes(expression);
             let is_counter = fields
                 .clone()
                 .any(|(kind, name)| kind == NAME && name == b"counter\0");
             let data = fields.find(|(kind, _)| *kind == DATA)?.1;
             is_counter.then(|| {
-                raw_attributes(data)
+                attributes(data)
                     .find(|(kind, _)| *kind == PACKETS)
                     .and_then(|(_, v)| <[u8; 8]>::try_from(v).ok())
                     .map_or(0, u64::from_be_bytes)
             })
         })
         .collect()
-}
-
-/// Netlink attributes as `(type without flags, value)`.
-fn raw_attributes(mut data: &[u8]) -> impl Iterator<Item = (u16, &[u8])> + Clone {
-    std::iter::from_fn(move || {
-        let len = usize::from(u16::from_ne_bytes([*data.first()?, *data.get(1)?]));
-        let kind = u16::from_ne_bytes([*data.get(2)?, *data.get(3)?]) & 0x3fff;
-        let value = data.get(4..len)?;
-        data = data.get(align(len)..).unwrap_or_default();
-        Some((kind, value))
-    })
 }
 
 /// An nf_tables message from a reply.

@@ -7,6 +7,7 @@
 
 mod lab;
 
+use fw6_testkit::stats::median_duration;
 use std::collections::HashMap;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -24,11 +25,6 @@ fn calls() -> usize {
         .and_then(|v| v.parse().ok())
         .unwrap_or(30)
         .clamp(1, 9000)
-}
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
 }
 
 /// `name value` lines of a client's output.
@@ -61,7 +57,7 @@ fn rust(manager: &fw6::blocking::Manager, n: usize) -> HashMap<String, Duration>
         lan.open_port(*key, &name).expect("OpenPort");
         samples.push(t.elapsed());
     }
-    let open = median(samples);
+    let open = median_duration(&samples);
     let mut samples = Vec::with_capacity(n);
     for key in &keys {
         let t = Instant::now();
@@ -70,7 +66,7 @@ fn rust(manager: &fw6::blocking::Manager, n: usize) -> HashMap<String, Duration>
     }
     HashMap::from([
         ("open_port".to_owned(), open),
-        ("is_port_open".to_owned(), median(samples)),
+        ("is_port_open".to_owned(), median_duration(&samples)),
     ])
 }
 

@@ -19,12 +19,13 @@ mod probe;
 mod raw;
 mod root;
 mod service;
+pub mod stats;
 mod sysctl;
 mod topology;
 
 pub use interrupt::{clean_up_on_signal, temp_path};
 pub use neigh::NeighState;
-pub use netns::{Entered, NetNs};
+pub use netns::{Entered, Inside, NetNs};
 pub use probe::{Outcome, ping, tcp_connect, udp_exchange};
 pub use raw::{SynReply, send_packet_too_big, send_raw, send_router_advert, send_syn_and_wait};
 pub use root::require_root;

@@ -26,7 +26,8 @@ use std::time::{Duration, Instant};
 
 use common::{CONN_IFACE, Lab, MANAGER, MANAGER_IFACE};
 use fw6_model::{EntryName, IfName, LogfileMaximumSize, Mutation, PortKey, State};
-use reliability::{Facts, Reply, Rng, figure};
+use fw6_testkit::stats::Rng;
+use reliability::{Facts, Reply, figure};
 use zbus::{Structure, Variant as Value};
 
 const IN_FLIGHT: usize = 64;

@@ -190,17 +190,8 @@ fn decode(kind: CtEventKind, body: &[u8]) -> Option<CtEvent> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::netlink::align;
 
-    fn attribute(kind: u16, value: &[u8]) -> Vec<u8> {
-        let mut out = (u16::try_from(4 + value.len()).unwrap())
-            .to_ne_bytes()
-            .to_vec();
-        out.extend_from_slice(&kind.to_ne_bytes());
-        out.extend_from_slice(value);
-        out.resize(align(out.len()), 0);
-        out
-    }
+    use crate::netlink::encode_attribute as attribute;
 
     #[test]
     fn a_new_event_decodes_tuple_id_and_labels() {

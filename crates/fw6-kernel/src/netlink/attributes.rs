@@ -17,19 +17,25 @@ pub(crate) fn attributes(data: &[u8]) -> impl Iterator<Item = (u16, &[u8])> + Cl
     })
 }
 
+/// One attribute as the kernel writes it, padding included: for the decoders' unit tests.
+#[cfg(test)]
+pub(crate) fn encode_attribute(kind: u16, value: &[u8]) -> Vec<u8> {
+    let mut out = u16::try_from(NLA_HEADER_SIZE + value.len())
+        .expect("a small attribute")
+        .to_ne_bytes()
+        .to_vec();
+    out.extend_from_slice(&kind.to_ne_bytes());
+    out.extend_from_slice(value);
+    out.resize(align(out.len()), 0);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn attribute(kind: u16, value: &[u8]) -> Vec<u8> {
-        let mut out = u16::try_from(4 + value.len())
-            .unwrap()
-            .to_ne_bytes()
-            .to_vec();
-        out.extend_from_slice(&kind.to_ne_bytes());
-        out.extend_from_slice(value);
-        out.resize(align(out.len()), 0);
-        out
+        encode_attribute(kind, value)
     }
 
     #[test]

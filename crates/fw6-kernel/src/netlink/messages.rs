@@ -44,20 +44,27 @@ pub(crate) fn messages(mut data: &[u8]) -> impl Iterator<Item = Result<Message<'
     })
 }
 
+/// One message as the kernel writes it (no flags, port 9), padding included: for the
+/// decoders' unit tests.
+#[cfg(test)]
+pub(crate) fn encode_message(kind: u16, seq: u32, body: &[u8]) -> Vec<u8> {
+    let len = u32::try_from(HEADER_LEN + body.len()).expect("a small message");
+    let mut out = len.to_ne_bytes().to_vec();
+    out.extend_from_slice(&kind.to_ne_bytes());
+    out.extend_from_slice(&0u16.to_ne_bytes());
+    out.extend_from_slice(&seq.to_ne_bytes());
+    out.extend_from_slice(&9u32.to_ne_bytes());
+    out.extend_from_slice(body);
+    out.resize(align(out.len()), 0);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn message(message_type: u16, seq: u32, body: &[u8]) -> Vec<u8> {
-        let len = u32::try_from(HEADER_LEN + body.len()).unwrap();
-        let mut out = len.to_ne_bytes().to_vec();
-        out.extend_from_slice(&message_type.to_ne_bytes());
-        out.extend_from_slice(&0u16.to_ne_bytes());
-        out.extend_from_slice(&seq.to_ne_bytes());
-        out.extend_from_slice(&9u32.to_ne_bytes());
-        out.extend_from_slice(body);
-        out.resize(align(out.len()), 0);
-        out
+    fn message(kind: u16, seq: u32, body: &[u8]) -> Vec<u8> {
+        encode_message(kind, seq, body)
     }
 
     #[test]

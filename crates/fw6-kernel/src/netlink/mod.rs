@@ -8,6 +8,10 @@ mod attributes;
 mod messages;
 mod socket;
 
+#[cfg(test)]
+pub(crate) use attributes::encode_attribute;
 pub(crate) use attributes::{align, attributes};
+#[cfg(test)]
+pub(crate) use messages::encode_message;
 pub(crate) use messages::{HEADER_LEN, messages};
-pub(crate) use socket::{Received, open, recv};
+pub(crate) use socket::{Received, SetupError, open, recv};

@@ -43,10 +43,7 @@ impl Monitor {
     /// [`Monitor::drain`] when it is readable.
     pub fn new() -> Result<Self, Error> {
         let step = |step| move |source| Error::Socket { step, source };
-        let (socket, _) = netlink::open(RECV_BUFFER).map_err(|e| Error::Socket {
-            step: e.step,
-            source: e.source,
-        })?;
+        let (socket, _) = netlink::open(RECV_BUFFER).map_err(Error::setup)?;
         socket
             .add_membership(NFNLGRP_NFTABLES)
             .map_err(step("join the nftables group"))?;

@@ -118,10 +118,7 @@ impl Socket {
     /// Opens the socket with capped acks and extended acks on, and a large receive buffer.
     pub(crate) fn open() -> Result<Self, Error> {
         let step = |step| move |source| Error::Socket { step, source };
-        let (inner, port) = netlink::open(RECV_BUFFER).map_err(|e| Error::Socket {
-            step: e.step,
-            source: e.source,
-        })?;
+        let (inner, port) = netlink::open(RECV_BUFFER).map_err(Error::setup)?;
         inner
             .set_ext_ack(true)
             .map_err(step("enable extended acks"))?;
@@ -291,13 +288,7 @@ pub(crate) fn split_messages(data: &[u8], out: &mut Vec<Reply>) -> Result<(), St
 mod tests {
     use super::*;
 
-    fn tlv(kind: u16, value: &[u8]) -> Vec<u8> {
-        let len = u16::try_from(4 + value.len()).unwrap();
-        let mut out = [len.to_ne_bytes(), kind.to_ne_bytes()].concat();
-        out.extend_from_slice(value);
-        out.resize(align(out.len()), 0);
-        out
-    }
+    use crate::netlink::{encode_attribute as tlv, encode_message};
 
     #[test]
     fn extended_ack_text_and_offset_are_read_from_a_capped_error() {
@@ -384,17 +375,11 @@ mod tests {
 
     #[test]
     fn datagrams_split_into_aligned_messages() {
-        let mut data = Vec::new();
-        for (seq, body) in [(1u32, &b"abc"[..]), (2, &b""[..])] {
-            let len = u32::try_from(HEADER_LEN + body.len()).unwrap();
-            data.extend_from_slice(&len.to_ne_bytes());
-            data.extend_from_slice(&NLMSG_DONE.to_ne_bytes());
-            data.extend_from_slice(&0u16.to_ne_bytes());
-            data.extend_from_slice(&seq.to_ne_bytes());
-            data.extend_from_slice(&0u32.to_ne_bytes());
-            data.extend_from_slice(body);
-            data.resize(align(data.len()), 0);
-        }
+        let data = [
+            encode_message(NLMSG_DONE, 1, b"abc"),
+            encode_message(NLMSG_DONE, 2, b""),
+        ]
+        .concat();
         let mut out = Vec::new();
         split_messages(&data, &mut out).unwrap();
         assert_eq!(out.len(), 2);

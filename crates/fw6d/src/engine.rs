@@ -80,7 +80,41 @@ impl Validated {
 pub trait LogSwitch: Send {
     /// Reads the NFLOG group while `packets` is on (may fail: the group is taken) and follows
     /// conntrack events while `connections` is on; stops what is off. Idempotent.
-    fn turn(&mut self, packets: bool, connections: bool) -> Result<(), String>;
+    fn turn(&mut self, packets: bool, connections: bool) -> Result<(), LogSwitchError>;
+}
+
+/// Why the firewall log's reader could not be switched on; the message says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum LogSwitchError {
+    /// Another socket holds the NFLOG group: nfnetlink_log answers `EPERM` (or `EBUSY`) when
+    /// another socket holds the group's instance (and also without `CAP_NET_ADMIN`, which the
+    /// daemon has).
+    #[error(
+        "NFLOG group {group} is already read by another program (ulogd, say; the kernel says: \
+         {source}): stop it, or set another log_group in /etc/fw6/fw6d.toml and restart fw6d"
+    )]
+    GroupTaken {
+        /// The group.
+        group: u16,
+        /// The kernel's refusal.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Anything else that kept the reader from starting (the message carries its causes).
+    #[error("cannot start the firewall log's reader: {}", error_chain(.0))]
+    Start(#[source] fw6_kernel::nflog::NflogError),
+}
+
+/// An error with its sources, `a: b: c`.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
 
 /// What `state`'s ruleset logs: any packets (NFLOG), connections (their end from conntrack).

@@ -7,14 +7,15 @@
 //! panics. Processes started from the thread (`nft`, `ip`) inherit the namespace. The machine's
 //! own namespace is never touched.
 
-#![expect(
+#![allow(
     dead_code,
+    unused_imports,
     reason = "each test binary uses a different subset of these helpers"
 )]
 
 use std::process::Command;
 
-use fw6_model::{EntryName, IfName, Mutation, PortKey, State};
+pub use fw6_model::fixtures::{ifname, key, logging, name, sample};
 pub use fw6_testkit::NetNs;
 
 /// Runs a command and returns its stdout, failing the test with its stderr if it fails.
@@ -96,64 +97,4 @@ pub fn nft_element_count(set: &str) -> usize {
                 .map_or(0, Vec::len)
         })
         .sum()
-}
-
-pub fn ifname(s: &str) -> IfName {
-    IfName::try_from(s).expect("valid interface name")
-}
-
-pub fn key(s: &str) -> PortKey {
-    s.parse().expect("valid PORT/PROTO")
-}
-
-pub fn name(s: &str) -> EntryName {
-    EntryName::try_from(s).expect("valid entry name")
-}
-
-/// fw6-model's golden "sample" state: every set populated.
-pub fn sample() -> State {
-    let mut state = State::default();
-    state
-        .apply_batch(&[
-            Mutation::OpenGlobalPort {
-                key: key("22/tcp"),
-                name: name("ssh"),
-            },
-            Mutation::OpenGlobalPort {
-                key: key("546/udp"),
-                name: name("dhcpv6-client"),
-            },
-            Mutation::OpenPort {
-                connection: ifname("lan0"),
-                key: key("80/tcp"),
-                name: name("web"),
-            },
-            Mutation::OpenPort {
-                connection: ifname("lan0"),
-                key: key("5353/udp"),
-                name: name("mdns"),
-            },
-            Mutation::IgnoreGlobalPort {
-                connection: ifname("wan0"),
-                key: key("22/tcp"),
-                name: name("no ssh from outside"),
-            },
-            Mutation::DisableFirewall {
-                connection: ifname("lab0"),
-            },
-        ])
-        .expect("sample mutations are valid");
-    state
-}
-
-/// The sample with both logging switches on.
-pub fn logging() -> State {
-    let mut state = sample();
-    state
-        .apply_batch(&[
-            Mutation::SetLogDroppedPackets { enabled: true },
-            Mutation::SetLogConnections { enabled: true },
-        ])
-        .expect("logging mutations are valid");
-    state
 }

@@ -75,8 +75,8 @@ pub fn run(scale: &Scale, bins: &Bins, report: &mut Report) -> Result<()> {
 
 /// p50, p99 and the number of timed calls with `size` pairs stored.
 fn ours(scale: &Scale, bins: &Bins, size: usize) -> Result<(Duration, Duration, usize)> {
-    let mut lab = Lab::new(bins)?;
-    lab.log_filter = "info,fw6d=debug";
+    let mut lab = Lab::new(bins);
+    lab.log_filter = "info,fw6d=debug".into();
     lab.start_daemon()?;
     let manager = lab.manager()?;
     let took = lab::preload(&manager, size)?;

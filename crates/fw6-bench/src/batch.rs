@@ -19,8 +19,8 @@ pub fn run(scale: &Scale, bins: &Bins, report: &mut Report) -> Result<()> {
     println!("\n# 2. {n} opens in one Apply vs one `nft -f` file");
     let keys: Vec<PortKey> = (0..n).map(lab::preload_key).collect::<Result<_>>()?;
 
-    let mut lab = Lab::new(bins)?;
-    lab.log_filter = "info,fw6d=debug";
+    let mut lab = Lab::new(bins);
+    lab.log_filter = "info,fw6d=debug".into();
     lab.start_daemon()?;
     let manager = lab.manager()?;
     let opens = lab::opens("wan0", 0..n, |i| Ok(keys[i]), "batch")?;

@@ -46,7 +46,7 @@ pub fn run(scale: &Scale, bins: &Bins, report: &mut Report) -> Result<()> {
     if calls + WARMUP > STRIDE {
         return Err(format!("{calls} calls per round do not fit the port stride {STRIDE}").into());
     }
-    let mut lab = Lab::new(bins)?;
+    let mut lab = Lab::new(bins);
     lab.start_daemon()?;
     let manager = lab.manager()?;
     let c_program = CProgram::build(&lab, bins)?;

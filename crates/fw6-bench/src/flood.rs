@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use clap::ValueEnum;
 use futures_util::future::join_all;
 use fw6::{EntryName, IfName, Mutation, PortKey};
+use fw6_model::wire::{BUS_NAME, MANAGER_IFACE, MANAGER_PATH};
 
 use crate::lab::Result;
 
@@ -192,9 +193,9 @@ fn noreader(orders: &Orders, deadline: Instant) -> Result<Tally> {
     socket.set_nonblocking(true)?;
     let mut calls = 0_u64;
     while Instant::now() < deadline && calls < 1_000_000 {
-        let call = zbus::Message::method_call("/org/fw6/Firewall1", "Status")
-            .destination("org.fw6.Firewall1")
-            .interface("org.fw6.Firewall1.Manager")
+        let call = zbus::Message::method_call(MANAGER_PATH, "Status")
+            .destination(BUS_NAME)
+            .interface(MANAGER_IFACE)
             .build(&())?;
         // An error: the bus stopped reading from us (our queue there is full), or dropped us.
         if socket.write_all(call.data()).is_err() {

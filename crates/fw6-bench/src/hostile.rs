@@ -29,7 +29,7 @@ const RULE: &str = r#"polkit.addRule(function(action, subject) {
 });"#;
 
 pub fn run(scale: &Scale, bins: &Bins, report: &mut Report) -> Result<()> {
-    let mut lab = Lab::with_polkit(bins)?;
+    let mut lab = Lab::with_polkit(bins);
     lab.start_daemon()?;
     scoped_batch(scale, bins, &lab, report)?;
     flood(scale, bins, &lab, report)?;

@@ -1,154 +1,62 @@
-//! A host namespace with `lan0`/`wan0` (fw6-testkit's `Topology`), a private dbus-daemon and
-//! the real `fw6d` inside the host namespace with its own state directory — the approach of
-//! `crates/fw6d/tests/common`. The daemon is started straight from a thread that entered the
-//! host namespace (no `ip netns exec` in between), so start-up is timed from `fork`/`exec`.
-//! Readiness is the daemon's own `READY=1` on a `NOTIFY_SOCKET` we bind, which it sends after
-//! the table is in the kernel and the bus name is owned; both are checked afterwards.
+//! The benchmarks' lab: fw6-testkit's `Lab` (a host namespace with `lan0`/`wan0`, a private
+//! dbus-daemon, the real `fw6d` started from a thread inside the host namespace and ready at
+//! its `READY=1`, so start-up is timed from `fork`/`exec`) run with the binaries under test,
+//! plus the daemon's memory and the preloading of pairs.
 
 use std::error::Error;
-use std::os::unix::net::UnixDatagram;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fw6::{EntryName, IfName, Mutation, PortKey};
-use fw6_testkit::Topology;
-use fw6_testkit::bus::PrivateBus;
-use rustix::process::{Pid, Signal, kill_process};
 
 use crate::Bins;
 
 pub type Result<T> = std::result::Result<T, Box<dyn Error>>;
 
-pub const BUS_NAME: &str = "org.fw6.Firewall1";
-
-/// How long the daemon may take to become ready before the benchmark fails.
-const READY_TIMEOUT: Duration = Duration::from_secs(60);
-
+/// fw6-testkit's lab with the binaries under test, and what the benchmarks read from it.
 pub struct Lab {
-    pub topology: Topology,
-    pub bus: PrivateBus,
+    kit: fw6_testkit::Lab,
     bins: Bins,
-    config: PathBuf,
-    state_dir: PathBuf,
-    log: PathBuf,
-    daemon: Option<Child>,
-    starts: u32,
-    /// fw6d's log filter; `fw6d=debug` adds its per-commit phase timings to the log.
-    pub log_filter: &'static str,
+}
+
+impl std::ops::Deref for Lab {
+    type Target = fw6_testkit::Lab;
+
+    fn deref(&self) -> &fw6_testkit::Lab {
+        &self.kit
+    }
+}
+
+impl std::ops::DerefMut for Lab {
+    fn deref_mut(&mut self) -> &mut fw6_testkit::Lab {
+        &mut self.kit
+    }
 }
 
 impl Lab {
     /// Namespaces and bus; no daemon yet.
-    pub fn new(bins: &Bins) -> Result<Self> {
+    pub fn new(bins: &Bins) -> Self {
         Self::build(bins, false)
     }
 
     /// Namespaces and bus with the real polkitd; no daemon yet.
-    pub fn with_polkit(bins: &Bins) -> Result<Self> {
+    pub fn with_polkit(bins: &Bins) -> Self {
         Self::build(bins, true)
     }
 
-    fn build(bins: &Bins, polkit: bool) -> Result<Self> {
-        let topology = Topology::new();
-        let bus = PrivateBus::builder().polkit(polkit).start();
-        let config = bus.dir().join("fw6d.toml");
-        std::fs::write(&config, "")?;
-        Ok(Self {
-            state_dir: bus.dir().join("state"),
-            log: bus.dir().join("fw6d.log"),
-            topology,
-            bus,
+    fn build(bins: &Bins, polkit: bool) -> Self {
+        let kit = fw6_testkit::Lab::builder()
+            .polkit(polkit)
+            .fw6d(&bins.fw6d)
+            .build();
+        Self {
+            kit,
             bins: bins.clone(),
-            config,
-            daemon: None,
-            starts: 0,
-            log_filter: "info",
-        })
+        }
     }
 
     /// Starts fw6d and returns the time from just before `spawn` to its `READY=1`.
     pub fn start_daemon(&mut self) -> Result<Duration> {
-        if self.daemon.is_some() {
-            return Err("fw6d is already running".into());
-        }
-        self.starts += 1;
-        let notify_path = self.bus.dir().join(format!("notify-{}", self.starts));
-        let _ = std::fs::remove_file(&notify_path);
-        let notify = UnixDatagram::bind(&notify_path)?;
-        notify.set_read_timeout(Some(Duration::from_millis(100)))?;
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)?;
-        let mut cmd = Command::new(&self.bins.fw6d);
-        cmd.args(["--bus-address", self.bus.address()])
-            .arg("--config")
-            .arg(&self.config)
-            .arg("--state-dir")
-            .arg(&self.state_dir)
-            .env("NOTIFY_SOCKET", &notify_path)
-            .env("FW6_LOG", self.log_filter)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log);
-        let (started, child) = {
-            // The child inherits this thread's network namespace.
-            let _inside = self.topology.host().enter();
-            let started = Instant::now();
-            (started, cmd.spawn()?)
-        };
-        self.daemon = Some(child);
-        let mut buf = [0u8; 512];
-        loop {
-            match notify.recv(&mut buf) {
-                Ok(n) if String::from_utf8_lossy(&buf[..n]).contains("READY=1") => break,
-                Ok(_) => {}
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) => {}
-                Err(e) => return Err(e.into()),
-            }
-            if let Some(status) = self
-                .daemon
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
-                self.daemon = None;
-                return Err(format!("fw6d exited with {status}:\n{}", self.log()).into());
-            }
-            if started.elapsed() > READY_TIMEOUT {
-                return Err(
-                    format!("fw6d not ready after {READY_TIMEOUT:?}:\n{}", self.log()).into(),
-                );
-            }
-        }
-        let ready = started.elapsed();
-        let _ = std::fs::remove_file(&notify_path);
-        if !self.bus.name_has_owner(BUS_NAME) {
-            return Err("fw6d said READY=1 but does not own its bus name".into());
-        }
-        if !self.table_present() {
-            return Err("fw6d said READY=1 but table ip6 fw6 is absent".into());
-        }
-        Ok(ready)
-    }
-
-    /// SIGTERM to our daemon (by pid) and wait for it.
-    pub fn stop_daemon(&mut self) {
-        if let Some(mut child) = self.daemon.take() {
-            if let Some(pid) = Pid::from_raw(child.id().cast_signed()) {
-                let _ = kill_process(pid, Signal::TERM);
-            }
-            let _ = child.wait();
-        }
-    }
-
-    /// The daemon's pid.
-    pub fn pid(&self) -> Option<u32> {
-        self.daemon.as_ref().map(Child::id)
+        Ok(self.kit.try_start_daemon()?)
     }
 
     /// `VmRSS` and `VmHWM` of the daemon, in KiB.
@@ -169,20 +77,6 @@ impl Lab {
         Ok((field("VmRSS:")?, field("VmHWM:")?))
     }
 
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Whether `table ip6 fw6` exists in the host namespace.
-    pub fn table_present(&self) -> bool {
-        self.topology
-            .host()
-            .command("nft")
-            .args(["list", "tables", "ip6"])
-            .output()
-            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("table ip6 fw6"))
-    }
-
     /// A blocking client on the lab's bus, as root.
     pub fn manager(&self) -> Result<fw6::blocking::Manager> {
         Ok(fw6::blocking::Manager::connect_to(self.bus.address())?)
@@ -191,12 +85,6 @@ impl Lab {
     /// Path of the `fw6` CLI.
     pub fn fw6_bin(&self) -> &std::path::Path {
         &self.bins.fw6
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        self.stop_daemon();
     }
 }
 

@@ -2,26 +2,7 @@
 
 use std::time::Duration;
 
-/// The `p`-th percentile (0–100) of `samples` (nearest rank on the sorted samples).
-pub fn percentile(samples: &[Duration], p: usize) -> Duration {
-    let mut sorted = samples.to_vec();
-    sorted.sort_unstable();
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    sorted[(sorted.len() - 1) * p / 100]
-}
-
-/// The median of `values`.
-pub fn median(values: &[f64]) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    match sorted.len() {
-        0 => 0.0,
-        n if n % 2 == 1 => sorted[n / 2],
-        n => f64::midpoint(sorted[n / 2 - 1], sorted[n / 2]),
-    }
-}
+pub use fw6_testkit::stats::{median, percentile};
 
 /// Milliseconds with three decimals, e.g. `0.412 ms`.
 pub fn ms(d: Duration) -> String {

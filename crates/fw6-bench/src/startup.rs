@@ -27,7 +27,7 @@ use crate::{Bins, Scale};
 pub fn run(scale: &Scale, bins: &Bins, report: &mut Report) -> Result<()> {
     let n = scale.startup_entries;
     println!("\n# 4/5. Start-up, memory and enumeration with {n} stored pairs");
-    let mut lab = Lab::new(bins)?;
+    let mut lab = Lab::new(bins);
     lab.start_daemon()?;
     let took = lab::preload(&lab.manager()?, n)?;
     let (rss, hwm) = lab.memory()?;

@@ -12,9 +12,11 @@ use std::io;
 use std::net::Ipv6Addr;
 use std::time::Duration;
 
-use netlink_sys::{Socket, protocols::NETLINK_NETFILTER};
+use netlink_sys::Socket;
 use rustix::net::RecvFlags;
 use rustix::net::sockopt::{self, Timeout};
+
+use crate::netlink::{self, Received, attributes, messages};
 
 /// `NFNLGRP_CONNTRACK_NEW`, `NFNLGRP_CONNTRACK_DESTROY`.
 const GROUP_NEW: u32 = 1;
@@ -22,8 +24,6 @@ const GROUP_DESTROY: u32 = 3;
 /// `NFNL_SUBSYS_CTNETLINK` << 8 | `IPCTNL_MSG_CT_NEW` / `IPCTNL_MSG_CT_DELETE`.
 const MSG_NEW: u16 = 1 << 8;
 const MSG_DELETE: u16 = (1 << 8) | 2;
-/// `struct nlmsghdr`.
-const HEADER_LEN: usize = 16;
 /// `AF_INET6`.
 const AF_INET6: u8 = 10;
 // Attributes (`enum ctattr_type`, `ctattr_tuple`, `ctattr_ip`, `ctattr_l4proto`).
@@ -87,11 +87,9 @@ impl ConntrackEvents {
     /// Joins the new and destroy groups; [`ConntrackEvents::read`] waits at most `poll`.
     /// `receive_buffer` bytes may queue before the kernel drops events.
     pub fn subscribe(poll: Duration, receive_buffer: usize) -> io::Result<Self> {
-        let mut socket = Socket::new(NETLINK_NETFILTER)?;
-        socket.bind_auto()?;
+        let (socket, _) = netlink::open(receive_buffer).map_err(|e| e.source)?;
         socket.add_membership(GROUP_NEW)?;
         socket.add_membership(GROUP_DESTROY)?;
-        sockopt::set_socket_recv_buffer_size_force(&socket, receive_buffer)?;
         sockopt::set_socket_timeout(&socket, Timeout::Recv, Some(poll))?;
         Ok(Self {
             socket,
@@ -109,32 +107,21 @@ impl ConntrackEvents {
     /// Waits up to the poll period for one datagram and appends its IPv6 events to `out`.
     pub fn read(&mut self, out: &mut Vec<CtEvent>) -> io::Result<usize> {
         let before = out.len();
-        let len = match rustix::net::recv(&self.socket, &mut self.read[..], RecvFlags::empty()) {
-            Ok((len, _)) => len,
-            Err(e) if e == rustix::io::Errno::AGAIN || e == rustix::io::Errno::INTR => {
-                return Ok(0);
-            }
-            Err(e) if e == rustix::io::Errno::NOBUFS => {
+        let len = match netlink::recv(&self.socket, &mut self.read[..], RecvFlags::empty())? {
+            Received::Data { len, .. } => len,
+            Received::Empty | Received::Interrupted => return Ok(0),
+            Received::Overrun => {
                 self.overruns += 1;
                 return Ok(0);
             }
-            Err(e) => return Err(e.into()),
         };
-        let mut data = &self.read[..len];
-        while data.len() >= HEADER_LEN {
-            let total = u32::from_ne_bytes(data[..4].try_into().expect("4 bytes")) as usize;
-            if total < HEADER_LEN || total > data.len() {
-                break;
-            }
-            let message_type = u16::from_ne_bytes([data[4], data[5]]);
-            let body = &data[HEADER_LEN..total];
-            data = data.get(align(total)..).unwrap_or_default();
-            let kind = match message_type {
+        for message in messages(&self.read[..len]).map_while(Result::ok) {
+            let kind = match message.kind {
                 MSG_NEW => CtEventKind::New,
                 MSG_DELETE => CtEventKind::Destroy,
                 _ => continue,
             };
-            if let Some(event) = decode(kind, body) {
+            if let Some(event) = decode(kind, message.body) {
                 out.push(event);
             }
         }
@@ -200,34 +187,11 @@ fn decode(kind: CtEventKind, body: &[u8]) -> Option<CtEvent> {
     tuple.then_some(event)
 }
 
-/// Netlink attributes as `(type without flags, value)`.
-fn attributes(mut data: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
-    std::iter::from_fn(move || {
-        let len = usize::from(u16::from_ne_bytes([*data.first()?, *data.get(1)?]));
-        let kind = u16::from_ne_bytes([*data.get(2)?, *data.get(3)?]) & 0x3fff;
-        let value = data.get(4..len)?;
-        data = data.get(align(len)..).unwrap_or_default();
-        Some((kind, value))
-    })
-}
-
-const fn align(len: usize) -> usize {
-    (len + 3) & !3
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn attribute(kind: u16, value: &[u8]) -> Vec<u8> {
-        let mut out = (u16::try_from(4 + value.len()).unwrap())
-            .to_ne_bytes()
-            .to_vec();
-        out.extend_from_slice(&kind.to_ne_bytes());
-        out.extend_from_slice(value);
-        out.resize(align(out.len()), 0);
-        out
-    }
+    use crate::netlink::encode_attribute as attribute;
 
     #[test]
     fn a_new_event_decodes_tuple_id_and_labels() {

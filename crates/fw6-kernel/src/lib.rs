@@ -12,7 +12,8 @@
 
 pub mod conntrack;
 pub mod link;
+mod netlink;
 pub mod nflog;
 pub mod nft;
 
-pub use nft::{Applied, Error, Monitor, Nft, Protection, QUIET_ABOVE, Subscription, Verify};
+pub use nft::{Applied, Error, Monitor, Nft, Protection, QUIET_ABOVE, Subscription, TableState};

@@ -43,7 +43,7 @@ fn refused(kernel: &mut Nft, ops: &[ElementOp]) -> Error {
 
 #[test]
 fn deleting_an_absent_element_refuses_the_whole_batch() {
-    let _ns = NetNs::enter();
+    let _ns = NetNs::enter_new();
     let mut kernel = Nft::new().expect("open netlink");
     kernel
         .apply_full(&plan::full(&sample(), &Options::default()))
@@ -68,7 +68,7 @@ fn deleting_an_absent_element_refuses_the_whole_batch() {
 
 #[test]
 fn the_extended_ack_points_at_the_failing_element_inside_a_message() {
-    let _ns = NetNs::enter();
+    let _ns = NetNs::enter_new();
     let mut kernel = Nft::new().expect("open netlink");
     kernel
         .apply_full(&plan::full(&sample(), &Options::default()))
@@ -93,7 +93,7 @@ fn the_extended_ack_points_at_the_failing_element_inside_a_message() {
 
 #[test]
 fn an_element_for_a_missing_set_changes_nothing() {
-    let _ns = NetNs::enter();
+    let _ns = NetNs::enter_new();
     let mut kernel = Nft::new().expect("open netlink");
     let error = refused(
         &mut kernel,
@@ -114,7 +114,7 @@ fn an_element_for_a_missing_set_changes_nothing() {
 
 #[test]
 fn a_large_batch_failing_in_its_last_message_leaves_no_trace() {
-    let _ns = NetNs::enter();
+    let _ns = NetNs::enter_new();
     let mut kernel = Nft::new().expect("open netlink");
     kernel
         .apply_full(&plan::full(&sample(), &Options::default()))
@@ -144,7 +144,7 @@ fn a_large_batch_failing_in_its_last_message_leaves_no_trace() {
 /// commit through the same handle works.
 #[test]
 fn a_flood_of_refusals_fails_cleanly_and_the_handle_still_works() {
-    let _ns = NetNs::enter();
+    let _ns = NetNs::enter_new();
     let mut kernel = Nft::new().expect("open netlink");
     kernel
         .apply_full(&plan::full(&sample(), &Options::default()))

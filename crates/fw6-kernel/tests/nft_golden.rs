@@ -15,13 +15,13 @@ use fw6_model::plan::{self, EchoRequest, Options, TablePlan};
 fn assert_same_as_nft(plan: &TablePlan) {
     let text = plan::render(plan);
     let (ours, ours_text) = {
-        let _ns = NetNs::enter();
+        let _ns = NetNs::enter_new();
         let mut kernel = Nft::new().expect("open netlink");
         kernel.apply_full(plan).expect("apply_full");
         (table_json(), nft(&["list", "table", "ip6", "fw6"]))
     };
     let theirs = {
-        let _ns = NetNs::enter();
+        let _ns = NetNs::enter_new();
         nft_load(&text);
         table_json()
     };

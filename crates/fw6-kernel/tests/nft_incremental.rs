@@ -10,28 +10,17 @@ use common::{NetNs, ifname, key, name, table_json};
 use fw6_kernel::Nft;
 use fw6_model::plan::{self, Options, Update};
 use fw6_model::{Mutation, State};
-
-/// A small deterministic generator (xorshift), so a failure is reproducible.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        usize::try_from(self.0 % n as u64).expect("small")
-    }
-}
+use fw6_testkit::stats::Rng;
 
 /// A random mutation over a few connections and ports, so opens, closes, ignores and
 /// firewall switches hit the same elements again and again.
 fn mutation(rng: &mut Rng) -> Mutation {
     let connections = ["lan0", "wan0", "wlan0", "lab0"];
-    let connection = ifname(connections[rng.below(connections.len())]);
-    let port = [22, 80, 443, 546, 5353, 8080][rng.below(6)];
-    let proto = ["tcp", "udp"][rng.below(2)];
+    let connection = ifname(connections[rng.pick(connections.len())]);
+    let port = [22, 80, 443, 546, 5353, 8080][rng.pick(6)];
+    let proto = ["tcp", "udp"][rng.pick(2)];
     let key = key(&format!("{port}/{proto}"));
-    match rng.below(10) {
+    match rng.pick(10) {
         0 => Mutation::OpenGlobalPort {
             key,
             name: name("g"),
@@ -52,25 +41,25 @@ fn mutation(rng: &mut Rng) -> Mutation {
         },
         8 => Mutation::ObserveGlobalPort { connection, key },
         _ => Mutation::SetLogDroppedPackets {
-            enabled: rng.below(2) == 0,
+            enabled: rng.pick(2) == 0,
         },
     }
 }
 
 #[test]
 fn incremental_changes_list_exactly_as_a_full_rebuild() {
-    let _ns = NetNs::enter();
+    let _ns = NetNs::enter_new();
     let mut kernel = Nft::new().expect("open netlink");
     let options = Options::default();
     let mut state = State::default();
     kernel
         .apply_full(&plan::full(&state, &options))
         .expect("initial table");
-    let mut rng = Rng(0x5eed_f00d);
+    let mut rng = Rng::new(0x5eed_f00d);
     let (mut element_batches, mut rebuilds) = (0, 0);
     for step in 0..400 {
         // Mostly single calls; every fifth step a batch of several mutations in one call.
-        let count = if step % 5 == 0 { 1 + rng.below(6) } else { 1 };
+        let count = if step % 5 == 0 { 1 + rng.pick(6) } else { 1 };
         let batch: Vec<Mutation> = (0..count).map(|_| mutation(&mut rng)).collect();
         let Ok(changes) = state.apply_batch(&batch) else {
             continue; // e.g. closing a port that is not open: the state refused it, as the API would

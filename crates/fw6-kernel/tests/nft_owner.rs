@@ -46,7 +46,7 @@ fn table_exists() -> bool {
 
 #[test]
 fn an_owned_table_resists_others_outlives_its_owner_and_is_adopted() {
-    let _ns = NetNs::enter();
+    let _ns = NetNs::enter_new();
     let full = plan::full(&sample(), &Options::default());
     let mut owner = Nft::new().expect("open netlink").owning();
     owner.apply_full(&full).expect("first apply_full");
@@ -84,7 +84,7 @@ fn an_owned_table_resists_others_outlives_its_owner_and_is_adopted() {
 
 #[test]
 fn an_owning_handle_takes_over_a_plain_table_and_a_plain_handle_stays_plain() {
-    let _ns = NetNs::enter();
+    let _ns = NetNs::enter_new();
     let full = plan::full(&sample(), &Options::default());
     let mut plain = Nft::new().expect("open netlink");
     plain.apply_full(&full).expect("plain apply_full");
@@ -107,7 +107,7 @@ fn an_owning_handle_takes_over_a_plain_table_and_a_plain_handle_stays_plain() {
 
 #[test]
 fn a_plain_handle_replaces_an_orphaned_owned_table() {
-    let _ns = NetNs::enter();
+    let _ns = NetNs::enter_new();
     let full = plan::full(&sample(), &Options::default());
     let mut owner = Nft::new().expect("open netlink").owning();
     owner.apply_full(&full).expect("owned apply_full");

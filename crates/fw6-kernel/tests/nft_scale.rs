@@ -31,7 +31,7 @@ fn big_open_set() -> Vec<Element> {
 
 #[test]
 fn a_hundred_thousand_elements_in_one_transaction_then_single_element_changes() {
-    let _ns = NetNs::enter();
+    let _ns = NetNs::enter_new();
     let mut kernel = Nft::new().expect("open netlink");
     let mut plan = plan::full(&State::default(), &Options::default());
     let open = plan

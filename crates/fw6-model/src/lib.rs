@@ -13,6 +13,8 @@ mod change;
 mod connection_id;
 mod decision;
 mod error;
+#[cfg(feature = "fixtures")]
+pub mod fixtures;
 mod ifname;
 mod logging;
 mod mutation;

@@ -1,55 +1,8 @@
 //! Golden tests of the nftables plan (docs/design.md §3) and of the change → element mapping.
 
+use fw6_model::fixtures::{ifname, key, name, sample};
 use fw6_model::plan::{self, EchoRequest, Element, ElementOp, Options, Rule, SetName, Update};
-use fw6_model::{EntryName, IfName, LogfileMaximumSize, Mutation, PortKey, State};
-
-fn ifname(s: &str) -> IfName {
-    IfName::try_from(s).unwrap()
-}
-
-fn key(s: &str) -> PortKey {
-    s.parse().unwrap()
-}
-
-fn name(s: &str) -> EntryName {
-    EntryName::try_from(s).unwrap()
-}
-
-/// A state touching every set: a global pair, pairs on two connections, an ignore, a
-/// connection without firewall.
-fn sample() -> State {
-    let mut state = State::default();
-    let batch = [
-        Mutation::OpenGlobalPort {
-            key: key("22/tcp"),
-            name: name("ssh"),
-        },
-        Mutation::OpenGlobalPort {
-            key: key("546/udp"),
-            name: name("dhcpv6-client"),
-        },
-        Mutation::OpenPort {
-            connection: ifname("lan0"),
-            key: key("80/tcp"),
-            name: name("web"),
-        },
-        Mutation::OpenPort {
-            connection: ifname("lan0"),
-            key: key("5353/udp"),
-            name: name("mdns"),
-        },
-        Mutation::IgnoreGlobalPort {
-            connection: ifname("wan0"),
-            key: key("22/tcp"),
-            name: name("no ssh from outside"),
-        },
-        Mutation::DisableFirewall {
-            connection: ifname("lab0"),
-        },
-    ];
-    state.apply_batch(&batch).unwrap();
-    state
-}
+use fw6_model::{LogfileMaximumSize, Mutation, State};
 
 fn check_golden(file: &str, actual: &str) {
     let path = format!("{}/tests/golden/{file}", env!("CARGO_MANIFEST_DIR"));

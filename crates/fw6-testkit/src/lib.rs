@@ -1,4 +1,5 @@
-//! Test-only helpers for fw6: real network namespaces, veth topologies and packet probes.
+//! Test-only helpers for fw6: real network namespaces, veth topologies and packet probes, the
+//! lab fw6d runs in for end-to-end tests ([`Lab`]), and the statistics measuring tests share.
 //!
 //! Everything here needs root and panics with a clear message without it: a privileged test
 //! that silently skips would count as a pass (docs/design.md §6). Everything a helper creates
@@ -12,6 +13,7 @@ mod cmd;
 mod dad;
 pub mod hostile;
 mod interrupt;
+mod lab;
 mod neigh;
 mod netns;
 pub mod packet;
@@ -19,12 +21,14 @@ mod probe;
 mod raw;
 mod root;
 mod service;
+pub mod stats;
 mod sysctl;
 mod topology;
 
 pub use interrupt::{clean_up_on_signal, temp_path};
+pub use lab::{Lab, LabBuilder, LabError, fw6d_bin, profile_dir};
 pub use neigh::NeighState;
-pub use netns::{Entered, NetNs};
+pub use netns::{Entered, Inside, NetNs};
 pub use probe::{Outcome, ping, tcp_connect, udp_exchange};
 pub use raw::{SynReply, send_packet_too_big, send_raw, send_router_advert, send_syn_and_wait};
 pub use root::require_root;

@@ -101,6 +101,26 @@ impl NetNs {
 
     /// Moves the current thread into the namespace until the returned guard drops.
     pub fn enter(&self) -> Entered<'_> {
+        Entered {
+            original: self.move_here(),
+            _ns: PhantomData,
+            _not_send: PhantomData,
+        }
+    }
+
+    /// A fresh namespace the current thread lives in until the guard drops: for a test whose
+    /// whole body runs inside one namespace (fw6-kernel's), so processes it starts (`nft`,
+    /// `ip`) and sockets it opens are inside too.
+    pub fn enter_new() -> Inside {
+        let ns = Self::new();
+        Inside {
+            original: ns.move_here(),
+            ns,
+        }
+    }
+
+    /// Moves the current thread in; the handle on where it was.
+    fn move_here(&self) -> OwnedFd {
         let original = rustix::fs::open(
             "/proc/thread-self/ns/net",
             OFlags::RDONLY | OFlags::CLOEXEC,
@@ -109,11 +129,7 @@ impl NetNs {
         .unwrap_or_else(|e| panic!("fw6-testkit: cannot open this thread's namespace: {e}"));
         move_into_link_name_space(self.fd().as_fd(), Some(LinkNameSpaceType::Network))
             .unwrap_or_else(|e| panic!("fw6-testkit: cannot enter {}: {e}", self.name));
-        Entered {
-            original,
-            _ns: PhantomData,
-            _not_send: PhantomData,
-        }
+        original
     }
 
     /// Runs `f` on a fresh thread inside the namespace and returns its result; a panic in `f`
@@ -220,16 +236,46 @@ pub struct Entered<'a> {
 
 impl Drop for Entered<'_> {
     fn drop(&mut self) {
-        if let Err(e) =
-            move_into_link_name_space(self.original.as_fd(), Some(LinkNameSpaceType::Network))
-        {
-            // A thread left in a test namespace must not go on as if it were home.
-            if thread::panicking() {
-                eprintln!("fw6-testkit: cannot restore the thread's namespace: {e}");
-                std::process::abort();
-            }
-            panic!("fw6-testkit: cannot restore the thread's namespace: {e}");
+        move_back(&self.original);
+    }
+}
+
+/// A [`NetNs`] of its own the current thread is inside until this drops ([`NetNs::enter_new`]):
+/// the thread moves back first, then the namespace is removed.
+#[derive(Debug)]
+#[must_use = "the thread leaves the namespace, and it is removed, when this guard drops"]
+pub struct Inside {
+    original: OwnedFd,
+    ns: NetNs,
+}
+
+impl Inside {
+    /// The namespace.
+    pub fn ns(&self) -> &NetNs {
+        &self.ns
+    }
+
+    /// The namespace's name, as `ip netns` shows it.
+    pub fn name(&self) -> &str {
+        self.ns.name()
+    }
+}
+
+impl Drop for Inside {
+    fn drop(&mut self) {
+        move_back(&self.original);
+    }
+}
+
+/// Moves the current thread back to `original`.
+fn move_back(original: &OwnedFd) {
+    if let Err(e) = move_into_link_name_space(original.as_fd(), Some(LinkNameSpaceType::Network)) {
+        // A thread left in a test namespace must not go on as if it were home.
+        if thread::panicking() {
+            eprintln!("fw6-testkit: cannot restore the thread's namespace: {e}");
+            std::process::abort();
         }
+        panic!("fw6-testkit: cannot restore the thread's namespace: {e}");
     }
 }
 

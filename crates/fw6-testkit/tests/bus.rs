@@ -7,6 +7,7 @@
 use std::path::Path;
 use std::process::Command;
 
+use fw6_model::wire::{BUS_NAME, MANAGER_PATH};
 use fw6_testkit::bus::{
     BUS_POLICY_FILE, BusClient, NOBODY, POLICY_FILE, Policy, PrivateBus, run_as,
 };
@@ -239,8 +240,8 @@ fn shipped_bus_policy_lets_only_root_own_the_name_and_everyone_call_it() {
         .expect("tokio runtime");
     runtime.block_on(async {
         let owner = zbus::connection::Builder::address(bus.address())
-            .name("org.fw6.Firewall1")
-            .serve_at("/org/fw6/Firewall1", Probe)
+            .name(BUS_NAME)
+            .serve_at(MANAGER_PATH, Probe)
             .build()
             .await
             .expect(
@@ -253,14 +254,14 @@ fn shipped_bus_policy_lets_only_root_own_the_name_and_everyone_call_it() {
             "--dest=org.freedesktop.DBus",
             "/org/freedesktop/DBus",
             "org.freedesktop.DBus.RequestName",
-            "string:org.fw6.Firewall1",
+            &format!("string:{BUS_NAME}"),
             "uint32:0",
         ]);
         let mut ping = bus.dbus_send();
         ping.args([
             "--print-reply",
-            "--dest=org.fw6.Firewall1",
-            "/org/fw6/Firewall1",
+            &format!("--dest={BUS_NAME}"),
+            MANAGER_PATH,
             "org.fw6.Test.Probe.Hello",
         ]);
         // Proof that this bus is default-deny, not permissive: nobody may not own a name the

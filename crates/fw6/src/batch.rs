@@ -183,20 +183,7 @@ mod tests {
         let members: Vec<_> = batch.as_mutations().iter().map(Mutation::member).collect();
         assert_eq!(
             members,
-            [
-                "OpenGlobalPort",
-                "CloseGlobalPort",
-                "EnableFirewall",
-                "DisableFirewall",
-                "OpenPort",
-                "ClosePort",
-                "IgnoreGlobalPort",
-                "ObserveGlobalPort",
-                "LogfilePath",
-                "LogfileMaximumSize",
-                "LogDroppedPackets",
-                "LogConnections",
-            ]
+            fw6_model::Member::ALL.map(fw6_model::Member::as_str)
         );
         let again = Batch::new(&()).mutations(batch.as_mutations());
         assert_eq!(again.into_mutations(), batch.into_mutations());

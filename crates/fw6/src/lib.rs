@@ -32,7 +32,6 @@ pub mod blocking;
 mod changes;
 mod connection;
 mod error;
-mod fetch;
 pub mod file;
 mod info;
 mod manager;

@@ -10,7 +10,7 @@ use clap::Parser as _;
 use cli::args::{Cli, Command};
 use cli::exit::{self, Failure};
 use cli::output::Out;
-use cli::run::Session;
+use cli::session::Session;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {

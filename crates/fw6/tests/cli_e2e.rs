@@ -3,81 +3,32 @@
 //! loudly otherwise) and the `fw6d` binary built in the same target directory (`cargo build -p
 //! fw6d`, which `cargo test --workspace` does).
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
+use fw6_testkit::Outcome;
 use fw6_testkit::bus::PrivateBus;
-use fw6_testkit::{Outcome, Topology};
 use serde_json::Value;
 
-/// fw6d running in the topology's host namespace.
-struct Lab {
-    topology: Topology,
-    bus: PrivateBus,
-    daemon: Child,
-}
+/// fw6d in fw6-testkit's lab, driven by the real `fw6` binary.
+struct Lab(fw6_testkit::Lab);
 
-/// The `fw6d` binary next to this test's own target directory, or `$FW6D_BIN`.
-fn fw6d_bin() -> PathBuf {
-    if let Some(path) = std::env::var_os("FW6D_BIN") {
-        return path.into();
+impl std::ops::Deref for Lab {
+    type Target = fw6_testkit::Lab;
+
+    fn deref(&self) -> &fw6_testkit::Lab {
+        &self.0
     }
-    let exe = std::env::current_exe().expect("test executable path");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>");
-    let bin = profile_dir.join("fw6d");
-    assert!(
-        bin.exists(),
-        "{} is missing: build the daemon first (`cargo build -p fw6d`) or set FW6D_BIN",
-        bin.display()
-    );
-    bin
 }
 
 impl Lab {
     fn start() -> Self {
-        let topology = Topology::new();
-        let bus = PrivateBus::start();
-        let config = bus.dir().join("fw6d.toml");
         // The log may only be written inside the lab (docs/logging.md).
-        let logs = format!("log_directories = [\"{}/logs\"]\n", bus.dir().display());
-        std::fs::write(&config, logs).expect("write fw6d.toml");
-        let log = std::fs::File::create(bus.dir().join("fw6d.log")).expect("fw6d.log");
-        let daemon = topology
-            .host()
-            .command(fw6d_bin().to_str().expect("utf-8 path"))
-            .args(["--bus-address", bus.address()])
-            .arg("--config")
-            .arg(&config)
-            .arg("--state-dir")
-            .arg(bus.dir().join("state"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("spawn fw6d");
-        let lab = Self {
-            topology,
-            bus,
-            daemon,
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !lab.bus.name_has_owner("org.fw6.Firewall1") {
-            assert!(
-                Instant::now() < deadline,
-                "fw6d did not start:\n{}",
-                lab.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        lab
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.bus.dir().join("fw6d.log")).unwrap_or_default()
+        Self(
+            fw6_testkit::Lab::builder()
+                .config("log_directories = [\"@DIR@/logs\"]\n")
+                .start(),
+        )
     }
 
     /// Runs `fw6 ARGS` against this lab's bus.
@@ -142,15 +93,6 @@ impl Lab {
         let out = self.fw6(&["export"]);
         assert!(out.status.success());
         String::from_utf8(out.stdout).expect("utf-8 export")
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.daemon.id().to_string()])
-            .status();
-        let _ = self.daemon.wait();
     }
 }
 

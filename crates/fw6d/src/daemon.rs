@@ -3,7 +3,7 @@
 //! the table in the kernel: a dead daemon must not open the host (docs/design.md §1.3).
 
 use std::os::unix::fs::PermissionsExt as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use fw6_kernel::link::{Link, LinkEvent, LinkWatcher};
@@ -23,13 +23,69 @@ use crate::service::{
 use crate::store::{Opened, Provenance, Store};
 use crate::writer::Writer;
 
+/// Why the daemon could not start, or had to stop. Each message says what failed in words an
+/// administrator reads in the journal (the same words as before this type existed); the cause
+/// stays attached as the source.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The state directory could not be created.
+    #[error("cannot create {}: {source}", .dir.display())]
+    StateDir {
+        /// The directory.
+        dir: PathBuf,
+        /// The system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `log_directories` is not usable (the confinement's own words).
+    #[error("{0}")]
+    LogDirectories(String),
+    /// The store could not be opened.
+    #[error("cannot open the store {}: {source}", .path.display())]
+    Store {
+        /// The store's file.
+        path: PathBuf,
+        /// The store's error.
+        #[source]
+        source: crate::store::StoreError,
+    },
+    /// The nftables socket could not be opened.
+    #[error("cannot open the nftables netlink socket: {0}")]
+    Nft(#[source] fw6_kernel::Error),
+    /// The drift monitor could not subscribe.
+    #[error("cannot follow nftables changes: {0}")]
+    Monitor(#[source] fw6_kernel::Error),
+    /// The kernel refused the table at start-up, or the configured seeds are invalid.
+    #[error("{0}")]
+    Start(#[source] fw6_model::Error),
+    /// The seeds could not be committed on a first start.
+    #[error("cannot seed the defaults: {0}")]
+    Seed(#[source] fw6_model::Error),
+    /// The link watcher could not start.
+    #[error("cannot watch network links: {0}")]
+    Links(#[source] fw6_kernel::link::LinkError),
+    /// The bus name could not be owned.
+    #[error("cannot own {BUS_NAME} on the bus: {0}")]
+    Bus(#[source] zbus::Error),
+    /// The monitor's socket could not be registered with the runtime.
+    #[error("cannot poll the nftables monitor: {0}")]
+    Poll(#[source] std::io::Error),
+    /// The runtime failed: a signal handler or the monitor's readiness.
+    #[error("{0}")]
+    Runtime(#[source] std::io::Error),
+}
+
 /// Runs the daemon until SIGTERM or SIGINT.
-pub async fn run(config: Config) -> Result<(), String> {
+pub async fn run(config: Config) -> Result<(), Error> {
     let path = config.store_path();
     private_state(&config.state_dir, &path)?;
-    let log_rules = Confinement::new(&config.log_directories, &path)?.install()?;
-    let (mut store, state, opened) =
-        Store::open(&path).map_err(|e| format!("cannot open the store {}: {e}", path.display()))?;
+    let log_rules = Confinement::new(&config.log_directories, &path)
+        .and_then(Confinement::install)
+        .map_err(Error::LogDirectories)?;
+    let (mut store, state, opened) = Store::open(&path).map_err(|source| Error::Store {
+        path: path.clone(),
+        source,
+    })?;
     store.set_audit_max_rows(config.audit_max_rows);
     match &opened {
         Opened::Existing => info!(store = %path.display(), "loaded the configuration"),
@@ -45,23 +101,21 @@ pub async fn run(config: Config) -> Result<(), String> {
     // The drift monitor is blind to our own commits (by port id): every counted notification
     // is someone else changing our table. Our large commits (start-up, batches, rebuilds) are
     // made with it not listening, so the kernel does not build a notification per element.
-    let nft = Nft::new().map_err(|e| format!("cannot open the nftables netlink socket: {e}"))?;
+    let nft = Nft::new().map_err(Error::Nft)?;
     let nft = if config.table_owner {
         nft.owning()
     } else {
         nft
     };
-    let monitor = Monitor::new()
-        .map_err(|e| format!("cannot follow nftables changes: {e}"))?
-        .ignoring(nft.port());
+    let monitor = Monitor::new().map_err(Error::Monitor)?.ignoring(nft.port());
     let nft = nft.quieting(monitor.subscription());
-    let mut engine = Engine::start(state, store, Box::new(nft), config.plan_options())
-        .map_err(|e| e.to_string())?;
+    let mut engine =
+        Engine::start(state, store, Box::new(nft), config.plan_options()).map_err(Error::Start)?;
     if !matches!(opened, Opened::Existing) {
-        let seeds = config.seed_mutations().map_err(|e| e.to_string())?;
+        let seeds = config.seed_mutations().map_err(Error::Start)?;
         engine
             .submit(&seeds, &Provenance::daemon())
-            .map_err(|e| format!("cannot seed the defaults: {e}"))?;
+            .map_err(Error::Seed)?;
     }
     let logging = engine.state().logging();
     if let Err(e) = log_rules.check(&logging.logfile_path) {
@@ -86,13 +140,11 @@ pub async fn run(config: Config) -> Result<(), String> {
         Err(e) => error!(%e, "THE FIREWALL LOG IS OFF: cannot start its writer"),
     }
 
-    let (mut watcher, links) = LinkWatcher::new()
-        .await
-        .map_err(|e| format!("cannot watch network links: {e}"))?;
+    let (mut watcher, links) = LinkWatcher::new().await.map_err(Error::Links)?;
     let conn = match connect(&config, &shared).await {
         Ok(conn) => conn,
         Err(e) if bus_not_up(&e) => wait_for_the_bus(&config, &shared, &e).await?,
-        Err(e) => return Err(format!("cannot own {BUS_NAME} on the bus: {e}")),
+        Err(e) => return Err(Error::Bus(e)),
     };
     for link in links {
         link_up(&conn, &shared, &link, false).await;
@@ -103,8 +155,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         service::export_connection(&conn, &shared, name).await;
     }
 
-    let monitor =
-        register(monitor).map_err(|e| format!("cannot poll the nftables monitor: {e}"))?;
+    let monitor = register(monitor).map_err(Error::Poll)?;
     tokio::spawn(crate::heap::trim_periodically());
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
     info!(
@@ -123,8 +174,11 @@ const INCOMING_QUEUE: std::num::NonZeroUsize = std::num::NonZeroUsize::new(16).e
 /// wider: the store's audit rows name the pid, program and bus name of every administrator's
 /// change. New files are private through the umask `main` sets. A mode that cannot be changed
 /// (a read-only or immutable directory) is logged, not fatal: fw6d must still enforce.
-fn private_state(dir: &Path, store: &Path) -> Result<(), String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+fn private_state(dir: &Path, store: &Path) -> Result<(), Error> {
+    std::fs::create_dir_all(dir).map_err(|source| Error::StateDir {
+        dir: dir.to_owned(),
+        source,
+    })?;
     let tighten = |path: &Path, mode: u32| {
         let Ok(meta) = std::fs::metadata(path) else {
             return;
@@ -196,7 +250,7 @@ async fn wait_for_the_bus(
     config: &Config,
     shared: &Arc<Shared>,
     first: &zbus::Error,
-) -> Result<zbus::Connection, String> {
+) -> Result<zbus::Connection, Error> {
     warn!(%first, "the system bus is not up yet: the table is in force; serving the API once it is");
     let _ = sd_notify::notify(&[
         sd_notify::NotifyState::Ready,
@@ -208,7 +262,7 @@ async fn wait_for_the_bus(
         match connect(config, shared).await {
             Ok(conn) => return Ok(conn),
             Err(e) if bus_not_up(&e) && start.elapsed() < BUS_WAIT => {}
-            Err(e) => return Err(format!("cannot own {BUS_NAME} on the bus: {e}")),
+            Err(e) => return Err(Error::Bus(e)),
         }
     }
 }
@@ -218,10 +272,10 @@ async fn serve(
     shared: &Arc<Shared>,
     watcher: &mut LinkWatcher,
     mut monitor: AsyncFd<Monitor>,
-) -> Result<(), String> {
-    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
-    let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
-    let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
+) -> Result<(), Error> {
+    let mut term = signal(SignalKind::terminate()).map_err(Error::Runtime)?;
+    let mut int = signal(SignalKind::interrupt()).map_err(Error::Runtime)?;
+    let mut hup = signal(SignalKind::hangup()).map_err(Error::Runtime)?;
     loop {
         tokio::select! {
             event = watcher.next() => match event {
@@ -241,7 +295,7 @@ async fn serve(
                 }
             },
             ready = monitor.readable_mut() => {
-                let mut guard = ready.map_err(|e| e.to_string())?;
+                let mut guard = ready.map_err(Error::Runtime)?;
                 let drained = guard.get_inner_mut().drain();
                 if let Some(generation) = guard.get_inner().generation() {
                     shared.writer().observe_generation(generation);

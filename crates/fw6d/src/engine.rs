@@ -18,7 +18,9 @@ use fw6_model::{BatchChanges, Change, Error, IfName, Mutation, State};
 use tokio::sync::watch;
 use tracing::{debug, error, info, warn};
 
-use crate::kernel::{Committed, Kernel, Refusal};
+use fw6_kernel::{Applied, TableState};
+
+use crate::kernel::{Kernel, Refusal};
 use crate::logging::confine::Confinement;
 use crate::store::{AuditRecord, Provenance, Store, StoreTx};
 
@@ -78,7 +80,41 @@ impl Validated {
 pub trait LogSwitch: Send {
     /// Reads the NFLOG group while `packets` is on (may fail: the group is taken) and follows
     /// conntrack events while `connections` is on; stops what is off. Idempotent.
-    fn turn(&mut self, packets: bool, connections: bool) -> Result<(), String>;
+    fn turn(&mut self, packets: bool, connections: bool) -> Result<(), LogSwitchError>;
+}
+
+/// Why the firewall log's reader could not be switched on; the message says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum LogSwitchError {
+    /// Another socket holds the NFLOG group: nfnetlink_log answers `EPERM` (or `EBUSY`) when
+    /// another socket holds the group's instance (and also without `CAP_NET_ADMIN`, which the
+    /// daemon has).
+    #[error(
+        "NFLOG group {group} is already read by another program (ulogd, say; the kernel says: \
+         {source}): stop it, or set another log_group in /etc/fw6/fw6d.toml and restart fw6d"
+    )]
+    GroupTaken {
+        /// The group.
+        group: u16,
+        /// The kernel's refusal.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Anything else that kept the reader from starting (the message carries its causes).
+    #[error("cannot start the firewall log's reader: {}", error_chain(.0))]
+    Start(#[source] fw6_kernel::nflog::NflogError),
+}
+
+/// An error with its sources, `a: b: c`.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
 
 /// What `state`'s ruleset logs: any packets (NFLOG), connections (their end from conntrack).
@@ -128,28 +164,6 @@ impl KernelStatus {
             self.generation = generation;
         }
         later
-    }
-}
-
-/// How the kernel's table stands, for `Status`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TableState {
-    /// Present, and every outside change seen so far was repaired.
-    InSync,
-    /// Someone else changed it and the repair failed (see the log).
-    Changed,
-    /// Absent.
-    Missing,
-}
-
-impl TableState {
-    /// The token `Status` reports.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::InSync => "in-sync",
-            Self::Changed => "changed",
-            Self::Missing => "missing",
-        }
     }
 }
 
@@ -339,7 +353,7 @@ impl Engine {
                 let recorded = record(&mut tx);
                 let enforced = enforcing
                     .join()
-                    .unwrap_or_else(|_| (Err("the kernel thread panicked".into()), Duration::ZERO));
+                    .unwrap_or((Err(Refusal::Panicked), Duration::ZERO));
                 (recorded, enforced)
             })
         } else {
@@ -381,7 +395,7 @@ impl Engine {
     /// outcome is unknown may have changed the kernel all the same, so the table is rebuilt from
     /// the state, which the store still agrees with.
     fn refused(&mut self, refusal: &Refusal) -> Error {
-        if !refusal.outcome_unknown {
+        if !refusal.outcome_unknown() {
             return Error::fail(format!("the kernel refused the change: {refusal}"));
         }
         self.rebuild("the kernel's answer to a batch was lost");
@@ -441,8 +455,8 @@ impl Engine {
     }
 
     /// Rebuilds the table if the monitor may have missed someone else's change during a commit.
-    fn check(&mut self, committed: Committed) {
-        if committed == Committed::Unwatched {
+    fn check(&mut self, committed: Applied) {
+        if committed.unwatched {
             self.rebuild("another program committed while fw6d's monitor was not listening");
         }
     }
@@ -459,7 +473,7 @@ impl Engine {
                     self.status.send_modify(|status| status.repairs += 1);
                     self.publish_kernel(TableState::InSync);
                     warn!(why, "rebuilt the fw6 table");
-                    if committed == Committed::Watched {
+                    if !committed.unwatched {
                         return;
                     }
                 }
@@ -499,9 +513,13 @@ fn send(
     options: &Options,
     update: &Update,
     next: &State,
-) -> Result<Committed, Refusal> {
+) -> Result<Applied, Refusal> {
     match update {
-        Update::Elements(ops) if ops.is_empty() => Ok(Committed::Watched),
+        Update::Elements(ops) if ops.is_empty() => Ok(Applied {
+            generation: kernel.last_generation().unwrap_or(0),
+            messages: 0,
+            unwatched: false,
+        }),
         Update::Elements(ops) => kernel.apply_changes(ops),
         Update::Rebuild => kernel.apply_full(&plan::full(next, options)),
     }

@@ -2,14 +2,16 @@
 //! anything, no-ops touch nothing, a kernel refusal leaves store and memory unchanged, logging
 //! switches rebuild, readers see each commit. The real kernel path is covered by `daemon.rs`.
 
+mod recording;
+
 use std::path::PathBuf;
 
 use fw6_model::plan::{ElementOp, Options, SetName};
 use fw6_model::{EntryName, ErrorKind, IfName, Mutation, PortKey};
-use fw6d::engine::{Engine, LogSwitch, Validated};
-use fw6d::kernel::Recording;
+use fw6d::engine::{Engine, LogSwitch, LogSwitchError, Validated};
 use fw6d::store::{Provenance, Store};
 use fw6d::writer::{QUEUE_LIMIT, Writer};
+use recording::Recording;
 
 struct TempDir(PathBuf);
 
@@ -295,14 +297,14 @@ async fn until(what: &str, mut cond: impl FnMut() -> bool) {
 }
 
 /// The turns a [`Switch`] took, and the refusal it gives the next turn on.
-type Turns = (Vec<(bool, bool)>, Option<String>);
+type Turns = (Vec<(bool, bool)>, Option<LogSwitchError>);
 
 /// A log switch that records each turn and refuses when told to.
 #[derive(Clone, Default)]
 struct Switch(std::sync::Arc<std::sync::Mutex<Turns>>);
 
 impl LogSwitch for Switch {
-    fn turn(&mut self, packets: bool, connections: bool) -> Result<(), String> {
+    fn turn(&mut self, packets: bool, connections: bool) -> Result<(), LogSwitchError> {
         let mut inner = self.0.lock().unwrap();
         if packets && let Some(refusal) = inner.1.take() {
             return Err(refusal);
@@ -378,7 +380,10 @@ fn the_log_reader_follows_the_switches_and_a_refusal_changes_nothing() {
     let connections = |enabled| [Mutation::SetLogConnections { enabled }];
 
     // The reader refuses (the group is taken): the call fails, nothing is written anywhere.
-    switch.0.lock().unwrap().1 = Some("NFLOG group 6 is already read".into());
+    switch.0.lock().unwrap().1 = Some(LogSwitchError::GroupTaken {
+        group: 6,
+        source: std::io::Error::from_raw_os_error(16), // EBUSY
+    });
     let err = engine.submit(&dropped(true), &daemon).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Fail);
     assert!(

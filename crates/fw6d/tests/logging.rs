@@ -4,6 +4,7 @@
 
 mod common;
 
+use fw6_testkit::stats::median_duration;
 use std::collections::HashMap;
 use std::net::{SocketAddrV6, TcpStream, UdpSocket};
 use std::os::unix::fs::PermissionsExt as _;
@@ -327,11 +328,6 @@ async fn call_latencies(
     (checks, opens)
 }
 
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
 /// Floods closed ports with UDP datagrams (all dropped) from `socket` to `host` for as long as
 /// the calls of [`call_latencies`] take, at least [`FLOOD`] datagrams and at most
 /// [`FLOOD_MAX`]: the calls' latencies, the number sent, and the flood's time.
@@ -402,7 +398,7 @@ fn a_flood_leaves_the_api_responsive_and_reports_lost_events() {
     // latency bounds below, which a shared machine's load moves as much as a flood does.
     let (off_checks, off_opens, off_sent, off_took) =
         flood_with_calls(&runtime, &conn, &object, &socket, host, 22_000);
-    let (off_check, off_open) = (median(off_checks), median(off_opens));
+    let (off_check, off_open) = (median_duration(&off_checks), median_duration(&off_opens));
     println!(
         "logging off: flood of {off_sent} UDP packets in {off_took:?}; IsPortOpen median \
          {off_check:?}, OpenPort median {off_open:?}"
@@ -413,7 +409,7 @@ fn a_flood_leaves_the_api_responsive_and_reports_lost_events() {
     // service; what logging costs is a figure (printed, docs/logging.md), not a test, because
     // the other load of a shared machine moves medians as much as a flood does. A round that
     // misses the bound is run once more, and the better round counts.
-    let (idle_check, idle_open) = (median(idle_checks), median(idle_opens));
+    let (idle_check, idle_open) = (median_duration(&idle_checks), median_duration(&idle_opens));
     let slack = Duration::from_millis(20);
     let (check_bound, open_bound) = (
         idle_check.max(off_check) * 5 + slack,
@@ -425,7 +421,7 @@ fn a_flood_leaves_the_api_responsive_and_reports_lost_events() {
         let first_port = 22_000 + 1_000 * rounds;
         let (checks, opens, sent, took) =
             flood_with_calls(&runtime, &conn, &object, &socket, host, first_port);
-        let (check, open) = (median(checks), median(opens));
+        let (check, open) = (median_duration(&checks), median_duration(&opens));
         println!(
             "logging on: flood of {sent} UDP packets in {took:?}, 250 calls during it\n\
              IsPortOpen median: idle {idle_check:?}, flood {check:?}\n\

@@ -6,23 +6,12 @@ mod common;
 
 use common::{Lab, data};
 use fw6_model::{EntryName, IfName, LogfileMaximumSize, Mutation, PortKey, State};
+use fw6_testkit::stats::Rng;
 use serde_json::json;
 
 const CONNS: [&str; 2] = ["lan0", "wan0"];
 const KEYS: [(u16, u32); 4] = [(22, 6), (80, 6), (80, 17), (5353, 17)];
 const NAMES: [&str; 3] = ["a", "b", ""];
-
-/// xorshift64: deterministic, so a failure names its step and replays exactly.
-struct Rng(u64);
-
-impl Rng {
-    fn pick(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        usize::try_from(self.0 % n as u64).unwrap()
-    }
-}
 
 fn key((port, protocol): (u16, u32)) -> PortKey {
     PortKey::from_raw(u32::from(port), protocol).unwrap()
@@ -234,7 +223,7 @@ fn every_member_agrees_with_the_model() {
     let lab = Lab::with("seed_global = []\n", false);
     let mut model = State::default();
     compare(&lab, &model, "start");
-    let mut rng = Rng(0x5eed_f6f6_0001);
+    let mut rng = Rng::new(0x5eed_f6f6_0001);
     for n in 1..=60 {
         let m = step(&mut rng);
         send(&lab, &m);

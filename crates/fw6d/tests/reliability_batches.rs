@@ -66,7 +66,7 @@ fn pairs_apply_and_the_next_call_works(lab: &Lab, pairs: u32, figure_name: &str)
     // `Status` while the batch is in flight: answered from the published status, never queued
     // behind the writer.
     let applied = std::cell::Cell::new(false);
-    let (reply, mut status_times) = rt.block_on(async {
+    let (reply, status_times) = rt.block_on(async {
         let apply = async {
             let reply = reliability::call(&conn, MANAGER, MANAGER_IFACE, "Apply", &(items,)).await;
             applied.set(true);
@@ -87,8 +87,8 @@ fn pairs_apply_and_the_next_call_works(lab: &Lab, pairs: u32, figure_name: &str)
     });
     let took = started.elapsed();
     let statuses = status_times.len();
-    let p50 = reliability::percentile(&mut status_times, 50);
-    let worst = reliability::percentile(&mut status_times, 100);
+    let p50 = fw6_testkit::stats::percentile(&status_times, 50);
+    let worst = fw6_testkit::stats::percentile(&status_times, 100);
     println!("Status during the batch: {statuses} calls, p50 {p50:?}, the slowest {worst:?}");
     // Before, each Status queued behind the batch in the writer.
     assert!(statuses >= 2, "Status was answered while the batch ran");

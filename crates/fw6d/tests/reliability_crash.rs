@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use common::{CONN_IFACE, Lab, MANAGER, MANAGER_IFACE};
 use fw6_testkit::Outcome;
-use reliability::{Reply, Rng, figure};
+use fw6_testkit::stats::Rng;
+use reliability::{Reply, figure};
 
 const CLIENTS: usize = 4;
 /// Ports per client; clients own disjoint ranges, so each fact has exactly one writer.
@@ -218,8 +219,11 @@ fn sigkill_at_random_points_loses_no_acknowledged_change() {
                     acked: 0,
                     refused: Vec::new(),
                 };
-                let (address, seed, stop) =
-                    (lab.bus.address().to_owned(), rng.next(), Arc::clone(&stop));
+                let (address, seed, stop) = (
+                    lab.bus.address().to_owned(),
+                    rng.next_u64(),
+                    Arc::clone(&stop),
+                );
                 std::thread::spawn(move || client(address, c, seed, round, stop))
             })
             .collect();

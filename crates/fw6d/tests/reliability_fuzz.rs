@@ -22,11 +22,13 @@ mod common;
 mod reliability;
 
 use std::collections::BTreeSet;
+use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 use common::{CONN_IFACE, Lab, MANAGER, MANAGER_IFACE};
-use fw6_model::{EntryName, IfName, LogfileMaximumSize, Mutation, PortKey, State};
-use reliability::{Facts, Reply, Rng, figure};
+use fw6_model::{EntryName, IfName, LogfileMaximumSize, Member, Mutation, PortKey, State};
+use fw6_testkit::stats::Rng;
+use reliability::{Facts, Reply, figure};
 use zbus::{Structure, Variant as Value};
 
 const IN_FLIGHT: usize = 64;
@@ -56,22 +58,15 @@ const READS_C: [&str; 5] = [
     "EnumerateIgnoredGlobalPorts",
     "Explain",
 ];
-const APPLY_MEMBERS: [&str; 13] = [
-    "OpenGlobalPort",
-    "CloseGlobalPort",
-    "EnableFirewall",
-    "DisableFirewall",
-    "OpenPort",
-    "ClosePort",
-    "IgnoreGlobalPort",
-    "ObserveGlobalPort",
-    "LogfilePath",
-    "LogfileMaximumSize",
-    "LogDroppedPackets",
-    "LogConnections",
-    "Bogus",
-];
 
+/// The names an `Apply` item may carry (the twelve, from the model), and one that does not exist.
+static APPLY_MEMBERS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    Member::ALL
+        .iter()
+        .map(|m| m.as_str())
+        .chain(["Bogus"])
+        .collect()
+});
 /// A random string: empty, short words, control characters, long runs, odd Unicode.
 fn text(rng: &mut Rng) -> String {
     match rng.below(10) {

@@ -12,7 +12,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use common::{CONN_IFACE, Lab, MANAGER, MANAGER_IFACE};
-use reliability::{Reply, Rng, figure};
+use fw6_testkit::stats::Rng;
+use reliability::{Reply, figure};
 
 const PORTS: u16 = 16;
 
@@ -243,7 +244,7 @@ fn many_concurrent_clients_get_answers_and_a_consistent_final_state() {
     let started = Instant::now();
     let threads: Vec<_> = (0..clients)
         .map(|c| {
-            let (address, seed) = (lab.bus.address().to_owned(), rng.next());
+            let (address, seed) = (lab.bus.address().to_owned(), rng.next_u64());
             std::thread::spawn(move || client(&address, c, ops, seed))
         })
         .collect();
@@ -273,8 +274,8 @@ fn many_concurrent_clients_get_answers_and_a_consistent_final_state() {
     figure("load.errors", errors.len());
     for (member, samples) in &mut latencies {
         let n = samples.len();
-        let p50 = reliability::percentile(samples, 50);
-        let p99 = reliability::percentile(samples, 99);
+        let p50 = fw6_testkit::stats::percentile(samples, 50);
+        let p99 = fw6_testkit::stats::percentile(samples, 99);
         println!("FIGURE load.{member} = n {n}, p50 {p50:.2?}, p99 {p99:.2?}");
     }
     assert!(

@@ -6,6 +6,7 @@
 //! The read-only test needs root (it marks files immutable with `chattr +i`) and says so when it
 //! cannot run.
 
+use fw6_testkit::stats::median_duration;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -551,11 +552,6 @@ fn time_commit(store: &mut Store, state: &mut State, connection: &IfName, port: 
     started.elapsed()
 }
 
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
-
 /// The per-call cost with 100,000 stored entries is about the cost with none (a sanity bound,
 /// not a benchmark), and loading 100,000 entries is timed.
 #[test]
@@ -595,7 +591,7 @@ fn cost_per_call_does_not_grow_with_stored_entries() {
     // The first commit past the 100,000 audit rows prunes a tenth of them (audit_max_rows).
     let pruning = at_big.iter().max().copied().unwrap_or_default();
     println!("slowest commit with {ENTRIES} entries (the one that prunes): {pruning:?}");
-    let (zero, full) = (median(at_zero), median(at_big));
+    let (zero, full) = (median_duration(&at_zero), median_duration(&at_big));
     let ratio = full.as_secs_f64() / zero.as_secs_f64();
     println!(
         "median record+commit of one OpenPort: {zero:?} with 0 entries, {full:?} with {ENTRIES} \

@@ -7,6 +7,7 @@
 use std::time::{Duration, SystemTime};
 
 use super::{Packet, Record};
+use crate::netlink::{align, attributes};
 
 /// `NFNL_SUBSYS_ULOG`, the high byte of every NFLOG message type.
 const NFNL_SUBSYS_ULOG: u16 = 4;
@@ -93,11 +94,6 @@ impl Config {
     }
 }
 
-/// Netlink attributes are 4-byte aligned.
-pub(super) const fn align(len: usize) -> usize {
-    (len + 3) & !3
-}
-
 /// A decoded packet message and its sequence number, if the instance numbers them.
 pub(super) fn decode_packet(body: &[u8]) -> (Record, Option<u32>) {
     let mut record = Record {
@@ -109,14 +105,8 @@ pub(super) fn decode_packet(body: &[u8]) -> (Record, Option<u32>) {
         copied: 0,
     };
     let mut seq = None;
-    let mut attributes = body.get(4..).unwrap_or_default(); // after struct nfgenmsg
-    while attributes.len() >= 4 {
-        let len = usize::from(u16::from_ne_bytes([attributes[0], attributes[1]]));
-        let kind = u16::from_ne_bytes([attributes[2], attributes[3]]) & 0x3fff;
-        if len < 4 || len > attributes.len() {
-            break;
-        }
-        let value = &attributes[4..len];
+    // After struct nfgenmsg.
+    for (kind, value) in attributes(body.get(4..).unwrap_or_default()) {
         match kind {
             NFULA_PREFIX => {
                 let text = value.split(|b| *b == 0).next().unwrap_or_default();
@@ -137,7 +127,6 @@ pub(super) fn decode_packet(body: &[u8]) -> (Record, Option<u32>) {
             }
             _ => {}
         }
-        attributes = attributes.get(align(len)..).unwrap_or_default();
     }
     (record, seq)
 }

@@ -4,15 +4,14 @@ use std::io;
 use std::time::Duration;
 
 use netlink_packet_core::NLMSG_ERROR;
-use netlink_sys::{Socket, protocols::NETLINK_NETFILTER};
+use netlink_sys::Socket;
 use rustix::net::sockopt::{self, Timeout};
 use rustix::net::{RecvFlags, SendFlags};
 
-use super::message::{Config, PACKET, align, decode_packet};
+use super::message::{Config, PACKET, decode_packet};
 use super::{NflogError, Record};
+use crate::netlink::{self, Received, messages};
 
-/// `struct nlmsghdr`.
-const HEADER_LEN: usize = 16;
 /// Replies read while waiting for one configuration ack before giving up: packets of the
 /// freshly bound group may arrive first.
 const MAX_REPLIES_PER_ACK: usize = 1000;
@@ -66,14 +65,15 @@ impl Reader {
     /// `EBUSY` means another socket (another program) already reads the group.
     pub fn bind(group: u16, options: &ReaderOptions) -> Result<Self, NflogError> {
         let step = |step| move |source| NflogError::Socket { step, source };
-        let mut socket = Socket::new(NETLINK_NETFILTER).map_err(step("open"))?;
-        socket.bind_auto().map_err(step("bind"))?;
+        let (socket, _) =
+            netlink::open(options.receive_buffer).map_err(|e| NflogError::Socket {
+                step: e.step,
+                source: e.source,
+            })?;
         // Loss is counted from sequence gaps; an ENOBUFS error would only say "some".
         socket
             .set_no_enobufs(true)
             .map_err(step("set NETLINK_NO_ENOBUFS"))?;
-        sockopt::set_socket_recv_buffer_size_force(&socket, options.receive_buffer)
-            .map_err(|e| step("raise the receive buffer")(e.into()))?;
         sockopt::set_socket_timeout(&socket, Timeout::Recv, Some(options.poll))
             .map_err(|e| step("set the receive timeout")(e.into()))?;
         let mut reader = Self {
@@ -115,24 +115,20 @@ impl Reader {
     /// Returns how many were appended; 0 after a quiet poll period.
     pub fn read(&mut self, out: &mut Vec<Record>) -> Result<usize, NflogError> {
         let before = out.len();
-        let len = match rustix::net::recv(&self.socket, &mut self.read[..], RecvFlags::empty()) {
-            Ok((len, _)) => len,
-            Err(e) if e == rustix::io::Errno::AGAIN || e == rustix::io::Errno::INTR => {
-                return Ok(0);
-            }
-            // Not expected with NETLINK_NO_ENOBUFS; the sequence gap counts what was lost.
-            Err(e) if e == rustix::io::Errno::NOBUFS => return Ok(0),
-            Err(e) => return Err(NflogError::Read(e.into())),
+        let received = netlink::recv(&self.socket, &mut self.read[..], RecvFlags::empty());
+        let len = match received.map_err(NflogError::Read)? {
+            Received::Data { len, .. } => len,
+            // An overrun is not expected with NETLINK_NO_ENOBUFS; the sequence gap counts
+            // what was lost.
+            Received::Empty | Received::Interrupted | Received::Overrun => return Ok(0),
         };
-        let mut data = &self.read[..len];
-        while data.len() >= HEADER_LEN {
-            let (message_type, body, rest) = split(data)?;
-            data = rest;
+        for message in messages(&self.read[..len]) {
+            let message = message.map_err(NflogError::Malformed)?;
             // Batches end with NLMSG_DONE, skipped like anything else that is not a packet.
-            if message_type != PACKET {
+            if message.kind != PACKET {
                 continue;
             }
-            let (record, seq) = decode_packet(body);
+            let (record, seq) = decode_packet(message.body);
             if let Some(seq) = seq {
                 if let Some(next) = self.next {
                     let gap = seq.wrapping_sub(next);
@@ -164,12 +160,10 @@ impl Reader {
                     source: e.into(),
                 })?
                 .0;
-            let mut data = &self.read[..len];
-            while data.len() >= HEADER_LEN {
-                let seq = u32::from_ne_bytes(data[8..12].try_into().expect("4 bytes"));
-                let (message_type, body, rest) = split(data)?;
-                data = rest;
-                if message_type != NLMSG_ERROR || seq != self.seq || body.len() < 4 {
+            for message in messages(&self.read[..len]) {
+                let message = message.map_err(NflogError::Malformed)?;
+                let body = message.body;
+                if message.kind != NLMSG_ERROR || message.seq != self.seq || body.len() < 4 {
                     continue;
                 }
                 let errno = i32::from_ne_bytes(body[..4].try_into().expect("4 bytes"));
@@ -188,18 +182,4 @@ impl Reader {
             config.step()
         )))
     }
-}
-
-/// The first message of `data`: its type, its body, and what follows it.
-fn split(data: &[u8]) -> Result<(u16, &[u8], &[u8]), NflogError> {
-    let len = u32::from_ne_bytes(data[..4].try_into().expect("4 bytes")) as usize;
-    if len < HEADER_LEN || len > data.len() {
-        return Err(NflogError::Malformed(format!(
-            "message length {len} out of bounds ({} left)",
-            data.len()
-        )));
-    }
-    let message_type = u16::from_ne_bytes([data[4], data[5]]);
-    let rest = data.get(align(len)..).unwrap_or_default();
-    Ok((message_type, &data[HEADER_LEN..len], rest))
 }

@@ -98,6 +98,13 @@ impl Error {
         }
     }
 
+    pub(crate) fn setup(e: crate::netlink::SetupError) -> Self {
+        Self::Socket {
+            step: e.step,
+            source: e.source,
+        }
+    }
+
     pub(crate) fn kernel(operation: String, errno: i32, message: Option<String>) -> Self {
         Self::Kernel {
             operation,

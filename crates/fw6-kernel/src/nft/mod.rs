@@ -21,7 +21,7 @@ use fw6_model::plan::{Element, ElementOp, SetName, TablePlan};
 
 pub use error::Error;
 pub use monitor::{Monitor, Subscription};
-pub use query::Verify;
+pub use query::TableState;
 pub use table::Protection;
 
 use batch::{Batch, Sealed};

@@ -6,13 +6,14 @@
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::sync::Arc;
 
-use netlink_sys::{Socket as NlSocket, protocols::NETLINK_NETFILTER};
-use rustix::net::{RecvFlags, sockopt};
+use netlink_sys::Socket as NlSocket;
+use rustix::net::RecvFlags;
 
 use fw6_model::plan::TABLE;
 
 use super::Error;
 use super::socket::split_messages;
+use crate::netlink::{self, Received, attributes};
 
 /// `NFNLGRP_NFTABLES`.
 const NFNLGRP_NFTABLES: u32 = 7;
@@ -42,10 +43,7 @@ impl Monitor {
     /// [`Monitor::drain`] when it is readable.
     pub fn new() -> Result<Self, Error> {
         let step = |step| move |source| Error::Socket { step, source };
-        let mut socket = NlSocket::new(NETLINK_NETFILTER).map_err(step("open"))?;
-        socket.bind_auto().map_err(step("bind"))?;
-        sockopt::set_socket_recv_buffer_size_force(&socket, RECV_BUFFER)
-            .map_err(|e| step("raise the receive buffer")(e.into()))?;
+        let (socket, _) = netlink::open(RECV_BUFFER).map_err(Error::setup)?;
         socket
             .add_membership(NFNLGRP_NFTABLES)
             .map_err(step("join the nftables group"))?;
@@ -81,8 +79,9 @@ impl Monitor {
         let mut count = 0;
         let mut replies = Vec::new();
         loop {
-            match rustix::net::recv(&self.socket, &mut self.read[..], RecvFlags::DONTWAIT) {
-                Ok((len, _)) => {
+            let received = netlink::recv(&self.socket, &mut self.read[..], RecvFlags::DONTWAIT);
+            match received.map_err(|e| Error::io("read ruleset notifications", e))? {
+                Received::Data { len, .. } => {
                     replies.clear();
                     split_messages(&self.read[..len], &mut replies)
                         .map_err(|e| Error::protocol("read ruleset notifications", e))?;
@@ -99,10 +98,9 @@ impl Monitor {
                         self.generation = Some(generation);
                     }
                 }
-                Err(e) if e == rustix::io::Errno::AGAIN => return Ok(count),
-                Err(e) if e == rustix::io::Errno::INTR => {}
-                Err(e) if e == rustix::io::Errno::NOBUFS => count += 1,
-                Err(e) => return Err(Error::io("read ruleset notifications", e.into())),
+                Received::Empty => return Ok(count),
+                Received::Interrupted => {}
+                Received::Overrun => count += 1,
             }
         }
     }
@@ -160,12 +158,9 @@ fn about_our_table(reply: &super::socket::Reply) -> bool {
     if p.len() < 8 || p[0] != NFPROTO_IPV6 {
         return false;
     }
-    let len = usize::from(u16::from_ne_bytes([p[4], p[5]]));
-    let kind = u16::from_ne_bytes([p[6], p[7]]) & 0x3fff;
-    kind == NFTA_TABLE
-        && len >= 4
-        && p.get(8..4 + len)
-            .is_some_and(|name| name.split(|b| *b == 0).next() == Some(TABLE.as_bytes()))
+    attributes(&p[4..]).next().is_some_and(|(kind, name)| {
+        kind == NFTA_TABLE && name.split(|b| *b == 0).next() == Some(TABLE.as_bytes())
+    })
 }
 
 impl AsFd for Monitor {

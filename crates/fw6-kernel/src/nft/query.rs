@@ -16,27 +16,36 @@ use netlink_packet_netfilter::{
     NetfilterHeader, NetfilterMessage, NetfilterMessageInner, NetfilterProtoFamily,
 };
 
-use super::socket::{Reply, align};
+use super::socket::Reply;
 use super::{Error, Nft, table};
+use crate::netlink::attributes;
 
 /// `ENOENT`: the kernel's answer for a table that does not exist.
 const ENOENT: i32 = 2;
 
-/// Whether the kernel still holds what fw6 last wrote.
+/// How fw6's table stands in the kernel: what [`Nft::verify`] finds, and what fw6d's `Status`
+/// reports (after a repair, the engine's view of the same three cases).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verify {
-    /// Our table exists and no commit happened since ours.
+pub enum TableState {
+    /// Our table exists and no commit happened since ours (for `Status`: every outside change
+    /// seen so far was repaired).
     InSync,
     /// Our table exists but the ruleset changed since our last commit (by anyone, in any
-    /// table): check and repair. `expected` is 0 if this handle has not committed yet.
-    Changed {
-        /// The generation our last commit produced.
-        expected: u32,
-        /// The generation now.
-        found: u32,
-    },
+    /// table), or a repair failed: check and repair.
+    Changed,
     /// Our table is gone.
     Missing,
+}
+
+impl TableState {
+    /// The token `Status` reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InSync => "in-sync",
+            Self::Changed => "changed",
+            Self::Missing => "missing",
+        }
+    }
 }
 
 impl Nft {
@@ -52,17 +61,15 @@ impl Nft {
     }
 
     /// Whether our table exists and the generation is the one our last commit produced.
-    pub fn verify(&mut self) -> Result<Verify, Error> {
+    pub fn verify(&mut self) -> Result<TableState, Error> {
         let found = self.generation()?;
         if !self.table_exists()? {
-            return Ok(Verify::Missing);
+            return Ok(TableState::Missing);
         }
-        match self.last_generation {
-            Some(expected) if expected == found => Ok(Verify::InSync),
-            expected => Ok(Verify::Changed {
-                expected: expected.unwrap_or(0),
-                found,
-            }),
+        if self.last_generation == Some(found) {
+            Ok(TableState::InSync)
+        } else {
+            Ok(TableState::Changed)
         }
     }
 
@@ -248,10 +255,10 @@ impl Nft {
 fn count_listed_elements(reply: &Reply) -> usize {
     /// `NFTA_SET_ELEM_LIST_ELEMENTS`.
     const ELEMENTS: u16 = 3;
-    let attributes = reply.payload.get(4..).unwrap_or_default();
-    raw_attributes(attributes)
+    let body = reply.payload.get(4..).unwrap_or_default();
+    attributes(body)
         .filter(|(kind, _)| *kind == ELEMENTS)
-        .map(|(_, list)| raw_attributes(list).count())
+        .map(|(_, list)| attributes(list).count())
         .sum()
 }
 
@@ -265,35 +272,24 @@ fn rule_counters(reply: &Reply) -> Vec<u64> {
     const DATA: u16 = 2;
     /// `NFTA_COUNTER_PACKETS`.
     const PACKETS: u16 = 2;
-    let attributes = reply.payload.get(4..).unwrap_or_default();
-    raw_attributes(attributes)
+    let body = reply.payload.get(4..).unwrap_or_default();
+    attributes(body)
         .filter(|(kind, _)| *kind == EXPRESSIONS)
-        .flat_map(|(_, list)| raw_attributes(list))
+        .flat_map(|(_, list)| attributes(list))
         .filter_map(|(_, expression)| {
-            let mut fields = raw_attributes(expression);
+            let mut fields = attributes(expression);
             let is_counter = fields
                 .clone()
                 .any(|(kind, name)| kind == NAME && name == b"counter\0");
             let data = fields.find(|(kind, _)| *kind == DATA)?.1;
             is_counter.then(|| {
-                raw_attributes(data)
+                attributes(data)
                     .find(|(kind, _)| *kind == PACKETS)
                     .and_then(|(_, v)| <[u8; 8]>::try_from(v).ok())
                     .map_or(0, u64::from_be_bytes)
             })
         })
         .collect()
-}
-
-/// Netlink attributes as `(type without flags, value)`.
-fn raw_attributes(mut data: &[u8]) -> impl Iterator<Item = (u16, &[u8])> + Clone {
-    std::iter::from_fn(move || {
-        let len = usize::from(u16::from_ne_bytes([*data.first()?, *data.get(1)?]));
-        let kind = u16::from_ne_bytes([*data.get(2)?, *data.get(3)?]) & 0x3fff;
-        let value = data.get(4..len)?;
-        data = data.get(align(len)..).unwrap_or_default();
-        Some((kind, value))
-    })
 }
 
 /// An nf_tables message from a reply.

@@ -10,10 +10,11 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
 use netlink_packet_core::{NLMSG_DONE, NLMSG_ERROR};
-use netlink_sys::{Socket as NlSocket, protocols::NETLINK_NETFILTER};
+use netlink_sys::Socket as NlSocket;
 use rustix::net::{RecvFlags, SendFlags, sockopt};
 
 use super::Error;
+use crate::netlink::{self, HEADER_LEN, Received, align, attributes, messages};
 
 /// The receive buffer the kernel may fill before it drops replies. A batch is acked only at its
 /// end (see `batch.rs`), so an accepted batch of any size queues two replies (the generation and
@@ -29,8 +30,6 @@ pub(crate) const DEFAULT_DEADLINE: Duration = Duration::from_secs(5);
 /// The largest datagram read at once. A dump part is at most a page-sized skb of a few tens of
 /// KiB; an ack with ext-ack text is well under a page.
 const READ_CHUNK: usize = 256 << 10;
-/// `struct nlmsghdr`.
-pub(crate) const HEADER_LEN: usize = 16;
 /// `NLM_F_CAPPED` on an ack: the request's payload is not echoed.
 const NLM_F_CAPPED: u16 = 0x100;
 /// `NLM_F_ACK_TLVS` on an ack: extended-ack attributes follow.
@@ -89,14 +88,7 @@ impl Reply {
         } else {
             align(u32::from_ne_bytes(request[..4].try_into().ok()?) as usize)
         };
-        let mut tlvs = request.get(echoed..).unwrap_or_default();
-        while tlvs.len() >= 4 {
-            let len = usize::from(u16::from_ne_bytes([tlvs[0], tlvs[1]]));
-            let kind = u16::from_ne_bytes([tlvs[2], tlvs[3]]) & 0x3fff;
-            if len < 4 || len > tlvs.len() {
-                break;
-            }
-            let value = &tlvs[4..len];
+        for (kind, value) in attributes(request.get(echoed..).unwrap_or_default()) {
             match kind {
                 NLMSGERR_ATTR_MSG => {
                     let text = value.split(|b| *b == 0).next().unwrap_or_default();
@@ -107,15 +99,9 @@ impl Reply {
                 }
                 _ => {}
             }
-            tlvs = tlvs.get(align(len)..).unwrap_or_default();
         }
         Some(ack)
     }
-}
-
-/// Netlink attributes and messages are 4-byte aligned.
-pub(crate) const fn align(len: usize) -> usize {
-    (len + 3) & !3
 }
 
 /// One `NETLINK_NETFILTER` socket in the namespace of the thread that opened it.
@@ -132,14 +118,11 @@ impl Socket {
     /// Opens the socket with capped acks and extended acks on, and a large receive buffer.
     pub(crate) fn open() -> Result<Self, Error> {
         let step = |step| move |source| Error::Socket { step, source };
-        let mut inner = NlSocket::new(NETLINK_NETFILTER).map_err(step("open"))?;
-        let port = inner.bind_auto().map_err(step("bind"))?.port_number();
+        let (inner, port) = netlink::open(RECV_BUFFER).map_err(Error::setup)?;
         inner
             .set_ext_ack(true)
             .map_err(step("enable extended acks"))?;
         inner.set_cap_ack(true).map_err(step("cap acks"))?;
-        sockopt::set_socket_recv_buffer_size_force(&inner, RECV_BUFFER)
-            .map_err(|e| step("raise the receive buffer")(e.into()))?;
         let send_buffer = sockopt::socket_send_buffer_size(&inner)
             .map_err(|e| step("read the send buffer size")(e.into()))?;
         let mut socket = Self {
@@ -246,16 +229,15 @@ impl Socket {
         out: &mut Vec<Reply>,
         operation: &str,
     ) -> Result<Read, Error> {
-        let (len, full) = match rustix::net::recv(&self.inner, &mut self.read[..], flags) {
-            Ok((len, full)) => (len, full),
-            Err(e) if e == rustix::io::Errno::AGAIN => return Ok(Read::Nothing),
-            Err(e) if e == rustix::io::Errno::INTR => return Ok(Read::Nothing),
-            Err(e) if e == rustix::io::Errno::NOBUFS => {
+        let received = netlink::recv(&self.inner, &mut self.read[..], flags);
+        let (len, full) = match received.map_err(|e| Error::io(operation, e))? {
+            Received::Data { len, full } => (len, full),
+            Received::Empty | Received::Interrupted => return Ok(Read::Nothing),
+            Received::Overrun => {
                 return Err(Error::Overrun {
                     operation: operation.to_owned(),
                 });
             }
-            Err(e) => return Err(Error::io(operation, e.into())),
         };
         if full > len {
             return Err(Error::protocol(
@@ -288,23 +270,16 @@ impl AsFd for Socket {
 }
 
 /// Splits one datagram into its netlink messages.
-pub(crate) fn split_messages(mut data: &[u8], out: &mut Vec<Reply>) -> Result<(), String> {
-    while data.len() >= HEADER_LEN {
-        let len = u32::from_ne_bytes(data[..4].try_into().map_err(|_| "short header")?) as usize;
-        if len < HEADER_LEN || len > data.len() {
-            return Err(format!(
-                "message length {len} out of bounds ({} left)",
-                data.len()
-            ));
-        }
+pub(crate) fn split_messages(data: &[u8], out: &mut Vec<Reply>) -> Result<(), String> {
+    for message in messages(data) {
+        let message = message?;
         out.push(Reply {
-            message_type: u16::from_ne_bytes([data[4], data[5]]),
-            flags: u16::from_ne_bytes([data[6], data[7]]),
-            seq: u32::from_ne_bytes(data[8..12].try_into().map_err(|_| "short header")?),
-            port: u32::from_ne_bytes(data[12..16].try_into().map_err(|_| "short header")?),
-            payload: data[HEADER_LEN..len].to_vec(),
+            message_type: message.kind,
+            flags: message.flags,
+            seq: message.seq,
+            port: message.port,
+            payload: message.body.to_vec(),
         });
-        data = data.get(align(len)..).unwrap_or_default();
     }
     Ok(())
 }
@@ -313,13 +288,7 @@ pub(crate) fn split_messages(mut data: &[u8], out: &mut Vec<Reply>) -> Result<()
 mod tests {
     use super::*;
 
-    fn tlv(kind: u16, value: &[u8]) -> Vec<u8> {
-        let len = u16::try_from(4 + value.len()).unwrap();
-        let mut out = [len.to_ne_bytes(), kind.to_ne_bytes()].concat();
-        out.extend_from_slice(value);
-        out.resize(align(out.len()), 0);
-        out
-    }
+    use crate::netlink::{encode_attribute as tlv, encode_message};
 
     #[test]
     fn extended_ack_text_and_offset_are_read_from_a_capped_error() {
@@ -406,17 +375,11 @@ mod tests {
 
     #[test]
     fn datagrams_split_into_aligned_messages() {
-        let mut data = Vec::new();
-        for (seq, body) in [(1u32, &b"abc"[..]), (2, &b""[..])] {
-            let len = u32::try_from(HEADER_LEN + body.len()).unwrap();
-            data.extend_from_slice(&len.to_ne_bytes());
-            data.extend_from_slice(&NLMSG_DONE.to_ne_bytes());
-            data.extend_from_slice(&0u16.to_ne_bytes());
-            data.extend_from_slice(&seq.to_ne_bytes());
-            data.extend_from_slice(&0u32.to_ne_bytes());
-            data.extend_from_slice(body);
-            data.resize(align(data.len()), 0);
-        }
+        let data = [
+            encode_message(NLMSG_DONE, 1, b"abc"),
+            encode_message(NLMSG_DONE, 2, b""),
+        ]
+        .concat();
         let mut out = Vec::new();
         split_messages(&data, &mut out).unwrap();
         assert_eq!(out.len(), 2);

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::exit::Failure;
 use super::output::Out;
-use super::run::Session;
+use super::session::Session;
 use super::target::{self, Target};
 
 /// A command that changes pairs.

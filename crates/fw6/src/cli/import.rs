@@ -8,20 +8,20 @@
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::path::Path;
 
-use fw6::file::{describe, diff, parse_export};
+use fw6::file::{describe, diff, fetch_export, parse_export};
 use fw6::{Error, ErrorKind};
 use serde_json::json;
 
 use super::exit::Failure;
 use super::output::Out;
-use super::run::{Session, read_input};
+use super::session::{Session, read_input};
 
 /// Runs the import.
 pub async fn import(session: &Session, file: &Path, yes: bool, out: Out) -> Result<(), Failure> {
     let text = read_input(file)?;
     let target = parse_export(&text).map_err(|e| Error::from(e).context(file.display()))?;
     let manager = session.manager().await?;
-    let current = manager.export().await?;
+    let current = fetch_export(manager).await?;
     let mutations = diff(&current, &target);
     let lines: Vec<String> = mutations.iter().map(describe).collect();
     if mutations.is_empty() {

@@ -7,6 +7,7 @@ pub mod generate;
 pub mod import;
 pub mod output;
 pub mod run;
+pub mod session;
 pub mod show;
 pub mod tail;
 pub mod target;

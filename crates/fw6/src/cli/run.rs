@@ -1,53 +1,16 @@
 //! Runs one parsed command against fw6d.
 
-use std::io::Read as _;
-use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use fw6::{ErrorKind, LogfileMaximumSize, Manager, Mutation, PortKey};
+use fw6::{ErrorKind, LogfileMaximumSize, Mutation, PortKey};
 use serde_json::json;
-use tokio::sync::OnceCell;
 
 use super::args::{Command, FirewallAction, GlobalAction, LogAction, LogSet, PortAction};
 use super::change::{self, Op, PairArgs, Report};
 use super::exit::Failure;
 use super::output::{self, Out};
+use super::session::{Session, read_input};
 use super::{show, target};
-
-/// The connection to fw6d, made on first use: arguments are validated before it, so a bad pair
-/// is `InvalidArg` even when the daemon is down.
-#[derive(Debug)]
-pub struct Session {
-    bus: Option<String>,
-    manager: OnceCell<Manager>,
-}
-
-impl Session {
-    /// A session for `--bus`/`FW6_BUS_ADDRESS`, or the system bus when `None`.
-    pub fn new(bus: Option<String>) -> Self {
-        Self {
-            bus,
-            manager: OnceCell::new(),
-        }
-    }
-
-    /// The manager, connecting on first use.
-    pub async fn manager(&self) -> Result<&Manager, fw6::Error> {
-        self.manager
-            .get_or_try_init(|| async {
-                match self.bus.as_deref() {
-                    Some(address) if !address.is_empty() => Manager::connect_to(address).await,
-                    _ => Manager::connect().await,
-                }
-            })
-            .await
-    }
-
-    /// The connection `id_or_name`, through the manager.
-    pub async fn connection(&self, id_or_name: &str) -> Result<fw6::Connection, fw6::Error> {
-        self.manager().await?.connection(id_or_name).await
-    }
-}
 
 /// The JSON of a command about one pair on one connection, e.g. `{"connection": "lan0",
 /// "port": 80, "protocol": "tcp", "open": true}`; `field` is `open` or `ignored`.
@@ -90,24 +53,6 @@ pub fn since_time(s: &str) -> Result<SystemTime, Failure> {
         )
         .into()),
     }
-}
-
-/// Reads FILE, or standard input for `-`. A missing or unreadable file is `InvalidArg`: the
-/// argument names something that cannot be used.
-pub fn read_input(path: &Path) -> Result<String, Failure> {
-    let mut text = String::new();
-    let res = if path == Path::new("-") {
-        std::io::stdin().read_to_string(&mut text).map(|_| ())
-    } else {
-        std::fs::read_to_string(path).map(|t| text = t)
-    };
-    res.map_err(|e| {
-        Failure::Api(fw6::Error::new(
-            ErrorKind::InvalidArg,
-            format!("cannot read {}: {e}", path.display()),
-        ))
-    })?;
-    Ok(text)
 }
 
 /// Runs `command`; the result is printed, errors are returned for the caller to report.
@@ -193,7 +138,7 @@ pub async fn run(session: &Session, command: Command, out: Out) -> Result<(), Fa
             );
         }
         Command::Export => {
-            let e = session.manager().await?.export().await?;
+            let e = fw6::file::fetch_export(session.manager().await?).await?;
             out.emit(&output::export_json(&e), || fw6::file::render_export(&e));
         }
         Command::Import { file, yes } => super::import::import(session, &file, yes, out).await?,

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::exit::Failure;
 use super::output::{self, Out};
-use super::run::Session;
+use super::session::Session;
 
 /// Which per-connection list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,7 +9,7 @@
 use fw6::{ConnectionId, ErrorKind, IfName};
 
 use super::exit::Failure;
-use super::run::Session;
+use super::session::Session;
 
 /// The connection of a change, by interface name.
 #[derive(Debug, Clone)]

@@ -8,15 +8,19 @@
 //!   one to the other.
 //!
 //! Both are TOML and documented in `docs/cli.md`. Every error carries the line it is about.
+//! [`fetch_export`] reads the daemon's configuration as an [`Export`] through the typed client;
+//! the client itself does not depend on these formats.
 
 mod batch;
 mod diff;
 mod error;
 mod export;
+mod fetch;
 mod render;
 
 pub use batch::parse_batch;
 pub use diff::{describe, diff};
 pub use error::FileError;
 pub use export::{ConnectionExport, Export, Logging, PortSet, parse_export, port_set};
+pub use fetch::{fetch_export, fetch_export_blocking};
 pub use render::render_export;

@@ -17,7 +17,7 @@ use tracing::{info, warn};
 
 use super::LogCounters;
 use super::pipeline::{Event, spawn, yield_to_the_api};
-use crate::engine::LogSwitch;
+use crate::engine::{LogSwitch, LogSwitchError};
 
 /// Connections logged OPEN whose end is awaited; past this many, new ones are not followed
 /// (counted as lost): destroy events lost in a socket overrun would otherwise leave their ids
@@ -131,11 +131,9 @@ impl Running {
 }
 
 impl LogSwitch for LogReaders {
-    fn turn(&mut self, packets: bool, connections: bool) -> Result<(), String> {
+    fn turn(&mut self, packets: bool, connections: bool) -> Result<(), LogSwitchError> {
         let group = self.group;
         LogReaders::turn(self, packets, connections).map_err(|e| match e {
-            // nfnetlink_log answers EPERM when another socket holds the group's instance
-            // (and also without CAP_NET_ADMIN, which the daemon has).
             NflogError::Refused {
                 step: "bind the group",
                 source,
@@ -144,30 +142,11 @@ impl LogSwitch for LogReaders {
                 .iter()
                 .any(|e| source.raw_os_error() == Some(e.raw_os_error())) =>
             {
-                format!(
-                    "NFLOG group {group} is already read by another program (ulogd, say; \
-                     the kernel says: {source}): stop it, or set another log_group in \
-                     /etc/fw6/fw6d.toml and restart fw6d"
-                )
+                LogSwitchError::GroupTaken { group, source }
             }
-            e => format!(
-                "cannot start the firewall log's reader: {}",
-                error_chain(&e)
-            ),
+            e => LogSwitchError::Start(e),
         })
     }
-}
-
-/// An error with its sources, `a: b: c`.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 /// The reader: never waits for the writer. Ends when told to stop or the writer is gone, and

@@ -1,19 +1,20 @@
-//! A lab for end-to-end tests of fw6d: a host namespace with `lan0`/`wan0` to two peers, a
-//! private bus (optionally with the real polkitd), and the real `fw6d` binary running inside the
-//! host namespace with a private state directory. Calls go through `busctl`, as an
-//! administrator's script would, as root or as an unprivileged user.
+//! The lab of fw6d's end-to-end tests: fw6-testkit's `Lab` (a host namespace with `lan0`/`wan0`
+//! to two peers, a private bus, optionally with the real polkitd, and the real `fw6d` binary
+//! running inside the host namespace with a private state directory) and the calls made on it.
+//! Calls go through `busctl`, as an administrator's script would, as root or as an
+//! unprivileged user.
 
 #![allow(
     dead_code,
     reason = "each test binary uses a different part of the lab"
 )]
 
-use std::path::{Path, PathBuf};
+use std::ops::{Deref, DerefMut};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use fw6_testkit::Topology;
-use fw6_testkit::bus::{PrivateBus, Unprivileged};
+use fw6_testkit::bus::Unprivileged;
+use rustix::process::Signal;
 
 pub use fw6_model::wire::{
     BUS_NAME, CONNECTION_IFACE as CONN_IFACE, MANAGER_IFACE, MANAGER_PATH as MANAGER,
@@ -49,13 +50,22 @@ impl Agent {
     }
 }
 
-/// A running lab. Dropping it stops fw6d (by pid), the bus, and removes the namespaces.
-pub struct Lab {
-    pub topology: Topology,
-    pub bus: PrivateBus,
-    pub state_dir: PathBuf,
-    config: PathBuf,
-    daemon: Option<Child>,
+/// fw6-testkit's lab running this crate's `fw6d`, with the calls an administrator's script
+/// makes. Dropping it stops fw6d (by pid), the bus, and removes the namespaces.
+pub struct Lab(fw6_testkit::Lab);
+
+impl Deref for Lab {
+    type Target = fw6_testkit::Lab;
+
+    fn deref(&self) -> &fw6_testkit::Lab {
+        &self.0
+    }
+}
+
+impl DerefMut for Lab {
+    fn deref_mut(&mut self) -> &mut fw6_testkit::Lab {
+        &mut self.0
+    }
 }
 
 impl Lab {
@@ -67,88 +77,26 @@ impl Lab {
     /// A lab whose fw6d.toml has `extra` lines (`@DIR@` in them stands for the lab's own
     /// directory, e.g. for `log_directories`), with a real polkitd if `polkit`.
     pub fn with(extra: &str, polkit: bool) -> Self {
-        let topology = Topology::new();
-        let bus = PrivateBus::builder().polkit(polkit).start();
-        let state_dir = bus.dir().join("state");
-        let config = bus.dir().join("fw6d.toml");
-        let extra = extra.replace("@DIR@", bus.dir().to_str().expect("a UTF-8 lab directory"));
         // Tests change and delete the table from outside to exercise drift repair, which an
         // owned table (the default, table_owner) would refuse.
-        std::fs::write(&config, format!("table_owner = false\n{extra}")).expect("write fw6d.toml");
-        let mut lab = Self {
-            topology,
-            bus,
-            state_dir,
-            config,
-            daemon: None,
-        };
-        lab.start_daemon();
-        lab
+        Self(
+            fw6_testkit::Lab::builder()
+                .config(&format!("table_owner = false\n{extra}"))
+                .polkit(polkit)
+                .fw6d(env!("CARGO_BIN_EXE_fw6d"))
+                .log_filter("info,fw6d::service=debug")
+                .start(),
+        )
     }
 
-    /// Starts fw6d in the host namespace and waits until it owns its bus name.
-    pub fn start_daemon(&mut self) {
-        assert!(self.daemon.is_none(), "fw6d is already running");
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.log_path())
-            .expect("open the fw6d log");
-        let mut cmd = self.topology.host().command(env!("CARGO_BIN_EXE_fw6d"));
-        cmd.args(["--bus-address", self.bus.address()])
-            .arg("--config")
-            .arg(&self.config)
-            .arg("--state-dir")
-            .arg(&self.state_dir)
-            .args(["--log", "info,fw6d::service=debug"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log);
-        let child = cmd.spawn().expect("spawn fw6d");
-        self.daemon = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !self.bus.name_has_owner(BUS_NAME) {
-            if let Some(status) = self
-                .daemon
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
-                panic!("fw6d exited with {status} during start-up:\n{}", self.log());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "fw6d did not start:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Stops fw6d with `signal` (e.g. "TERM", "KILL") and waits for it.
+    /// Stops fw6d with `signal` ("TERM" or "KILL") and waits for it.
     pub fn stop_daemon(&mut self, signal: &str) {
-        if let Some(mut child) = self.daemon.take() {
-            let _ = Command::new("kill")
-                .args([&format!("-{signal}"), &child.id().to_string()])
-                .status();
-            let _ = child.wait();
-        }
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while self.bus.name_has_owner(BUS_NAME) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    pub fn log_path(&self) -> PathBuf {
-        self.bus.dir().join("fw6d.log")
-    }
-
-    /// The daemon's log so far.
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(self.log_path()).unwrap_or_default()
-    }
-
-    pub fn config_path(&self) -> &Path {
-        &self.config
+        let signal = match signal {
+            "TERM" => Signal::TERM,
+            "KILL" => Signal::KILL,
+            other => panic!("no such signal in the lab: {other}"),
+        };
+        self.0.stop_daemon_with(signal);
     }
 
     /// Root opens 8080/tcp on lan0, makes lan0 ignore the global 546/udp and turns wan0's
@@ -377,25 +325,6 @@ impl Lab {
     /// `nft <args>` in the host namespace; panics on failure.
     pub fn nft(&self, args: &[&str]) -> String {
         self.topology.host().exec("nft", args)
-    }
-
-    /// Waits (bounded) until `cond` holds.
-    pub fn wait_until(&self, what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
-        let deadline = Instant::now() + timeout;
-        while !cond() {
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        self.stop_daemon("TERM");
     }
 }
 

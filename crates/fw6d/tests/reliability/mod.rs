@@ -1,7 +1,7 @@
 //! Shared parts of the reliability suite (`tests/reliability_*.rs`): a direct zbus client (many
 //! calls in flight, exact error names), the three views of the configuration (the daemon's
-//! answers, the store on disk, the kernel's sets) reduced to comparable facts, a seeded random
-//! generator, percentiles and a tmpfs guard. See RELIABILITY.md.
+//! answers, the store on disk, the kernel's sets) reduced to comparable facts, and a tmpfs guard
+//! (the seeded random generator and percentiles are fw6-testkit's `stats`). See RELIABILITY.md.
 
 #![allow(
     dead_code,
@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use fw6_model::State;
 use serde::Serialize;
@@ -322,63 +322,6 @@ pub fn kernel_facts(lab: &Lab) -> Facts {
         }
     }
     f
-}
-
-/// xorshift64*: deterministic, so a failing run replays with the seed it printed.
-pub struct Rng(u64);
-
-impl Rng {
-    /// From `FW6_SEED` if set, else the clock; prints the seed.
-    pub fn seeded(what: &str) -> Self {
-        let seed = std::env::var("FW6_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| {
-                SystemTime::now().duration_since(UNIX_EPOCH).map_or(1, |d| {
-                    u64::try_from(d.as_nanos() & 0xffff_ffff_ffff).unwrap()
-                })
-            });
-        println!("{what}: seed {seed} (replay with FW6_SEED={seed})");
-        Self::new(seed)
-    }
-
-    /// From `seed`.
-    pub fn new(seed: u64) -> Self {
-        Self(seed | 1)
-    }
-
-    /// The next 64 random bits.
-    pub fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    /// Uniform in `0..n`.
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    /// Uniform index in `0..n`.
-    pub fn pick(&mut self, n: usize) -> usize {
-        usize::try_from(self.below(n as u64)).unwrap()
-    }
-
-    /// True with probability 1/n.
-    pub fn one_in(&mut self, n: u64) -> bool {
-        self.below(n) == 0
-    }
-}
-
-/// The p-th percentile (0-100) of `samples`, which it sorts.
-pub fn percentile(samples: &mut [Duration], p: usize) -> Duration {
-    if samples.is_empty() {
-        return Duration::ZERO;
-    }
-    samples.sort_unstable();
-    let i = (samples.len() * p / 100).min(samples.len() - 1);
-    samples[i]
 }
 
 /// A small tmpfs mounted on a fresh directory; unmounted (lazily if busy) and removed on drop.

@@ -6,6 +6,7 @@ pub mod daemon;
 pub mod engine;
 pub mod kernel;
 pub mod logging;
+pub mod others;
 pub mod service;
 pub mod store;
 pub mod writer;

@@ -197,8 +197,18 @@ impl Nft {
     /// A dump request's object messages, retried if the ruleset changed while it ran
     /// (`NLM_F_DUMP_INTR`).
     fn dump_raw(&mut self, message: &NfTablesMessage, what: &str) -> Result<Vec<Reply>, Error> {
+        self.dump_raw_in(NetfilterProtoFamily::IPv6, message, what)
+    }
+
+    /// [`Nft::dump_raw`] in another family (`Unspec`: every family).
+    pub(crate) fn dump_raw_in(
+        &mut self,
+        family: NetfilterProtoFamily,
+        message: &NfTablesMessage,
+        what: &str,
+    ) -> Result<Vec<Reply>, Error> {
         for _ in 0..3 {
-            let replies = self.request(message.clone(), NetfilterProtoFamily::IPv6, true, what)?;
+            let replies = self.request(message.clone(), family, true, what)?;
             if replies.iter().any(|r| r.flags & NLM_F_DUMP_INTR != 0) {
                 continue;
             }
@@ -286,7 +296,7 @@ fn rule_counters(reply: &Reply) -> Vec<u64> {
 }
 
 /// Netlink attributes as `(type without flags, value)`.
-fn raw_attributes(mut data: &[u8]) -> impl Iterator<Item = (u16, &[u8])> + Clone {
+pub(crate) fn raw_attributes(mut data: &[u8]) -> impl Iterator<Item = (u16, &[u8])> + Clone {
     std::iter::from_fn(move || {
         let len = usize::from(u16::from_ne_bytes([*data.first()?, *data.get(1)?]));
         let kind = u16::from_ne_bytes([*data.get(2)?, *data.get(3)?]) & 0x3fff;

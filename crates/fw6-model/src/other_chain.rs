@@ -130,7 +130,9 @@ mod tests {
         let chains = [chain("inet", "fw", "drop", 0), pre, other_device];
         assert_eq!(
             may_block(&chains, "eth0"),
-            ["also filtered by table inet fw (chain input, policy drop, 0 rules; chain pre, policy accept, 1 rule): this port may still be blocked there"]
+            [
+                "also filtered by table inet fw (chain input, policy drop, 0 rules; chain pre, policy accept, 1 rule): this port may still be blocked there"
+            ]
         );
         assert_eq!(may_block(&chains, "eth1").len(), 2);
     }

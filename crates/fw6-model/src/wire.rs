@@ -70,7 +70,17 @@ pub const STATUS_OTHER_CHAINS: &str = "other_chains";
 
 /// One [`OtherChain`] in `Status`'s `other_chains` (`a(sssssisus)`): (family, table, chain,
 /// type, hook, priority, policy, rules, device or "").
-pub type WireOtherChain = (String, String, String, String, String, i32, String, u32, String);
+pub type WireOtherChain = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    i32,
+    String,
+    u32,
+    String,
+);
 
 /// An [`OtherChain`] as it travels.
 pub fn other_chain_args(c: &OtherChain) -> WireOtherChain {

@@ -37,8 +37,8 @@ impl OtherTables {
     /// that reads them again on [`OtherTables::refresh`]. Its netlink socket is read-only: it
     /// never commits.
     pub fn start() -> Result<Self, String> {
-        let mut nft =
-            Nft::new().map_err(|e| format!("cannot open a netlink socket to read nftables: {e}"))?;
+        let mut nft = Nft::new()
+            .map_err(|e| format!("cannot open a netlink socket to read nftables: {e}"))?;
         let (publisher, published) = watch::channel(Others::default());
         read(&mut nft, &publisher);
         let (wake, woken) = mpsc::sync_channel::<()>(1);

@@ -39,14 +39,14 @@ impl OtherTables {
     pub fn start() -> Result<Self, String> {
         let mut nft = Nft::new()
             .map_err(|e| format!("cannot open a netlink socket to read nftables: {e}"))?;
-        let (publisher, published) = watch::channel(Others::default());
-        read(&mut nft, &publisher);
+        let (sender, published) = watch::channel(Others::default());
+        read(&mut nft, &sender);
         let (wake, woken) = mpsc::sync_channel::<()>(1);
         thread::Builder::new()
             .name("fw6d-others".into())
             .spawn(move || {
                 for () in woken {
-                    read(&mut nft, &publisher);
+                    read(&mut nft, &sender);
                 }
             })
             .map_err(|e| format!("cannot start the thread that reads the other tables: {e}"))?;

@@ -83,7 +83,7 @@ fn base_chain(reply: &Reply) -> Option<(u8, OtherChain)> {
                     match field {
                         HOOK_NUMBER => hook = number(value),
                         HOOK_PRIORITY => {
-                            priority = number(value).map_or(0, |p| p.cast_signed());
+                            priority = number(value).map_or(0, u32::cast_signed);
                         }
                         HOOK_DEVICE => device = text(value),
                         HOOK_DEVICES => {

@@ -145,54 +145,7 @@ pub async fn run(session: &Session, command: Command, out: Out) -> Result<(), Fa
         }
         Command::Port { action } => port(session, action, out).await?,
         Command::Global { action } => global(session, action, out).await?,
-        Command::Explain(a) => {
-            let keys = change::question_pairs(&a.pair)?.keys;
-            let manager = session.manager().await?;
-            // What else filters the packet: only fw6d's Status knows (Explain answers for fw6's
-            // own table), and only if fw6 lets the packet in does it matter.
-            let others = manager.status().await?.other_chains;
-            let interface = manager
-                .connections()
-                .await?
-                .into_iter()
-                .find(|c| c.id.to_string() == a.conn || c.interface.as_str() == a.conn)
-                .map_or_else(|| a.conn.clone(), |c| c.interface.to_string());
-            let (mut docs, mut lines) = (Vec::new(), Vec::new());
-            for key in keys {
-                let e = manager.explain(&a.conn, key).await?;
-                let mut value = serde_json::to_value(&e).unwrap_or_default();
-                value["connection"] = json!(a.conn);
-                value["port"] = json!(key.port);
-                value["protocol"] = json!(key.protocol);
-                let (also, chains) = if e.allowed {
-                    let chains: Vec<&fw6::OtherChain> = others
-                        .iter()
-                        .filter(|c| c.sees_ipv6() && c.sees_interface(&interface) && c.may_drop())
-                        .collect();
-                    (fw6::may_block(&others, &interface), chains)
-                } else {
-                    (Vec::new(), Vec::new())
-                };
-                value["also_filtered_by"] = json!(chains);
-                value["warnings"] = json!(also);
-                docs.push(value);
-                let verdict = if e.allowed { "allowed" } else { "dropped" };
-                lines.push(format!(
-                    "{key} on {}: {verdict} ({}): {}",
-                    a.conn,
-                    e.reason.as_str(),
-                    e.sentence
-                ));
-                lines.extend(also.iter().map(|w| format!("  {w}")));
-            }
-            // One pair: the documented single answer; several: {"connection", "explanations"}.
-            let value = if docs.len() == 1 {
-                docs.swap_remove(0)
-            } else {
-                json!({ "connection": a.conn, "explanations": docs })
-            };
-            out.emit(&value, || lines.join("\n"));
-        }
+        Command::Explain(a) => super::explain::explain(session, &a, out).await?,
         Command::Log { action } => log(session, action, out).await?,
         Command::Batch { file } => {
             let text = read_input(&file)?;

@@ -18,8 +18,9 @@ repo=$PWD
 target=$(realpath -m "${CARGO_TARGET_DIR:-target}")
 work=$target/systemd-test
 suite=bookworm
-# firewalld: the coexistence check runs a stock firewalld next to fw6d (disabled at boot).
-packages=systemd,systemd-sysv,dbus,polkitd,nftables,iproute2,procps,firewalld
+# firewalld: the coexistence check runs a stock firewalld next to fw6d (disabled at boot); it
+# needs /etc/protocols (netbase, not in minbase) or it refuses its stock services ("esp").
+packages=systemd,systemd-sysv,dbus,polkitd,nftables,iproute2,procps,firewalld,netbase
 cargo_deb_version=3.8.0
 
 run=fw6st$$
@@ -461,6 +462,8 @@ restart_nftables() {
 # Sets table_owner in the conffile (and back: its checksum must match again for the upgrade).
 table_owner() {
     c sed -i "s/^table_owner = .*/table_owner = $1/" /etc/fw6/fw6d.toml
+    # The checks before restart fw6d often: stay clear of the unit's start rate limit.
+    c systemctl reset-failed fw6d
     c systemctl restart fw6d || fail "fw6d did not restart with table_owner = $1"
 }
 
@@ -500,7 +503,11 @@ fi
 check coexist-firewalld
 c systemctl start firewalld ||
     fail "systemctl start firewalld: $(c journalctl -u firewalld --no-pager | tail -n 20)"
-[[ $(c firewall-cmd --state 2>&1) == running ]] || fail "firewall-cmd --state: $(c firewall-cmd --state 2>&1)"
+# Its unit is ready once it owns its bus name; its rules come after: allow it 30 s.
+for _ in $(seq 300); do [[ $(c firewall-cmd --state 2>&1) == running ]] && break; sleep 0.1; done
+[[ $(c firewall-cmd --state 2>&1) == running ]] ||
+    fail "firewall-cmd --state: $(c firewall-cmd --state 2>&1); $(c journalctl -u firewalld --no-pager | tail -n 20)"
+c systemctl reset-failed fw6d
 c systemctl restart fw6d || fail "fw6d does not restart next to firewalld"
 [[ $(show ActiveState) == active && $(c systemctl is-active firewalld) == active ]] ||
     fail "fw6d and firewalld are not both active"

@@ -359,7 +359,13 @@ pass "journalctl -u fw6d: one timestamp per line, $(wc -l <<<"$out") lines"
 
 check log-thread-priority
 pid=$(show MainPID)
-threads=$(c ps -L -o comm=,nice= -p "$pid")
+# The NFLOG reader runs only while a log switch is on (file-modes switches it off again).
+c fw6 log set --dropped on >/dev/null || fail "fw6 log set --dropped on failed"
+for _ in $(seq 50); do
+    threads=$(c ps -L -o comm=,nice= -p "$pid")
+    [[ $threads == *fw6d-nflog* ]] && break
+    sleep 0.1
+done
 for t in fw6d-nflog fw6d-logfile; do
     n=$(awk -v t="$t" '$1 == t { print $2 }' <<<"$threads")
     [[ $n == 10 ]] || fail "thread $t runs at nice '${n:-absent}', not 10: $threads"

@@ -533,7 +533,8 @@ c fw6 status | grep -q "inet firewalld  *filter_INPUT  *filter  *input" ||
 out=$(c fw6 explain eth1 8080/tcp)
 [[ $out == *"allowed"*"also filtered by table inet firewalld"*"may still be blocked there"* ]] ||
     fail "fw6 explain does not say firewalld may block 8080/tcp: $out"
-explained=$(sed -n 2p <<<"$out")
+explained=$(sed -n '2s/^ *//p' <<<"$out")
+c fw6 status | sed -n '/^other input filters/,$p' | sed 's/^/  /'
 c firewall-cmd --add-port=8080/tcp >/dev/null || fail "firewall-cmd --add-port=8080/tcp failed"
 [[ $(probe 8080) == accepted ]] || fail "8080/tcp, open in fw6 and firewalld, is not accepted"
 c firewall-cmd --add-port=8081/tcp >/dev/null || fail "firewall-cmd --add-port=8081/tcp failed"
@@ -542,7 +543,7 @@ c systemctl stop firewalld
 c nft list table inet firewalld >/dev/null 2>&1 && fail "firewalld left its table behind"
 [[ $(probe 8080) == accepted ]] || fail "8080/tcp is blocked after firewalld stopped"
 pass "fw6d and firewalld both run; 8080/tcp open in fw6 only is blocked by firewalld (explain:" \
-    "${explained# }), accepted once open in both; 8081/tcp open in firewalld only stays dropped"
+    "$explained), accepted once open in both; 8081/tcp open in firewalld only stays dropped"
 
 check upgrade
 pid=$(show MainPID)

@@ -18,7 +18,9 @@ repo=$PWD
 target=$(realpath -m "${CARGO_TARGET_DIR:-target}")
 work=$target/systemd-test
 suite=bookworm
-packages=systemd,systemd-sysv,dbus,polkitd,nftables,iproute2,procps
+# firewalld: the coexistence check runs a stock firewalld next to fw6d (disabled at boot); it
+# needs /etc/protocols (netbase, not in minbase) or it refuses its stock services ("esp").
+packages=systemd,systemd-sysv,dbus,polkitd,nftables,iproute2,procps,firewalld,netbase
 cargo_deb_version=3.8.0
 
 run=fw6st$$
@@ -201,6 +203,10 @@ ln -s ../fake-cloud-init-local.service "$units/cloud-init.target.wants/"
 ln -s ../fake-cloud-init.service "$units/cloud-init.target.wants/"
 # cloud-init's generator pulls its stages into sysinit.target's transaction this way.
 ln -s ../fake-cloud-init.service "$units/sysinit.target.wants/"
+# firewalld's package enables it; the coexistence check starts it by hand, so every check
+# before it sees fw6 alone.
+rm -f "$units/multi-user.target.wants/firewalld.service" \
+    "$units/dbus-org.fedoraproject.FirewallD1.service"
 pass "$(du -sh "$rootfs" | cut -f1) root file system in $rootfs"
 
 # --- the container ---------------------------------------------------------------------------
@@ -382,12 +388,11 @@ pass "journalctl -u fw6d: one timestamp per line, $(wc -l <<<"$out") lines"
 
 check log-thread-priority
 pid=$(show MainPID)
-# The NFLOG reader runs only while a log setting is on.
-c fw6 log set --dropped on >/dev/null || fail "fw6 log set --dropped on"
-threads=
+# The NFLOG reader runs only while a log switch is on.
+c fw6 log set --dropped on >/dev/null || fail "fw6 log set --dropped on failed"
 for _ in $(seq 50); do
     threads=$(c ps -L -o comm=,nice= -p "$pid")
-    grep -q '^fw6d-nflog' <<<"$threads" && break
+    [[ $threads == *fw6d-nflog* ]] && break
     sleep 0.1
 done
 for t in fw6d-nflog fw6d-logfile; do
@@ -493,6 +498,8 @@ restart_nftables() {
 # Sets table_owner in the conffile (and back: its checksum must match again for the upgrade).
 table_owner() {
     c sed -i "s/^table_owner = .*/table_owner = $1/" /etc/fw6/fw6d.toml
+    # The checks before restart fw6d often: stay clear of the unit's start rate limit.
+    c systemctl reset-failed fw6d
     c systemctl restart fw6d || fail "fw6d did not restart with table_owner = $1"
 }
 
@@ -526,6 +533,47 @@ else
     owned && fail "Linux $release has no persist flag, yet the table is owned"
     pass "Linux $release: no owner+persist, drift repair (checked above)"
 fi
+
+# A stock firewalld (Debian's, default zone public: ssh and dhcpv6-client) next to fw6d: a
+# packet must pass both. 8080/tcp is open in fw6 (alice opened it), not in firewalld.
+check coexist-firewalld
+c systemctl start firewalld ||
+    fail "systemctl start firewalld: $(c journalctl -u firewalld --no-pager | tail -n 20)"
+# Its unit is ready once it owns its bus name; its rules come after: allow it 30 s.
+for _ in $(seq 300); do [[ $(c firewall-cmd --state 2>&1) == running ]] && break; sleep 0.1; done
+[[ $(c firewall-cmd --state 2>&1) == running ]] ||
+    fail "firewall-cmd --state: $(c firewall-cmd --state 2>&1); $(c journalctl -u firewalld --no-pager | tail -n 20)"
+c systemctl reset-failed fw6d
+c systemctl restart fw6d || fail "fw6d does not restart next to firewalld"
+[[ $(show ActiveState) == active && $(c systemctl is-active firewalld) == active ]] ||
+    fail "fw6d and firewalld are not both active"
+# fw6d reads the other tables on their change notifications: allow it 5 s.
+lists_firewalld() {
+    c fw6 --json status | python3 -c 'import json, sys
+s = json.load(sys.stdin)
+sys.exit(not any(c["family"] == "inet" and c["table"] == "firewalld" and
+                 c["chain"] == "filter_INPUT" and c["hook"] == "input" for c in s["other_chains"]))'
+}
+for _ in $(seq 50); do lists_firewalld && break; sleep 0.1; done
+lists_firewalld || fail "fw6 status does not list firewalld's filter_INPUT: $(c fw6 --json status)"
+c fw6 status | grep -q "inet firewalld  *filter_INPUT  *filter  *input" ||
+    fail "fw6 status does not show firewalld's chains: $(c fw6 status)"
+[[ $(probe 8080) == dropped ]] || fail "8080/tcp (open in fw6, not in firewalld) is not blocked"
+[[ $(probe 22) == accepted ]] || fail "22/tcp (open in both) is not accepted"
+out=$(c fw6 explain eth1 8080/tcp)
+[[ $out == *"allowed"*"also filtered by table inet firewalld"*"may still be blocked there"* ]] ||
+    fail "fw6 explain does not say firewalld may block 8080/tcp: $out"
+explained=$(sed -n '2s/^ *//p' <<<"$out")
+c fw6 status | sed -n '/^other input filters/,$p' | sed 's/^/  /'
+c firewall-cmd --add-port=8080/tcp >/dev/null || fail "firewall-cmd --add-port=8080/tcp failed"
+[[ $(probe 8080) == accepted ]] || fail "8080/tcp, open in fw6 and firewalld, is not accepted"
+c firewall-cmd --add-port=8081/tcp >/dev/null || fail "firewall-cmd --add-port=8081/tcp failed"
+[[ $(probe 8081) == dropped ]] || fail "8081/tcp (open in firewalld only) is not dropped"
+c systemctl stop firewalld
+c nft list table inet firewalld >/dev/null 2>&1 && fail "firewalld left its table behind"
+[[ $(probe 8080) == accepted ]] || fail "8080/tcp is blocked after firewalld stopped"
+pass "fw6d and firewalld both run; 8080/tcp open in fw6 only is blocked by firewalld (explain:" \
+    "$explained), accepted once open in both; 8081/tcp open in firewalld only stays dropped"
 
 check upgrade
 pid=$(show MainPID)

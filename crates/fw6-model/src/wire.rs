@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::{
     Change, Decision, EntryName, Error, IfName, LogfileMaximumSize, Member, MemberArgs, Mutation,
-    PortEntry, PortKey, Reason, Snapshot,
+    OtherChain, PortEntry, PortKey, Reason, Snapshot,
 };
 
 /// The daemon's well-known bus name.
@@ -64,6 +64,54 @@ pub type WireChanged<K = String> = (K, String, u16, u32, String);
 
 /// An `Explain` reply: `(bss)` = (allowed, reason token, the reason as a sentence).
 pub type WireExplanation = (bool, String, String);
+
+/// The `Status` key listing the base chains of other tables on the inbound hooks.
+pub const STATUS_OTHER_CHAINS: &str = "other_chains";
+
+/// One [`OtherChain`] in `Status`'s `other_chains` (`a(sssssisus)`): (family, table, chain,
+/// type, hook, priority, policy, rules, device or "").
+pub type WireOtherChain = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    i32,
+    String,
+    u32,
+    String,
+);
+
+/// An [`OtherChain`] as it travels.
+pub fn other_chain_args(c: &OtherChain) -> WireOtherChain {
+    (
+        c.family.clone(),
+        c.table.clone(),
+        c.chain.clone(),
+        c.kind.clone(),
+        c.hook.clone(),
+        c.priority,
+        c.policy.clone(),
+        c.rules,
+        c.device.clone(),
+    )
+}
+
+/// An [`OtherChain`] from the wire.
+pub fn other_chain(raw: WireOtherChain) -> OtherChain {
+    let (family, table, chain, kind, hook, priority, policy, rules, device) = raw;
+    OtherChain {
+        family,
+        table,
+        chain,
+        kind,
+        hook,
+        priority,
+        policy,
+        rules,
+        device,
+    }
+}
 
 /// The object path of a connection: [`CONNECTION_PATH_PREFIX`] and the interface name with
 /// `[A-Za-z0-9]` kept and any other byte written `_xx` (object paths allow nothing else).

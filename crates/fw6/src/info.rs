@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use fw6_model::{ConnectionId, Decision, IfName, Reason};
+use fw6_model::{ConnectionId, Decision, IfName, OtherChain, Reason};
 use serde::Serialize;
 use zbus::OwnedVariant;
 
@@ -140,6 +140,14 @@ pub struct Status {
     /// or `drift-repair`); `None` from a daemon that does not report it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub table_protection: Option<String>,
+    /// The base chains of other tables on the inbound hooks (`other_chains`): a packet fw6
+    /// lets in must pass them too. fw6 reads them and never changes them. Empty from a daemon
+    /// that does not report them.
+    pub other_chains: Vec<OtherChain>,
+    /// Why fw6d's last read of the other tables failed (`other_chains_error`); the chains are
+    /// then those of the read before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub other_chains_error: Option<String>,
 }
 
 impl Status {
@@ -187,6 +195,23 @@ impl Status {
                     <&str>::try_from(v)
                         .map(str::to_owned)
                         .map_err(|e| Error::protocol(format!("Status() \"table_protection\": {e}")))
+                })
+                .transpose()?,
+            other_chains: raw
+                .get(wire::STATUS_OTHER_CHAINS)
+                .map(|v| {
+                    <Vec<wire::WireOtherChain>>::try_from(v.try_clone()?)
+                        .map(|list| list.into_iter().map(wire::other_chain).collect())
+                        .map_err(|e| Error::protocol(format!("Status() \"other_chains\": {e}")))
+                })
+                .transpose()?
+                .unwrap_or_default(),
+            other_chains_error: raw
+                .get("other_chains_error")
+                .map(|v| {
+                    <&str>::try_from(v).map(str::to_owned).map_err(|e| {
+                        Error::protocol(format!("Status() \"other_chains_error\": {e}"))
+                    })
                 })
                 .transpose()?,
         })

@@ -54,5 +54,5 @@ pub use manager::{BUS_ADDRESS_ENV, Manager};
 pub use fw6_model::Error as ModelError;
 pub use fw6_model::{
     ConnectionId, Decision, EntryName, ErrorKind, HResult, IfName, LogSettings, LogfileMaximumSize,
-    Mutation, Port, PortEntry, PortKey, Protocol, Reason, Snapshot,
+    Mutation, OtherChain, Port, PortEntry, PortKey, Protocol, Reason, Snapshot, may_block,
 };

@@ -9,8 +9,9 @@ use fw6_model::{ConnectionId, Decision, IfName, PortEntry, Protocol, Reason};
 use crate::Error;
 
 pub use fw6_model::wire::{
-    BUS_NAME as SERVICE, CONNECTION_IFACE, MANAGER_IFACE, MANAGER_PATH, WireAudit, WireChanged,
-    WireEntry, WireExplanation, apply_item, key_args, optional_key,
+    BUS_NAME as SERVICE, CONNECTION_IFACE, MANAGER_IFACE, MANAGER_PATH, STATUS_OTHER_CHAINS,
+    WireAudit, WireChanged, WireEntry, WireExplanation, WireOtherChain, apply_item, key_args,
+    optional_key, other_chain,
 };
 
 /// One `Apply` item as the client makes it: `(ssquss)`, the logging value formatted.

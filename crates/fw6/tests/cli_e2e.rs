@@ -4,7 +4,7 @@
 //! fw6d`, which `cargo test --workspace` does).
 
 use std::process::{Command, Output, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use fw6_testkit::Outcome;
 use fw6_testkit::bus::PrivateBus;
@@ -704,4 +704,69 @@ fn overview_and_small_things(lab: &Lab) {
     let usage = String::from_utf8_lossy(&usage.stderr);
     assert!(usage.contains("Usage: fw6 port check <CONN>"), "{usage}");
     assert!(!usage.contains("--bus"), "{usage}");
+}
+
+/// Another table with a drop policy on the input hook: `fw6 status` lists it, `fw6 explain`
+/// warns that an open port may still be blocked there (only for a pair fw6 lets in), and
+/// `fw6 show` warns too; each in text and JSON. The packets are `fw6d/tests/coexist.rs`'.
+#[test]
+fn other_tables_are_listed_and_explain_warns() {
+    use serde_json::json;
+    let lab = Lab::start();
+    let status = lab.json(&["status"]);
+    assert_eq!(status["other_chains"], json!([]), "{status}");
+    let host = lab.topology.host();
+    host.exec("nft", &["add table inet filter"]);
+    host.exec(
+        "nft",
+        &["add chain inet filter input { type filter hook input priority 10; policy drop; }"],
+    );
+    host.exec("nft", &["add rule inet filter input tcp dport 22 accept"]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let status = loop {
+        let status = lab.json(&["status"]);
+        if status["other_chains"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty())
+        {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "fw6 status does not list inet filter: {status}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(
+        status["other_chains"],
+        json!([{"family": "inet", "table": "filter", "chain": "input",
+            "type": "filter", "hook": "input", "priority": 10, "policy": "drop", "rules": 1,
+            "device": ""}])
+    );
+    let text = String::from_utf8_lossy(&lab.fw6(&["status"]).stdout).into_owned();
+    assert!(
+        text.contains("inet filter  input  filter  input  10        drop    1"),
+        "{text}"
+    );
+
+    lab.json(&["global", "open", "8080/tcp", "--name", "web"]);
+    let explained = lab.json(&["explain", "lan0", "8080/tcp"]);
+    assert_eq!(explained["allowed"], true, "{explained}");
+    let warning = "also filtered by table inet filter (chain input, policy drop, 1 rule): this \
+                   port may still be blocked there";
+    assert_eq!(explained["warnings"], json!([warning]));
+    assert_eq!(explained["also_filtered_by"][0]["table"], "filter");
+    let text =
+        String::from_utf8_lossy(&lab.fw6(&["explain", "lan0", "8080/tcp"]).stdout).into_owned();
+    assert!(text.contains(warning), "{text}");
+    // fw6 drops it anyway: nothing to add.
+    let closed = lab.json(&["explain", "lan0", "8081/tcp"]);
+    assert_eq!(closed["warnings"], json!([]), "{closed}");
+
+    let show = lab.json(&["show"]);
+    let warnings = show["warnings"].to_string();
+    assert!(
+        warnings.contains("other tables filter inbound packets too (inet filter)"),
+        "{show}"
+    );
 }

@@ -17,6 +17,7 @@ use zbus::object_server::SignalEmitter;
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::logging::confine::Confinement;
+use crate::others::OtherTables;
 use crate::service::{
     self, BUS_NAME, ConnectionIface, MANAGER_PATH, ManagerIface, Present, Shared, connection_path,
 };
@@ -49,6 +50,9 @@ pub enum Error {
         #[source]
         source: crate::store::StoreError,
     },
+    /// The reader of the other tables' chains could not start.
+    #[error("{0}")]
+    OtherTables(#[source] crate::others::StartError),
     /// The nftables socket could not be opened.
     #[error("cannot open the nftables netlink socket: {0}")]
     Nft(#[source] fw6_kernel::Error),
@@ -127,7 +131,9 @@ pub async fn run(config: Config) -> Result<(), Error> {
     }
     let state = engine.subscribe();
     let writer = Writer::spawn(engine);
-    let shared = Shared::new(writer, state, config.clone());
+    // Read before READY=1, so the first Status lists the other tables' chains.
+    let others = OtherTables::start().map_err(Error::OtherTables)?;
+    let shared = Shared::new(writer, state, others, config.clone());
     // The firewall log runs on threads of its own; without it the firewall still works. The
     // engine binds the NFLOG group only while a log switch is on.
     match crate::logging::start(
@@ -276,6 +282,10 @@ async fn serve(
     let mut term = signal(SignalKind::terminate()).map_err(Error::Runtime)?;
     let mut int = signal(SignalKind::interrupt()).map_err(Error::Runtime)?;
     let mut hup = signal(SignalKind::hangup()).map_err(Error::Runtime)?;
+    // A repair follows a gap the monitor did not watch (or a lost burst): other tables may
+    // have changed unseen too.
+    let mut kernel = shared.writer().watch_status();
+    let mut repairs = kernel.borrow_and_update().repairs;
     loop {
         tokio::select! {
             event = watcher.next() => match event {
@@ -300,6 +310,9 @@ async fn serve(
                 if let Some(generation) = guard.get_inner().generation() {
                     shared.writer().observe_generation(generation);
                 }
+                if guard.get_inner_mut().take_other_changes() {
+                    shared.others().refresh();
+                }
                 guard.clear_ready();
                 match drained {
                     Ok(0) => {}
@@ -307,6 +320,13 @@ async fn serve(
                         "{n} change(s) to table ip6 fw6 by another program"
                     )),
                     Err(e) => shared.writer().repair(format!("the nftables monitor failed: {e}")),
+                }
+            }
+            Ok(()) = kernel.changed() => {
+                let now = kernel.borrow_and_update().repairs;
+                if now != repairs {
+                    repairs = now;
+                    shared.others().refresh();
                 }
             }
             _ = hup.recv() => shared.log_counters().request_reopen(),

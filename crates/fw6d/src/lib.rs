@@ -7,6 +7,7 @@ pub mod engine;
 pub mod heap;
 pub mod kernel;
 pub mod logging;
+pub mod others;
 pub mod service;
 pub mod store;
 pub mod writer;

@@ -152,6 +152,11 @@ impl Writer {
         *self.status.borrow()
     }
 
+    /// A receiver of every published kernel side (the daemon follows its repairs).
+    pub fn watch_status(&self) -> watch::Receiver<KernelStatus> {
+        self.status.clone()
+    }
+
     /// Records a ruleset generation the drift monitor saw (anyone's commit), for `Status`.
     pub fn observe_generation(&self, generation: u32) {
         self.status_publisher

@@ -9,6 +9,7 @@ mod elements;
 mod error;
 mod expr;
 mod monitor;
+mod others;
 mod query;
 mod rules;
 mod sets;

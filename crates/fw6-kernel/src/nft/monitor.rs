@@ -36,6 +36,9 @@ pub struct Monitor {
     read: Vec<u8>,
     ignore: Option<u32>,
     generation: Option<u32>,
+    /// Another table, or one of its chains or rules, was added or deleted since
+    /// [`Monitor::take_other_changes`] last asked.
+    others_changed: bool,
 }
 
 impl Monitor {
@@ -55,6 +58,7 @@ impl Monitor {
             read: vec![0; 256 << 10],
             ignore: None,
             generation: None,
+            others_changed: false,
         })
     }
 
@@ -85,10 +89,13 @@ impl Monitor {
                     replies.clear();
                     split_messages(&self.read[..len], &mut replies)
                         .map_err(|e| Error::protocol("read ruleset notifications", e))?;
-                    count += replies
-                        .iter()
-                        .filter(|r| Some(r.port) != self.ignore && about_our_table(r))
-                        .count();
+                    for reply in replies.iter().filter(|r| Some(r.port) != self.ignore) {
+                        if about_our_table(reply) {
+                            count += 1;
+                        } else if reshapes_a_table(reply) {
+                            self.others_changed = true;
+                        }
+                    }
                     if let Some(generation) = replies
                         .iter()
                         .rev()
@@ -100,7 +107,10 @@ impl Monitor {
                 }
                 Received::Empty => return Ok(count),
                 Received::Interrupted => {}
-                Received::Overrun => count += 1,
+                Received::Overrun => {
+                    count += 1;
+                    self.others_changed = true;
+                }
             }
         }
     }
@@ -112,6 +122,21 @@ impl Monitor {
     pub fn generation(&self) -> Option<u32> {
         self.generation
     }
+
+    /// Whether another program added or deleted a table, chain or rule (not of our table)
+    /// since the last call, as far as [`Monitor::drain`] read: the other tables' base chains
+    /// (`Nft::other_chains`) may have changed. A lost burst counts.
+    pub fn take_other_changes(&mut self) -> bool {
+        std::mem::take(&mut self.others_changed)
+    }
+}
+
+/// Whether a notification adds or deletes a table, chain or rule (`NFT_MSG_NEWTABLE`,
+/// `DELTABLE`, `NEWCHAIN`, `DELCHAIN`, `NEWRULE`, `DELRULE`): set elements, objects and
+/// flowtables do not change which base chains a packet passes nor how many rules they hold.
+fn reshapes_a_table(reply: &super::socket::Reply) -> bool {
+    reply.message_type >> 8 == NFNL_SUBSYS_NFTABLES
+        && matches!(reply.message_type & 0xff, 0 | 2 | 3 | 5 | 6 | 8)
 }
 
 /// The group membership of a [`Monitor`], switchable from the thread that commits.

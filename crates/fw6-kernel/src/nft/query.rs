@@ -204,8 +204,18 @@ impl Nft {
     /// A dump request's object messages, retried if the ruleset changed while it ran
     /// (`NLM_F_DUMP_INTR`).
     fn dump_raw(&mut self, message: &NfTablesMessage, what: &str) -> Result<Vec<Reply>, Error> {
+        self.dump_raw_in(NetfilterProtoFamily::IPv6, message, what)
+    }
+
+    /// [`Nft::dump_raw`] in another family (`Unspec`: every family).
+    pub(crate) fn dump_raw_in(
+        &mut self,
+        family: NetfilterProtoFamily,
+        message: &NfTablesMessage,
+        what: &str,
+    ) -> Result<Vec<Reply>, Error> {
         for _ in 0..3 {
-            let replies = self.request(message.clone(), NetfilterProtoFamily::IPv6, true, what)?;
+            let replies = self.request(message.clone(), family, true, what)?;
             if replies.iter().any(|r| r.flags & NLM_F_DUMP_INTR != 0) {
                 continue;
             }

@@ -3,6 +3,7 @@
 pub mod args;
 pub mod change;
 pub mod exit;
+pub mod explain;
 pub mod generate;
 pub mod import;
 pub mod output;

@@ -233,7 +233,51 @@ pub fn status(s: &Status) -> String {
             other => other,
         });
     }
+    out.push_str("\n\n");
+    out.push_str(&other_chains(&s.other_chains));
+    if let Some(e) = &s.other_chains_error {
+        out.push_str("\n(fw6d's last read of the other tables failed, this is the one before: ");
+        out.push_str(e);
+        out.push(')');
+    }
     out
+}
+
+/// The other tables' base chains on the inbound hooks, for `fw6 status`.
+pub fn other_chains(chains: &[fw6::OtherChain]) -> String {
+    if chains.is_empty() {
+        return "other input filters: none (no other table has a base chain on the \
+                prerouting, input or ingress hook)"
+            .to_owned();
+    }
+    let rows: Vec<Vec<String>> = chains
+        .iter()
+        .map(|c| {
+            vec![
+                format!("{} {}", c.family, c.table),
+                c.chain.clone(),
+                c.kind.clone(),
+                if c.device.is_empty() {
+                    c.hook.clone()
+                } else {
+                    format!("{} ({})", c.hook, c.device)
+                },
+                c.priority.to_string(),
+                c.policy.clone(),
+                c.rules.to_string(),
+            ]
+        })
+        .collect();
+    format!(
+        "other input filters (fw6 reads them, never changes them; a packet must pass every \
+         one, so a port open in fw6 may still be blocked there):\n{}",
+        table(
+            &[
+                "TABLE", "CHAIN", "TYPE", "HOOK", "PRIORITY", "POLICY", "RULES"
+            ],
+            &rows
+        )
+    )
 }
 
 fn set_json(set: &PortSet) -> Value {

@@ -90,33 +90,7 @@ pub async fn run(session: &Session, command: Command, out: Out) -> Result<(), Fa
         }
         Command::Port { action } => port(session, action, out).await?,
         Command::Global { action } => global(session, action, out).await?,
-        Command::Explain(a) => {
-            let keys = change::question_pairs(&a.pair)?.keys;
-            let manager = session.manager().await?;
-            let (mut docs, mut lines) = (Vec::new(), Vec::new());
-            for key in keys {
-                let e = manager.explain(&a.conn, key).await?;
-                let mut value = serde_json::to_value(&e).unwrap_or_default();
-                value["connection"] = json!(a.conn);
-                value["port"] = json!(key.port);
-                value["protocol"] = json!(key.protocol);
-                docs.push(value);
-                let verdict = if e.allowed { "allowed" } else { "dropped" };
-                lines.push(format!(
-                    "{key} on {}: {verdict} ({}): {}",
-                    a.conn,
-                    e.reason.as_str(),
-                    e.sentence
-                ));
-            }
-            // One pair: the documented single answer; several: {"connection", "explanations"}.
-            let value = if docs.len() == 1 {
-                docs.swap_remove(0)
-            } else {
-                json!({ "connection": a.conn, "explanations": docs })
-            };
-            out.emit(&value, || lines.join("\n"));
-        }
+        Command::Explain(a) => super::explain::explain(session, &a, out).await?,
         Command::Log { action } => log(session, action, out).await?,
         Command::Batch { file } => {
             let text = read_input(&file)?;

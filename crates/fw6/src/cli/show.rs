@@ -127,6 +127,24 @@ fn warnings(status: &Status) -> Vec<String> {
             status.log_lost
         ));
     }
+    let mut tables: Vec<String> = Vec::new();
+    for c in status
+        .other_chains
+        .iter()
+        .filter(|c| c.sees_ipv6() && c.may_drop())
+    {
+        let table = format!("{} {}", c.family, c.table);
+        if !tables.contains(&table) {
+            tables.push(table);
+        }
+    }
+    if !tables.is_empty() {
+        w.push(format!(
+            "other tables filter inbound packets too ({}): a port open in fw6 may still be \
+             blocked there; `fw6 status` lists their chains",
+            tables.join(", ")
+        ));
+    }
     w
 }
 

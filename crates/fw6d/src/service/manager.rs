@@ -221,6 +221,13 @@ impl ManagerIface {
             "log_suppressed",
             Variant::from(self.shared.log_counters().suppressed()),
         );
+        let others = self.shared.others().current();
+        let chains: Vec<wire::WireOtherChain> =
+            others.chains.iter().map(wire::other_chain_args).collect();
+        put(wire::STATUS_OTHER_CHAINS, Variant::from(chains));
+        if let Some(e) = others.error {
+            put("other_chains_error", Variant::from(e));
+        }
         out
     }
 

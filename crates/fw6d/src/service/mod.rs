@@ -34,6 +34,7 @@ pub use registry::{Present, Registry, connection_path};
 use crate::config::Config;
 use crate::engine::{Validated, micros};
 use crate::logging::LogCounters;
+use crate::others::OtherTables;
 use crate::writer::Writer;
 
 /// Items of a call small enough to wait, past its caller's in-flight bound, for the bus to say
@@ -49,6 +50,7 @@ pub struct Shared {
     log: Arc<LogCounters>,
     callers: callers::Callers,
     in_flight: limits::InFlight,
+    others: OtherTables,
 }
 
 /// A state-changing call let in: who is calling, and its place among the calls in flight.
@@ -58,8 +60,13 @@ pub(crate) struct Admitted<'a> {
 }
 
 impl Shared {
-    /// Shares `writer`'s published state and the configuration.
-    pub fn new(writer: Writer, state: watch::Receiver<Arc<State>>, config: Config) -> Arc<Self> {
+    /// Shares `writer`'s published state, the other tables' reader and the configuration.
+    pub fn new(
+        writer: Writer,
+        state: watch::Receiver<Arc<State>>,
+        others: OtherTables,
+        config: Config,
+    ) -> Arc<Self> {
         args::set_decode_limit(config.max_batch);
         Arc::new(Self {
             writer,
@@ -69,6 +76,7 @@ impl Shared {
             in_flight: limits::InFlight::new(config.bounds()),
             config,
             log: Arc::default(),
+            others,
         })
     }
 
@@ -90,6 +98,11 @@ impl Shared {
     /// The writer.
     pub fn writer(&self) -> &Writer {
         &self.writer
+    }
+
+    /// The other tables' chains, as last read (`Status`), and the handle that reads them again.
+    pub fn others(&self) -> &OtherTables {
+        &self.others
     }
 
     /// The configuration.

@@ -198,8 +198,8 @@ fn a_dismissed_authentication_is_aborted() {
         lab.call_under_agent(&lan0, "OpenPort", "uint16:8080 uint32:6 string:x");
     // The user waits for the password prompt, then presses Ctrl-C at it.
     assert!(
-        agent.prompts_within(std::time::Duration::from_secs(30)),
-        "no password prompt within 30 s; polkitd: {}\nfw6d: {}",
+        agent.prompts_within(std::time::Duration::from_secs(60)),
+        "no password prompt within 60 s; polkitd: {}\nfw6d: {}",
         lab.bus.polkit().log(),
         lab.log()
     );

@@ -36,3 +36,7 @@ pub const BUS_POLICY_FILE: &str = concat!(
 /// How long any start-up wait may take before the helper panics: generous for a loaded
 /// 2-core CI machine, short enough that a hang is reported instead of stalling the suite.
 pub(crate) const START_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+/// How long polkitd may take to notice a rule file and reload its rules: it reloads on an
+/// inotify event, and on a 2-core machine busy with builds and other labs that was seen to take
+/// over 20 s (the wait ends as soon as the reload is logged).
+pub(crate) const RELOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);

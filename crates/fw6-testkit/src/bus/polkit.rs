@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use super::daemon::PrivateBus;
 use super::process::Owned;
-use super::{POLICY_FILE, START_TIMEOUT};
+use super::{POLICY_FILE, RELOAD_TIMEOUT, START_TIMEOUT};
 
 const POLKITD: &str = "/usr/lib/polkit-1/polkitd";
 const SYSTEM_ACTIONS: &str = "/usr/share/polkit-1/actions";
@@ -304,7 +304,7 @@ impl Shared {
             "{LOADED}{} rules",
             count_rules(&self.rules) + count_rules(Path::new(SYSTEM_RULES))
         );
-        let deadline = Instant::now() + START_TIMEOUT;
+        let deadline = Instant::now() + RELOAD_TIMEOUT;
         loop {
             if lock(&self.log)[mark..].iter().any(|l| l.ends_with(&want)) {
                 return;
@@ -312,7 +312,7 @@ impl Shared {
             assert!(
                 Instant::now() < deadline,
                 "fw6-testkit: polkitd did not reload its rules (expected \"{want}\") within \
-                 {START_TIMEOUT:?}; its log:\n{}",
+                 {RELOAD_TIMEOUT:?}; its log:\n{}",
                 lock(&self.log).join("\n")
             );
             sleep(Duration::from_millis(10));

@@ -121,47 +121,29 @@ fn another_table_accepting_everything_does_not_open_a_port_fw6_closes() {
 }
 
 /// What Docker's dockerd writes through iptables-nft (its nat and filter chains, ip6tables on),
-/// abridged to the chains that exist on a host with no container running.
-const DOCKER: &[(&str, &[&str])] = &[
-    ("iptables-nft", &["-t", "nat", "-N", "DOCKER"]),
-    (
-        "iptables-nft",
-        &[
-            "-t",
-            "nat",
-            "-A",
-            "PREROUTING",
-            "-m",
-            "addrtype",
-            "--dst-type",
-            "LOCAL",
-            "-j",
-            "DOCKER",
-        ],
-    ),
-    ("iptables-nft", &["-N", "DOCKER-USER"]),
-    ("iptables-nft", &["-P", "FORWARD", "DROP"]),
-    ("iptables-nft", &["-A", "FORWARD", "-j", "DOCKER-USER"]),
-    ("ip6tables-nft", &["-t", "nat", "-N", "DOCKER"]),
-    (
-        "ip6tables-nft",
-        &[
-            "-t",
-            "nat",
-            "-A",
-            "PREROUTING",
-            "-m",
-            "addrtype",
-            "--dst-type",
-            "LOCAL",
-            "-j",
-            "DOCKER",
-        ],
-    ),
-    ("ip6tables-nft", &["-N", "DOCKER-USER"]),
-    ("ip6tables-nft", &["-P", "FORWARD", "DROP"]),
-    ("ip6tables-nft", &["-A", "FORWARD", "-j", "DOCKER-USER"]),
+/// abridged to the chains that exist on a host with no container running: the same commands
+/// through each of [`DOCKER_TOOLS`].
+const DOCKER: &[&[&str]] = &[
+    &["-t", "nat", "-N", "DOCKER"],
+    &[
+        "-t",
+        "nat",
+        "-A",
+        "PREROUTING",
+        "-m",
+        "addrtype",
+        "--dst-type",
+        "LOCAL",
+        "-j",
+        "DOCKER",
+    ],
+    &["-N", "DOCKER-USER"],
+    &["-P", "FORWARD", "DROP"],
+    &["-A", "FORWARD", "-j", "DOCKER-USER"],
 ];
+
+/// Docker writes its ruleset for IPv4 and, with ip6tables on, for IPv6.
+const DOCKER_TOOLS: [&str; 2] = ["iptables-nft", "ip6tables-nft"];
 
 #[test]
 fn a_docker_style_iptables_nft_ruleset_is_listed_and_leaves_fw6s_verdicts_alone() {
@@ -169,8 +151,10 @@ fn a_docker_style_iptables_nft_ruleset_is_listed_and_leaves_fw6s_verdicts_alone(
     let _web = lab.topology.host().tcp_listen(8080);
     let _closed = lab.topology.host().tcp_listen(8081);
     open_global(&lab, "8080");
-    for (tool, args) in DOCKER {
-        lab.topology.host().exec(tool, args);
+    for tool in DOCKER_TOOLS {
+        for args in DOCKER {
+            lab.topology.host().exec(tool, args);
+        }
     }
     lab.wait_until("Status lists ip6 nat PREROUTING", NOTICED, || {
         row(&lab, "ip6", "nat", "PREROUTING").is_some_and(|r| r[7] == 1)

@@ -6,6 +6,7 @@ a reset (connection refused) or a connection means the firewall accepted the pac
 means it dropped it.
 
   systemd-probe.py once ADDR PORT       prints "accepted" or "dropped" (waits at most 1 s)
+  systemd-probe.py accepts ADDR PORT    the same, but tries up to 5 times before "dropped"
   systemd-probe.py watch ADDR PORT FILE prints "running", probes until FILE exists,
                                         then prints "attempts=N accepted=M first=S last=S" (seconds from
                                         the start of the first and last accepted probe)
@@ -21,6 +22,8 @@ import time
 # A dropped SYN is retransmitted after 1 s, so a shorter wait sees only the first SYN's fate.
 ONCE_WAIT = 1.0
 WATCH_WAIT = 0.01
+# Tries of an `accepts`: the first SYN may wait for neighbour discovery on a loaded machine.
+ACCEPTS_TRIES = 5
 # A watch never runs longer than this, whatever happens to its stop file.
 WATCH_LIMIT = 120.0
 
@@ -48,6 +51,10 @@ def main() -> int:
     mode, addr, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
     if mode == "once":
         print("accepted" if attempt(addr, port, ONCE_WAIT) else "dropped")
+        return 0
+    if mode == "accepts":
+        ok = any(attempt(addr, port, ONCE_WAIT) for _ in range(ACCEPTS_TRIES))
+        print("accepted" if ok else "dropped")
         return 0
     if mode == "watch":
         stop = sys.argv[4]

@@ -21,7 +21,7 @@
 # package, the run's parameters, and back the log and the exit status. KVM when /dev/kvm
 # exists and a probe boot prints the kernel banner; otherwise TCG. qemu is killed after
 # FW6_VM_TIMEOUT seconds (default 1800) and on any exit or interruption of this script. Needs
-# root, qemu-system-x86, mmdebstrap, e2fsprogs (mkfs.ext4 -d) and qemu-utils.
+# root, qemu-system-x86, qemu-utils, mmdebstrap and e2fsprogs (mkfs.ext4 -d).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -54,6 +54,7 @@ done
 run_dir=
 qemu_pid=
 tests=
+image_dir=
 started=$SECONDS
 say() { printf '%s\n' "$*"; }
 fail() {
@@ -81,6 +82,7 @@ cleanup() {
         rm -rf "$run_dir"
     fi
     [[ -z $tests ]] || rm -f "$tests" "$tests.json"
+    [[ -z $image_dir ]] || rm -rf "$image_dir"
     exit "$rc"
 }
 trap cleanup EXIT
@@ -88,9 +90,9 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 ((EUID == 0)) || fail "needs root (an image built from a root file system, 9p shares as root)"
-for tool in qemu-system-x86_64 qemu-img mmdebstrap mkfs.ext4 dpkg-deb apt-get apt-cache depmod; do
+for tool in qemu-system-x86_64 qemu-img mmdebstrap mkfs.ext4 dpkg-deb apt-get apt-cache chroot; do
     command -v "$tool" >/dev/null ||
-        fail "$tool is missing: apt-get install qemu-system-x86 qemu-utils mmdebstrap e2fsprogs kmod"
+        fail "$tool is missing: apt-get install qemu-system-x86 qemu-utils mmdebstrap e2fsprogs"
 done
 mkdir -p "$vm/kernels"
 
@@ -186,7 +188,7 @@ EOF
 # The image for kernel directory KDIR (once): rootfs + modules, depmod, initramfs, ext4.
 # Prints "image vmlinuz initrd".
 build_image() {
-    local kdir=$1 release tarball key dir img
+    local kdir=$1 release tarball key img dir
     release=$(ls "$kdir/lib/modules")
     tarball=$(rootfs_tarball "$target/systemd-test" "$suite" "$packages") || fail "mmdebstrap failed"
     key=$(printf '%s %s' "$(basename "$tarball")" "$image_version" | sha256sum | cut -c1-8)
@@ -195,10 +197,13 @@ build_image() {
         say "  building the image for $release (once; cached in $img)" >&2
         rm -f "$img" "$img.initrd"
         dir=$(mktemp -d -p "$vm")
+        image_dir=$dir
         tar -C "$dir" -xf "$tarball"
         mkdir -p "$dir/usr/lib/modules"
         cp -a "$kdir/lib/modules/$release" "$dir/usr/lib/modules/"
-        depmod -b "$dir" "$release"
+        # mkinitramfs reads the kernel's config (which compressions it can unpack).
+        cp "$kdir/boot/config-$release" "$dir/boot/"
+        chroot "$dir" depmod "$release"
         echo fw6vm >"$dir/etc/hostname"
         # Nothing else runs during the tests: no timers, and no getty on the console.
         for u in apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer \
@@ -211,8 +216,10 @@ build_image() {
         chroot "$dir" mkinitramfs -o /boot/initrd.img "$release" 2>"$vm/mkinitramfs.err" ||
             fail "mkinitramfs in the image: $(tail -n5 "$vm/mkinitramfs.err")"
         mv "$dir/boot/initrd.img" "$img.initrd.part"
-        mkfs.ext4 -q -F -L fw6vm -d "$dir" "$img.part" 4G || fail "mkfs.ext4 -d failed"
+        mkfs.ext4 -q -F -L fw6vm -d "$dir" "$img.part" 4G >"$vm/mkfs.log" 2>&1 ||
+            fail "mkfs.ext4 -d: $(tail -n5 "$vm/mkfs.log")"
         rm -rf "$dir"
+        image_dir=
         mv "$img.initrd.part" "$img.initrd"
         mv "$img.part" "$img"
     fi

@@ -20,7 +20,8 @@
 # (test binaries find their data and fw6d by compiled-in paths), a second 9p share carries the
 # package, the run's parameters, and back the log and the exit status. KVM when /dev/kvm
 # exists and a probe boot prints the kernel banner; otherwise TCG. qemu is killed after
-# FW6_VM_TIMEOUT seconds (default 1800) and on any exit or interruption of this script. Needs
+# FW6_VM_TIMEOUT seconds (default 1800) and on any exit or interruption of this script; the
+# tests run one at a time unless FW6_VM_TEST_THREADS says otherwise. Needs
 # root, qemu-system-x86, qemu-utils, mmdebstrap and e2fsprogs (mkfs.ext4 -d).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,8 +35,9 @@ vm=$target/vm
 suite=bookworm
 # What the guest needs: systemd as PID 1, the bus, polkitd and nft for the tests and the
 # package; kmod (the kernel's /sbin/modprobe, for module autoload) and udev; initramfs-tools
-# for mkinitramfs; e2fsprogs (chattr), python3 (scripts/systemd-probe.py), conntrack.
-packages=systemd,systemd-sysv,dbus,polkitd,nftables,iproute2,procps,kmod,udev,initramfs-tools,e2fsprogs,python3,conntrack
+# for mkinitramfs; e2fsprogs (chattr), python3 (scripts/systemd-probe.py), conntrack; netbase
+# (/etc/protocols: the golden tests' `nft -f` resolves protocol names).
+packages=systemd,systemd-sysv,dbus,polkitd,nftables,iproute2,procps,kmod,udev,initramfs-tools,e2fsprogs,python3,conntrack,netbase
 timeout_s=${FW6_VM_TIMEOUT:-1800}
 image_version=v1
 
@@ -142,7 +144,7 @@ kernel_package() {
     printf '%s\n' "$found"
 }
 
-# Fetches and unpacks PACKAGE under $vm/kernels/PACKAGE/ (once); prints that directory.
+# Fetches and unpacks PACKAGE under $vm/kernels/PACKAGE/ (once) and sets kdir to it.
 fetch_kernel() {
     local dir=$vm/kernels/$1 tmp
     if [[ ! -d $dir ]]; then
@@ -153,7 +155,7 @@ fetch_kernel() {
         mv "$tmp/x" "$dir"
         rm -rf "$tmp"
     fi
-    printf '%s\n' "$dir"
+    kdir=$dir
 }
 
 # The runner inside the image: mounts the 9p share, runs the guest script with its output in
@@ -186,16 +188,17 @@ EOF
 }
 
 # The image for kernel directory KDIR (once): rootfs + modules, depmod, initramfs, ext4.
-# Prints "image vmlinuz initrd".
+# Sets img, vmlinuz and initrd.
 build_image() {
-    local kdir=$1 release tarball key img dir
+    local release tarball key dir
     release=$(ls "$kdir/lib/modules")
     tarball=$(rootfs_tarball "$target/systemd-test" "$suite" "$packages") || fail "mmdebstrap failed"
     key=$(printf '%s %s' "$(basename "$tarball")" "$image_version" | sha256sum | cut -c1-8)
     img=$vm/$release-$key.img
     if [[ ! -s $img || ! -s $img.initrd ]]; then
-        say "  building the image for $release (once; cached in $img)" >&2
-        rm -f "$img" "$img.initrd"
+        say "  building the image for $release (once; cached in $img)"
+        # An image of an older package list or of this script's older version goes.
+        rm -f "$vm/$release"-*.img "$vm/$release"-*.img.initrd
         dir=$(mktemp -d -p "$vm")
         image_dir=$dir
         tar -C "$dir" -xf "$tarball"
@@ -223,7 +226,8 @@ build_image() {
         mv "$img.initrd.part" "$img.initrd"
         mv "$img.part" "$img"
     fi
-    printf '%s %s %s\n' "$img" "$kdir/boot/vmlinuz-$release" "$img.initrd"
+    vmlinuz=$kdir/boot/vmlinuz-$release
+    initrd=$img.initrd
 }
 
 # How qemu runs here: KVM if /dev/kvm exists and the kernel prints its banner under it within
@@ -256,8 +260,8 @@ choose_accel() {
 # One boot: the package checks and the test binaries in TESTS on kernel PACKAGE.
 boot_and_test() {
     local package=$1 tests=$2 kdir img vmlinuz initrd boot_started status offset=0 size
-    kdir=$(fetch_kernel "$package")
-    read -r img vmlinuz initrd < <(build_image "$kdir")
+    fetch_kernel "$package"
+    build_image
     [[ -n ${accel_name:-} ]] || choose_accel "$vmlinuz"
     run_dir=$(mktemp -d -p "$vm" run.XXXXXX)
     mkdir "$run_dir/out"
@@ -265,7 +269,8 @@ boot_and_test() {
     cp scripts/vm/guest.sh "$run_dir/out/guest.sh"
     cp "$deb" "$run_dir/out/fw6.deb"
     cp "$tests" "$run_dir/out/tests"
-    printf 'REPO=%q\nTARGET=%q\n' "$repo" "$target" >"$run_dir/out/env"
+    printf 'REPO=%q\nTARGET=%q\nTEST_THREADS=%q\n' "$repo" "$target" "${FW6_VM_TEST_THREADS:-1}" \
+        >"$run_dir/out/env"
     say "== $package ($accel_name): booting"
     boot_started=$SECONDS
     local shares=(-virtfs "local,path=$repo,mount_tag=fw6src,security_model=none,readonly=on")

@@ -160,7 +160,8 @@ bins_failed=0
 while read -r name dir exe; do
     printf '\n== test %s (%s)\n' "$name" "$exe"
     t=$SECONDS
-    if (cd "$dir" && "$exe" --test-threads=2) </dev/null; then
+    # One test at a time: under TCG two daemons starting at once miss the tests' start-up bound.
+    if (cd "$dir" && "$exe" --test-threads="${TEST_THREADS:-1}") </dev/null; then
         bins_passed=$((bins_passed + 1))
         printf 'guest: %s passed in %s s\n' "$name" "$((SECONDS - t))"
     else

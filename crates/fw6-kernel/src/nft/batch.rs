@@ -240,7 +240,11 @@ mod tests {
         let acked: Vec<bool> = flags.iter().map(|f| f & NLM_F_ACK != 0).collect();
         assert_eq!(acked, [false, false, true, true]);
         assert!(flags.iter().all(|f| f & NLM_F_REQUEST != 0));
-        assert_eq!(flags[2] & NLM_F_CREATE, NLM_F_CREATE, "the patch keeps the other flags");
+        assert_eq!(
+            flags[2] & NLM_F_CREATE,
+            NLM_F_CREATE,
+            "the patch keeps the other flags"
+        );
     }
 
     #[test]

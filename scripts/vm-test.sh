@@ -221,7 +221,7 @@ build_image() {
         mv "$dir/boot/initrd.img" "$img.initrd.part"
         mkfs.ext4 -q -F -L fw6vm -d "$dir" "$img.part" 4G >"$vm/mkfs.log" 2>&1 ||
             fail "mkfs.ext4 -d: $(tail -n5 "$vm/mkfs.log")"
-        rm -rf "$dir"
+        rm -rf "$dir" "$vm/mkfs.log" "$vm/mkinitramfs.err"
         image_dir=
         mv "$img.initrd.part" "$img.initrd"
         mv "$img.part" "$img"

@@ -130,9 +130,12 @@ EOF
     [[ $(wc -l <"$1") -eq $(suite_tests | wc -l) ]] || fail "cargo test --no-run built $(cat "$1")"
 }
 
-# The package name for --kernel WHAT.
+# The package name for --kernel WHAT (after one `apt-get update` if apt has no lists yet).
 kernel_package() {
     local found
+    if ! apt-cache search --names-only '^linux-image-6\.1\.0-' | grep -q .; then
+        apt-get update -qq >&2 || fail "apt-get update failed"
+    fi
     case $1 in
     stock) found=$(apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-amd64-unsigned$') ;;
     newest) found=$(apt-cache search --names-only '^linux-image-[0-9][^ ]*-amd64-unsigned$' |

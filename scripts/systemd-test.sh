@@ -15,13 +15,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
+# shellcheck source=scripts/lib/rootfs.sh
+source scripts/lib/rootfs.sh
+# shellcheck source=scripts/lib/deb.sh
+source scripts/lib/deb.sh
 target=$(realpath -m "${CARGO_TARGET_DIR:-target}")
 work=$target/systemd-test
 suite=bookworm
 # firewalld: the coexistence check runs a stock firewalld next to fw6d (disabled at boot); it
 # needs /etc/protocols (netbase, not in minbase) or it refuses its stock services ("esp").
 packages=systemd,systemd-sysv,dbus,polkitd,nftables,iproute2,procps,firewalld,netbase
-cargo_deb_version=3.8.0
 
 run=fw6st$$
 rootfs=$work/$run
@@ -105,12 +108,7 @@ done
 
 check package-build
 mkdir -p "$work"
-cargo_deb=$target/tools/bin/cargo-deb
-if [[ ! -x $cargo_deb ]]; then
-    cargo install --quiet --root "$target/tools" cargo-deb --version "$cargo_deb_version" --locked
-fi
-deb=$(CARGO_DEB=$cargo_deb FW6_DEB_PROFILE=dev bash scripts/deb.sh --strip --fast 2>/dev/null | tail -n1)
-[[ -f $deb ]] || fail "scripts/deb.sh did not produce a package"
+deb=$(dev_deb "$target") || fail "scripts/deb.sh did not produce a package"
 version=$(dpkg-deb -f "$deb" Version)
 # The upgrade: the same build under a higher version, as apt would see a new release.
 upgrade=$work/fw6_${version}+up_amd64.deb
@@ -136,15 +134,7 @@ pass "$(basename "$deb") ($(du -h "$deb" | cut -f1)) and the upgrade $(basename 
 # --- the root file system --------------------------------------------------------------------
 
 check rootfs
-key=$(printf '%s %s minbase v1' "$suite" "$packages" | sha256sum | cut -c1-12)
-tarball=$work/rootfs-$suite-$key.tar
-if [[ ! -s $tarball ]]; then
-    say "  building the root file system (mmdebstrap $suite, once; cached in $tarball)"
-    rm -f "$tarball.part"
-    mmdebstrap --quiet --variant=minbase --include="$packages" --format=tar \
-        "$suite" "$tarball.part"
-    mv "$tarball.part" "$tarball"
-fi
+tarball=$(rootfs_tarball "$work" "$suite" "$packages") || fail "mmdebstrap failed"
 mkdir -p "$rootfs"
 tar -C "$rootfs" -xf "$tarball"
 cp "$deb" "$rootfs/root/fw6.deb"

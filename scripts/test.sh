@@ -42,6 +42,12 @@ bash scripts/lab.sh down
 step "booted-system test (scripts/systemd-test.sh)"
 bash scripts/systemd-test.sh
 
+# Debian 12's stock kernel (6.1, nf_tables as modules, no `persist` table flag) in a qemu VM
+# with systemd as PID 1: the package started with no nf_tables module loaded, then the
+# privileged kernel and daemon tests that a kernel difference can break (docs/testing.md).
+step "Linux 6.1 VM test (scripts/vm-test.sh)"
+bash scripts/vm-test.sh --suite ci --kernel stock
+
 # Every benchmark (crates/fw6-bench, BENCHMARKS.md) with tiny sizes and short runs, so they
 # cannot rot: fails if a benchmark errors; its figures and targets are not judged here. Debug
 # binaries (the tests built most of them already); namespaces and bus are its own.

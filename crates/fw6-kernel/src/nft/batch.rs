@@ -1,11 +1,14 @@
 //! A transaction: BEGIN, the messages, END, serialized into one buffer so it reaches the kernel
-//! in one datagram and commits or aborts as a whole. Only END asks for an ack: the kernel reports
-//! an error for every refused message whether asked or not, and an ack per message would queue
-//! one reply per message, which a batch of tens of thousands of messages overflows the receive
-//! buffer with (the replies are dropped, and with them the ones the writer waits for). BEGIN
-//! asks for the generation the commit produces (`NLM_F_ECHO`), which kernels without acks for
-//! END send too. Every message carries its own sequence number; the label kept for it turns a
-//! refusal back into the operation (and, for element lists, the element) that caused it.
+//! in one datagram and commits or aborts as a whole. Only END and the last message before it ask
+//! for an ack: the kernel reports an error for every refused message whether asked or not, and
+//! an ack per message would queue one reply per message, which a batch of tens of thousands of
+//! messages overflows the receive buffer with (the replies are dropped, and with them the ones
+//! the writer waits for). Kernels before 6.10 ignore `NLM_F_ACK` on END (and `NLM_F_ECHO` on
+//! BEGIN: they take the echo flag for the generation from the first message after it), so on
+//! them the ack of the last message, sent after the commit, is the only reply an accepted batch
+//! gets. BEGIN asks for the generation the commit produces (`NLM_F_ECHO`), which newer kernels
+//! send. Every message carries its own sequence number; the label kept for it turns a refusal
+//! back into the operation (and, for element lists, the element) that caused it.
 
 use fw6_model::plan::{ChainName, Element, Rule, SetName, TABLE};
 use netlink_packet_core::{
@@ -91,6 +94,8 @@ pub(crate) struct Batch<'a> {
     buf: Vec<u8>,
     labels: Vec<(u32, Label<'a>)>,
     next_seq: u32,
+    /// Where the last message appended starts in `buf`.
+    last: usize,
 }
 
 impl<'a> Batch<'a> {
@@ -101,6 +106,7 @@ impl<'a> Batch<'a> {
             buf: Vec::new(),
             labels: Vec::new(),
             next_seq: first_seq,
+            last: 0,
         };
         batch.push_control(ControlMessage::BatchBegin, NLM_F_ECHO, Label::Begin);
         batch
@@ -132,6 +138,7 @@ impl<'a> Batch<'a> {
         message.header.sequence_number = seq;
         message.finalize();
         let start = self.buf.len();
+        self.last = start;
         self.buf.resize(start + message.buffer_len(), 0);
         message.serialize(&mut self.buf[start..]);
         self.labels.push((seq, label));
@@ -154,6 +161,7 @@ impl<'a> Batch<'a> {
             chunk.extend(elements.by_ref().take(per_message));
             let seq = self.next_seq;
             self.next_seq = self.next_seq.wrapping_add(1);
+            self.last = self.buf.len();
             let offsets = elements::encode(&mut self.buf, seq, add, set, set_id, &chunk);
             let label = Label::Elements {
                 add,
@@ -166,6 +174,13 @@ impl<'a> Batch<'a> {
 
     /// Appends END and returns the wire bytes with the labels by sequence number.
     pub(crate) fn finish(mut self) -> Sealed<'a> {
+        if self.labels.len() > 1 {
+            // The last message asks for an ack too (see the module's doc): `nlmsg_flags`
+            // follows the length and the type in its header.
+            let flags = &mut self.buf[self.last + 6..self.last + 8];
+            let patched = u16::from_ne_bytes([flags[0], flags[1]]) | NLM_F_ACK;
+            flags.copy_from_slice(&patched.to_ne_bytes());
+        }
         self.push_control(ControlMessage::BatchEnd, NLM_F_ACK, Label::End);
         Sealed {
             buf: self.buf,
@@ -195,6 +210,42 @@ mod tests {
     use fw6_model::{IfName, PortKey};
 
     use super::*;
+
+    /// `nlmsg_flags` of each message of `sealed`, in order.
+    fn flags(sealed: &Sealed<'_>) -> Vec<u16> {
+        let mut at = 0;
+        let mut all = Vec::new();
+        while at < sealed.buf.len() {
+            let len = u32::from_ne_bytes(sealed.buf[at..at + 4].try_into().unwrap()) as usize;
+            all.push(u16::from_ne_bytes([sealed.buf[at + 6], sealed.buf[at + 7]]));
+            at += len.next_multiple_of(4);
+        }
+        all
+    }
+
+    #[test]
+    fn the_last_message_and_end_ask_for_an_ack_and_no_other() {
+        let elements: Vec<Element> = (1..=1500u32)
+            .map(|p| {
+                Element::ConnectionPair(
+                    IfName::try_from("lan0").unwrap(),
+                    PortKey::from_raw(p, 6).unwrap(),
+                )
+            })
+            .collect();
+        let mut batch = Batch::new(1);
+        batch.push_elements(true, SetName::Open, None, &elements);
+        let flags = flags(&batch.finish());
+        // BEGIN, 2 element messages, END: kernels before 6.10 ack only the last element list.
+        let acked: Vec<bool> = flags.iter().map(|f| f & NLM_F_ACK != 0).collect();
+        assert_eq!(acked, [false, false, true, true]);
+        assert!(flags.iter().all(|f| f & NLM_F_REQUEST != 0));
+        assert_eq!(
+            flags[2] & NLM_F_CREATE,
+            NLM_F_CREATE,
+            "the patch keeps the other flags"
+        );
+    }
 
     #[test]
     fn element_offsets_point_at_each_element_attribute() {

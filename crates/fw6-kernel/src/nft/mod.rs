@@ -232,9 +232,10 @@ impl Nft {
 
     /// Sends a batch, waits for its outcome, and maps a refusal to its operation.
     ///
-    /// The kernel reports the outcome in replies queued while `send` runs: the generation the
-    /// commit produced (echo on BEGIN) and the ack of END for an accepted batch, one error per
-    /// refused message otherwise. The wait has the socket's deadline; a lost reply
+    /// The kernel reports the outcome in replies queued while `send` runs: for an accepted
+    /// batch the ack of the last message before END and, from Linux 6.10, the generation the
+    /// commit produced (echo on BEGIN) and the ack of END; one error per refused message
+    /// otherwise (see `batch.rs`). The wait has the socket's deadline; a lost reply
     /// ([`Error::Timeout`], [`Error::Overrun`]) leaves the outcome unknown, which the caller
     /// resolves by rebuilding.
     fn commit(&mut self, batch: Batch<'_>) -> Result<Applied, Error> {
@@ -252,11 +253,13 @@ impl Nft {
                 .filter(|i| *i < messages)
         };
         let end = messages - 1;
+        // An accepted batch is acked at the last message (every kernel) and at END (6.10+).
+        let last_acked = |i: usize| i + 1 >= end;
         let replies = self.socket.recv_until(&what, |reply| {
             index(reply.seq).is_some()
                 && (reply.message_type == NEWGEN
                     || reply.ack().is_some_and(|ack| ack.errno != 0)
-                    || (reply.ack().is_some() && index(reply.seq) == Some(end)))
+                    || (reply.ack().is_some() && index(reply.seq).is_some_and(last_acked)))
         })?;
         let mut refusal: Option<(u32, socket::Ack)> = None;
         let mut generation = None;

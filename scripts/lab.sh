@@ -466,8 +466,8 @@ demo() {
         fi
     done
 
-    printf '%s$ nft list set ip6 fw6 open   # one set element per open pair, not one rule%s\n' "$dim" "$off"
-    in_host nft list set ip6 fw6 open | sed 's/^/  /' || fail "nft list set ip6 fw6 open failed"
+    printf '%s$ nft list set inet fw6 open   # one set element per open pair, not one rule%s\n' "$dim" "$off"
+    in_host nft list set inet fw6 open | sed 's/^/  /' || fail "nft list set inet fw6 open failed"
 
     if show fw6 status && in_host fw6 --json status | grep -q '"table":"in-sync"'; then
         pass "the kernel table is in sync with the store"

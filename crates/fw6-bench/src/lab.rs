@@ -131,7 +131,7 @@ impl Lab {
             return Err("fw6d said READY=1 but does not own its bus name".into());
         }
         if !self.table_present() {
-            return Err("fw6d said READY=1 but table ip6 fw6 is absent".into());
+            return Err("fw6d said READY=1 but table inet fw6 is absent".into());
         }
         Ok(ready)
     }
@@ -173,14 +173,14 @@ impl Lab {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// Whether `table ip6 fw6` exists in the host namespace.
+    /// Whether `table inet fw6` exists in the host namespace.
     pub fn table_present(&self) -> bool {
         self.topology
             .host()
             .command("nft")
-            .args(["list", "tables", "ip6"])
+            .args(["list", "tables", "inet"])
             .output()
-            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("table ip6 fw6"))
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("table inet fw6"))
     }
 
     /// A blocking client on the lab's bus, as root.

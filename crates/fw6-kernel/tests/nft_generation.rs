@@ -47,7 +47,14 @@ fn verify_detects_outside_changes_and_a_missing_table() {
         .expect("apply_full");
     assert_eq!(kernel.verify().expect("verify"), Verify::InSync);
 
-    nft(&["add", "element", "ip6", "fw6", "global_open", "{ tcp . 9 }"]);
+    nft(&[
+        "add",
+        "element",
+        "inet",
+        "fw6",
+        "global_open",
+        "{ tcp . 9 }",
+    ]);
     match kernel.verify().expect("verify") {
         Verify::Changed { expected, found } => {
             assert_eq!(expected, applied.generation);
@@ -66,7 +73,7 @@ fn verify_detects_outside_changes_and_a_missing_table() {
         Verify::Changed { .. }
     ));
 
-    nft(&["delete", "table", "ip6", "fw6"]);
+    nft(&["delete", "table", "inet", "fw6"]);
     assert_eq!(kernel.verify().expect("verify"), Verify::Missing);
     kernel
         .delete_table()
@@ -100,7 +107,14 @@ fn monitor_counts_changes_to_our_table_only() {
         .expect("apply_full");
     assert!(monitor.drain().expect("drain") > 0);
     assert_eq!(monitor.drain().expect("drain"), 0, "drained");
-    nft(&["add", "element", "ip6", "fw6", "unfirewalled", "{ \"x0\" }"]);
+    nft(&[
+        "add",
+        "element",
+        "inet",
+        "fw6",
+        "unfirewalled",
+        "{ \"x0\" }",
+    ]);
     assert!(monitor.drain().expect("drain") > 0);
     // Other tables, other families, even one named fw6: not ours.
     nft(&["add", "table", "inet", "other"]);
@@ -129,7 +143,7 @@ fn a_monitor_can_ignore_our_own_commits() {
         .apply_full(&plan::full(&sample(), &Options::default()))
         .expect("apply_full");
     assert_eq!(monitor.drain().expect("drain"), 0, "our own commit");
-    nft(&["flush", "set", "ip6", "fw6", "open"]);
+    nft(&["flush", "set", "inet", "fw6", "open"]);
     assert!(monitor.drain().expect("drain") > 0, "someone else's");
 }
 
@@ -185,7 +199,7 @@ fn large_commits_are_made_with_the_monitor_not_listening() {
         "a small commit notifies"
     );
     // ... and so is everyone else's.
-    nft(&["flush", "set", "ip6", "fw6", "open"]);
+    nft(&["flush", "set", "inet", "fw6", "open"]);
     assert!(monitor.drain().expect("drain") > 0, "someone else's change");
 }
 

@@ -260,7 +260,8 @@ async fn serve(
                 match drained {
                     Ok(0) => {}
                     Ok(n) => shared.writer().repair(format!(
-                        "{n} change(s) to table ip6 fw6 by another program"
+                        "{n} change(s) to table {} by another program",
+                        fw6_model::plan::TABLE_FAMILY.table()
                     )),
                     Err(e) => shared.writer().repair(format!("the nftables monitor failed: {e}")),
                 }

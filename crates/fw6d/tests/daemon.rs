@@ -175,7 +175,7 @@ fn apply_is_all_or_nothing_and_one_kernel_transaction() {
     let good: Vec<&str> = good.iter().map(String::as_str).collect();
     let applied = data(&lab.manager("Apply", &good).unwrap());
     assert_eq!(applied, serde_json::json!([1000]));
-    let listed = lab.nft(&["list", "set", "ip6", "fw6", "open"]);
+    let listed = lab.nft(&["list", "set", "inet", "fw6", "open"]);
     assert_eq!(listed.matches("\"wan0\" . udp . ").count(), 1000);
     let _echo = lab.topology.host().udp_echo(10_500);
     assert!(lab.topology.wan().udp_exchange(10_500, DROP));

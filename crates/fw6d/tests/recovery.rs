@@ -21,18 +21,18 @@ fn drift_is_repaired() {
     lab.manager("Apply", &batch).unwrap();
     let good = lab.table();
     let second = Duration::from_secs(1);
-    lab.nft(&["delete", "table", "ip6", "fw6"]);
+    lab.nft(&["delete", "table", "inet", "fw6"]);
     lab.wait_until("the deleted table to come back", second, || {
         lab.table() == good
     });
-    lab.nft(&["flush", "table", "ip6", "fw6"]);
+    lab.nft(&["flush", "table", "inet", "fw6"]);
     lab.wait_until("the flushed table to be refilled", second, || {
         lab.table() == good
     });
     lab.nft(&[
         "add",
         "element",
-        "ip6",
+        "inet",
         "fw6",
         "global_open",
         "{ tcp . 9999 }",

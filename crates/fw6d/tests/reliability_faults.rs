@@ -362,7 +362,7 @@ fn a_refused_kernel_batch_fails_the_call_and_leaves_the_store_alone() {
         lab.nft(&[
             "delete",
             "element",
-            "ip6",
+            "inet",
             "fw6",
             "open",
             "{ \"lan0\" . tcp . 7000 }",

@@ -27,6 +27,9 @@ pub use table::Protection;
 use batch::{Batch, Sealed};
 use socket::Socket;
 
+/// `ENOENT`: a table, chain or set that does not exist.
+const ENOENT: i32 = 2;
+
 /// `(NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWGEN`: the generation a commit produced.
 const NEWGEN: u16 = (10 << 8) | 15;
 
@@ -128,9 +131,18 @@ impl Nft {
                     || n == rustix::io::Errno::INVAL.raw_os_error()
             })
         };
+        // An earlier release's `ip6 fw6` goes in the same transaction (docs/ruleset.md,
+        // "Upgrade"). Looked up first because its delete fails the batch if it is absent; if it
+        // vanishes in between (ENOENT), the rebuild is tried once more without it.
+        let mut legacy = self.legacy_table_exists()?;
         let mut last = None;
         for &(existing, wanted) in attempts {
-            match self.rebuild(plan, existing, wanted) {
+            let mut outcome = self.rebuild(plan, existing, wanted, legacy);
+            if legacy && outcome.as_ref().err().and_then(Error::errno) == Some(ENOENT) {
+                legacy = false;
+                outcome = self.rebuild(plan, existing, wanted, legacy);
+            }
+            match outcome {
                 Err(e) if unsupported(&e) => last = Some(e),
                 Ok(applied) => {
                     // Without support, stop asking for it at every rebuild.
@@ -148,9 +160,10 @@ impl Nft {
         plan: &TablePlan,
         existing: Protection,
         wanted: Protection,
+        legacy: bool,
     ) -> Result<Applied, Error> {
         let mut batch = Batch::new(self.next_seq);
-        table::rebuild(&mut batch, plan, existing, wanted);
+        table::rebuild(&mut batch, plan, existing, wanted, legacy);
         let applied = self.commit_quietly(batch)?;
         self.protection = wanted;
         Ok(applied)

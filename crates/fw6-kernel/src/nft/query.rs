@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use fw6_model::plan::{ChainName, SetName, TABLE};
+use fw6_model::plan::{ChainName, LEGACY_TABLE_FAMILY, SetName, TABLE, TABLE_FAMILY, TableFamily};
 use netlink_packet_core::{
     NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST, NetlinkMessage, ParseableParametrized as _,
 };
@@ -16,11 +16,9 @@ use netlink_packet_netfilter::{
     NetfilterHeader, NetfilterMessage, NetfilterMessageInner, NetfilterProtoFamily,
 };
 
+use super::batch::proto_family;
 use super::socket::{Reply, align};
-use super::{Error, Nft, table};
-
-/// `ENOENT`: the kernel's answer for a table that does not exist.
-const ENOENT: i32 = 2;
+use super::{ENOENT, Error, Nft, table};
 
 /// Whether the kernel still holds what fw6 last wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,15 +64,21 @@ impl Nft {
         }
     }
 
-    /// Whether table `ip6 fw6` exists.
+    /// Whether our table (`inet fw6`) exists.
     pub fn table_exists(&mut self) -> Result<bool, Error> {
+        self.family_table_exists(TABLE_FAMILY)
+    }
+
+    /// Whether the table of an earlier release (`ip6 fw6`) exists: fw6d replaces it with
+    /// ours in its first rebuild, so it exists only before that or if someone made it again.
+    pub fn legacy_table_exists(&mut self) -> Result<bool, Error> {
+        self.family_table_exists(LEGACY_TABLE_FAMILY)
+    }
+
+    fn family_table_exists(&mut self, family: TableFamily) -> Result<bool, Error> {
         let message = NfTablesMessage::GetTable(table::table_by_name());
-        match self.request(
-            message,
-            NetfilterProtoFamily::IPv6,
-            false,
-            "look up our table",
-        ) {
+        let what = format!("look up table {}", family.table());
+        match self.request(message, proto_family(family), false, &what) {
             Ok(_) => Ok(true),
             Err(e) if e.errno() == Some(ENOENT) => Ok(false),
             Err(e) => Err(e),
@@ -87,10 +91,11 @@ impl Nft {
         let generation = self.generation()?;
         if !self.table_exists()? {
             return Ok(format!(
-                "table ip6 {TABLE}: absent (generation {generation})\n"
+                "table {}: absent (generation {generation})\n",
+                TABLE_FAMILY.table()
             ));
         }
-        let mut out = format!("table ip6 {TABLE} (generation {generation})\n");
+        let mut out = format!("table {} (generation {generation})\n", TABLE_FAMILY.table());
         let sets = self.dump_objects(
             &NfTablesMessage::GetSet(SetMessage {
                 attributes: vec![SetAttribute::Table(TABLE.to_owned())],
@@ -198,7 +203,7 @@ impl Nft {
     /// (`NLM_F_DUMP_INTR`).
     fn dump_raw(&mut self, message: &NfTablesMessage, what: &str) -> Result<Vec<Reply>, Error> {
         for _ in 0..3 {
-            let replies = self.request(message.clone(), NetfilterProtoFamily::IPv6, true, what)?;
+            let replies = self.request(message.clone(), proto_family(TABLE_FAMILY), true, what)?;
             if replies.iter().any(|r| r.flags & NLM_F_DUMP_INTR != 0) {
                 continue;
             }

@@ -1,8 +1,9 @@
 //! Real packets from peer namespaces to a host namespace holding fw6's table (issue 3): every
 //! state of the normative ruleset (`docs/ruleset.md`, "Input chain", rule numbers below) is
 //! loaded with `Nft::apply_full` or reached with `Nft::apply_changes`, and probed with TCP,
-//! UDP, ICMPv6 and crafted packets. Each test has its own `Topology`:
-//! host `lan0` fd00:1::1 ↔ peer fd00:1::2, host `wan0` fd00:2::1 ↔ peer fd00:2::2.
+//! UDP, ICMPv6 and crafted packets, over IPv6 and (where the rule is not IPv6's own) IPv4.
+//! Each test has its own `Topology`: host `lan0` fd00:1::1 10.66.1.1 ↔ peer fd00:1::2
+//! 10.66.1.2, host `wan0` fd00:2::1 10.66.2.1 ↔ peer fd00:2::2 10.66.2.2.
 //!
 //! "Dropped" is asserted as a TCP *time-out*, never a refusal, with a listener present where
 //! it matters: without the rules the same probe connects (fw6-testkit's self-tests show every
@@ -16,7 +17,7 @@ use fw6_model::plan::{self, EchoRequest, Options};
 use fw6_model::{EntryName, IfName, Mutation, PortKey, State};
 use fw6_testkit::packet::{self, TCP};
 use fw6_testkit::{
-    NeighState, Outcome, SynReply, Topology, send_packet_too_big, send_router_advert,
+    Family, NeighState, Outcome, SynReply, Topology, send_packet_too_big, send_router_advert,
     send_syn_and_wait, tcp_connect, udp_exchange,
 };
 
@@ -107,21 +108,23 @@ impl Firewall {
     }
 }
 
-// Rules 8 and 14: a pair open on one connection is open there only; the rest is dropped.
+// Rules 8 and 14: a pair open on one connection is open there only; the rest is dropped. Every
+// probe below runs over IPv6 and over IPv4: one table, the same sets, both families.
 #[test]
 fn port_open_on_lan_passes_there_and_times_out_on_wan() {
     let fw = Firewall::new(&[open_port("lan0", "8080/tcp"), open_port("lan0", "5353/udp")]);
     let host = fw.topo.host();
     let (_web, _dns) = (host.tcp_listen(WEB), host.udp_echo(DNS));
-    let (lan, wan) = (fw.topo.lan(), fw.topo.wan());
-
-    assert_eq!(lan.tcp_connect(WEB, PASS), Outcome::Connected);
-    assert!(lan.udp_exchange(DNS, PASS));
-    assert_eq!(wan.tcp_connect(WEB, DROP), Outcome::TimedOut);
-    assert!(!wan.udp_exchange(DNS, DROP));
-    // Protocols are distinct: 5353/udp open does not open 5353/tcp.
     let _dns_tcp = host.tcp_listen(DNS);
-    assert_eq!(lan.tcp_connect(DNS, DROP), Outcome::TimedOut);
+    let (lan, wan) = (fw.topo.lan(), fw.topo.wan());
+    for f in Family::ALL {
+        assert_eq!(lan.tcp_connect_in(f, WEB, PASS), Outcome::Connected, "{f}");
+        assert!(lan.udp_exchange_in(f, DNS, PASS), "{f}");
+        assert_eq!(wan.tcp_connect_in(f, WEB, DROP), Outcome::TimedOut, "{f}");
+        assert!(!wan.udp_exchange_in(f, DNS, DROP), "{f}");
+        // Protocols are distinct: 5353/udp open does not open 5353/tcp.
+        assert_eq!(lan.tcp_connect_in(f, DNS, DROP), Outcome::TimedOut, "{f}");
+    }
 }
 
 // Rule 14: not open means dropped, not rejected — also where nothing listens (no RST).
@@ -131,19 +134,16 @@ fn closed_ports_are_dropped_silently() {
     let host = fw.topo.host();
     let (_web, _dns) = (host.tcp_listen(WEB), host.udp_echo(DNS));
     for conn in fw.topo.connections() {
-        assert_eq!(
-            conn.tcp_connect(WEB, DROP),
-            Outcome::TimedOut,
-            "{}",
-            conn.name()
-        );
-        assert_eq!(
-            conn.tcp_connect(OTHER, DROP),
-            Outcome::TimedOut,
-            "{}",
-            conn.name()
-        );
-        assert!(!conn.udp_exchange(DNS, DROP), "{}", conn.name());
+        for f in Family::ALL {
+            let at = format!("{} {f}", conn.name());
+            assert_eq!(conn.tcp_connect_in(f, WEB, DROP), Outcome::TimedOut, "{at}");
+            assert_eq!(
+                conn.tcp_connect_in(f, OTHER, DROP),
+                Outcome::TimedOut,
+                "{at}"
+            );
+            assert!(!conn.udp_exchange_in(f, DNS, DROP), "{at}");
+        }
     }
 }
 
@@ -155,19 +155,20 @@ fn global_open_passes_on_every_connection() {
     let (_web, _dns) = (host.tcp_listen(WEB), host.udp_echo(DNS));
     let _other = host.tcp_listen(OTHER);
     for conn in fw.topo.connections() {
-        assert_eq!(
-            conn.tcp_connect(WEB, PASS),
-            Outcome::Connected,
-            "{}",
-            conn.name()
-        );
-        assert!(conn.udp_exchange(DNS, PASS), "{}", conn.name());
-        assert_eq!(
-            conn.tcp_connect(OTHER, DROP),
-            Outcome::TimedOut,
-            "{}",
-            conn.name()
-        );
+        for f in Family::ALL {
+            let at = format!("{} {f}", conn.name());
+            assert_eq!(
+                conn.tcp_connect_in(f, WEB, PASS),
+                Outcome::Connected,
+                "{at}"
+            );
+            assert!(conn.udp_exchange_in(f, DNS, PASS), "{at}");
+            assert_eq!(
+                conn.tcp_connect_in(f, OTHER, DROP),
+                Outcome::TimedOut,
+                "{at}"
+            );
+        }
     }
 }
 
@@ -177,11 +178,27 @@ fn global_open_passes_on_every_connection() {
 fn ignored_global_closes_one_connection_and_own_open_reopens_it() {
     let mut fw = Firewall::new(&[open_global("8080/tcp"), ignore_global("wan0", "8080/tcp")]);
     let _web = fw.topo.host().tcp_listen(WEB);
-    assert_eq!(fw.topo.wan().tcp_connect(WEB, DROP), Outcome::TimedOut);
-    assert_eq!(fw.topo.lan().tcp_connect(WEB, PASS), Outcome::Connected);
+    for f in Family::ALL {
+        assert_eq!(
+            fw.topo.wan().tcp_connect_in(f, WEB, DROP),
+            Outcome::TimedOut,
+            "{f}"
+        );
+        assert_eq!(
+            fw.topo.lan().tcp_connect_in(f, WEB, PASS),
+            Outcome::Connected,
+            "{f}"
+        );
+    }
 
     fw.change(&open_port("wan0", "8080/tcp"));
-    assert_eq!(fw.topo.wan().tcp_connect(WEB, PASS), Outcome::Connected);
+    for f in Family::ALL {
+        assert_eq!(
+            fw.topo.wan().tcp_connect_in(f, WEB, PASS),
+            Outcome::Connected,
+            "{f}"
+        );
+    }
 
     // The same state loaded in one piece behaves the same.
     let full = Firewall::new(&[
@@ -190,7 +207,13 @@ fn ignored_global_closes_one_connection_and_own_open_reopens_it() {
         open_port("wan0", "8080/tcp"),
     ]);
     let _web = full.topo.host().tcp_listen(WEB);
-    assert_eq!(full.topo.wan().tcp_connect(WEB, PASS), Outcome::Connected);
+    for f in Family::ALL {
+        assert_eq!(
+            full.topo.wan().tcp_connect_in(f, WEB, PASS),
+            Outcome::Connected,
+            "{f}"
+        );
+    }
 }
 
 // Rule 4: a connection without firewall accepts everything: listening ports connect, closed
@@ -201,19 +224,37 @@ fn disabled_firewall_makes_everything_reachable_on_that_connection() {
     let mut fw = Firewall::new(&[]);
     let host = fw.topo.host();
     let (_web, _dns) = (host.tcp_listen(WEB), host.udp_echo(DNS));
-    assert_eq!(fw.topo.lan().tcp_connect(WEB, DROP), Outcome::TimedOut);
+    for f in Family::ALL {
+        assert_eq!(
+            fw.topo.lan().tcp_connect_in(f, WEB, DROP),
+            Outcome::TimedOut,
+            "{f}"
+        );
+    }
 
     fw.change(&disable("lan0"));
     let lan = fw.topo.lan();
-    assert_eq!(lan.tcp_connect(WEB, PASS), Outcome::Connected);
-    assert_eq!(lan.tcp_connect(OTHER, PASS), Outcome::Refused);
-    assert!(lan.udp_exchange(DNS, PASS));
-    assert_eq!(fw.topo.wan().tcp_connect(WEB, DROP), Outcome::TimedOut);
+    for f in Family::ALL {
+        assert_eq!(lan.tcp_connect_in(f, WEB, PASS), Outcome::Connected, "{f}");
+        assert_eq!(lan.tcp_connect_in(f, OTHER, PASS), Outcome::Refused, "{f}");
+        assert!(lan.udp_exchange_in(f, DNS, PASS), "{f}");
+        assert_eq!(
+            fw.topo.wan().tcp_connect_in(f, WEB, DROP),
+            Outcome::TimedOut,
+            "{f}"
+        );
+    }
 
     fw.change(&Mutation::EnableFirewall {
         connection: ifname("lan0"),
     });
-    assert_eq!(fw.topo.lan().tcp_connect(WEB, DROP), Outcome::TimedOut);
+    for f in Family::ALL {
+        assert_eq!(
+            fw.topo.lan().tcp_connect_in(f, WEB, DROP),
+            Outcome::TimedOut,
+            "{f}"
+        );
+    }
 }
 
 // "Sets" (interfaces by name): an interface that appears after the table was loaded is
@@ -227,11 +268,47 @@ fn interfaces_created_later_are_firewalled_and_get_their_stored_configuration() 
     fw.topo.add_connection("new1");
 
     let new0 = fw.topo.connection("new0");
-    assert_eq!(new0.tcp_connect(WEB, PASS), Outcome::Connected);
-    assert_eq!(new0.tcp_connect(OTHER, DROP), Outcome::TimedOut);
     let new1 = fw.topo.connection("new1");
-    assert_eq!(new1.tcp_connect(WEB, DROP), Outcome::TimedOut);
-    assert_eq!(new1.tcp_connect(OTHER, DROP), Outcome::TimedOut);
+    for f in Family::ALL {
+        assert_eq!(new0.tcp_connect_in(f, WEB, PASS), Outcome::Connected, "{f}");
+        assert_eq!(
+            new0.tcp_connect_in(f, OTHER, DROP),
+            Outcome::TimedOut,
+            "{f}"
+        );
+        assert_eq!(new1.tcp_connect_in(f, WEB, DROP), Outcome::TimedOut, "{f}");
+        assert_eq!(
+            new1.tcp_connect_in(f, OTHER, DROP),
+            Outcome::TimedOut,
+            "{f}"
+        );
+    }
+}
+
+// `families = ["ipv6"]` (`Options::ipv4` false): IPv4 passes untouched — a closed port answers
+// with a reset, a listener connects, echo requests pass past any rate — while IPv6 to the
+// same ports is still dropped.
+#[test]
+fn ipv6_only_leaves_ipv4_unfiltered() {
+    let options = Options {
+        ipv4: false,
+        echo_request: EchoRequest::Drop,
+        ..Options::default()
+    };
+    let fw = Firewall::with_options(&[], &options);
+    let _web = fw.topo.host().tcp_listen(WEB);
+    let lan = fw.topo.lan();
+    assert_eq!(
+        lan.tcp_connect_in(Family::V4, WEB, PASS),
+        Outcome::Connected
+    );
+    assert_eq!(
+        lan.tcp_connect_in(Family::V4, OTHER, PASS),
+        Outcome::Refused
+    );
+    assert!(lan.ping_in(Family::V4, PASS));
+    assert_eq!(lan.tcp_connect_in(Family::V6, WEB, DROP), Outcome::TimedOut);
+    assert!(!lan.ping_in(Family::V6, DROP));
 }
 
 // Rules 2 and 3: with nothing open, connections the host starts get their replies, and
@@ -257,6 +334,10 @@ fn host_started_traffic_gets_replies_and_neighbour_discovery_works_both_ways() {
     ));
     let learned = host.neighbour(lan.name(), lan.peer_addr());
     assert!(learned.is_some_and(NeighState::is_resolved), "{learned:?}");
+    // The same over IPv4 (ARP is below netfilter's IP hooks; the replies are established).
+    let peer4 = lan.peer_ip(Family::V4);
+    assert_eq!(tcp_connect(host, (peer4, WEB), PASS), Outcome::Connected);
+    assert!(udp_exchange(host, (peer4, DNS), PASS));
 
     // Peer → host: the peer resolves the host (its NS in, the host's NA out); the echo request
     // passes by default (rule 12).
@@ -311,16 +392,20 @@ fn packet_too_big_reaches_a_firewalled_host() {
 #[test]
 fn echo_request_follows_the_configuration() {
     let fw = Firewall::new(&[]);
-    assert!(fw.topo.lan().ping(PASS));
-    assert!(fw.topo.wan().ping(PASS));
+    for f in Family::ALL {
+        assert!(fw.topo.lan().ping_in(f, PASS), "{f}");
+        assert!(fw.topo.wan().ping_in(f, PASS), "{f}");
+    }
 
     let options = Options {
         echo_request: EchoRequest::Drop,
         ..Options::default()
     };
     let fw = Firewall::with_options(&[disable("wan0")], &options);
-    assert!(!fw.topo.lan().ping(DROP));
-    assert!(fw.topo.wan().ping(PASS));
+    for f in Family::ALL {
+        assert!(!fw.topo.lan().ping_in(f, DROP), "{f}");
+        assert!(fw.topo.wan().ping_in(f, PASS), "{f}");
+    }
 }
 
 // Rule 6: a SYN carrying a type 0 routing header (segments left 0, which Linux itself would

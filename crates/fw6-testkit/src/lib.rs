@@ -29,4 +29,4 @@ pub use probe::{Outcome, ping, tcp_connect, udp_exchange};
 pub use raw::{SynReply, send_packet_too_big, send_raw, send_router_advert, send_syn_and_wait};
 pub use root::require_root;
 pub use service::Service;
-pub use topology::{Connection, Topology};
+pub use topology::{Connection, Family, Topology};

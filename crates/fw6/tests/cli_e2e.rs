@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use fw6_testkit::bus::PrivateBus;
 use fw6_testkit::{Outcome, Topology};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// fw6d running in the topology's host namespace.
 struct Lab {
@@ -39,12 +39,17 @@ fn fw6d_bin() -> PathBuf {
 
 impl Lab {
     fn start() -> Self {
+        Self::with("")
+    }
+
+    /// A lab whose fw6d.toml has `extra` lines too.
+    fn with(extra: &str) -> Self {
         let topology = Topology::new();
         let bus = PrivateBus::start();
         let config = bus.dir().join("fw6d.toml");
         // The log may only be written inside the lab (docs/logging.md).
         let logs = format!("log_directories = [\"{}/logs\"]\n", bus.dir().display());
-        std::fs::write(&config, logs).expect("write fw6d.toml");
+        std::fs::write(&config, logs + extra).expect("write fw6d.toml");
         let log = std::fs::File::create(bus.dir().join("fw6d.log")).expect("fw6d.log");
         let daemon = topology
             .host()
@@ -116,6 +121,13 @@ impl Lab {
             self.log()
         );
         serde_json::from_slice(&out.stdout).expect("one JSON document")
+    }
+
+    /// `fw6 ARGS` for people, expecting success; its output.
+    fn text(&self, args: &[&str]) -> String {
+        let out = self.fw6(args);
+        assert!(out.status.success(), "fw6 {args:?} failed: {out:?}");
+        String::from_utf8(out.stdout).expect("utf-8 output")
     }
 
     /// `fw6 --json ARGS`, expecting failure with `code`; the error object.
@@ -195,8 +207,11 @@ fn read_commands_have_their_schema() {
         assert!(c["open_pairs"].is_u64(), "{c}");
     }
 
+    assert_eq!(conns["families"], json!(["ipv6", "ipv4"]), "{conns}");
+
     let status = lab.json(&["status"]);
     assert_eq!(status["table"], "in-sync", "{status}");
+    assert_eq!(status["families"], json!(["ipv6", "ipv4"]), "{status}");
     for key in [
         "generation",
         "repairs",
@@ -242,6 +257,11 @@ fn every_mutator_with_json() {
     assert_eq!(explain["allowed"], true);
     assert_eq!(explain["reason"], "open-on-connection");
     assert!(explain["sentence"].is_string());
+    assert_eq!(
+        explain["families"],
+        json!({ "ipv6": true, "ipv4": true }),
+        "{explain}"
+    );
     let _listener = lab
         .topology
         .host()
@@ -762,4 +782,24 @@ fn overview_and_small_things(lab: &Lab) {
     let usage = String::from_utf8_lossy(&usage.stderr);
     assert!(usage.contains("Usage: fw6 port check <CONN>"), "{usage}");
     assert!(!usage.contains("--bus"), "{usage}");
+}
+
+#[test]
+fn ipv6_only_families_show_in_status_connections_and_explain() {
+    let lab = Lab::with("families = [\"ipv6\"]\n");
+    assert_eq!(lab.json(&["status"])["families"], json!(["ipv6"]));
+    assert_eq!(lab.json(&["connections"])["families"], json!(["ipv6"]));
+    let explain = lab.json(&["explain", "lan0", "8080/tcp"]);
+    assert_eq!(explain["allowed"], false, "{explain}");
+    assert_eq!(
+        explain["families"],
+        json!({ "ipv6": false, "ipv4": true }),
+        "{explain}"
+    );
+    let text = lab.text(&["explain", "lan0", "8080/tcp"]);
+    assert!(text.contains("IPv4 is not filtered"), "{text}");
+    assert!(
+        lab.text(&["status"])
+            .contains("filtered families: IPv6 only")
+    );
 }

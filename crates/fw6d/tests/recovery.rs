@@ -6,6 +6,10 @@ mod common;
 use std::time::Duration;
 
 use common::{Lab, data};
+use fw6_testkit::{Family, Outcome};
+
+const PASS: Duration = Duration::from_secs(3);
+const DROP: Duration = Duration::from_millis(400);
 
 #[test]
 fn drift_is_repaired() {
@@ -25,6 +29,16 @@ fn drift_is_repaired() {
     lab.wait_until("the deleted table to come back", second, || {
         lab.table() == good
     });
+    // The rebuilt table filters both families again.
+    let (_open, _closed) = (
+        lab.topology.host().tcp_listen(7000),
+        lab.topology.host().tcp_listen(7001),
+    );
+    for f in Family::ALL {
+        let lan = lab.topology.lan();
+        assert_eq!(lan.tcp_connect_in(f, 7000, PASS), Outcome::Connected, "{f}");
+        assert_eq!(lan.tcp_connect_in(f, 7001, DROP), Outcome::TimedOut, "{f}");
+    }
     lab.nft(&["flush", "table", "inet", "fw6"]);
     lab.wait_until("the flushed table to be refilled", second, || {
         lab.table() == good

@@ -44,6 +44,9 @@ pub struct Applied {
     /// refused (see [`Nft::quieting`]), and the generation shows that someone else committed
     /// meanwhile, perhaps to our table: check it.
     pub unwatched: bool,
+    /// The transaction also deleted an earlier release's table (`ip6 fw6`): the upgrade to
+    /// `inet fw6` happened in this commit.
+    pub replaced_legacy: bool,
 }
 
 /// Element operations above which a commit is made with the monitor not listening: below it,
@@ -164,7 +167,8 @@ impl Nft {
     ) -> Result<Applied, Error> {
         let mut batch = Batch::new(self.next_seq);
         table::rebuild(&mut batch, plan, existing, wanted, legacy);
-        let applied = self.commit_quietly(batch)?;
+        let mut applied = self.commit_quietly(batch)?;
+        applied.replaced_legacy = legacy;
         self.protection = wanted;
         Ok(applied)
     }
@@ -180,6 +184,7 @@ impl Nft {
                 generation: self.last_generation.unwrap_or(0),
                 messages: 0,
                 unwatched: false,
+                replaced_legacy: false,
             });
         }
         let mut batch = Batch::new(self.next_seq);
@@ -303,6 +308,7 @@ impl Nft {
             generation,
             messages,
             unwatched: std::mem::take(&mut self.missed),
+            replaced_legacy: false,
         })
     }
 

@@ -252,6 +252,11 @@ impl TablePlan {
         chains
     }
 
+    /// Whether IPv4 is filtered: the input chain does not accept it first.
+    pub fn filters_ipv4(&self) -> bool {
+        !self.rules.contains(&Rule::AcceptIpv4)
+    }
+
     /// The total number of set elements.
     pub fn element_count(&self) -> usize {
         self.sets.iter().map(|s| s.elements.len()).sum()

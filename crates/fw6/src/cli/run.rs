@@ -148,6 +148,10 @@ pub async fn run(session: &Session, command: Command, out: Out) -> Result<(), Fa
         Command::Explain(a) => {
             let keys = change::question_pairs(&a.pair)?.keys;
             let manager = session.manager().await?;
+            // The daemon decides for the filtered families; IPv4 that is not filtered
+            // (`families = ["ipv6"]`) passes whatever the decision (docs/ruleset.md).
+            let status = manager.status().await?;
+            let ipv4_filtered = status.families.is_none() || status.filters_ipv4();
             let (mut docs, mut lines) = (Vec::new(), Vec::new());
             for key in keys {
                 let e = manager.explain(&a.conn, key).await?;
@@ -155,14 +159,25 @@ pub async fn run(session: &Session, command: Command, out: Out) -> Result<(), Fa
                 value["connection"] = json!(a.conn);
                 value["port"] = json!(key.port);
                 value["protocol"] = json!(key.protocol);
+                let ipv4_allowed = e.allowed || !ipv4_filtered;
+                if status.families.is_some() {
+                    value["families"] = json!({ "ipv6": e.allowed, "ipv4": ipv4_allowed });
+                }
                 docs.push(value);
                 let verdict = if e.allowed { "allowed" } else { "dropped" };
-                lines.push(format!(
+                let mut line = format!(
                     "{key} on {}: {verdict} ({}): {}",
                     a.conn,
                     e.reason.as_str(),
                     e.sentence
-                ));
+                );
+                if ipv4_allowed != e.allowed {
+                    line = format!(
+                        "{line}\n  over IPv6 only: IPv4 is not filtered (families = [\"ipv6\"] \
+                         in fw6d.toml), so {key} over IPv4 is allowed"
+                    );
+                }
+                lines.push(line);
             }
             // One pair: the documented single answer; several: {"connection", "explanations"}.
             let value = if docs.len() == 1 {

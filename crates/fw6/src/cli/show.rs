@@ -62,8 +62,13 @@ pub async fn connections(session: &Session, out: Out) -> Result<(), Failure> {
             v
         })
         .collect();
-    out.emit(&json!({ "connections": json }), || {
-        output::connections(&rows)
+    let families = session.manager().await?.status().await?.families;
+    let mut doc = json!({ "connections": json });
+    if let Some(families) = &families {
+        doc["families"] = json!(families);
+    }
+    out.emit(&doc, || {
+        output::connections_with_families(&rows, families.as_deref())
     });
     Ok(())
 }

@@ -9,13 +9,15 @@
 //! it matters: without the rules the same probe connects (fw6-testkit's self-tests show every
 //! probe reaching every outcome).
 
-use std::net::SocketAddrV6;
+use std::net::{IpAddr, SocketAddrV6};
 use std::time::Duration;
 
 use fw6_kernel::Nft;
 use fw6_model::plan::{self, EchoRequest, Options};
 use fw6_model::{EntryName, IfName, Mutation, PortKey, State};
+use fw6_testkit::hostile::flags;
 use fw6_testkit::packet::{self, TCP};
+use fw6_testkit::packet4;
 use fw6_testkit::{
     Family, NeighState, Outcome, SynReply, Topology, send_packet_too_big, send_router_advert,
     send_syn_and_wait, tcp_connect, udp_exchange,
@@ -443,7 +445,8 @@ fn routing_header_type_0_is_dropped() {
 }
 
 // "Conntrack reassembles fragments": a SYN split in two fragments (the second carrying no
-// ports) reaches an open port and never a closed one, though both have a listener.
+// ports) reaches an open port and never a closed one, though both have a listener; over IPv4
+// too, where the first fragment may carry as little as 8 bytes.
 #[test]
 fn fragmented_syn_reaches_an_open_port_and_never_a_closed_one() {
     let fw = Firewall::new(&[open_port("lan0", "8080/tcp")]);
@@ -460,6 +463,79 @@ fn fragmented_syn_reaches_an_open_port_and_never_a_closed_one() {
         let reply = send_syn_and_wait(lan.peer(), &fragments, lan.host_sock(dport), sport, wait);
         assert_eq!(reply, expected, "port {dport}");
     }
+    let (IpAddr::V4(src), IpAddr::V4(dst)) = (lan.peer_ip(Family::V4), lan.host_ip(Family::V4))
+    else {
+        unreachable!("IPv4 addresses")
+    };
+    for (dport, sport, id, expected, wait) in [
+        (WEB, 42_002, 0xf603, SynReply::SynAck, PASS),
+        (OTHER, 42_003, 0xf604, SynReply::Nothing, DROP),
+    ] {
+        let syn = packet4::tcp(src, dst, sport, dport, flags::SYN, b"fragment");
+        let fragments = packet4::two_fragments(src, dst, TCP, &syn, 8, id);
+        let to = lan.host_sock_in(Family::V4, dport);
+        let reply = send_syn_and_wait(lan.peer(), &fragments, to, sport, wait);
+        assert_eq!(reply, expected, "IPv4 port {dport}");
+    }
+}
+
+// Rules 7 and 8 (`ip option lsrr|ssrr exists drop`): a SYN carrying a used-up source route is
+// dropped even to an open port. The host is made to accept source routes (Linux drops them
+// itself by default, before the input hook: `accept_source_route` 0), so the controls show
+// what the rules add: the same SYN connects on an unfirewalled connection, and without the
+// option on the firewalled one.
+#[test]
+fn source_route_options_are_dropped() {
+    let fw = Firewall::new(&[open_port("lan0", "8080/tcp"), disable("wan0")]);
+    for conf in ["all", "lan0", "wan0"] {
+        fw.topo
+            .host()
+            .set_sysctl(&format!("ipv4/conf/{conf}/accept_source_route"), "1");
+    }
+    let _web = fw.topo.host().tcp_listen(WEB);
+    let v4 =
+        |conn: &fw6_testkit::Connection| match (conn.peer_ip(Family::V4), conn.host_ip(Family::V4))
+        {
+            (IpAddr::V4(src), IpAddr::V4(dst)) => (src, dst),
+            _ => unreachable!("IPv4 addresses"),
+        };
+    let mut sport = 43_000;
+    for kind in [packet4::LSRR, packet4::SSRR] {
+        for (conn, expected, wait) in [
+            (fw.topo.lan(), SynReply::Nothing, DROP),
+            (fw.topo.wan(), SynReply::SynAck, PASS),
+        ] {
+            sport += 1;
+            let (src, dst) = v4(conn);
+            let route = packet4::source_route(kind, dst, 4);
+            let syn = packet4::ipv4(
+                src,
+                dst,
+                TCP,
+                &route,
+                None,
+                &packet4::syn(src, dst, sport, WEB),
+            );
+            let to = conn.host_sock_in(Family::V4, WEB);
+            let reply = send_syn_and_wait(conn.peer(), &[syn], to, sport, wait);
+            assert_eq!(reply, expected, "option {kind} on {}", conn.name());
+        }
+    }
+    let lan = fw.topo.lan();
+    let (src, dst) = v4(lan);
+    let plain = packet4::ipv4(
+        src,
+        dst,
+        TCP,
+        &[],
+        None,
+        &packet4::syn(src, dst, 43_100, WEB),
+    );
+    let to = lan.host_sock_in(Family::V4, WEB);
+    assert_eq!(
+        send_syn_and_wait(lan.peer(), &[plain], to, 43_100, PASS),
+        SynReply::SynAck
+    );
 }
 
 fn wait_until(mut done: impl FnMut() -> bool) {

@@ -15,6 +15,7 @@ mod interrupt;
 mod neigh;
 mod netns;
 pub mod packet;
+pub mod packet4;
 mod probe;
 mod raw;
 mod root;

@@ -19,8 +19,8 @@ use fw6_testkit::hostile::flags;
 use fw6_testkit::packet::{self, TCP};
 use fw6_testkit::packet4;
 use fw6_testkit::{
-    Family, NeighState, Outcome, SynReply, Topology, send_packet_too_big, send_router_advert,
-    send_syn_and_wait, tcp_connect, udp_exchange,
+    Family, NeighState, Outcome, SynReply, Topology, send_frag_needed, send_packet_too_big,
+    send_router_advert, send_syn_and_wait, tcp_connect, udp_exchange,
 };
 
 /// How long a probe waits for what should be dropped.
@@ -536,6 +536,69 @@ fn source_route_options_are_dropped() {
         send_syn_and_wait(lan.peer(), &[plain], to, 43_100, PASS),
         SynReply::SynAck
     );
+}
+
+// Rule 2 over IPv4: an ICMP "fragmentation needed" about a flow conntrack knows is `related`
+// and reaches it (path MTU discovery works); one about a flow conntrack never saw is `invalid`
+// and dropped (rule 6). The unrelated one goes first and announces the lower MTU: had it
+// passed, the path MTU would stay at its 1280 (Linux only lowers it), never reach 1300.
+#[test]
+fn frag_needed_reaches_a_firewalled_host_for_a_tracked_flow_only() {
+    let fw = Firewall::new(&[]);
+    let (host, lan) = (fw.topo.host(), fw.topo.lan());
+    let (IpAddr::V4(host4), IpAddr::V4(peer4)) = (lan.host_ip(Family::V4), lan.peer_ip(Family::V4))
+    else {
+        unreachable!("IPv4 addresses")
+    };
+    // The peer pings the host: conntrack now tracks that echo and the host's reply (id: this
+    // process's, as `ping` sends it).
+    assert!(lan.ping_in(Family::V4, PASS));
+    let id = u16::try_from(std::process::id() & 0xffff).expect("masked");
+    send_frag_needed(lan.peer(), host4, peer4, id.wrapping_add(1), 1280);
+    send_frag_needed(lan.peer(), host4, peer4, id, 1300);
+    wait_until(|| {
+        host.ip(&["-4", "route", "get", &peer4.to_string()])
+            .contains("mtu 1300")
+    });
+}
+
+// DHCPv4 clients receive on a packet socket, which the device layer serves before IP and so
+// before netfilter's input hook: a datagram to port 68 that fw6 drops (68/udp is not open)
+// never reaches a UDP socket, yet a packet socket sees it, broadcast or unicast. With the
+// firewall off the UDP socket receives the same datagrams (control). Renewals a client sends
+// from a UDP socket get their replies as `ct state established` (rule 2).
+#[test]
+fn a_dhcpv4_client_packet_socket_sees_what_the_firewall_drops() {
+    let mut fw = Firewall::new(&[]);
+    let host = fw.topo.host();
+    let tap = host.packet_tap();
+    let client = host.counter(68);
+    /// From the peer's port 67 to the subnet's broadcast and to the host's address, port 68.
+    fn send(lan: &fw6_testkit::Connection, payload: &'static [u8]) {
+        let to = [
+            std::net::SocketAddr::from(([10, 66, 1, 255], 68)),
+            lan.host_sock_in(Family::V4, 68),
+        ];
+        lan.peer().run_in(move || {
+            let socket = std::net::UdpSocket::bind(("0.0.0.0", 67)).expect("bind 67");
+            socket.set_broadcast(true).expect("SO_BROADCAST");
+            for to in to {
+                socket.send_to(payload, to).expect("send an offer");
+            }
+        });
+    }
+    send(fw.topo.lan(), b"fw6 dhcp offer 1");
+    assert!(
+        tap.saw_udp(68, b"fw6 dhcp offer 1", PASS),
+        "the packet socket sees it"
+    );
+    std::thread::sleep(DROP);
+    assert_eq!(client.datagrams(), 0, "no UDP socket does");
+
+    fw.change(&disable("lan0"));
+    send(fw.topo.lan(), b"fw6 dhcp offer 2");
+    assert!(tap.saw_udp(68, b"fw6 dhcp offer 2", PASS));
+    wait_until(|| client.datagrams() == 2);
 }
 
 fn wait_until(mut done: impl FnMut() -> bool) {

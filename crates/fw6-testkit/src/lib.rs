@@ -21,13 +21,18 @@ mod raw;
 mod root;
 mod service;
 mod sysctl;
+mod tap;
 mod topology;
 
 pub use interrupt::{clean_up_on_signal, temp_path};
 pub use neigh::NeighState;
 pub use netns::{Entered, NetNs};
 pub use probe::{Outcome, ping, tcp_connect, udp_exchange};
-pub use raw::{SynReply, send_packet_too_big, send_raw, send_router_advert, send_syn_and_wait};
+pub use raw::{
+    SynReply, send_frag_needed, send_packet_too_big, send_raw, send_router_advert,
+    send_syn_and_wait,
+};
 pub use root::require_root;
 pub use service::Service;
+pub use tap::PacketTap;
 pub use topology::{Connection, Family, Topology};

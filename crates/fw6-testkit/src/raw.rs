@@ -3,7 +3,7 @@
 //! Crafted packets test what ordinary sockets cannot produce: routing headers, fragmented
 //! SYNs, router advertisements, packet-too-big errors. They are sent from a peer namespace.
 
-use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
@@ -174,5 +174,36 @@ pub fn send_packet_too_big(ns: &NetNs, host: Ipv6Addr, peer: Ipv6Addr, mtu: u32)
             &SocketAddrV6::new(host, 0, 0, 0),
         )
         .unwrap_or_else(|e| panic!("fw6-testkit: cannot send a packet-too-big: {e}"));
+    });
+}
+
+/// Sends an ICMP destination-unreachable "fragmentation needed" from inside `ns` to `host`,
+/// announcing `mtu` for the packet it quotes: an echo reply from `host` to `peer` with
+/// identifier `id` and sequence 1, as the host's kernel answers what [`crate::ping`] sends
+/// from this process (`id` the low 16 bits of the process id). Linux lowers the path MTU for
+/// an error quoting its own echo reply (an echo request would go to a ping socket); the host's
+/// conntrack finds the error `related` only if it saw that echo.
+pub fn send_frag_needed(ns: &NetNs, host: Ipv4Addr, peer: Ipv4Addr, id: u16, mtu: u16) {
+    ns.run_in(|| {
+        let socket = raw_socket_in(AddressFamily::INET, ipproto::ICMP);
+        let mut echo = vec![0, 0, 0, 0];
+        echo.extend_from_slice(&id.to_be_bytes());
+        echo.extend_from_slice(&1u16.to_be_bytes());
+        echo.extend_from_slice(b"fw6-testkit echo");
+        let sum = packet::internet_checksum(&echo);
+        echo[2..4].copy_from_slice(&sum.to_be_bytes());
+        let quoted = crate::packet4::ipv4(host, peer, 1, &[], None, &echo);
+        let mut error = vec![3, 4, 0, 0, 0, 0];
+        error.extend_from_slice(&mtu.to_be_bytes());
+        error.extend_from_slice(&quoted[..28]);
+        let sum = packet::internet_checksum(&error);
+        error[2..4].copy_from_slice(&sum.to_be_bytes());
+        rustix::net::sendto(
+            &socket,
+            &error,
+            SendFlags::empty(),
+            &SocketAddrV4::new(host, 0),
+        )
+        .unwrap_or_else(|e| panic!("fw6-testkit: cannot send a fragmentation-needed: {e}"));
     });
 }

@@ -562,6 +562,21 @@ fn frag_needed_reaches_a_firewalled_host_for_a_tracked_flow_only() {
     });
 }
 
+/// A DHCP-like datagram from the `lan` peer's port 67 to the subnet's broadcast and to the host's address, port 68.
+fn send_offer(lan: &fw6_testkit::Connection, payload: &'static [u8]) {
+    let to = [
+        std::net::SocketAddr::from(([10, 66, 1, 255], 68)),
+        lan.host_sock_in(Family::V4, 68),
+    ];
+    lan.peer().run_in(move || {
+        let socket = std::net::UdpSocket::bind(("0.0.0.0", 67)).expect("bind 67");
+        socket.set_broadcast(true).expect("SO_BROADCAST");
+        for to in to {
+            socket.send_to(payload, to).expect("send an offer");
+        }
+    });
+}
+
 // DHCPv4 clients receive on a packet socket, which the device layer serves before IP and so
 // before netfilter's input hook: a datagram to port 68 that fw6 drops (68/udp is not open)
 // never reaches a UDP socket, yet a packet socket sees it, broadcast or unicast. With the
@@ -573,21 +588,7 @@ fn a_dhcpv4_client_packet_socket_sees_what_the_firewall_drops() {
     let host = fw.topo.host();
     let tap = host.packet_tap();
     let client = host.counter(68);
-    /// From the peer's port 67 to the subnet's broadcast and to the host's address, port 68.
-    fn send(lan: &fw6_testkit::Connection, payload: &'static [u8]) {
-        let to = [
-            std::net::SocketAddr::from(([10, 66, 1, 255], 68)),
-            lan.host_sock_in(Family::V4, 68),
-        ];
-        lan.peer().run_in(move || {
-            let socket = std::net::UdpSocket::bind(("0.0.0.0", 67)).expect("bind 67");
-            socket.set_broadcast(true).expect("SO_BROADCAST");
-            for to in to {
-                socket.send_to(payload, to).expect("send an offer");
-            }
-        });
-    }
-    send(fw.topo.lan(), b"fw6 dhcp offer 1");
+    send_offer(fw.topo.lan(), b"fw6 dhcp offer 1");
     assert!(
         tap.saw_udp(68, b"fw6 dhcp offer 1", PASS),
         "the packet socket sees it"
@@ -596,7 +597,7 @@ fn a_dhcpv4_client_packet_socket_sees_what_the_firewall_drops() {
     assert_eq!(client.datagrams(), 0, "no UDP socket does");
 
     fw.change(&disable("lan0"));
-    send(fw.topo.lan(), b"fw6 dhcp offer 2");
+    send_offer(fw.topo.lan(), b"fw6 dhcp offer 2");
     assert!(tap.saw_udp(68, b"fw6 dhcp offer 2", PASS));
     wait_until(|| client.datagrams() == 2);
 }

@@ -201,13 +201,13 @@ mod tests {
     #[test]
     fn headers_and_segments_checksum_to_zero() {
         let (a, b) = (Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2));
-        let t = tcp(a, b, 1, 2, flags::SYN, b"odd");
-        assert_eq!(checksum(a, b, TCP, &t), 0);
-        let p = ipv4(a, b, TCP, &source_route(LSRR, b, 4), None, &t);
-        assert_eq!(p[0], 0x47, "20 + 8 bytes of options");
-        assert_eq!(internet_checksum(&p[..28]), 0);
-        let f = two_fragments(a, b, TCP, &t, 8, 7);
-        assert_eq!(&f[0][6..8], &[0x20, 0], "offset 0, more");
-        assert_eq!(&f[1][6..8], &[0, 1], "offset 1 unit, last");
+        let segment = tcp(a, b, 1, 2, flags::SYN, b"odd");
+        assert_eq!(checksum(a, b, TCP, &segment), 0);
+        let packet = ipv4(a, b, TCP, &source_route(LSRR, b, 4), None, &segment);
+        assert_eq!(packet[0], 0x47, "20 + 8 bytes of options");
+        assert_eq!(internet_checksum(&packet[..28]), 0);
+        let [first, second] = two_fragments(a, b, TCP, &segment, 8, 7);
+        assert_eq!(&first[6..8], &[0x20, 0], "offset 0, more");
+        assert_eq!(&second[6..8], &[0, 1], "offset 1 unit, last");
     }
 }

@@ -547,10 +547,6 @@ fn udp_shapes4() -> Vec<(&'static str, Build4, Open, Option<u16>)> {
 }
 
 #[test]
-#[expect(
-    clippy::too_many_lines,
-    reason = "one table of shapes against three targets"
-)]
 fn hostile_packets_never_reach_a_closed_port() {
     fw6_testkit::require_root("reliability_packets");
     let lab = Lab::start();

@@ -43,38 +43,10 @@ pub(crate) fn expressions(rule: &Rule) -> Vec<Expr> {
             e.push(cmp_eq(&LOOPBACK_IFINDEX.to_ne_bytes()));
             e.push(verdict(ACCEPT));
         }
-        // meta nfproto ipv4 accept
-        Rule::AcceptIpv4 => {
-            nfproto(&mut e, NFPROTO_IPV4);
-            e.push(verdict(ACCEPT));
-        }
-        // meta l4proto igmp ip daddr 224.0.0.0/4 ip ttl 1 accept
-        Rule::AcceptIgmp => {
-            e.push(meta(MetaKey::L4Proto, Register::Reg1));
-            e.push(cmp_eq(&[IPPROTO_IGMP]));
-            nfproto(&mut e, NFPROTO_IPV4);
-            e.push(payload(Base::Network, 16, 4, Register::Reg1));
-            e.push(mask(Register::Reg1, &[0xf0, 0, 0, 0]));
-            e.push(cmp_eq(&[0xe0, 0, 0, 0]));
-            e.push(payload(Base::Network, 8, 1, Register::Reg1));
-            e.push(cmp_eq(&[1]));
-            e.push(verdict(ACCEPT));
-        }
-        // ip option lsrr|ssrr exists drop
-        Rule::DropSourceRoute(option) => {
-            source_route(&mut e, *option);
-            e.push(verdict(DROP));
-        }
-        // icmp type echo-request limit rate N/second accept
-        Rule::AcceptIcmpEchoRequest { per_second } => {
-            nfproto(&mut e, NFPROTO_IPV4);
-            e.push(meta(MetaKey::L4Proto, Register::Reg1));
-            e.push(cmp_eq(&[IPPROTO_ICMP]));
-            e.push(payload(Base::Transport, 0, 1, Register::Reg1));
-            e.push(cmp_eq(&[ICMP_ECHO_REQUEST]));
-            e.push(limit_per_second(*per_second));
-            e.push(verdict(ACCEPT));
-        }
+        Rule::AcceptIpv4
+        | Rule::AcceptIgmp
+        | Rule::DropSourceRoute(_)
+        | Rule::AcceptIcmpEchoRequest { .. } => ipv4_rule(&mut e, rule),
         // oif "lo" accept
         Rule::AcceptLoopbackOut => {
             e.push(meta(MetaKey::Oif, Register::Reg1));
@@ -148,30 +120,7 @@ pub(crate) fn expressions(rule: &Rule) -> Vec<Expr> {
             group,
             per_second,
             snaplen,
-        } => {
-            match kind {
-                LogKind::DropInvalid => ct_state_test(&mut e, CT_INVALID),
-                LogKind::DropRoutingHeader0 => routing_header_0(&mut e),
-                LogKind::DropLsrr => source_route(&mut e, Ipv4Option::Lsrr),
-                LogKind::DropSsrr => source_route(&mut e, Ipv4Option::Ssrr),
-                LogKind::OpenPair => set_match(&mut e, SetName::Open),
-                LogKind::DropIgnored => set_match(&mut e, SetName::Ignored),
-                LogKind::OpenGlobal => set_match(&mut e, SetName::GlobalOpen),
-                LogKind::DropNotOpen => {}
-                LogKind::OpenOut => ct_state_test(&mut e, CT_NEW),
-            }
-            e.push(counter());
-            // ct label set BIT: the bit in the labels' 128-bit little-endian word array.
-            if let Some(bit) = kind.label() {
-                let mut labels = [0; 16];
-                labels[usize::from(bit / 8)] = 1 << (bit % 8);
-                e.push(immediate(Register::Reg1, &labels));
-                e.push(ct_set_labels(Register::Reg1));
-            }
-            e.push(limit_per_second(*per_second));
-            e.push(counter());
-            e.push(log_group(kind.prefix(), *group, *snaplen));
-        }
+        } => log_rule(&mut e, *kind, *group, *per_second, *snaplen),
         // iifname . meta l4proto . th dport @open accept
         Rule::AcceptOpen => {
             set_match(&mut e, SetName::Open);
@@ -191,6 +140,72 @@ pub(crate) fn expressions(rule: &Rule) -> Vec<Expr> {
         Rule::Drop => e.push(verdict(DROP)),
     }
     e
+}
+
+/// `MATCH counter [ct label set BIT] limit rate N/second counter log prefix "P" group G
+/// snaplen S`.
+fn log_rule(e: &mut Vec<Expr>, kind: LogKind, group: u16, per_second: u32, snaplen: u32) {
+    match kind {
+        LogKind::DropInvalid => ct_state_test(e, CT_INVALID),
+        LogKind::DropRoutingHeader0 => routing_header_0(e),
+        LogKind::DropLsrr => source_route(e, Ipv4Option::Lsrr),
+        LogKind::DropSsrr => source_route(e, Ipv4Option::Ssrr),
+        LogKind::OpenPair => set_match(e, SetName::Open),
+        LogKind::DropIgnored => set_match(e, SetName::Ignored),
+        LogKind::OpenGlobal => set_match(e, SetName::GlobalOpen),
+        LogKind::DropNotOpen => {}
+        LogKind::OpenOut => ct_state_test(e, CT_NEW),
+    }
+    e.push(counter());
+    // ct label set BIT: the bit in the labels' 128-bit little-endian word array.
+    if let Some(bit) = kind.label() {
+        let mut labels = [0; 16];
+        labels[usize::from(bit / 8)] = 1 << (bit % 8);
+        e.push(immediate(Register::Reg1, &labels));
+        e.push(ct_set_labels(Register::Reg1));
+    }
+    e.push(limit_per_second(per_second));
+    e.push(counter());
+    e.push(log_group(kind.prefix(), group, snaplen));
+}
+
+/// The IPv4-only rules (and the early accept of unfiltered IPv4).
+fn ipv4_rule(e: &mut Vec<Expr>, rule: &Rule) {
+    match rule {
+        // meta nfproto ipv4 accept
+        Rule::AcceptIpv4 => {
+            nfproto(e, NFPROTO_IPV4);
+            e.push(verdict(ACCEPT));
+        }
+        // meta l4proto igmp ip daddr 224.0.0.0/4 ip ttl 1 accept
+        Rule::AcceptIgmp => {
+            e.push(meta(MetaKey::L4Proto, Register::Reg1));
+            e.push(cmp_eq(&[IPPROTO_IGMP]));
+            nfproto(e, NFPROTO_IPV4);
+            e.push(payload(Base::Network, 16, 4, Register::Reg1));
+            e.push(mask(Register::Reg1, &[0xf0, 0, 0, 0]));
+            e.push(cmp_eq(&[0xe0, 0, 0, 0]));
+            e.push(payload(Base::Network, 8, 1, Register::Reg1));
+            e.push(cmp_eq(&[1]));
+            e.push(verdict(ACCEPT));
+        }
+        // ip option lsrr|ssrr exists drop
+        Rule::DropSourceRoute(option) => {
+            source_route(e, *option);
+            e.push(verdict(DROP));
+        }
+        // icmp type echo-request limit rate N/second accept
+        Rule::AcceptIcmpEchoRequest { per_second } => {
+            nfproto(e, NFPROTO_IPV4);
+            e.push(meta(MetaKey::L4Proto, Register::Reg1));
+            e.push(cmp_eq(&[IPPROTO_ICMP]));
+            e.push(payload(Base::Transport, 0, 1, Register::Reg1));
+            e.push(cmp_eq(&[ICMP_ECHO_REQUEST]));
+            e.push(limit_per_second(*per_second));
+            e.push(verdict(ACCEPT));
+        }
+        _ => unreachable!("not an IPv4 rule: {rule}"),
+    }
 }
 
 fn cmp_eq(data: &[u8]) -> Expr {

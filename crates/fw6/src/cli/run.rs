@@ -145,48 +145,7 @@ pub async fn run(session: &Session, command: Command, out: Out) -> Result<(), Fa
         }
         Command::Port { action } => port(session, action, out).await?,
         Command::Global { action } => global(session, action, out).await?,
-        Command::Explain(a) => {
-            let keys = change::question_pairs(&a.pair)?.keys;
-            let manager = session.manager().await?;
-            // The daemon decides for the filtered families; IPv4 that is not filtered
-            // (`families = ["ipv6"]`) passes whatever the decision (docs/ruleset.md).
-            let status = manager.status().await?;
-            let ipv4_filtered = status.families.is_none() || status.filters_ipv4();
-            let (mut docs, mut lines) = (Vec::new(), Vec::new());
-            for key in keys {
-                let e = manager.explain(&a.conn, key).await?;
-                let mut value = serde_json::to_value(&e).unwrap_or_default();
-                value["connection"] = json!(a.conn);
-                value["port"] = json!(key.port);
-                value["protocol"] = json!(key.protocol);
-                let ipv4_allowed = e.allowed || !ipv4_filtered;
-                if status.families.is_some() {
-                    value["families"] = json!({ "ipv6": e.allowed, "ipv4": ipv4_allowed });
-                }
-                docs.push(value);
-                let verdict = if e.allowed { "allowed" } else { "dropped" };
-                let mut line = format!(
-                    "{key} on {}: {verdict} ({}): {}",
-                    a.conn,
-                    e.reason.as_str(),
-                    e.sentence
-                );
-                if ipv4_allowed != e.allowed {
-                    line = format!(
-                        "{line}\n  over IPv6 only: IPv4 is not filtered (families = [\"ipv6\"] \
-                         in fw6d.toml), so {key} over IPv4 is allowed"
-                    );
-                }
-                lines.push(line);
-            }
-            // One pair: the documented single answer; several: {"connection", "explanations"}.
-            let value = if docs.len() == 1 {
-                docs.swap_remove(0)
-            } else {
-                json!({ "connection": a.conn, "explanations": docs })
-            };
-            out.emit(&value, || lines.join("\n"));
-        }
+        Command::Explain(a) => show::explain(session, &a, out).await?,
         Command::Log { action } => log(session, action, out).await?,
         Command::Batch { file } => {
             let text = read_input(&file)?;

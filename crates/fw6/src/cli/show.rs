@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use fw6::{ConnectionInfo, PortEntry, Snapshot, Status, TableState};
 use serde_json::{Value, json};
 
+use super::args::ConnPair;
 use super::exit::Failure;
 use super::output::{self, Out};
 use super::run::Session;
@@ -210,5 +211,51 @@ pub async fn show(session: &Session, expand: bool, out: Out) -> Result<(), Failu
         }
         s
     });
+    Ok(())
+}
+
+/// `fw6 explain CONN PAIR`: the daemon's decision for each pair, and per IP family where the
+/// families differ (IPv4 not filtered with `families = ["ipv6"]`).
+pub async fn explain(session: &Session, a: &ConnPair, out: Out) -> Result<(), Failure> {
+    let keys = super::change::question_pairs(&a.pair)?.keys;
+    let manager = session.manager().await?;
+    // The daemon decides for the filtered families; IPv4 that is not filtered
+    // (`families = ["ipv6"]`) passes whatever the decision (docs/ruleset.md).
+    let status = manager.status().await?;
+    let ipv4_filtered = status.families.is_none() || status.filters_ipv4();
+    let (mut docs, mut lines) = (Vec::new(), Vec::new());
+    for key in keys {
+        let e = manager.explain(&a.conn, key).await?;
+        let mut value = serde_json::to_value(&e).unwrap_or_default();
+        value["connection"] = json!(a.conn);
+        value["port"] = json!(key.port);
+        value["protocol"] = json!(key.protocol);
+        let ipv4_allowed = e.allowed || !ipv4_filtered;
+        if status.families.is_some() {
+            value["families"] = json!({ "ipv6": e.allowed, "ipv4": ipv4_allowed });
+        }
+        docs.push(value);
+        let verdict = if e.allowed { "allowed" } else { "dropped" };
+        let mut line = format!(
+            "{key} on {}: {verdict} ({}): {}",
+            a.conn,
+            e.reason.as_str(),
+            e.sentence
+        );
+        if ipv4_allowed != e.allowed {
+            line = format!(
+                "{line}\n  over IPv6 only: IPv4 is not filtered (families = [\"ipv6\"] \
+                 in fw6d.toml), so {key} over IPv4 is allowed"
+            );
+        }
+        lines.push(line);
+    }
+    // One pair: the documented single answer; several: {"connection", "explanations"}.
+    let value = if docs.len() == 1 {
+        docs.swap_remove(0)
+    } else {
+        json!({ "connection": a.conn, "explanations": docs })
+    };
+    out.emit(&value, || lines.join("\n"));
     Ok(())
 }

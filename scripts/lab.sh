@@ -36,6 +36,9 @@ host_if=lan0
 peer_if=eth0
 host_addr=fd06:6::1
 peer_addr=fd06:6::2
+# fw6 filters IPv4 too (families in fw6d.toml): both ends have an IPv4 address as well.
+host_addr4=10.66.6.1
+peer_addr4=10.66.6.2
 bus_socket=$lab/bus
 bus_address=unix:path=$bus_socket
 polkitd_bin=/usr/lib/polkit-1/polkitd
@@ -183,7 +186,7 @@ usage_hint() {
     cat <<EOF
 
 ${bold}The lab is up.${off} fw6d serves org.fw6.Firewall1 on a private bus; lan0 in netns
-$host_ns is the firewalled connection, the peer is $peer_addr in netns $peer_ns.
+$host_ns is the firewalled connection, the peer is $peer_addr and $peer_addr4 in netns $peer_ns.
 
   sudo $me shell   # a shell in the host namespace, then e.g.:
       fw6 connections
@@ -266,7 +269,7 @@ build() {
 }
 
 make_namespaces() {
-    step "network: $host_ns ($host_if $host_addr) ── veth ── $peer_ns ($peer_if $peer_addr)"
+    step "network: $host_ns ($host_if $host_addr $host_addr4) ── veth ── $peer_ns ($peer_if $peer_addr $peer_addr4)"
     ip netns add "$host_ns"
     ip netns add "$peer_ns"
     # Created inside the host namespace with its peer end moved straight into the peer's: the
@@ -276,6 +279,8 @@ make_namespaces() {
     ip -n "$peer_ns" link set lo up
     ip -n "$host_ns" addr add "$host_addr/64" dev "$host_if"
     ip -n "$peer_ns" addr add "$peer_addr/64" dev "$peer_if"
+    ip -n "$host_ns" addr add "$host_addr4/24" dev "$host_if"
+    ip -n "$peer_ns" addr add "$peer_addr4/24" dev "$peer_if"
     ip -n "$host_ns" link set "$host_if" up
     ip -n "$peer_ns" link set "$peer_if" up
     # Duplicate address detection: an address is usable once it is no longer tentative.
@@ -387,25 +392,28 @@ EOF
     wait_for demo-server 10 grep -q listening "$lab/demo-server.log"
 }
 
-# Connects from the peer to the host's $1/tcp for at most 3 s. Prints the greeting; exit
-# status 0 = connected, 124 = timed out (the SYN was dropped), else refused or another error.
+# Connects from the peer to the host's address $2 (IPv6 by default), port $1/tcp, for at most
+# 3 s. Prints the greeting; exit status 0 = connected, 124 = timed out (the SYN was dropped),
+# else refused or another error.
 connect_from_peer() {
     in_peer timeout 3 bash -c 'exec 3<>"/dev/tcp/$0/$1" && IFS= read -r -t 2 line <&3 && echo "$line"' \
-        "$host_addr" "$1" 2>&1
+        "${2:-$host_addr}" "$1" 2>&1
 }
 
+# probe PORT open|closed [ADDRESS]: over IPv6 to $host_addr, or to ADDRESS ($host_addr4: IPv4).
 probe() {
-    local port=$1 expect=$2 out rc=0
-    printf '%s$ (in %s) connect to [%s]:%s%s\n' "$dim" "$peer_ns" "$host_addr" "$port" "$off"
-    out=$(connect_from_peer "$port") || rc=$?
+    local port=$1 expect=$2 addr=${3:-$host_addr} out rc=0 family=IPv6
+    [[ $addr == *.* ]] && family=IPv4
+    printf '%s$ (in %s) connect to [%s]:%s%s\n' "$dim" "$peer_ns" "$addr" "$port" "$off"
+    out=$(connect_from_peer "$port" "$addr") || rc=$?
     [[ -n $out ]] && printf '  %s\n' "$out"
     case $expect:$rc in
-    open:0) pass "peer → $port/tcp connected (the firewall let it in)" ;;
-    closed:124) pass "peer → $port/tcp timed out after 3 s (the firewall dropped the SYN)" ;;
-    open:124) fail "peer → $port/tcp timed out, but the port is open" ;;
-    open:*) fail "peer → $port/tcp failed (exit $rc), but the port is open" ;;
-    closed:0) fail "peer → $port/tcp connected, but the port is closed" ;;
-    closed:*) fail "peer → $port/tcp failed with exit $rc (refused?), expected a silent drop" ;;
+    open:0) pass "peer → $port/tcp over $family connected (the firewall let it in)" ;;
+    closed:124) pass "peer → $port/tcp over $family timed out after 3 s (the firewall dropped the SYN)" ;;
+    open:124) fail "peer → $port/tcp over $family timed out, but the port is open" ;;
+    open:*) fail "peer → $port/tcp over $family failed (exit $rc), but the port is open" ;;
+    closed:0) fail "peer → $port/tcp over $family connected, but the port is closed" ;;
+    closed:*) fail "peer → $port/tcp over $family failed with exit $rc (refused?), expected a silent drop" ;;
     esac
 }
 
@@ -452,6 +460,9 @@ demo() {
 
     probe 8080 open
     probe 9090 closed
+    # The same connection and ports protect IPv4 (families = ["ipv6", "ipv4"], the default).
+    probe 8080 open "$host_addr4"
+    probe 9090 closed "$host_addr4"
     unprivileged_refused
 
     local port json
@@ -466,13 +477,18 @@ demo() {
         fi
     done
 
-    printf '%s$ nft list set ip6 fw6 open   # one set element per open pair, not one rule%s\n' "$dim" "$off"
-    in_host nft list set ip6 fw6 open | sed 's/^/  /' || fail "nft list set ip6 fw6 open failed"
+    printf '%s$ nft list set inet fw6 open   # one set element per open pair, not one rule%s\n' "$dim" "$off"
+    in_host nft list set inet fw6 open | sed 's/^/  /' || fail "nft list set inet fw6 open failed"
 
     if show fw6 status && in_host fw6 --json status | grep -q '"table":"in-sync"'; then
         pass "the kernel table is in sync with the store"
     else
         fail "fw6 status does not report the table in sync"
+    fi
+    if in_host fw6 --json status | grep -q '"families":\["ipv6","ipv4"\]'; then
+        pass "fw6 status says IPv6 and IPv4 are filtered"
+    else
+        fail "fw6 status does not report both families filtered"
     fi
 }
 

@@ -330,7 +330,7 @@ pass "Type=notify, active (running), main pid $(show MainPID)"
 
 check status-root
 out=$(c fw6 status 2>&1) || fail "fw6 status as root: $out"
-c nft list table ip6 fw6 >/dev/null || fail "no table ip6 fw6"
+c nft list table inet fw6 >/dev/null || fail "no table inet fw6"
 pass "fw6 status over the container's system bus"
 
 check enforcement
@@ -479,12 +479,12 @@ stop_watch
 [[ -n $new ]] || fail "fw6d was not restarted within 10 s of kill -9"
 (($(show NRestarts) == restarts + 1)) || fail "NRestarts is $(show NRestarts), was $restarts"
 (($(accepted "$r") == 0)) || fail "a probe to closed 8081/tcp was accepted: $r"
-c nft list table ip6 fw6 >/dev/null || fail "the table is gone"
+c nft list table inet fw6 >/dev/null || fail "the table is gone"
 pass "kill -9 $pid: restarted as $new; the table stayed ($r)"
 
 check stop-keeps-table
 c systemctl stop fw6d
-c nft list table ip6 fw6 >/dev/null || fail "stop removed the table"
+c nft list table inet fw6 >/dev/null || fail "stop removed the table"
 { [[ $(probe 8081) == dropped ]] && accepts 8080; } || fail "the rules changed on stop"
 c systemctl start fw6d
 pass "stopped: the table enforces as before (8081 dropped, 8080 accepted)"
@@ -494,16 +494,16 @@ pass "stopped: the table enforces as before (8081 dropped, 8080 accepted)"
 # false) must rebuild the table within 1 s; owner + persist (the default, Linux 6.9+) must keep
 # the very same table, so not one probe gets in.
 c grep -qx "flush ruleset" /etc/nftables.conf || fail "Debian's /etc/nftables.conf has no 'flush ruleset'"
-handle() { c nft -a list table ip6 fw6 | sed -n '1s/.*# handle \([0-9]*\).*/\1/p'; }
+handle() { c nft -a list table inet fw6 | sed -n '1s/.*# handle \([0-9]*\).*/\1/p'; }
 # Not `| grep -q`: with pipefail, nft killed by SIGPIPE after an early match reads as "no".
-owned() { [[ $(c nft list table ip6 fw6) == *"flags owner"* ]]; }
+owned() { [[ $(c nft list table inet fw6) == *"flags owner"* ]]; }
 restart_nftables() {
     before=$(handle)
     watch 8081
     c systemctl restart nftables || fail "systemctl restart nftables failed"
     sleep 1
     stop_watch
-    c nft list table ip6 fw6 >/dev/null || fail "the table is gone 1 s after the restart"
+    c nft list table inet fw6 >/dev/null || fail "the table is gone 1 s after the restart"
 }
 # Sets table_owner in the conffile (and back: its checksum must match again for the upgrade).
 table_owner() {
@@ -531,7 +531,7 @@ table_owner true
 release=$(uname -r)
 if [[ $(printf '%s\n6.9\n' "${release%%-*}" | sort -V | sed -n 1p) == 6.9 ]]; then
     owned || fail "Linux $release has owner+persist, yet the table is not owned:" \
-        "$(c nft list table ip6 fw6 | head -n3; c grep table_owner /etc/fw6/fw6d.toml)" \
+        "$(c nft list table inet fw6 | head -n3; c grep table_owner /etc/fw6/fw6d.toml)" \
         "$(c journalctl -u fw6d --no-pager -q | tail -n8)"
     [[ $(c fw6 --json status) == *'"table_protection":"owner+persist"'* ]] ||
         fail "fw6 status does not say owner+persist: $(c fw6 --json status)"
@@ -615,15 +615,15 @@ pass "boot with a cloud-init-shaped unit set: no ordering cycle; fw6d and cloud-
 
 check remove
 out=$(c apt-get remove -y fw6 2>&1) || fail "apt-get remove: $out"
-grep -q "nft delete table ip6 fw6" <<<"$out" || fail "remove did not say how to delete the table: $out"
-c nft list table ip6 fw6 >/dev/null || fail "remove deleted the table"
+grep -q "nft delete table inet fw6" <<<"$out" || fail "remove did not say how to delete the table: $out"
+c nft list table inet fw6 >/dev/null || fail "remove deleted the table"
 c test -d /var/lib/fw6 || fail "remove deleted the store"
 [[ $(c systemctl is-active fw6d || true) != active ]] || fail "fw6d still runs after remove"
 pass "removed: fw6d stopped, table and store kept, and it says so"
 
 check purge
 out=$(c apt-get purge -y fw6 2>&1) || fail "apt-get purge: $out"
-c nft list table ip6 fw6 >/dev/null 2>&1 && fail "purge left the table"
+c nft list table inet fw6 >/dev/null 2>&1 && fail "purge left the table"
 for d in /var/lib/fw6 /var/log/fw6 /etc/fw6; do
     c test -e "$d" && fail "purge left $d"
 done

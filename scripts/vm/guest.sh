@@ -72,7 +72,7 @@ package_checks() {
     local after
     after=$(nft_modules)
     [[ " $after" == *" nf_tables "* ]] || { fail "nf_tables is not loaded after fw6d's commit: $after" && return; }
-    nft list table ip6 fw6 >/dev/null || { fail "no table ip6 fw6" && return; }
+    nft list table inet fw6 >/dev/null || { fail "no table inet fw6" && return; }
     pass "ProtectKernelModules=yes; fw6d's first commit made the kernel load: $after"
 
     check table-protection
@@ -84,14 +84,14 @@ package_checks() {
             { fail "Linux $release has persist; fw6 status says: $json" && return; }
         # Debian 12's nft (1.0.6) prints `owner` and not `persist`; the kill-9 check below
         # shows the table outlives its owner.
-        [[ $(nft list table ip6 fw6) == *"flags owner"* ]] ||
-            { fail "the table is not owned: $(nft list table ip6 fw6 | head -n2)" && return; }
+        [[ $(nft list table inet fw6) == *"flags owner"* ]] ||
+            { fail "the table is not owned: $(nft list table inet fw6 | head -n2)" && return; }
     else
         [[ $json == *'"table_protection":"drift-repair"'* ]] ||
             { fail "Linux $release has no persist; fw6 status says: $json" && return; }
         # `owner` alone would take the table down with fw6d: never without persist.
-        [[ $(nft list table ip6 fw6) != *"flags owner"* ]] ||
-            { fail "the table is owned without persist: $(nft list table ip6 fw6 | head -n2)" && return; }
+        [[ $(nft list table inet fw6) != *"flags owner"* ]] ||
+            { fail "the table is owned without persist: $(nft list table inet fw6 | head -n2)" && return; }
     fi
     pass "$(grep -i protect <<<"$status" | sed 's/^ *//')"
 
@@ -112,7 +112,7 @@ package_checks() {
         ip -6 addr show dev eth1
         ip -n peer -6 neigh show
         ip -6 neigh show
-        nft list table ip6 fw6
+        nft list table inet fw6
         fw6 status
         fail "22/tcp (open by default) is not accepted after 5 tries" && return
     fi
@@ -125,18 +125,18 @@ package_checks() {
     # table goes and fw6d must rebuild it (drift repair); with persist it stays.
     check nftables-restart
     local handle
-    handle=$(nft -a list table ip6 fw6 | sed -n '1s/.*# handle \([0-9]*\).*/\1/p')
+    handle=$(nft -a list table inet fw6 | sed -n '1s/.*# handle \([0-9]*\).*/\1/p')
     systemctl restart nftables || { fail "systemctl restart nftables" && return; }
     local back=
     for _ in $(seq 50); do
-        nft list table ip6 fw6 >/dev/null 2>&1 && back=1 && break
+        nft list table inet fw6 >/dev/null 2>&1 && back=1 && break
         sleep 0.1
     done
     [[ -n $back ]] || { fail "the table is not back 5 s after flush ruleset" && return; }
     [[ $(probe 8080) == accepted && $(probe 8081) == dropped ]] ||
         { fail "the rebuilt table does not enforce the rules" && return; }
     local now
-    now=$(nft -a list table ip6 fw6 | sed -n '1s/.*# handle \([0-9]*\).*/\1/p')
+    now=$(nft -a list table inet fw6 | sed -n '1s/.*# handle \([0-9]*\).*/\1/p')
     if has_persist; then
         [[ $now == "$handle" ]] || { fail "owner+persist, yet flush ruleset replaced the table" && return; }
         pass "flush ruleset left the owned table (handle $handle)"
@@ -148,9 +148,9 @@ package_checks() {
     # With owner alone the table would go with its owner's socket: a stopped fw6d must leave
     # the very same table enforcing.
     check stop-keeps-table
-    handle=$(nft -a list table ip6 fw6 | sed -n '1s/.*# handle \([0-9]*\).*/\1/p')
+    handle=$(nft -a list table inet fw6 | sed -n '1s/.*# handle \([0-9]*\).*/\1/p')
     systemctl stop fw6d || { fail "systemctl stop fw6d" && return; }
-    now=$(nft -a list table ip6 fw6 | sed -n '1s/.*# handle \([0-9]*\).*/\1/p')
+    now=$(nft -a list table inet fw6 | sed -n '1s/.*# handle \([0-9]*\).*/\1/p')
     [[ -n $now && $now == "$handle" ]] || { fail "the table did not outlive fw6d (handle '$now')" && return; }
     [[ $(probe 8080) == accepted && $(probe 8081) == dropped ]] || { fail "the rules changed on stop" && return; }
     systemctl start fw6d || { fail "systemctl start fw6d after stop" && return; }
@@ -167,13 +167,13 @@ package_checks() {
         sleep 0.1
     done
     [[ -n $new ]] || { fail "fw6d was not restarted within 10 s of kill -9" && return; }
-    nft list table ip6 fw6 >/dev/null || { fail "the table died with fw6d" && return; }
+    nft list table inet fw6 >/dev/null || { fail "the table died with fw6d" && return; }
     [[ $(probe 8080) == accepted && $(probe 8081) == dropped ]] || { fail "enforcement changed" && return; }
     pass "kill -9 $pid: restarted as $new, the table enforced throughout"
 
     check purge
     res=$(dpkg --purge fw6 2>&1) || { fail "dpkg --purge: $res" && return; }
-    nft list table ip6 fw6 >/dev/null 2>&1 && { fail "purge left the table" && return; }
+    nft list table inet fw6 >/dev/null 2>&1 && { fail "purge left the table" && return; }
     ip netns del peer
     pass "purged: fw6d stopped, table gone (the tests below start from a clean kernel)"
 }

@@ -195,7 +195,7 @@ fn udp_open(topology: &Topology, duration: Duration) -> Result<f64> {
         Path2 {
             host: topology.host().path(),
             peer: lan.peer().path(),
-            to: lan.host_sock(PORT),
+            to: lan.host_sock(PORT).into(),
         },
         true,
         duration,

@@ -176,7 +176,7 @@ fn theirs(scale: &Scale, size: usize) -> Result<(Duration, Duration, usize)> {
         let set = format!("{{ {} }}", nftproc::element("lan0", timed_key(i)?)?);
         let took = nftproc::nft(
             &ns,
-            &["add", "element", "ip6", "fw6", "open", &set],
+            &["add", "element", "inet", "fw6", "open", &set],
             None,
             Duration::from_secs(10),
         )?;

@@ -78,14 +78,14 @@ pub fn run(scale: &Scale, bins: &Bins, report: &mut Report) -> Result<()> {
     let adds = dir.join("adds.nft");
     std::fs::write(
         &adds,
-        format!("add element ip6 fw6 open {{ {} }}\n", elements.join(", ")),
+        format!("add element inet fw6 open {{ {} }}\n", elements.join(", ")),
     )?;
     let mut theirs = Vec::new();
     for _ in 0..scale.batch_repeats {
         theirs.push(nftproc::nft_file(&ns, &adds, Duration::from_secs(60))?.as_secs_f64());
         nftproc::nft(
             &ns,
-            &["flush", "set", "ip6", "fw6", "open"],
+            &["flush", "set", "inet", "fw6", "open"],
             None,
             Duration::from_secs(60),
         )?;

@@ -9,6 +9,7 @@
 //!   with N pairs open on `lan0`;
 //! - `rules N`: the layout firewalld and ufw use, one rule per open pair
 //!   (`iifname "lan0" tcp dport P accept`) after the same stateful/ICMPv6 preamble, then drop;
+//!   an `inet` table like fw6's (and `minimal` too), so both filter IPv4 as well;
 //! - `fw6 range N`: fw6's table with the N pairs of one `fw6 port open lan0 FIRST-LAST/PROTO`
 //!   (resolved by the client library, as the CLI does), for the measured protocol: a range is
 //!   one set element per port, so it should cost what one pair costs.
@@ -27,6 +28,9 @@
 //!   and dropped (with fw6 `Ip6InDelivers` stays ~0, printed).
 //! - TCP open: connections completed by the client (connect, then close with a RST).
 //! - TCP closed: SYNs that reached IPv6 input and were judged (dropped by fw6).
+//!
+//! Every test runs over IPv6 and over IPv4 (the same table filters both; the IPv4 rows count
+//! with the IPv4 counters, `Ip: InReceives` / `InDelivers`).
 
 use std::fmt::{self, Write as _};
 use std::time::{Duration, Instant};
@@ -34,7 +38,7 @@ use std::time::{Duration, Instant};
 use fw6_kernel::Nft;
 use fw6_model::plan::{self, Element, Options, SetName};
 use fw6_model::{IfName, PortKey, State};
-use fw6_testkit::Topology;
+use fw6_testkit::{Family, Topology};
 
 use crate::Scale;
 use crate::lab::Result;
@@ -83,6 +87,34 @@ const TESTS: [Test; 4] = [
     Test::TcpClosed,
 ];
 
+/// A test over a family: every test, IPv6 first, then IPv4.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Case {
+    test: Test,
+    family: Family,
+}
+
+/// The number of cases: [`TESTS`] over both families.
+const CASES: usize = 8;
+
+fn cases() -> [Case; CASES] {
+    let case = |i: usize| Case {
+        test: TESTS[i % 4],
+        family: if i < 4 { Family::V6 } else { Family::V4 },
+    };
+    std::array::from_fn(case)
+}
+
+/// IPv6 rows keep their names; IPv4 rows say so.
+impl fmt::Display for Case {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.family {
+            Family::V6 => write!(f, "{}", self.test),
+            Family::V4 => write!(f, "IPv4 {}", self.test),
+        }
+    }
+}
+
 impl fmt::Display for Test {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -125,7 +157,7 @@ fn pairs(n: usize, protocol: u32) -> Result<Vec<PortKey>> {
     Ok(out)
 }
 
-pub(crate) const MINIMAL: &str = "table ip6 minimal {\n\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n\t\tct state established,related accept\n\t}\n}\n";
+pub(crate) const MINIMAL: &str = "table inet minimal {\n\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n\t\tct state established,related accept\n\t}\n}\n";
 
 /// The pairs of `fw6 port open lan0 FIRST-LAST/PROTO` spanning `n` ports, as the CLI resolves
 /// them.
@@ -138,7 +170,7 @@ fn ranged_pairs(n: u32, protocol: u32) -> Result<Vec<PortKey>> {
 
 fn rules_text(keys: &[PortKey]) -> String {
     let mut out = String::from(
-        "table ip6 rules {\n\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n\t\tiif \"lo\" accept\n\t\tct state established,related accept\n\t\tct state invalid drop\n\t\tmeta l4proto ipv6-icmp accept\n",
+        "table inet rules {\n\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n\t\tiif \"lo\" accept\n\t\tct state established,related accept\n\t\tct state invalid drop\n\t\tmeta l4proto ipv6-icmp accept\n",
     );
     for k in keys {
         let _ = writeln!(
@@ -194,7 +226,7 @@ fn install(
             std::fs::create_dir_all(&dir)?;
             let file = dir.join("rules.nft");
             // Replace any previous one (N = 1 is installed once per protocol).
-            let _ = nftproc::nft(host, &["delete", "table", "ip6", "rules"], None, limit);
+            let _ = nftproc::nft(host, &["delete", "table", "inet", "rules"], None, limit);
             std::fs::write(&file, rules_text(&pairs(n, protocol)?))?;
             let loaded = nftproc::nft_file(host, &file, limit);
             let _ = std::fs::remove_dir_all(&dir);
@@ -205,7 +237,8 @@ fn install(
 }
 
 /// One measurement of `test`; returns the figure and a note.
-fn measure(topology: &Topology, layout: Layout, test: Test, seconds: f64) -> Result<(f64, Sample)> {
+fn measure(topology: &Topology, layout: Layout, case: Case, seconds: f64) -> Result<(f64, Sample)> {
+    let (test, family) = (case.test, case.family);
     let host = topology.host().path();
     let lan = topology.lan();
     let wan = topology.wan();
@@ -213,12 +246,12 @@ fn measure(topology: &Topology, layout: Layout, test: Test, seconds: f64) -> Res
     let open = Path2 {
         host,
         peer: lan.peer().path(),
-        to: lan.host_sock(open_port(layout)),
+        to: lan.host_sock_in(family, open_port(layout)),
     };
     let closed = Path2 {
         host,
         peer: wan.peer().path(),
-        to: wan.host_sock(CLOSED_PORT),
+        to: wan.host_sock_in(family, CLOSED_PORT),
     };
     Ok(match test {
         Test::UdpOpen => {
@@ -241,7 +274,7 @@ fn measure(topology: &Topology, layout: Layout, test: Test, seconds: f64) -> Res
 }
 
 /// Medians per (layout, test); `None` where the layout could not be loaded in time.
-type Results = Vec<(Layout, [Option<f64>; 4])>;
+type Results = Vec<(Layout, [Option<f64>; CASES])>;
 
 /// One layout in its own topology.
 struct Bench {
@@ -251,8 +284,8 @@ struct Bench {
     installed_for: Option<u32>,
     /// Why it could not be measured.
     failed: Option<String>,
-    values: [Vec<f64>; 4],
-    last: [Sample; 4],
+    values: [Vec<f64>; CASES],
+    last: [Sample; CASES],
 }
 
 impl Bench {
@@ -273,8 +306,8 @@ impl Bench {
                 }
                 self.installed_for = Some(wanted);
                 // Neighbour discovery and caches, untimed.
-                for t in TESTS.into_iter().filter(|t| t.protocol() == wanted) {
-                    measure(&self.topology, self.layout, t, 0.1)?;
+                for c in cases().into_iter().filter(|c| c.test.protocol() == wanted) {
+                    measure(&self.topology, self.layout, c, 0.1)?;
                 }
             }
             Err(e) => {
@@ -307,11 +340,11 @@ pub fn run(scale: &Scale, report: &mut Report) -> Result<()> {
             installed_for: None,
             failed: None,
             values: Default::default(),
-            last: [Sample::default(); 4],
+            last: [Sample::default(); CASES],
         })
         .collect();
     for round in 0..scale.dp_repeats {
-        for (i, test) in TESTS.into_iter().enumerate() {
+        for (i, test) in cases().into_iter().enumerate() {
             // Alternate the order between rounds.
             let order: Vec<usize> = if round % 2 == 0 {
                 (0..benches.len()).collect()
@@ -323,7 +356,7 @@ pub fn run(scale: &Scale, report: &mut Report) -> Result<()> {
                 if bench.failed.is_some() {
                     continue;
                 }
-                bench.prepare(test, limit)?;
+                bench.prepare(test.test, limit)?;
                 if bench.failed.is_some() {
                     continue;
                 }
@@ -335,8 +368,8 @@ pub fn run(scale: &Scale, report: &mut Report) -> Result<()> {
     }
     let mut results: Results = Vec::new();
     for bench in &benches {
-        let mut figures = [None; 4];
-        for (i, test) in TESTS.into_iter().enumerate() {
+        let mut figures = [None; CASES];
+        for (i, test) in cases().into_iter().enumerate() {
             if bench.values[i].is_empty() {
                 continue;
             }
@@ -344,7 +377,7 @@ pub fn run(scale: &Scale, report: &mut Report) -> Result<()> {
             figures[i] = Some(m);
             let last = bench.last[i];
             println!(
-                "{}: {test}: median {} (runs: {}) [last run: sent {}/s, IPv6 in {}/s, passed {}/s, read/completed {}/s, failed {}]",
+                "{}: {test}: median {} (runs: {}) [last run: sent {}/s, IP in {}/s, passed {}/s, read/completed {}/s, failed {}]",
                 bench.layout,
                 rate(m),
                 bench.values[i]
@@ -383,9 +416,9 @@ fn figure(results: &Results, layout: Layout, test: usize) -> Option<f64> {
 fn judge(scale: &Scale, results: &Results, report: &mut Report) {
     println!(
         "\n| layout | {} |",
-        TESTS.map(|t| t.to_string()).join(" | ")
+        cases().map(|t| t.to_string()).join(" | ")
     );
-    println!("|---|---|---|---|---|");
+    println!("|---|{}", "---|".repeat(CASES));
     for (layout, figures) in results {
         println!(
             "| {layout} | {} |",
@@ -397,7 +430,7 @@ fn judge(scale: &Scale, results: &Results, report: &mut Report) {
     let (Some(&first), Some(&tenk)) = (scale.dp_sizes.first(), scale.dp_sizes.get(1)) else {
         return;
     };
-    for (i, test) in TESTS.into_iter().enumerate() {
+    for (i, test) in cases().into_iter().enumerate() {
         let minimal = figure(results, Layout::Minimal, i);
         let one = figure(results, Layout::Fw6(first), i);
         let ranged = Layout::Fw6Range(fw6::range::MAX_SPAN);

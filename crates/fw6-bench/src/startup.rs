@@ -6,7 +6,7 @@
 //!    alone with nft's own tool. Memory: `VmRSS`/`VmHWM` of the restarted daemon when ready,
 //!    and after the enumerations.
 //! 5. Enumeration: `fw6 --json port list lan0` (a new process, all 100,000 entries, output read
-//!    to the end), wall time. Comparison: `nft list set ip6 fw6 open` of the same elements.
+//!    to the end), wall time. Comparison: `nft list set inet fw6 open` of the same elements.
 
 use std::io::Read as _;
 use std::process::{Command, Stdio};
@@ -78,7 +78,7 @@ pub fn run(scale: &Scale, bins: &Bins, report: &mut Report) -> Result<()> {
     for _ in 0..scale.startup_repeats {
         let took = nftproc::nft(
             lab.topology.host(),
-            &["list", "set", "ip6", "fw6", "open"],
+            &["list", "set", "inet", "fw6", "open"],
             None,
             Duration::from_secs(60),
         )?;

@@ -3,16 +3,20 @@
 //! closed ports; a receiver and an acceptor in the host namespace. Every loop stops at a
 //! deadline and at a maximum count.
 //!
-//! What is counted: the host namespace's own IPv6 counters (`/proc/net/snmp6` read from a
-//! thread inside it). `Ip6InReceives` counts every packet that reached IPv6 input (before
-//! netfilter), `Ip6InDelivers` every packet that passed the input hook and went to UDP/TCP. On
+//! What is counted: the host namespace's own IP counters of the family measured
+//! (`/proc/net/snmp6`, `/proc/net/snmp` read from a thread inside it). `Ip6InReceives` /
+//! `Ip: InReceives` count every packet that reached IP input (before netfilter),
+//! `Ip6InDelivers` / `Ip: InDelivers` every packet that passed the input hook and went to
+//! UDP/TCP. On
 //! veth the receive path (including nftables) runs in the sender's softirq, on the sender's CPU,
 //! so the sender's rate is bounded by the firewall's per-packet cost.
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::IoSlice;
-use std::net::{Ipv6Addr, SocketAddr, SocketAddrV6, TcpListener, TcpStream, UdpSocket};
+use std::net::{
+    IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6, TcpListener, TcpStream, UdpSocket,
+};
 use std::os::fd::AsFd as _;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -81,6 +85,23 @@ pub fn snmp6(path: &Path) -> Result<HashMap<String, u64>> {
     })
 }
 
+/// The IPv4 counters (`Ip:` lines of `/proc/net/snmp`) of the namespace at `path`.
+fn snmp4(path: &Path) -> Result<HashMap<String, u64>> {
+    in_ns(path, || {
+        let text = std::fs::read_to_string("/proc/thread-self/net/snmp")?;
+        let mut ip = text.lines().filter(|l| l.starts_with("Ip:"));
+        let (Some(names), Some(values)) = (ip.next(), ip.next()) else {
+            return Err("no Ip: lines in /proc/net/snmp".into());
+        };
+        Ok(names
+            .split_whitespace()
+            .zip(values.split_whitespace())
+            .skip(1)
+            .filter_map(|(k, v)| Some((k.to_owned(), v.parse().ok()?)))
+            .collect())
+    })
+}
+
 /// One measurement.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Sample {
@@ -111,22 +132,34 @@ impl Sample {
 pub struct Path2<'a> {
     pub host: &'a Path,
     pub peer: &'a Path,
-    pub to: SocketAddrV6,
+    pub to: SocketAddr,
 }
 
-fn counters(host: &Path) -> Result<(u64, u64)> {
-    let c = snmp6(host)?;
+/// Packets that reached IP input and that passed the input hook, in `to`'s family.
+fn counters(host: &Path, to: SocketAddr) -> Result<(u64, u64)> {
+    let (c, received, delivered) = match to {
+        SocketAddr::V6(_) => (snmp6(host)?, "Ip6InReceives", "Ip6InDelivers"),
+        SocketAddr::V4(_) => (snmp4(host)?, "InReceives", "InDelivers"),
+    };
     Ok((
-        c.get("Ip6InReceives").copied().unwrap_or(0),
-        c.get("Ip6InDelivers").copied().unwrap_or(0),
+        c.get(received).copied().unwrap_or(0),
+        c.get(delivered).copied().unwrap_or(0),
     ))
+}
+
+/// The unspecified address of `to`'s family.
+fn any(to: SocketAddr) -> IpAddr {
+    match to {
+        SocketAddr::V6(_) => Ipv6Addr::UNSPECIFIED.into(),
+        SocketAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
+    }
 }
 
 /// Measures around `run` (which returns seconds, sent, completed, failed).
 fn measured(path: Path2<'_>, run: impl FnOnce() -> Result<(f64, u64, u64, u64)>) -> Result<Sample> {
-    let (r0, d0) = counters(path.host)?;
+    let (r0, d0) = counters(path.host, path.to)?;
     let (seconds, sent, completed, failed) = run()?;
-    let (r1, d1) = counters(path.host)?;
+    let (r1, d1) = counters(path.host, path.to)?;
     Ok(Sample {
         seconds,
         sent,
@@ -142,6 +175,7 @@ pub fn udp(path: Path2<'_>, listen: bool, duration: Duration) -> Result<Sample> 
     let receiver = if listen {
         let port = path.to.port();
         Some(in_ns(path.host, move || {
+            // `[::]` without IPV6_V6ONLY receives IPv4 too (as mapped addresses).
             let sock = UdpSocket::bind(SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, port, 0, 0))?;
             sockopt::set_socket_recv_buffer_size(&sock, 4 << 20)?;
             sock.set_nonblocking(true)?;
@@ -152,7 +186,7 @@ pub fn udp(path: Path2<'_>, listen: bool, duration: Duration) -> Result<Sample> 
     };
     let to = path.to;
     let sender = in_ns(path.peer, move || {
-        let sock = UdpSocket::bind(SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, 0, 0, 0))?;
+        let sock = UdpSocket::bind(SocketAddr::new(any(to), 0))?;
         sock.connect(to)?;
         Ok(sock)
     })?;
@@ -245,7 +279,7 @@ pub fn tcp_open(path: Path2<'_>, duration: Duration) -> Result<Sample> {
                 let deadline = started + duration;
                 let (mut ok, mut failed) = (0u64, 0u64);
                 while ok + failed < MAX_COUNT && Instant::now() < deadline {
-                    match TcpStream::connect_timeout(&SocketAddr::V6(to), Duration::from_secs(1)) {
+                    match TcpStream::connect_timeout(&to, Duration::from_secs(1)) {
                         Ok(stream) => {
                             let _ = sockopt::set_socket_linger(&stream, Some(Duration::ZERO));
                             ok += 1;
@@ -277,8 +311,12 @@ pub fn tcp_syn(path: Path2<'_>, duration: Duration) -> Result<Sample> {
             let deadline = started + duration;
             let mut sent = 0u64;
             while sent < MAX_COUNT && Instant::now() < deadline {
+                let family = match to {
+                    SocketAddr::V6(_) => AddressFamily::INET6,
+                    SocketAddr::V4(_) => AddressFamily::INET,
+                };
                 let fd = rustix::net::socket_with(
-                    AddressFamily::INET6,
+                    family,
                     SocketType::STREAM,
                     SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
                     None,

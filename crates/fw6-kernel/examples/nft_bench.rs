@@ -42,7 +42,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         })
         .collect::<Result<_, fw6_model::Error>>()?;
     let nft_text = format!(
-        "{}add element ip6 fw6 open {{ {} }}\n",
+        "{}add element inet fw6 open {{ {} }}\n",
         plan::render(&plan),
         elements
             .iter()
@@ -92,7 +92,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             &[
                 verb,
                 "element",
-                "ip6",
+                "inet",
                 "fw6",
                 "open",
                 "{ \"lan0\" . tcp . 443 }",

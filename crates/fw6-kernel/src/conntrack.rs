@@ -9,7 +9,7 @@
 //! general parser formats a string per attribute, too slow for a connection flood.
 
 use std::io;
-use std::net::Ipv6Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use netlink_sys::Socket;
@@ -24,7 +24,8 @@ const GROUP_DESTROY: u32 = 3;
 /// `NFNL_SUBSYS_CTNETLINK` << 8 | `IPCTNL_MSG_CT_NEW` / `IPCTNL_MSG_CT_DELETE`.
 const MSG_NEW: u16 = 1 << 8;
 const MSG_DELETE: u16 = (1 << 8) | 2;
-/// `AF_INET6`.
+/// `AF_INET`, `AF_INET6`: fw6 logs connections of both families.
+const AF_INET: u8 = 2;
 const AF_INET6: u8 = 10;
 // Attributes (`enum ctattr_type`, `ctattr_tuple`, `ctattr_ip`, `ctattr_l4proto`).
 const CTA_TUPLE_ORIG: u16 = 1;
@@ -32,6 +33,8 @@ const CTA_ID: u16 = 12;
 const CTA_LABELS: u16 = 22;
 const CTA_TUPLE_IP: u16 = 1;
 const CTA_TUPLE_PROTO: u16 = 2;
+const CTA_IP_V4_SRC: u16 = 1;
+const CTA_IP_V4_DST: u16 = 2;
 const CTA_IP_V6_SRC: u16 = 3;
 const CTA_IP_V6_DST: u16 = 4;
 const CTA_PROTO_NUM: u16 = 1;
@@ -47,7 +50,7 @@ pub enum CtEventKind {
     Destroy,
 }
 
-/// One IPv6 connection event.
+/// One IPv4 or IPv6 connection event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CtEvent {
     /// New or destroyed.
@@ -59,9 +62,9 @@ pub struct CtEvent {
     /// The upper-layer protocol number.
     pub protocol: u8,
     /// The originator's address.
-    pub src: Ipv6Addr,
+    pub src: IpAddr,
     /// The responder's address.
-    pub dst: Ipv6Addr,
+    pub dst: IpAddr,
     /// The originator's port, for protocols with ports.
     pub src_port: Option<u16>,
     /// The responder's port.
@@ -129,18 +132,21 @@ impl ConntrackEvents {
     }
 }
 
-/// An event from its message body (`struct nfgenmsg` and attributes); `None` if not IPv6.
+/// An event from its message body (`struct nfgenmsg` and attributes); `None` if neither IPv4
+/// nor IPv6.
 fn decode(kind: CtEventKind, body: &[u8]) -> Option<CtEvent> {
-    if *body.first()? != AF_INET6 {
-        return None;
-    }
+    let unspecified: IpAddr = match *body.first()? {
+        AF_INET6 => Ipv6Addr::UNSPECIFIED.into(),
+        AF_INET => Ipv4Addr::UNSPECIFIED.into(),
+        _ => return None,
+    };
     let mut event = CtEvent {
         kind,
         id: None,
         labels: [0; 16],
         protocol: 0,
-        src: Ipv6Addr::UNSPECIFIED,
-        dst: Ipv6Addr::UNSPECIFIED,
+        src: unspecified,
+        dst: unspecified,
         src_port: None,
         dst_port: None,
     };
@@ -153,10 +159,13 @@ fn decode(kind: CtEventKind, body: &[u8]) -> Option<CtEvent> {
                     match kind {
                         CTA_TUPLE_IP => {
                             for (kind, value) in attributes(value) {
-                                let address = <[u8; 16]>::try_from(value).ok().map(Ipv6Addr::from);
+                                let v6 = || <[u8; 16]>::try_from(value).ok().map(IpAddr::from);
+                                let v4 = || <[u8; 4]>::try_from(value).ok().map(IpAddr::from);
                                 match kind {
-                                    CTA_IP_V6_SRC => event.src = address?,
-                                    CTA_IP_V6_DST => event.dst = address?,
+                                    CTA_IP_V6_SRC => event.src = v6()?,
+                                    CTA_IP_V6_DST => event.dst = v6()?,
+                                    CTA_IP_V4_SRC => event.src = v4()?,
+                                    CTA_IP_V4_DST => event.dst = v4()?,
                                     _ => {}
                                 }
                             }
@@ -220,15 +229,46 @@ mod tests {
         body.extend(attribute(CTA_ID, &7u32.to_be_bytes()));
         body.extend(attribute(CTA_LABELS, &labels));
         let event = decode(CtEventKind::New, &body).unwrap();
-        assert_eq!((event.src, event.dst, event.protocol), (src, dst, 6));
+        assert_eq!(
+            (event.src, event.dst, event.protocol),
+            (src.into(), dst.into(), 6)
+        );
         assert_eq!(
             (event.src_port, event.dst_port, event.id),
             (Some(40000), Some(22), Some(7))
         );
         assert!(event.has_label(126));
         assert!(!event.has_label(127));
-        body[0] = 2; // AF_INET
+        body[0] = 7; // neither family
         assert_eq!(decode(CtEventKind::New, &body), None);
         assert_eq!(decode(CtEventKind::New, &[AF_INET6, 0, 0, 0]), None);
+    }
+
+    #[test]
+    fn an_ipv4_event_decodes_its_addresses() {
+        let (src, dst) = (Ipv4Addr::new(10, 66, 1, 2), Ipv4Addr::new(10, 66, 1, 1));
+        let ip = [
+            attribute(CTA_IP_V4_SRC, &src.octets()),
+            attribute(CTA_IP_V4_DST, &dst.octets()),
+        ]
+        .concat();
+        let proto = [
+            attribute(CTA_PROTO_NUM, &[17]),
+            attribute(CTA_PROTO_SRC_PORT, &40000u16.to_be_bytes()),
+            attribute(CTA_PROTO_DST_PORT, &53u16.to_be_bytes()),
+        ]
+        .concat();
+        let tuple = [
+            attribute(CTA_TUPLE_IP | 0x8000, &ip),
+            attribute(CTA_TUPLE_PROTO | 0x8000, &proto),
+        ]
+        .concat();
+        let mut body = vec![AF_INET, 0, 0, 0];
+        body.extend(attribute(CTA_TUPLE_ORIG | 0x8000, &tuple));
+        let event = decode(CtEventKind::Destroy, &body).unwrap();
+        assert_eq!(
+            (event.src, event.dst, event.dst_port),
+            (src.into(), dst.into(), Some(53))
+        );
     }
 }

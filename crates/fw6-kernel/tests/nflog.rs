@@ -103,7 +103,7 @@ fn dropped_packets_arrive_with_their_headers_decoded() {
     assert_eq!(udp.prefix, "fw6 DROP not-open");
     assert_eq!(udp.indev, Some(lan0));
     let p = udp.packet.unwrap();
-    assert_eq!((p.src, p.dst), (peer, host));
+    assert_eq!((p.src, p.dst), (peer.into(), host.into()));
     assert_eq!((p.src_port, p.dst_port), (Some(40001), Some(9999)));
     assert_eq!(
         p.size,

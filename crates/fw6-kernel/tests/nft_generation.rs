@@ -47,7 +47,14 @@ fn verify_detects_outside_changes_and_a_missing_table() {
         .expect("apply_full");
     assert_eq!(kernel.verify().expect("verify"), TableState::InSync);
 
-    nft(&["add", "element", "ip6", "fw6", "global_open", "{ tcp . 9 }"]);
+    nft(&[
+        "add",
+        "element",
+        "inet",
+        "fw6",
+        "global_open",
+        "{ tcp . 9 }",
+    ]);
     assert_eq!(kernel.verify().expect("verify"), TableState::Changed);
     assert!(kernel.generation().expect("generation") > applied.generation);
     // A change anywhere in the ruleset counts: fw6 cannot know it left our table alone.
@@ -58,7 +65,7 @@ fn verify_detects_outside_changes_and_a_missing_table() {
     nft(&["add", "table", "inet", "someone_else"]);
     assert_eq!(kernel.verify().expect("verify"), TableState::Changed);
 
-    nft(&["delete", "table", "ip6", "fw6"]);
+    nft(&["delete", "table", "inet", "fw6"]);
     assert_eq!(kernel.verify().expect("verify"), TableState::Missing);
     kernel
         .delete_table()
@@ -92,7 +99,14 @@ fn monitor_counts_changes_to_our_table_only() {
         .expect("apply_full");
     assert!(monitor.drain().expect("drain") > 0);
     assert_eq!(monitor.drain().expect("drain"), 0, "drained");
-    nft(&["add", "element", "ip6", "fw6", "unfirewalled", "{ \"x0\" }"]);
+    nft(&[
+        "add",
+        "element",
+        "inet",
+        "fw6",
+        "unfirewalled",
+        "{ \"x0\" }",
+    ]);
     assert!(monitor.drain().expect("drain") > 0);
     // Other tables, other families, even one named fw6: not ours.
     nft(&["add", "table", "inet", "other"]);
@@ -121,7 +135,7 @@ fn a_monitor_can_ignore_our_own_commits() {
         .apply_full(&plan::full(&sample(), &Options::default()))
         .expect("apply_full");
     assert_eq!(monitor.drain().expect("drain"), 0, "our own commit");
-    nft(&["flush", "set", "ip6", "fw6", "open"]);
+    nft(&["flush", "set", "inet", "fw6", "open"]);
     assert!(monitor.drain().expect("drain") > 0, "someone else's");
 }
 
@@ -177,7 +191,7 @@ fn large_commits_are_made_with_the_monitor_not_listening() {
         "a small commit notifies"
     );
     // ... and so is everyone else's.
-    nft(&["flush", "set", "ip6", "fw6", "open"]);
+    nft(&["flush", "set", "inet", "fw6", "open"]);
     assert!(monitor.drain().expect("drain") > 0, "someone else's change");
 }
 

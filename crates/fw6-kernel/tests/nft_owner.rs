@@ -37,7 +37,7 @@ fn nft_refused(args: &[&str]) -> String {
 
 fn table_exists() -> bool {
     Command::new("nft")
-        .args(["list", "table", "ip6", "fw6"])
+        .args(["list", "table", "inet", "fw6"])
         .output()
         .expect("run nft")
         .status
@@ -55,13 +55,13 @@ fn an_owned_table_resists_others_outlives_its_owner_and_is_adopted() {
         return;
     }
     assert_eq!(owner.protection(), Protection::OwnerPersist);
-    let listing = nft(&["list", "table", "ip6", "fw6"]);
+    let listing = nft(&["list", "table", "inet", "fw6"]);
     assert!(listing.contains("owner"), "{listing}");
 
     // Others: no change, no delete, and `flush ruleset` passes it by.
-    let e = nft_refused(&["delete", "table", "ip6", "fw6"]);
+    let e = nft_refused(&["delete", "table", "inet", "fw6"]);
     assert!(e.contains("Operation not permitted"), "{e}");
-    nft_refused(&["add", "chain", "ip6", "fw6", "intruder"]);
+    nft_refused(&["add", "chain", "inet", "fw6", "intruder"]);
     nft(&["flush", "ruleset"]);
     assert!(table_exists(), "flush ruleset deleted the owned table");
 
@@ -74,11 +74,11 @@ fn an_owned_table_resists_others_outlives_its_owner_and_is_adopted() {
     let mut heir = Nft::new().expect("open netlink").owning();
     heir.apply_full(&full).expect("adopt the orphaned table");
     assert_eq!(heir.protection(), Protection::OwnerPersist);
-    nft_refused(&["delete", "table", "ip6", "fw6"]);
+    nft_refused(&["delete", "table", "inet", "fw6"]);
 
     // Orphaned again, anyone may delete it (what `apt purge` does).
     drop(heir);
-    nft(&["delete", "table", "ip6", "fw6"]);
+    nft(&["delete", "table", "inet", "fw6"]);
     assert!(!table_exists());
 }
 
@@ -89,7 +89,7 @@ fn an_owning_handle_takes_over_a_plain_table_and_a_plain_handle_stays_plain() {
     let mut plain = Nft::new().expect("open netlink");
     plain.apply_full(&full).expect("plain apply_full");
     assert_eq!(plain.protection(), Protection::DriftRepair);
-    assert!(!nft(&["list", "table", "ip6", "fw6"]).contains("owner"));
+    assert!(!nft(&["list", "table", "inet", "fw6"]).contains("owner"));
     drop(plain);
 
     // An older fw6d's table (no flags) is replaced by an owned one.
@@ -126,6 +126,6 @@ fn a_plain_handle_replaces_an_orphaned_owned_table() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     assert_eq!(plain.protection(), Protection::DriftRepair);
-    assert!(!nft(&["list", "table", "ip6", "fw6"]).contains("owner"));
-    nft(&["delete", "table", "ip6", "fw6"]);
+    assert!(!nft(&["list", "table", "inet", "fw6"]).contains("owner"));
+    nft(&["delete", "table", "inet", "fw6"]);
 }

@@ -74,7 +74,7 @@ fn a_hundred_thousand_elements_in_one_transaction_then_single_element_changes() 
     nft(&[
         "get",
         "element",
-        "ip6",
+        "inet",
         "fw6",
         "open",
         "{ \"lan0\" . tcp . 443 }",

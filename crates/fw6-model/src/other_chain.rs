@@ -33,11 +33,6 @@ pub struct OtherChain {
 }
 
 impl OtherChain {
-    /// Whether IPv6 packets pass this chain: tables of family `ip` see IPv4 only.
-    pub fn sees_ipv6(&self) -> bool {
-        self.family != "ip"
-    }
-
     /// Whether the chain could drop a packet: its policy is drop, or it has rules (any of which
     /// may drop, reject or redirect; fw6 does not evaluate them).
     pub fn may_drop(&self) -> bool {
@@ -60,13 +55,13 @@ impl OtherChain {
     }
 }
 
-/// What `fw6 explain` adds for an IPv6 packet arriving on `interface`: one sentence per other
+/// What `fw6 explain` adds for a packet arriving on `interface`: one sentence per other
 /// table with a chain that could drop it, in the order the chains are listed.
 pub fn may_block(chains: &[OtherChain], interface: &str) -> Vec<String> {
     let mut tables: Vec<(String, Vec<&OtherChain>)> = Vec::new();
     for chain in chains
         .iter()
-        .filter(|c| c.sees_ipv6() && c.sees_interface(interface) && c.may_drop())
+        .filter(|c| c.sees_interface(interface) && c.may_drop())
     {
         let name = format!("{} {}", chain.family, chain.table);
         match tables.iter_mut().find(|(t, _)| *t == name) {
@@ -105,7 +100,7 @@ mod tests {
     }
 
     #[test]
-    fn only_chains_that_could_drop_an_ipv6_packet_are_named() {
+    fn only_chains_that_could_drop_a_packet_are_named() {
         let chains = [
             chain("inet", "filter", "drop", 0),
             chain("ip", "filter", "drop", 4),
@@ -116,6 +111,7 @@ mod tests {
             may_block(&chains, "eth0"),
             [
                 "also filtered by table inet filter (chain input, policy drop, 0 rules): this port may still be blocked there",
+                "also filtered by table ip filter (chain input, policy drop, 4 rules): this port may still be blocked there",
                 "also filtered by table inet firewalld (chain input, policy accept, 12 rules): this port may still be blocked there",
             ]
         );

@@ -49,7 +49,7 @@ fn echo_requests_are_accepted_after_the_sets_and_before_the_drop_log() {
         ])
         .unwrap();
     let plan = plan::full(&state, &Options::default());
-    let tail: Vec<String> = plan.rules[plan.rules.len() - 4..]
+    let tail: Vec<String> = plan.rules[plan.rules.len() - 6..]
         .iter()
         .map(ToString::to_string)
         .collect();
@@ -58,6 +58,8 @@ fn echo_requests_are_accepted_after_the_sets_and_before_the_drop_log() {
         [
             "meta l4proto . th dport @global_open accept",
             "icmpv6 type echo-request limit rate 10/second accept",
+            "icmp type echo-request limit rate 10/second accept",
+            "meta l4proto igmp ip daddr 224.0.0.0/4 ip ttl 1 accept",
             "counter packets 0 bytes 0 limit rate 100/second counter packets 0 bytes 0 log prefix \
              \"fw6 DROP not-open\" group 6 snaplen 128",
             "drop",
@@ -101,11 +103,38 @@ fn icmpv6_rules_sit_behind_one_jump() {
     let echo = at(|r| matches!(r, Rule::AcceptEchoRequest { .. }));
     assert!(echo > at(|r| matches!(r, Rule::DropRoutingHeader0)));
     assert!(echo > at(|r| matches!(r, Rule::AcceptGlobalOpen)));
-    assert_eq!(echo + 2, plan.rules.len());
+    assert_eq!(echo + 4, plan.rules.len());
     assert_eq!(
         Rule::JumpIcmpv6.to_string(),
         "meta l4proto ipv6-icmp jump input_icmpv6"
     );
+}
+
+#[test]
+fn ipv6_only_accepts_ipv4_first_and_has_no_ipv4_rules() {
+    let mut state = State::default();
+    state
+        .apply_batch(&[
+            Mutation::SetLogDroppedPackets { enabled: true },
+            Mutation::SetLogConnections { enabled: true },
+        ])
+        .unwrap();
+    let options = Options {
+        ipv4: false,
+        ..Options::default()
+    };
+    let plan = plan::full(&state, &options);
+    assert_eq!(plan.rules[0], Rule::AcceptIpv4);
+    assert_eq!(plan.output_rules[0], Rule::AcceptIpv4);
+    assert!(!plan.rules.iter().any(|r| matches!(
+        r,
+        Rule::AcceptIgmp | Rule::AcceptIcmpEchoRequest { .. } | Rule::DropSourceRoute(_)
+    )));
+    check_golden("ipv6-only.nft", &plan::render(&plan));
+    // Both families: no early accept, and the IPv4 rules are there.
+    let both = plan::full(&state, &Options::default());
+    assert!(!both.rules.contains(&Rule::AcceptIpv4));
+    assert!(both.rules.contains(&Rule::AcceptIgmp));
 }
 
 #[test]

@@ -222,7 +222,7 @@ impl Lab {
         }
         if !self.table_present() {
             return Err(fail(
-                "fw6d said READY=1 but table ip6 fw6 is absent".to_owned(),
+                "fw6d said READY=1 but table inet fw6 is absent".to_owned(),
             ));
         }
         Ok(ready)
@@ -267,14 +267,14 @@ impl Lab {
         &self.config
     }
 
-    /// Whether `table ip6 fw6` exists in the host namespace.
+    /// Whether `table inet fw6` exists in the host namespace.
     pub fn table_present(&self) -> bool {
         self.topology
             .host()
             .command("nft")
-            .args(["list", "tables", "ip6"])
+            .args(["list", "tables", "inet"])
             .output()
-            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("table ip6 fw6"))
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("table inet fw6"))
     }
 
     /// Waits (bounded) until `cond` holds; panics naming `what`, with the daemon's log.

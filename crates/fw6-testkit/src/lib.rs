@@ -17,12 +17,14 @@ mod lab;
 mod neigh;
 mod netns;
 pub mod packet;
+pub mod packet4;
 mod probe;
 mod raw;
 mod root;
 mod service;
 pub mod stats;
 mod sysctl;
+mod tap;
 mod topology;
 
 pub use interrupt::{clean_up_on_signal, temp_path};
@@ -30,7 +32,11 @@ pub use lab::{Lab, LabBuilder, LabError, fw6d_bin, profile_dir};
 pub use neigh::NeighState;
 pub use netns::{Entered, Inside, NetNs};
 pub use probe::{Outcome, ping, tcp_connect, udp_exchange};
-pub use raw::{SynReply, send_packet_too_big, send_raw, send_router_advert, send_syn_and_wait};
+pub use raw::{
+    SynReply, send_frag_needed, send_packet_too_big, send_raw, send_router_advert,
+    send_syn_and_wait,
+};
 pub use root::require_root;
 pub use service::Service;
-pub use topology::{Connection, Topology};
+pub use tap::PacketTap;
+pub use topology::{Connection, Family, Topology};

@@ -116,8 +116,19 @@ pub fn checksum(src: Ipv6Addr, dst: Ipv6Addr, next: u8, data: &[u8]) -> u16 {
     pseudo.extend_from_slice(&dst.octets());
     pseudo.extend_from_slice(&len.to_be_bytes());
     pseudo.extend_from_slice(&[0, 0, 0, next]);
+    fold(pseudo.chunks(2).chain(data.chunks(2)))
+}
+
+/// The Internet checksum of `data` alone (RFC 1071): ICMP, the IPv4 header.
+pub fn internet_checksum(data: &[u8]) -> u16 {
+    fold(data.chunks(2))
+}
+
+/// The ones' complement of the ones' complement sum of 16-bit words (an odd last byte padded).
+fn fold<'a>(chunks: impl Iterator<Item = &'a [u8]>) -> u16 {
+    // Packets are below 64 KiB: 32,768 words of at most 0xffff cannot overflow 32 bits.
     let mut sum: u32 = 0;
-    for chunk in pseudo.chunks(2).chain(data.chunks(2)) {
+    for chunk in chunks {
         let word = u16::from_be_bytes([chunk[0], *chunk.get(1).unwrap_or(&0)]);
         sum += u32::from(word);
     }

@@ -3,7 +3,7 @@
 //! Crafted packets test what ordinary sockets cannot produce: routing headers, fragmented
 //! SYNs, router advertisements, packet-too-big errors. They are sent from a peer namespace.
 
-use std::net::{Ipv6Addr, SocketAddrV6};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
@@ -24,25 +24,44 @@ pub enum SynReply {
 }
 
 fn raw_socket(protocol: rustix::net::Protocol) -> OwnedFd {
-    rustix::net::socket(AddressFamily::INET6, SocketType::RAW, Some(protocol))
-        .unwrap_or_else(|e| panic!("fw6-testkit: cannot open a raw IPv6 socket: {e}"))
+    raw_socket_in(AddressFamily::INET6, protocol)
 }
 
-fn send_all(socket: &OwnedFd, packets: &[Vec<u8>], to: Ipv6Addr) {
-    for p in packets {
-        rustix::net::sendto(
-            socket,
-            p,
-            SendFlags::empty(),
-            &SocketAddrV6::new(to, 0, 0, 0),
-        )
-        .unwrap_or_else(|e| panic!("fw6-testkit: cannot send a raw packet to {to}: {e}"));
+fn raw_socket_in(family: AddressFamily, protocol: rustix::net::Protocol) -> OwnedFd {
+    rustix::net::socket(family, SocketType::RAW, Some(protocol))
+        .unwrap_or_else(|e| panic!("fw6-testkit: cannot open a raw socket: {e}"))
+}
+
+/// The address family of `to`.
+fn family_of(to: IpAddr) -> AddressFamily {
+    match to {
+        IpAddr::V6(_) => AddressFamily::INET6,
+        IpAddr::V4(_) => AddressFamily::INET,
     }
 }
 
-/// Sends whole IPv6 packets (header included) from inside `ns`, routed towards `to`.
-pub fn send_raw(ns: &NetNs, to: Ipv6Addr, packets: &[Vec<u8>]) {
-    ns.run_in(|| send_all(&raw_socket(ipproto::RAW), packets, to));
+fn send_all(socket: &OwnedFd, packets: &[Vec<u8>], to: IpAddr) {
+    for p in packets {
+        let sent = match to {
+            IpAddr::V6(to) => rustix::net::sendto(
+                socket,
+                p,
+                SendFlags::empty(),
+                &SocketAddrV6::new(to, 0, 0, 0),
+            ),
+            IpAddr::V4(to) => {
+                rustix::net::sendto(socket, p, SendFlags::empty(), &SocketAddrV4::new(to, 0))
+            }
+        };
+        sent.unwrap_or_else(|e| panic!("fw6-testkit: cannot send a raw packet to {to}: {e}"));
+    }
+}
+
+/// Sends whole IP packets (header included: IPv6, or IPv4 to an IPv4 address) from inside
+/// `ns`, routed towards `to`.
+pub fn send_raw(ns: &NetNs, to: impl Into<IpAddr>, packets: &[Vec<u8>]) {
+    let to = to.into();
+    ns.run_in(|| send_all(&raw_socket_in(family_of(to), ipproto::RAW), packets, to));
 }
 
 /// Sends `packets` (a crafted SYN from `sport`, whole or in fragments) from inside `ns` to
@@ -52,13 +71,15 @@ pub fn send_raw(ns: &NetNs, to: Ipv6Addr, packets: &[Vec<u8>]) {
 pub fn send_syn_and_wait(
     ns: &NetNs,
     packets: &[Vec<u8>],
-    to: SocketAddrV6,
+    to: impl Into<SocketAddr>,
     sport: u16,
     timeout: Duration,
 ) -> SynReply {
+    let to = to.into();
+    let family = family_of(to.ip());
     ns.run_in(|| {
-        let rx = raw_socket(ipproto::TCP);
-        send_all(&raw_socket(ipproto::RAW), packets, *to.ip());
+        let rx = raw_socket_in(family, ipproto::TCP);
+        send_all(&raw_socket_in(family, ipproto::RAW), packets, to.ip());
         let deadline = Instant::now() + timeout;
         let mut buf = [0u8; 1500];
         // Bounded by the deadline and a count; unrelated TCP is skipped.
@@ -73,11 +94,21 @@ pub fn send_syn_and_wait(
             else {
                 break;
             };
-            // IPv6 raw sockets deliver the payload without the IPv6 header.
-            let seg = &buf[..n];
-            let from_host = from
-                .and_then(|a| SocketAddrV6::try_from(a).ok())
-                .is_some_and(|a| a.ip() == to.ip());
+            // IPv6 raw sockets deliver the payload without the IPv6 header, IPv4 ones with it.
+            let (seg, from): (&[u8], Option<IpAddr>) = match to {
+                SocketAddr::V6(_) => (
+                    &buf[..n],
+                    from.and_then(|a| SocketAddrV6::try_from(a).ok())
+                        .map(|a| (*a.ip()).into()),
+                ),
+                SocketAddr::V4(_) => (
+                    &buf[(usize::from(buf[0] & 0x0f) * 4).min(n)..n],
+                    from.and_then(|a| SocketAddrV4::try_from(a).ok())
+                        .map(|a| (*a.ip()).into()),
+                ),
+            };
+            let n = seg.len();
+            let from_host = from == Some(to.ip());
             if n < 20
                 || !from_host
                 || seg[0..2] != to.port().to_be_bytes()
@@ -143,5 +174,36 @@ pub fn send_packet_too_big(ns: &NetNs, host: Ipv6Addr, peer: Ipv6Addr, mtu: u32)
             &SocketAddrV6::new(host, 0, 0, 0),
         )
         .unwrap_or_else(|e| panic!("fw6-testkit: cannot send a packet-too-big: {e}"));
+    });
+}
+
+/// Sends an ICMP destination-unreachable "fragmentation needed" from inside `ns` to `host`,
+/// announcing `mtu` for the packet it quotes: an echo reply from `host` to `peer` with
+/// identifier `id` and sequence 1, as the host's kernel answers what [`crate::ping`] sends
+/// from this process (`id` the low 16 bits of the process id). Linux lowers the path MTU for
+/// an error quoting its own echo reply (an echo request would go to a ping socket); the host's
+/// conntrack finds the error `related` only if it saw that echo.
+pub fn send_frag_needed(ns: &NetNs, host: Ipv4Addr, peer: Ipv4Addr, id: u16, mtu: u16) {
+    ns.run_in(|| {
+        let socket = raw_socket_in(AddressFamily::INET, ipproto::ICMP);
+        let mut echo = vec![0, 0, 0, 0];
+        echo.extend_from_slice(&id.to_be_bytes());
+        echo.extend_from_slice(&1u16.to_be_bytes());
+        echo.extend_from_slice(b"fw6-testkit echo");
+        let sum = packet::internet_checksum(&echo);
+        echo[2..4].copy_from_slice(&sum.to_be_bytes());
+        let quoted = crate::packet4::ipv4(host, peer, 1, &[], None, &echo);
+        let mut error = vec![3, 4, 0, 0, 0, 0];
+        error.extend_from_slice(&mtu.to_be_bytes());
+        error.extend_from_slice(&quoted[..28]);
+        let sum = packet::internet_checksum(&error);
+        error[2..4].copy_from_slice(&sum.to_be_bytes());
+        rustix::net::sendto(
+            &socket,
+            &error,
+            SendFlags::empty(),
+            &SocketAddrV4::new(host, 0),
+        )
+        .unwrap_or_else(|e| panic!("fw6-testkit: cannot send a fragmentation-needed: {e}"));
     });
 }

@@ -2,22 +2,46 @@
 //! namespace per connection.
 //!
 //! ```text
-//!   peer ns "lan"  eth0 fd00:1::2/64 ──veth── lan0 fd00:1::1/64 ┐
-//!                                                               ├ host ns
-//!   peer ns "wan"  eth0 fd00:2::2/64 ──veth── wan0 fd00:2::1/64 ┘
+//!   peer ns "lan"  eth0 fd00:1::2/64 10.66.1.2/24 ──veth── lan0 fd00:1::1/64 10.66.1.1/24 ┐
+//!                                                                                       ├ host
+//!   peer ns "wan"  eth0 fd00:2::2/64 10.66.2.2/24 ──veth── wan0 fd00:2::1/64 10.66.2.1/24 ┘
 //! ```
 //!
-//! Connection number `n` (1-based, in creation order) uses `fd00:n::/64`. Addresses go through
+//! Connection number `n` (1-based, in creation order) uses `fd00:n::/64` and `10.66.n.0/24`
+//! (fw6 filters both families: probes take a [`Family`]). Addresses go through
 //! real duplicate address detection; the topology only shortens it (neighbour retransmit time
 //! 100 ms, no initial random delay) and then waits until nothing is tentative.
 
-use std::net::{Ipv6Addr, SocketAddrV6};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::time::Duration;
 
 use crate::{NeighState, NetNs, Outcome, dad, probe};
 
 /// The peer's end of every veth pair.
 const PEER_DEV: &str = "eth0";
+
+/// An IP family a probe uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Family {
+    /// IPv6 (`fd00:n::/64`).
+    V6,
+    /// IPv4 (`10.66.n.0/24`).
+    V4,
+}
+
+impl Family {
+    /// Both, IPv6 first.
+    pub const ALL: [Self; 2] = [Self::V6, Self::V4];
+}
+
+impl std::fmt::Display for Family {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::V6 => "IPv6",
+            Self::V4 => "IPv4",
+        })
+    }
+}
 
 /// A host namespace with its connections; dropping it removes every namespace and link.
 #[derive(Debug)]
@@ -34,6 +58,8 @@ pub struct Connection {
     peer: NetNs,
     host_addr: Ipv6Addr,
     peer_addr: Ipv6Addr,
+    host_addr4: Ipv4Addr,
+    peer_addr4: Ipv4Addr,
 }
 
 impl Topology {
@@ -92,11 +118,12 @@ impl Topology {
             self.connections.iter().all(|c| c.name != name),
             "fw6-testkit: connection {name} exists already"
         );
-        let n = u16::try_from(self.connections.len() + 1).expect("few connections");
+        let n = u8::try_from(self.connections.len() + 1).expect("few connections");
         let peer = NetNs::new();
         speed_up_dad(&peer);
-        let host_addr = Ipv6Addr::new(0xfd00, n, 0, 0, 0, 0, 0, 1);
-        let peer_addr = Ipv6Addr::new(0xfd00, n, 0, 0, 0, 0, 0, 2);
+        let host_addr = Ipv6Addr::new(0xfd00, n.into(), 0, 0, 0, 0, 0, 1);
+        let peer_addr = Ipv6Addr::new(0xfd00, n.into(), 0, 0, 0, 0, 0, 2);
+        let (host_addr4, peer_addr4) = (Ipv4Addr::new(10, 66, n, 1), Ipv4Addr::new(10, 66, n, 2));
         // Created inside the host namespace; the peer end goes straight into the peer's.
         self.host.ip(&[
             "link",
@@ -115,6 +142,8 @@ impl Topology {
             peer,
             host_addr,
             peer_addr,
+            host_addr4,
+            peer_addr4,
         };
         // Pushed before configuring, so a failure below still cleans up on drop.
         self.connections.push(connection);
@@ -127,6 +156,11 @@ impl Topology {
         connection
             .peer
             .ip(&["addr", "add", &peer_cidr, "dev", PEER_DEV]);
+        self.host
+            .ip(&["addr", "add", &format!("{host_addr4}/24"), "dev", name]);
+        connection
+            .peer
+            .ip(&["addr", "add", &format!("{peer_addr4}/24"), "dev", PEER_DEV]);
         connection.peer.ip(&["link", "set", PEER_DEV, "up"]);
         self.host.ip(&["link", "set", name, "up"]);
     }
@@ -202,6 +236,42 @@ impl Connection {
     /// ICMPv6 echo from the peer to the host's address.
     pub fn ping(&self, timeout: Duration) -> bool {
         probe::ping(&self.peer, self.host_addr, timeout)
+    }
+
+    /// The host's address on this connection in `family` (`fd00:n::1`, `10.66.n.1`).
+    pub fn host_ip(&self, family: Family) -> IpAddr {
+        match family {
+            Family::V6 => self.host_addr.into(),
+            Family::V4 => self.host_addr4.into(),
+        }
+    }
+
+    /// The peer's address in `family` (`fd00:n::2`, `10.66.n.2`).
+    pub fn peer_ip(&self, family: Family) -> IpAddr {
+        match family {
+            Family::V6 => self.peer_addr.into(),
+            Family::V4 => self.peer_addr4.into(),
+        }
+    }
+
+    /// The host's address in `family` with `port`.
+    pub fn host_sock_in(&self, family: Family, port: u16) -> SocketAddr {
+        SocketAddr::new(self.host_ip(family), port)
+    }
+
+    /// TCP connect from the peer to the host's `port` over `family`.
+    pub fn tcp_connect_in(&self, family: Family, port: u16, timeout: Duration) -> Outcome {
+        probe::tcp_connect(&self.peer, self.host_sock_in(family, port), timeout)
+    }
+
+    /// UDP request/reply from the peer to the host's `port` over `family`.
+    pub fn udp_exchange_in(&self, family: Family, port: u16, timeout: Duration) -> bool {
+        probe::udp_exchange(&self.peer, self.host_sock_in(family, port), timeout)
+    }
+
+    /// Echo request (ICMPv6 or ICMP) from the peer to the host's address in `family`.
+    pub fn ping_in(&self, family: Family, timeout: Duration) -> bool {
+        probe::ping(&self.peer, self.host_ip(family), timeout)
     }
 
     /// The peer's neighbour-cache state for the host's address.

@@ -148,9 +148,21 @@ pub struct Status {
     /// then those of the read before.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub other_chains_error: Option<String>,
+    /// The IP families the kernel table filters (`families`: `["ipv6", "ipv4"]` or
+    /// `["ipv6"]`); `None` from a daemon before dual stack, which filtered IPv6 only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub families: Option<Vec<String>>,
 }
 
 impl Status {
+    /// Whether IPv4 is filtered: `"ipv4"` among the families (false for a daemon that does not
+    /// report them: it predates dual stack).
+    pub fn filters_ipv4(&self) -> bool {
+        self.families
+            .as_ref()
+            .is_some_and(|f| f.iter().any(|f| f == "ipv4"))
+    }
+
     /// From the `a{sv}` reply. Every documented key is required; unknown keys are ignored so a
     /// newer daemon can add some.
     pub(crate) fn from_wire(raw: &HashMap<String, OwnedVariant>) -> Result<Self, Error> {
@@ -214,6 +226,15 @@ impl Status {
                     })
                 })
                 .transpose()?,
+            families: raw
+                .get("families")
+                .map(|v| {
+                    v.try_clone()
+                        .map_err(|e| e.to_string())
+                        .and_then(|v| Vec::<String>::try_from(v).map_err(|e| e.to_string()))
+                        .map_err(|e| Error::protocol(format!("Status() \"families\": {e}")))
+                })
+                .transpose()?,
         })
     }
 }
@@ -250,6 +271,16 @@ mod tests {
         assert_eq!(status.generation, 7);
         assert_eq!(status.log_lost, 3);
         assert_eq!(status.log_suppressed, None);
+        assert_eq!(status.families, None);
+        assert!(!status.filters_ipv4());
+        raw.insert("families".to_owned(), variant(vec!["ipv6", "ipv4"]));
+        let dual = Status::from_wire(&raw).unwrap();
+        assert_eq!(
+            dual.families.as_deref(),
+            Some(&["ipv6".to_owned(), "ipv4".to_owned()][..])
+        );
+        assert!(dual.filters_ipv4());
+        raw.remove("families");
         raw.insert("log_suppressed".to_owned(), variant(9_u64));
         assert_eq!(Status::from_wire(&raw).unwrap().log_suppressed, Some(9));
         let json = serde_json::to_value(&status).unwrap();

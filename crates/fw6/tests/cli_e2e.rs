@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use fw6_testkit::Outcome;
 use fw6_testkit::bus::PrivateBus;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// fw6d in fw6-testkit's lab, driven by the real `fw6` binary.
 struct Lab(fw6_testkit::Lab);
@@ -23,10 +23,15 @@ impl std::ops::Deref for Lab {
 
 impl Lab {
     fn start() -> Self {
+        Self::with("")
+    }
+
+    /// A lab whose fw6d.toml has `extra` lines too.
+    fn with(extra: &str) -> Self {
         // The log may only be written inside the lab (docs/logging.md).
         Self(
             fw6_testkit::Lab::builder()
-                .config("log_directories = [\"@DIR@/logs\"]\n")
+                .config(&format!("log_directories = [\"@DIR@/logs\"]\n{extra}"))
                 .start(),
         )
     }
@@ -67,6 +72,13 @@ impl Lab {
             self.log()
         );
         serde_json::from_slice(&out.stdout).expect("one JSON document")
+    }
+
+    /// `fw6 ARGS` for people, expecting success; its output.
+    fn text(&self, args: &[&str]) -> String {
+        let out = self.fw6(args);
+        assert!(out.status.success(), "fw6 {args:?} failed: {out:?}");
+        String::from_utf8(out.stdout).expect("utf-8 output")
     }
 
     /// `fw6 --json ARGS`, expecting failure with `code`; the error object.
@@ -137,8 +149,11 @@ fn read_commands_have_their_schema() {
         assert!(c["open_pairs"].is_u64(), "{c}");
     }
 
+    assert_eq!(conns["families"], json!(["ipv6", "ipv4"]), "{conns}");
+
     let status = lab.json(&["status"]);
     assert_eq!(status["table"], "in-sync", "{status}");
+    assert_eq!(status["families"], json!(["ipv6", "ipv4"]), "{status}");
     for key in [
         "generation",
         "repairs",
@@ -184,6 +199,11 @@ fn every_mutator_with_json() {
     assert_eq!(explain["allowed"], true);
     assert_eq!(explain["reason"], "open-on-connection");
     assert!(explain["sentence"].is_string());
+    assert_eq!(
+        explain["families"],
+        json!({ "ipv6": true, "ipv4": true }),
+        "{explain}"
+    );
     let _listener = lab
         .topology
         .host()
@@ -711,7 +731,6 @@ fn overview_and_small_things(lab: &Lab) {
 /// `fw6 show` warns too; each in text and JSON. The packets are `fw6d/tests/coexist.rs`'.
 #[test]
 fn other_tables_are_listed_and_explain_warns() {
-    use serde_json::json;
     let lab = Lab::start();
     let status = lab.json(&["status"]);
     assert_eq!(status["other_chains"], json!([]), "{status}");
@@ -768,5 +787,25 @@ fn other_tables_are_listed_and_explain_warns() {
     assert!(
         warnings.contains("other tables filter inbound packets too (inet filter)"),
         "{show}"
+    );
+}
+
+#[test]
+fn ipv6_only_families_show_in_status_connections_and_explain() {
+    let lab = Lab::with("families = [\"ipv6\"]\n");
+    assert_eq!(lab.json(&["status"])["families"], json!(["ipv6"]));
+    assert_eq!(lab.json(&["connections"])["families"], json!(["ipv6"]));
+    let explain = lab.json(&["explain", "lan0", "8080/tcp"]);
+    assert_eq!(explain["allowed"], false, "{explain}");
+    assert_eq!(
+        explain["families"],
+        json!({ "ipv6": false, "ipv4": true }),
+        "{explain}"
+    );
+    let text = lab.text(&["explain", "lan0", "8080/tcp"]);
+    assert!(text.contains("IPv4 is not filtered"), "{text}");
+    assert!(
+        lab.text(&["status"])
+            .contains("filtered families: IPv6 only")
     );
 }

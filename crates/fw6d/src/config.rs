@@ -56,6 +56,29 @@ pub struct Config {
     /// no other program can change or delete it, `flush ruleset` included, and it outlives
     /// fw6d. Elsewhere, or when false, fw6d repairs outside changes instead.
     pub table_owner: bool,
+    /// The IP families fw6 filters: `["ipv6", "ipv4"]` (both, the default) or `["ipv6"]`
+    /// (IPv4 passes untouched, as before dual stack). IPv6 is always filtered.
+    pub families: Vec<Family>,
+}
+
+/// An IP family of `families`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    /// IPv6: always filtered.
+    Ipv6,
+    /// IPv4.
+    Ipv4,
+}
+
+impl Family {
+    /// The name in the file, in `Status` and in `fw6 status`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Ipv6 => "ipv6",
+            Self::Ipv4 => "ipv4",
+        }
+    }
 }
 
 /// Echo-request policy as written in the file.
@@ -108,6 +131,7 @@ impl Default for Config {
             log_directories: vec![PathBuf::from("/var/log/fw6")],
             audit_max_rows: crate::store::DEFAULT_AUDIT_MAX_ROWS,
             table_owner: true,
+            families: vec![Family::Ipv6, Family::Ipv4],
         }
     }
 }
@@ -128,7 +152,39 @@ impl Config {
         config
             .seed_mutations()
             .map_err(|e| format!("{}: seed_global: {e}", path.display()))?;
+        config
+            .check_families()
+            .map_err(|e| format!("{}: families: {e}", path.display()))?;
         Ok(config)
+    }
+
+    /// `families` must name IPv6 (fw6 always filters it) and each family once.
+    fn check_families(&self) -> Result<(), String> {
+        if !self.families.contains(&Family::Ipv6) {
+            return Err("must contain \"ipv6\" (IPv6 is always filtered); write \
+                        [\"ipv6\", \"ipv4\"] or [\"ipv6\"]"
+                .to_owned());
+        }
+        if self.families.len() != 1 + usize::from(self.filters_ipv4()) {
+            return Err(
+                "names a family twice; write [\"ipv6\", \"ipv4\"] or [\"ipv6\"]".to_owned(),
+            );
+        }
+        Ok(())
+    }
+
+    /// Whether IPv4 is filtered (`"ipv4"` in `families`).
+    pub fn filters_ipv4(&self) -> bool {
+        self.families.contains(&Family::Ipv4)
+    }
+
+    /// The filtered families in a fixed order (IPv6 first), as `Status` reports them.
+    pub fn family_names(&self) -> Vec<&'static str> {
+        [Family::Ipv6, Family::Ipv4]
+            .into_iter()
+            .filter(|f| self.families.contains(f))
+            .map(Family::as_str)
+            .collect()
     }
 
     /// The ruleset options this configuration asks for.
@@ -142,6 +198,7 @@ impl Config {
             },
             log_group: self.log_group,
             log_per_second: self.log_rate_per_second,
+            ipv4: self.filters_ipv4(),
         }
     }
 
@@ -230,6 +287,33 @@ mod tests {
         );
         assert_eq!(config.log_directories, defaults.log_directories);
         assert_eq!(config.audit_max_rows, defaults.audit_max_rows);
+        assert_eq!(config.families, defaults.families);
+    }
+
+    #[test]
+    fn families_default_to_both_and_must_name_ipv6_once() {
+        assert!(Config::default().plan_options().ipv4);
+        assert_eq!(Config::default().family_names(), ["ipv6", "ipv4"]);
+        let dir = std::env::temp_dir().join(format!("fw6d-families-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("fw6d.toml");
+        let load = |text: &str| {
+            std::fs::write(&path, text).unwrap();
+            Config::load(&path, true)
+        };
+        let v6 = load("families = [\"ipv6\"]\n").unwrap();
+        assert!(!v6.plan_options().ipv4);
+        assert_eq!(v6.family_names(), ["ipv6"]);
+        for bad in ["[\"ipv4\"]", "[]", "[\"ipv6\", \"ipv6\"]"] {
+            let err = load(&format!("families = {bad}\n")).unwrap_err();
+            assert!(
+                err.contains("families") && err.contains("ipv6"),
+                "{bad}: {err}"
+            );
+        }
+        let err = load("families = [\"ipx\"]\n").unwrap_err();
+        assert!(err.contains("ipv4"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -317,7 +317,8 @@ async fn serve(
                 match drained {
                     Ok(0) => {}
                     Ok(n) => shared.writer().repair(format!(
-                        "{n} change(s) to table ip6 fw6 by another program"
+                        "{n} change(s) to table {} by another program",
+                        fw6_model::plan::TABLE_FAMILY.table()
                     )),
                     Err(e) => shared.writer().repair(format!("the nftables monitor failed: {e}")),
                 }
@@ -367,16 +368,17 @@ async fn on_link_event(conn: &zbus::Connection, shared: &Arc<Shared>, event: Lin
     }
 }
 
-/// A link exists: if it is an IPv6 connection, register it, apply the new-connection default,
-/// export its object and announce it.
+/// A link exists: if it is a connection (not loopback, and IPv6 on or IPv4 filtered too),
+/// register it, apply the new-connection default, export its object and announce it.
 async fn link_up(conn: &zbus::Connection, shared: &Arc<Shared>, link: &Link, announce: bool) {
     let Ok(name) = IfName::try_from(link.name.as_str()) else {
         return;
     };
     // A rename shows up as a known index with a new name; IPv6 switched off as a known index
-    // that no longer qualifies.
+    // that no longer qualifies, unless IPv4 is filtered: every interface speaks IPv4, and the
+    // rules filter its IPv4 by name whether or not it has IPv6 (docs/design.md §4).
     let previous = shared.registry(|r| r.remove_index(link.index));
-    let qualifies = link.ipv6 && !link.loopback;
+    let qualifies = !link.loopback && (link.ipv6 || shared.config().filters_ipv4());
     for old in &previous {
         if *old != name || !qualifies {
             link_gone(conn, shared, old).await;

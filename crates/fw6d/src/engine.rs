@@ -519,6 +519,7 @@ fn send(
             generation: kernel.last_generation().unwrap_or(0),
             messages: 0,
             unwatched: false,
+            replaced_legacy: false,
         }),
         Update::Elements(ops) => kernel.apply_changes(ops),
         Update::Rebuild => kernel.apply_full(&plan::full(next, options)),

@@ -49,7 +49,17 @@ pub trait Kernel: Send {
 
 impl Kernel for Nft {
     fn apply_full(&mut self, plan: &TablePlan) -> Result<Applied, Refusal> {
-        Ok(Nft::apply_full(self, plan)?)
+        let applied = Nft::apply_full(self, plan)?;
+        if applied.replaced_legacy {
+            tracing::warn!(
+                old = %fw6_model::plan::LEGACY_TABLE_FAMILY.table(),
+                new = %fw6_model::plan::TABLE_FAMILY.table(),
+                ipv4 = if plan.filters_ipv4() { "filtered" } else { "not filtered" },
+                "replaced an earlier release's table in one transaction (fw6d.toml `families` \
+                 says which IP families are filtered)"
+            );
+        }
+        Ok(applied)
     }
 
     fn apply_changes(&mut self, ops: &[ElementOp]) -> Result<Applied, Refusal> {

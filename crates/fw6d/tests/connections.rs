@@ -1,14 +1,15 @@
 //! Connections follow the machine's links: interfaces appearing, disappearing, IPv6 switched
-//! off and on, ids in any case, configuration waiting for its interface. Needs root.
+//! off and on (an IPv4 connection still, unless only IPv6 is filtered), ids in any case, configuration waiting for its interface. Needs root.
 
 mod common;
 
 use std::time::Duration;
 
 use common::{Lab, data};
-use fw6_testkit::Outcome;
+use fw6_testkit::{Family, Outcome};
 
 const DROP: Duration = Duration::from_millis(400);
+const PASS: Duration = Duration::from_secs(3);
 
 #[test]
 fn connections_follow_links_and_configuration_waits_for_its_interface() {
@@ -59,30 +60,68 @@ fn connections_follow_links_and_configuration_waits_for_its_interface() {
     assert_eq!(row[4], true, "firewalled");
     assert_eq!(row[5], true, "present");
 
-    // lan0 stops being an IPv6 connection, then comes back: the snapshot follows and the
-    // configuration kept under its name applies again.
+    // lan0 loses IPv6: with IPv4 filtered too (the default `families`) it stays a connection,
+    // present, and its configuration applies over IPv4. (With `families = ["ipv6"]` it would
+    // go: `an_interface_without_ipv6_is_no_connection_when_only_ipv6_is_filtered`.)
     lab.connection("lan0", "OpenPort", &["qus", "5000", "6", "kept"])
         .unwrap();
-    let present = |lab: &Lab| {
+    lab.topology
+        .host()
+        .set_sysctl("ipv6/conf/lan0/disable_ipv6", "1");
+    let lan = lab.topology.lan();
+    assert_eq!(
+        lan.tcp_connect_in(Family::V4, 5000, PASS),
+        Outcome::Connected
+    );
+    assert_eq!(
+        lan.tcp_connect_in(Family::V4, 5001, DROP),
+        Outcome::TimedOut
+    );
+    assert_eq!(present(&lab, "lan0"), Some(serde_json::json!(true)));
+    lab.topology
+        .host()
+        .set_sysctl("ipv6/conf/lan0/disable_ipv6", "0");
+
+    // A deleted interface disappears from the snapshot unless it has configuration.
+    lab.topology.host().ip(&["link", "del", "new0"]);
+    lab.wait_until("new0 to be absent", Duration::from_secs(2), || {
         let listed = data(&lab.manager("EnumerateConnections", &[]).unwrap());
         listed[0]
             .as_array()
             .unwrap()
             .iter()
-            .find(|c| c[2] == "lan0")
-            .map(|c| c[5].clone())
-    };
+            .any(|c| c[2] == "new0" && c[5] == false)
+    });
+}
+
+/// The `present` column of connection `name` in `EnumerateConnections`.
+fn present(lab: &Lab, name: &str) -> Option<serde_json::Value> {
+    let listed = data(&lab.manager("EnumerateConnections", &[]).unwrap());
+    listed[0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c[2] == name)
+        .map(|c| c[5].clone())
+}
+
+#[test]
+fn an_interface_without_ipv6_is_no_connection_when_only_ipv6_is_filtered() {
+    let lab = Lab::with("families = [\"ipv6\"]\n", false);
+    lab.connection("lan0", "OpenPort", &["qus", "5000", "6", "kept"])
+        .unwrap();
+    let _svc = lab.topology.host().tcp_listen(5000);
     lab.topology
         .host()
         .set_sysctl("ipv6/conf/lan0/disable_ipv6", "1");
     lab.wait_until("lan0 to go", Duration::from_secs(2), || {
-        present(&lab) == Some(serde_json::json!(false))
+        present(&lab, "lan0") == Some(serde_json::json!(false))
     });
     lab.topology
         .host()
         .set_sysctl("ipv6/conf/lan0/disable_ipv6", "0");
     lab.wait_until("lan0 to return", Duration::from_secs(2), || {
-        present(&lab) == Some(serde_json::json!(true))
+        present(&lab, "lan0") == Some(serde_json::json!(true))
     });
     assert_eq!(
         data(&lab.connection("lan0", "EnumerateOpenPorts", &[]).unwrap()),
@@ -97,17 +136,6 @@ fn connections_follow_links_and_configuration_waits_for_its_interface() {
         lab.topology.lan().tcp_connect(5000, DROP),
         Outcome::Connected
     );
-
-    // A deleted interface disappears from the snapshot unless it has configuration.
-    lab.topology.host().ip(&["link", "del", "new0"]);
-    lab.wait_until("new0 to be absent", Duration::from_secs(2), || {
-        let listed = data(&lab.manager("EnumerateConnections", &[]).unwrap());
-        listed[0]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|c| c[2] == "new0" && c[5] == false)
-    });
 }
 
 #[test]

@@ -6,18 +6,27 @@ mod common;
 use std::time::Duration;
 
 use common::{Lab, MANAGER, data};
-use fw6_testkit::Outcome;
+use fw6_testkit::{Family, Outcome};
 
 const DROP: Duration = Duration::from_millis(400);
+
+/// TCP connect from `conn`'s peer to the host's `port` over both families, each expected to
+/// end with `outcome`.
+fn both(conn: &fw6_testkit::Connection, port: u16, outcome: Outcome, why: &str) {
+    for f in Family::ALL {
+        assert_eq!(conn.tcp_connect_in(f, port, DROP), outcome, "{f}: {why}");
+    }
+}
 
 #[test]
 fn an_opened_port_is_enforced_and_survives_a_restart() {
     let mut lab = Lab::start();
     let _web = lab.topology.host().tcp_listen(8080);
-    assert_eq!(
-        lab.topology.lan().tcp_connect(8080, DROP),
+    both(
+        lab.topology.lan(),
+        8080,
         Outcome::TimedOut,
-        "closed by default"
+        "closed by default",
     );
 
     let lan0 = lab.connection_path("lan0");
@@ -28,33 +37,46 @@ fn an_opened_port_is_enforced_and_survives_a_restart() {
         &["qus", "8080", "6", "web"],
     )
     .unwrap();
-    assert_eq!(
-        lab.topology.lan().tcp_connect(8080, DROP),
-        Outcome::Connected
-    );
-    assert_eq!(
-        lab.topology.wan().tcp_connect(8080, DROP),
-        Outcome::TimedOut,
-        "only on lan0"
-    );
+    both(lab.topology.lan(), 8080, Outcome::Connected, "opened");
+    both(lab.topology.wan(), 8080, Outcome::TimedOut, "only on lan0");
 
     lab.stop_daemon("KILL");
-    assert_eq!(
-        lab.topology.lan().tcp_connect(8080, DROP),
+    both(
+        lab.topology.lan(),
+        8080,
         Outcome::Connected,
-        "a dead daemon leaves the rules in place"
+        "a dead daemon leaves the rules in place",
     );
-    assert_eq!(
-        lab.topology.wan().tcp_connect(8080, DROP),
-        Outcome::TimedOut,
-        "fail closed"
-    );
+    both(lab.topology.wan(), 8080, Outcome::TimedOut, "fail closed");
     lab.start_daemon();
     let ports = data(&lab.connection("lan0", "EnumerateOpenPorts", &[]).unwrap());
     assert_eq!(ports, serde_json::json!([[[8080, 6, "web"]]]));
+    both(
+        lab.topology.lan(),
+        8080,
+        Outcome::Connected,
+        "after the restart",
+    );
+}
+
+#[test]
+fn families_ipv6_leaves_ipv4_to_others() {
+    let lab = Lab::with("families = [\"ipv6\"]\n", false);
+    let _web = lab.topology.host().tcp_listen(8080);
+    let lan = lab.topology.lan();
     assert_eq!(
-        lab.topology.lan().tcp_connect(8080, DROP),
+        lan.tcp_connect_in(Family::V6, 8080, DROP),
+        Outcome::TimedOut
+    );
+    assert_eq!(
+        lan.tcp_connect_in(Family::V4, 8080, DROP),
         Outcome::Connected
+    );
+    let status = data(&lab.manager("Status", &[]).unwrap());
+    assert_eq!(
+        status[0]["families"]["data"],
+        serde_json::json!(["ipv6"]),
+        "{status}"
     );
 }
 
@@ -175,7 +197,7 @@ fn apply_is_all_or_nothing_and_one_kernel_transaction() {
     let good: Vec<&str> = good.iter().map(String::as_str).collect();
     let applied = data(&lab.manager("Apply", &good).unwrap());
     assert_eq!(applied, serde_json::json!([1000]));
-    let listed = lab.nft(&["list", "set", "ip6", "fw6", "open"]);
+    let listed = lab.nft(&["list", "set", "inet", "fw6", "open"]);
     assert_eq!(listed.matches("\"wan0\" . udp . ").count(), 1000);
     let _echo = lab.topology.host().udp_echo(10_500);
     assert!(lab.topology.wan().udp_exchange(10_500, DROP));

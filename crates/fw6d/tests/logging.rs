@@ -6,14 +6,14 @@ mod common;
 
 use fw6_testkit::stats::median_duration;
 use std::collections::HashMap;
-use std::net::{SocketAddrV6, TcpStream, UdpSocket};
+use std::net::{IpAddr, SocketAddrV6, TcpStream, UdpSocket};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::{BUS_NAME, CONN_IFACE, Lab, data};
 use fw6_kernel::nflog::{Reader, ReaderOptions};
-use fw6_testkit::{Outcome, packet, send_raw};
+use fw6_testkit::{Family, Outcome, packet, packet4, send_raw};
 
 const FIELDS: &str =
     "date time action protocol src-ip dst-ip src-port dst-port size tcpflags interface info";
@@ -553,6 +553,69 @@ fn every_drop_class_and_open_is_logged_with_its_reason() {
             .filter(|r| port_is(r, "dst-port", port) && r["info"] == info)
             .count();
         assert_eq!(n, 1, "{info} logged {n} times");
+    }
+}
+
+#[test]
+fn ipv4_packets_are_logged_with_their_addresses_and_reasons() {
+    let lab = Lab::with(&config("log_rate_per_second = 10000\n"), false);
+    let path = log_to(&lab, "ipv4.log");
+    lab.connection("lan0", "OpenPort", &["qus", "8080", "6", "web"])
+        .unwrap();
+    switch(&lab, "LogDroppedPackets", true);
+    switch(&lab, "LogConnections", true);
+    // The host accepts source routes, so the rule (not Linux's own default) drops them.
+    lab.topology
+        .host()
+        .set_sysctl("ipv4/conf/all/accept_source_route", "1");
+    lab.topology
+        .host()
+        .set_sysctl("ipv4/conf/lan0/accept_source_route", "1");
+    let lan = lab.topology.lan();
+    let (peer, host) = (lan.peer_ip(Family::V4), lan.host_ip(Family::V4));
+    let (IpAddr::V4(src), IpAddr::V4(dst)) = (peer, host) else {
+        unreachable!("IPv4 addresses")
+    };
+
+    // not-open, OPEN open (no listener: a reset after the accepted SYN), lsrr.
+    assert_eq!(
+        lan.tcp_connect_in(Family::V4, 9100, Duration::from_millis(300)),
+        Outcome::TimedOut
+    );
+    assert_eq!(
+        lan.tcp_connect_in(Family::V4, 8080, Duration::from_secs(2)),
+        Outcome::Refused
+    );
+    let route = packet4::source_route(packet4::LSRR, dst, 4);
+    let syn = packet4::ipv4(
+        src,
+        dst,
+        packet::TCP,
+        &route,
+        None,
+        &packet4::syn(src, dst, 43100, 8080),
+    );
+    send_raw(lan.peer(), dst, &[syn]);
+
+    for (what, action, port, info) in [
+        ("not-open", "DROP", 9100, "not-open"),
+        ("OPEN open", "OPEN", 8080, "open"),
+        ("lsrr", "DROP", 8080, "lsrr"),
+    ] {
+        let r = wait_for_record(&lab, &path, what, |r| {
+            port_is(r, "dst-port", port) && r["info"] == info
+        });
+        assert_eq!(r["action"], action, "{what}: {r:?}");
+        assert_eq!(
+            (
+                r["src-ip"].as_str(),
+                r["dst-ip"].as_str(),
+                r["protocol"].as_str()
+            ),
+            (peer.to_string().as_str(), host.to_string().as_str(), "TCP"),
+            "{what}: {r:?}"
+        );
+        assert_eq!(r["interface"], "lan0", "{what}: {r:?}");
     }
 }
 

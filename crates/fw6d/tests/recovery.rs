@@ -6,6 +6,10 @@ mod common;
 use std::time::Duration;
 
 use common::{Lab, data};
+use fw6_testkit::{Family, Outcome};
+
+const PASS: Duration = Duration::from_secs(3);
+const DROP: Duration = Duration::from_millis(400);
 
 #[test]
 fn drift_is_repaired() {
@@ -21,18 +25,28 @@ fn drift_is_repaired() {
     lab.manager("Apply", &batch).unwrap();
     let good = lab.table();
     let second = Duration::from_secs(1);
-    lab.nft(&["delete", "table", "ip6", "fw6"]);
+    lab.nft(&["delete", "table", "inet", "fw6"]);
     lab.wait_until("the deleted table to come back", second, || {
         lab.table() == good
     });
-    lab.nft(&["flush", "table", "ip6", "fw6"]);
+    // The rebuilt table filters both families again.
+    let (_open, _closed) = (
+        lab.topology.host().tcp_listen(7000),
+        lab.topology.host().tcp_listen(7001),
+    );
+    for f in Family::ALL {
+        let lan = lab.topology.lan();
+        assert_eq!(lan.tcp_connect_in(f, 7000, PASS), Outcome::Connected, "{f}");
+        assert_eq!(lan.tcp_connect_in(f, 7001, DROP), Outcome::TimedOut, "{f}");
+    }
+    lab.nft(&["flush", "table", "inet", "fw6"]);
     lab.wait_until("the flushed table to be refilled", second, || {
         lab.table() == good
     });
     lab.nft(&[
         "add",
         "element",
-        "ip6",
+        "inet",
         "fw6",
         "global_open",
         "{ tcp . 9999 }",

@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::{CONN_IFACE, Lab};
-use fw6_testkit::Outcome;
+use fw6_testkit::{Family, Outcome};
 use reliability::{Facts, Reply, figure};
 
 const DROP: Duration = Duration::from_millis(400);
@@ -81,19 +81,13 @@ fn a_dead_daemon_keeps_enforcing_and_a_damaged_store_falls_back_loudly() {
     // closed (several probes over ~2 s, not one lucky one).
     let mut probes = 0;
     for _ in 0..3 {
-        assert_eq!(
-            lab.topology.lan().tcp_connect(8080, DROP),
-            Outcome::Connected
-        );
-        assert_eq!(
-            lab.topology.lan().tcp_connect(8081, DROP),
-            Outcome::TimedOut
-        );
-        assert_eq!(
-            lab.topology.wan().tcp_connect(8080, DROP),
-            Outcome::TimedOut
-        );
-        probes += 3;
+        for f in Family::ALL {
+            let (lan, wan) = (lab.topology.lan(), lab.topology.wan());
+            assert_eq!(lan.tcp_connect_in(f, 8080, DROP), Outcome::Connected, "{f}");
+            assert_eq!(lan.tcp_connect_in(f, 8081, DROP), Outcome::TimedOut, "{f}");
+            assert_eq!(wan.tcp_connect_in(f, 8080, DROP), Outcome::TimedOut, "{f}");
+            probes += 3;
+        }
     }
     assert!(
         lab.table().contains("\"lan0\" . tcp . 8080"),
@@ -362,7 +356,7 @@ fn a_refused_kernel_batch_fails_the_call_and_leaves_the_store_alone() {
         lab.nft(&[
             "delete",
             "element",
-            "ip6",
+            "inet",
             "fw6",
             "open",
             "{ \"lan0\" . tcp . 7000 }",

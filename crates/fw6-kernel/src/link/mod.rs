@@ -1,6 +1,7 @@
 //! Links and link events over rtnetlink (docs/design.md §5 "Links" and §9.3).
 //!
-//! fw6's connections are the interfaces with IPv6 enabled (docs/design.md §4). The kernel rules
+//! fw6's connections are the interfaces (with `families = ["ipv6"]`: those with IPv6 enabled;
+//! docs/design.md §4). The kernel rules
 //! match interfaces by name and need no rewrite when links come and go, so links are tracked only
 //! to report connections and their state: index, name, alias, up/down, IPv6 on or off.
 //!

@@ -19,7 +19,9 @@ const NFULNL_MSG_CONFIG: u16 = 1;
 pub(super) const PACKET: u16 = (NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_PACKET;
 /// `NLM_F_REQUEST | NLM_F_ACK`.
 const REQUEST_ACK: u16 = 1 | 4;
-/// `AF_INET6`: the family the group is bound for.
+/// `AF_INET6`: the family in the configuration messages. The kernel hands a group every
+/// family's logged packets whatever it says (the instance is the group's), so IPv4 packets of
+/// the `inet` table arrive on the same socket.
 const AF_INET6: u8 = 10;
 /// `struct nlmsghdr` + `struct nfgenmsg`.
 const HEADERS: usize = 16 + 4;

@@ -3,8 +3,8 @@
 //! The ruleset's `log … group G snaplen 128` rules hand each logged packet's first bytes to
 //! NFLOG group `G`. A [`Reader`] binds that group in the calling thread's network namespace and
 //! turns every packet message into a [`Record`]: the rule's prefix, the input interface, the
-//! kernel's timestamp when it has one, and a [`Packet`] summary decoded from the IPv6 and
-//! transport headers.
+//! kernel's timestamp when it has one, and a [`Packet`] summary decoded from the IPv6 or IPv4
+//! and transport headers.
 //!
 //! The reader is blocking and meant for a thread of its own, so a flood of logged packets is
 //! paid for on that thread and never on a caller's. Loss is counted rather than hidden: the
@@ -36,7 +36,7 @@ pub struct Record {
     /// stamps packets while some socket asks for timestamps, so callers fall back to the time
     /// of reading.
     pub timestamp: Option<SystemTime>,
-    /// The decoded headers; `None` when the copied bytes are not an IPv6 header.
+    /// The decoded headers; `None` when the copied bytes are not an IPv6 or IPv4 header.
     pub packet: Option<Packet>,
     /// How many bytes of the packet the kernel copied (at most the rule's `snaplen`).
     pub copied: usize,

@@ -1,11 +1,14 @@
-//! The headers of a logged packet: the IPv6 header, the extension-header chain, and the start of
-//! the transport header — all that fits in the 128 bytes the log rules copy.
+//! The headers of a logged packet: the IPv6 header and its extension-header chain, or the IPv4
+//! header with its options, and the start of the transport header — all that fits in the 128
+//! bytes the log rules copy.
 
 use std::fmt;
-use std::net::Ipv6Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// The fixed IPv6 header.
 const IPV6_HEADER: usize = 40;
+/// The IPv4 header without options.
+const IPV4_HEADER: usize = 20;
 /// More extension headers than this is not a packet worth decoding further.
 const MAX_EXTENSION_HEADERS: usize = 8;
 
@@ -24,9 +27,9 @@ const UDPLITE: u8 = 136;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Packet {
     /// Source address.
-    pub src: Ipv6Addr,
+    pub src: IpAddr,
     /// Destination address.
-    pub dst: Ipv6Addr,
+    pub dst: IpAddr,
     /// The upper-layer protocol after the extension headers (`meta l4proto`), or the last
     /// header reached when the copy ends inside the chain.
     pub protocol: u8,
@@ -38,7 +41,7 @@ pub struct Packet {
     /// TCP control flags.
     pub tcp_flags: Option<TcpFlags>,
     /// The packet's size on the wire above the link layer: the IPv6 payload length plus the
-    /// 40-byte header. A jumbogram (payload length 0) reports 40.
+    /// 40-byte header (a jumbogram, payload length 0, reports 40), or the IPv4 total length.
     pub size: u32,
 }
 
@@ -68,36 +71,69 @@ impl fmt::Display for TcpFlags {
 
 impl Packet {
     /// Decodes the headers at the start of `data` (the copied part of a packet, network header
-    /// first). `None` unless `data` starts with a whole IPv6 header.
+    /// first). `None` unless `data` starts with a whole IPv6 or IPv4 header.
     pub fn parse(data: &[u8]) -> Option<Self> {
-        let header = data.get(..IPV6_HEADER)?;
-        if header[0] >> 4 != 6 {
+        match data.first()? >> 4 {
+            6 => Self::parse_ipv6(data),
+            4 => Self::parse_ipv4(data),
+            _ => None,
+        }
+    }
+
+    fn parse_ipv4(data: &[u8]) -> Option<Self> {
+        let header_len = usize::from(data[0] & 0x0f) * 4;
+        if header_len < IPV4_HEADER {
             return None;
         }
+        let header = data.get(..IPV4_HEADER)?;
+        let octets = |at: usize| -> [u8; 4] { header[at..at + 4].try_into().expect("4 bytes") };
+        let mut packet = Self {
+            src: Ipv4Addr::from(octets(12)).into(),
+            dst: Ipv4Addr::from(octets(16)).into(),
+            protocol: header[9],
+            src_port: None,
+            dst_port: None,
+            tcp_flags: None,
+            size: u32::from(u16::from_be_bytes([header[2], header[3]])),
+        };
+        // A later fragment's payload continues a transport header sent earlier.
+        let later = u16::from_be_bytes([header[6], header[7]]) & 0x1fff != 0;
+        if let Some(transport) = data.get(header_len..).filter(|_| !later) {
+            packet.read_transport(transport);
+        }
+        Some(packet)
+    }
+
+    fn parse_ipv6(data: &[u8]) -> Option<Self> {
+        let header = data.get(..IPV6_HEADER)?;
         let payload_length = u16::from_be_bytes([header[4], header[5]]);
         let octets = |at: usize| -> [u8; 16] { header[at..at + 16].try_into().expect("16 bytes") };
         let mut packet = Self {
-            src: Ipv6Addr::from(octets(8)),
-            dst: Ipv6Addr::from(octets(24)),
+            src: Ipv6Addr::from(octets(8)).into(),
+            dst: Ipv6Addr::from(octets(24)).into(),
             protocol: header[6],
             src_port: None,
             dst_port: None,
             tcp_flags: None,
             size: u32::from(payload_length) + 40,
         };
-        let Some(transport) = skip_extension_headers(data, &mut packet.protocol) else {
-            return Some(packet);
-        };
-        if let Some(ports) = transport.get(..4)
-            && matches!(packet.protocol, TCP | UDP | UDPLITE | SCTP | DCCP)
-        {
-            packet.src_port = Some(u16::from_be_bytes([ports[0], ports[1]]));
-            packet.dst_port = Some(u16::from_be_bytes([ports[2], ports[3]]));
-        }
-        if packet.protocol == TCP {
-            packet.tcp_flags = transport.get(13).map(|b| TcpFlags(*b));
+        if let Some(transport) = skip_extension_headers(data, &mut packet.protocol) {
+            packet.read_transport(transport);
         }
         Some(packet)
+    }
+
+    /// Ports and TCP flags from the transport header's copied bytes.
+    fn read_transport(&mut self, transport: &[u8]) {
+        if let Some(ports) = transport.get(..4)
+            && matches!(self.protocol, TCP | UDP | UDPLITE | SCTP | DCCP)
+        {
+            self.src_port = Some(u16::from_be_bytes([ports[0], ports[1]]));
+            self.dst_port = Some(u16::from_be_bytes([ports[2], ports[3]]));
+        }
+        if self.protocol == TCP {
+            self.tcp_flags = transport.get(13).map(|b| TcpFlags(*b));
+        }
     }
 }
 
@@ -155,8 +191,8 @@ mod tests {
     #[test]
     fn tcp_syn_gives_addresses_ports_flags_and_size() {
         let p = Packet::parse(&ipv6(TCP, &tcp(40000, 22, 0x02), 1000)).unwrap();
-        assert_eq!(p.src, "2001:db8::2".parse::<Ipv6Addr>().unwrap());
-        assert_eq!(p.dst, "2001:db8::1".parse::<Ipv6Addr>().unwrap());
+        assert_eq!(p.src, "2001:db8::2".parse::<IpAddr>().unwrap());
+        assert_eq!(p.dst, "2001:db8::1".parse::<IpAddr>().unwrap());
         assert_eq!(
             (p.protocol, p.src_port, p.dst_port),
             (TCP, Some(40000), Some(22))
@@ -194,11 +230,42 @@ mod tests {
     #[test]
     fn truncated_or_foreign_data_decodes_as_far_as_it_goes() {
         assert_eq!(Packet::parse(&[0x60; 39]), None);
-        assert_eq!(Packet::parse(&[0x45; 60]), None, "IPv4 is not decoded");
+        assert_eq!(Packet::parse(&[0x45; 19]), None, "a short IPv4 header");
+        assert_eq!(
+            Packet::parse(&[0x44; 60]),
+            None,
+            "an IPv4 header length below 20"
+        );
+        assert_eq!(Packet::parse(&[0x75; 60]), None, "neither family");
         let p = Packet::parse(&ipv6(TCP, &[0, 22], 20)).unwrap();
         assert_eq!((p.src_port, p.tcp_flags), (None, None));
         let p = Packet::parse(&ipv6(58, &[128, 0, 0, 0], 8)).unwrap();
         assert_eq!((p.protocol, p.src_port, p.size), (58, None, 48));
+    }
+
+    #[test]
+    fn ipv4_gives_addresses_ports_flags_and_size_after_options() {
+        // IHL 6: four bytes of options (NOPs) before the TCP header; total length 1000.
+        let mut p = vec![0x46, 0, 0x03, 0xe8, 0, 1, 0x40, 0, 64, TCP, 0, 0];
+        p.extend_from_slice(&[10, 66, 1, 2, 10, 66, 1, 1, 1, 1, 1, 1]);
+        p.extend(tcp(40000, 22, 0x02));
+        let packet = Packet::parse(&p).unwrap();
+        assert_eq!(packet.src, "10.66.1.2".parse::<IpAddr>().unwrap());
+        assert_eq!(packet.dst, "10.66.1.1".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            (
+                packet.protocol,
+                packet.src_port,
+                packet.dst_port,
+                packet.size
+            ),
+            (TCP, Some(40000), Some(22), 1000)
+        );
+        assert_eq!(packet.tcp_flags.unwrap().to_string(), "S");
+        // A later fragment (offset 1 unit) has no ports.
+        p[6..8].copy_from_slice(&[0, 1]);
+        let later = Packet::parse(&p).unwrap();
+        assert_eq!((later.src_port, later.tcp_flags), (None, None));
     }
 
     #[test]

@@ -61,7 +61,7 @@ pub struct Reader {
 }
 
 impl Reader {
-    /// Binds `group` for IPv6 and configures copy mode, batching and sequence numbers.
+    /// Binds `group` (its IPv4 and IPv6 packets alike) and configures copy mode, batching and sequence numbers.
     /// `EBUSY` means another socket (another program) already reads the group.
     pub fn bind(group: u16, options: &ReaderOptions) -> Result<Self, NflogError> {
         let step = |step| move |source| NflogError::Socket { step, source };

@@ -10,7 +10,7 @@
 //! send. Every message carries its own sequence number; the label kept for it turns a refusal
 //! back into the operation (and, for element lists, the element) that caused it.
 
-use fw6_model::plan::{ChainName, Element, Rule, SetName, TABLE};
+use fw6_model::plan::{ChainName, Element, Rule, SetName, TABLE_FAMILY, TableFamily};
 use netlink_packet_core::{
     NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_ECHO, NLM_F_REQUEST, NetlinkMessage,
 };
@@ -34,6 +34,8 @@ pub(crate) enum Label<'a> {
     End,
     AddTable,
     DeleteTable,
+    /// The delete of an earlier release's table (docs/ruleset.md, "Upgrade").
+    DeleteLegacyTable(TableFamily),
     AddChain(ChainName),
     AddSet(SetName),
     /// A rule of a chain, numbered from 1 in chain order.
@@ -52,8 +54,11 @@ impl Label<'_> {
         match self {
             Self::Begin => "begin the transaction".to_owned(),
             Self::End => "commit the transaction".to_owned(),
-            Self::AddTable => format!("add table ip6 {TABLE}"),
-            Self::DeleteTable => format!("delete table ip6 {TABLE}"),
+            Self::AddTable => format!("add table {}", TABLE_FAMILY.table()),
+            Self::DeleteTable => format!("delete table {}", TABLE_FAMILY.table()),
+            Self::DeleteLegacyTable(family) => {
+                format!("delete table {} (an earlier release's)", family.table())
+            }
             Self::AddChain(chain) => format!("add chain {}", chain.as_str()),
             Self::AddSet(set) => format!("add set {}", set.as_str()),
             Self::AddRule(chain, n, rule) => {
@@ -117,8 +122,18 @@ impl<'a> Batch<'a> {
         self.push_raw(NetfilterMessage::new(header, message), flags, label);
     }
 
-    /// Appends an nf_tables message for the `ip6` family.
+    /// Appends an nf_tables message for our table's family ([`TABLE_FAMILY`]).
     pub(crate) fn push(&mut self, message: NfTablesMessage, label: Label<'a>) {
+        self.push_in(TABLE_FAMILY, message, label);
+    }
+
+    /// Appends an nf_tables message for `family`.
+    pub(crate) fn push_in(
+        &mut self,
+        family: TableFamily,
+        message: NfTablesMessage,
+        label: Label<'a>,
+    ) {
         let flags = match message {
             NfTablesMessage::NewRule(_) => NLM_F_CREATE | NLM_F_APPEND,
             NfTablesMessage::NewChain(_)
@@ -126,7 +141,7 @@ impl<'a> Batch<'a> {
             | NfTablesMessage::NewSetElement(_) => NLM_F_CREATE,
             _ => 0,
         };
-        let header = NetfilterHeader::new(NetfilterProtoFamily::IPv6, 0, 0);
+        let header = NetfilterHeader::new(proto_family(family), 0, 0);
         self.push_raw(NetfilterMessage::new(header, message), flags, label);
     }
 
@@ -187,6 +202,11 @@ impl<'a> Batch<'a> {
             labels: self.labels,
         }
     }
+}
+
+/// The netlink family of a table family.
+pub(crate) fn proto_family(family: TableFamily) -> NetfilterProtoFamily {
+    NetfilterProtoFamily::from(family.nfproto())
 }
 
 /// A finished batch.

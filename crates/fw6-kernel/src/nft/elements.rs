@@ -9,7 +9,7 @@
 //! `NFTA_SET_ELEM_LIST_SET_ID`, then `NFTA_SET_ELEM_LIST_ELEMENTS` { `NFTA_LIST_ELEM` {
 //! `NFTA_SET_ELEM_KEY` { `NFTA_DATA_VALUE` key } } … }.
 
-use fw6_model::plan::{Element, SetName, TABLE};
+use fw6_model::plan::{Element, SetName, TABLE, TABLE_FAMILY};
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_REQUEST};
 
 use super::sets;
@@ -18,7 +18,6 @@ use super::sets;
 const NEWSETELEM: u16 = 0x0a0c;
 /// `(NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_DELSETELEM`.
 const DELSETELEM: u16 = 0x0a0e;
-const NFPROTO_IPV6: u8 = 10;
 const NLA_F_NESTED: u16 = 0x8000;
 const NFTA_SET_ELEM_LIST_TABLE: u16 = 1;
 const NFTA_SET_ELEM_LIST_SET: u16 = 2;
@@ -55,7 +54,7 @@ pub(crate) fn encode<'a>(
     buf.extend_from_slice(&seq.to_ne_bytes());
     buf.extend_from_slice(&0_u32.to_ne_bytes());
     // nfgenmsg: family, version 0, resource id 0.
-    buf.extend_from_slice(&[NFPROTO_IPV6, 0, 0, 0]);
+    buf.extend_from_slice(&[TABLE_FAMILY.nfproto(), 0, 0, 0]);
     string(buf, NFTA_SET_ELEM_LIST_TABLE, TABLE);
     string(buf, NFTA_SET_ELEM_LIST_SET, set.as_str());
     if let Some(id) = set_id {
@@ -131,7 +130,7 @@ mod tests {
         } else {
             NfTablesMessage::DeleteSetElement(message)
         };
-        let header = NetfilterHeader::new(NetfilterProtoFamily::IPv6, 0, 0);
+        let header = NetfilterHeader::new(NetfilterProtoFamily::Inet, 0, 0);
         let mut message = NetlinkMessage::from(NetfilterMessage::new(header, message));
         message.header.flags = NLM_F_REQUEST | if add { NLM_F_CREATE } else { 0 };
         message.header.sequence_number = seq;

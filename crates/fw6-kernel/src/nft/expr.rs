@@ -154,6 +154,22 @@ pub(crate) fn exthdr_ipv6(header: u8, offset: u32, len: u32, dreg: Register) -> 
     )
 }
 
+/// `exthdr load ipv4 1b @ OPTION + 0 present => DREG`: 1 in the register if the IPv4 header
+/// carries option `option`, else 0 (`NFT_EXTHDR_OP_IPV4`, `NFT_EXTHDR_F_PRESENT`).
+pub(crate) fn exthdr_ipv4_present(option: u8, dreg: Register) -> Expr {
+    other(
+        "exthdr",
+        vec![
+            u32_be(1, dreg.into()),           // NFTA_EXTHDR_DREG
+            DefaultNla::new(2, vec![option]), // NFTA_EXTHDR_TYPE
+            u32_be(3, 0),                     // NFTA_EXTHDR_OFFSET
+            u32_be(4, 1),                     // NFTA_EXTHDR_LEN
+            u32_be(6, 2),                     // NFTA_EXTHDR_OP: ipv4
+            u32_be(5, 1),                     // NFTA_EXTHDR_FLAGS: present
+        ],
+    )
+}
+
 /// `counter` starting from zero (`NFTA_COUNTER_BYTES` = 1, `NFTA_COUNTER_PACKETS` = 2, in the
 /// order nft sends them).
 pub(crate) fn counter() -> Expr {

@@ -28,6 +28,9 @@ pub use table::Protection;
 use batch::{Batch, Sealed};
 use socket::Socket;
 
+/// `ENOENT`: a table, chain or set that does not exist.
+const ENOENT: i32 = 2;
+
 /// `(NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWGEN`: the generation a commit produced.
 const NEWGEN: u16 = (10 << 8) | 15;
 
@@ -42,6 +45,9 @@ pub struct Applied {
     /// refused (see [`Nft::quieting`]), and the generation shows that someone else committed
     /// meanwhile, perhaps to our table: check it.
     pub unwatched: bool,
+    /// The transaction also deleted an earlier release's table (`ip6 fw6`): the upgrade to
+    /// `inet fw6` happened in this commit.
+    pub replaced_legacy: bool,
 }
 
 /// Element operations above which a commit is made with the monitor not listening: below it,
@@ -129,9 +135,18 @@ impl Nft {
                     || n == rustix::io::Errno::INVAL.raw_os_error()
             })
         };
+        // An earlier release's `ip6 fw6` goes in the same transaction (docs/ruleset.md,
+        // "Upgrade"). Looked up first because its delete fails the batch if it is absent; if it
+        // vanishes in between (ENOENT), the rebuild is tried once more without it.
+        let mut legacy = self.legacy_table_exists()?;
         let mut last = None;
         for &(existing, wanted) in attempts {
-            match self.rebuild(plan, existing, wanted) {
+            let mut outcome = self.rebuild(plan, existing, wanted, legacy);
+            if legacy && outcome.as_ref().err().and_then(Error::errno) == Some(ENOENT) {
+                legacy = false;
+                outcome = self.rebuild(plan, existing, wanted, legacy);
+            }
+            match outcome {
                 Err(e) if unsupported(&e) => last = Some(e),
                 Ok(applied) => {
                     // Without support, stop asking for it at every rebuild.
@@ -149,10 +164,12 @@ impl Nft {
         plan: &TablePlan,
         existing: Protection,
         wanted: Protection,
+        legacy: bool,
     ) -> Result<Applied, Error> {
         let mut batch = Batch::new(self.next_seq);
-        table::rebuild(&mut batch, plan, existing, wanted);
-        let applied = self.commit_quietly(batch)?;
+        table::rebuild(&mut batch, plan, existing, wanted, legacy);
+        let mut applied = self.commit_quietly(batch)?;
+        applied.replaced_legacy = legacy;
         self.protection = wanted;
         Ok(applied)
     }
@@ -168,6 +185,7 @@ impl Nft {
                 generation: self.last_generation.unwrap_or(0),
                 messages: 0,
                 unwatched: false,
+                replaced_legacy: false,
             });
         }
         let mut batch = Batch::new(self.next_seq);
@@ -294,6 +312,7 @@ impl Nft {
             generation,
             messages,
             unwatched: std::mem::take(&mut self.missed),
+            replaced_legacy: false,
         })
     }
 

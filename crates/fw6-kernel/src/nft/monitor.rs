@@ -1,5 +1,5 @@
 //! Ruleset change notifications (`NFNLGRP_NFTABLES`), for drift repair. Only notifications about
-//! our table (`ip6 fw6`) count, and those caused by our own commits can be ignored by port id:
+//! our table (`inet fw6`) count, and those caused by our own commits can be ignored by port id:
 //! the ruleset generation is global, so other software committing to its own tables must not
 //! make fw6 rebuild (docs/design.md §1.5, play well with others).
 
@@ -9,7 +9,7 @@ use std::sync::Arc;
 use netlink_sys::Socket as NlSocket;
 use rustix::net::RecvFlags;
 
-use fw6_model::plan::TABLE;
+use fw6_model::plan::{TABLE, TABLE_FAMILY};
 
 use super::Error;
 use super::socket::split_messages;
@@ -21,8 +21,6 @@ const NFNLGRP_NFTABLES: u32 = 7;
 const NFNL_SUBSYS_NFTABLES: u16 = 10;
 /// `NFT_MSG_NEWGEN`: sent after every commit, about no table in particular.
 const NFT_MSG_NEWGEN: u16 = 16;
-/// `NFPROTO_IPV6`, the family byte of our table's messages.
-const NFPROTO_IPV6: u8 = 10;
 /// The first attribute of every table-scoped notification (`NFTA_*_TABLE`, type 1).
 const NFTA_TABLE: u16 = 1;
 
@@ -171,7 +169,7 @@ impl Subscription {
     }
 }
 
-/// Whether a notification concerns `ip6 fw6`.
+/// Whether a notification concerns our table (`inet fw6`; an `ip6 fw6` is not ours any more).
 fn about_our_table(reply: &super::socket::Reply) -> bool {
     if reply.message_type >> 8 != NFNL_SUBSYS_NFTABLES
         || reply.message_type & 0xff == NFT_MSG_NEWGEN
@@ -180,7 +178,7 @@ fn about_our_table(reply: &super::socket::Reply) -> bool {
     }
     // nfgenmsg (family, version, resource id), then the attributes.
     let p = &reply.payload;
-    if p.len() < 8 || p[0] != NFPROTO_IPV6 {
+    if p.len() < 8 || p[0] != TABLE_FAMILY.nfproto() {
         return false;
     }
     attributes(&p[4..]).next().is_some_and(|(kind, name)| {

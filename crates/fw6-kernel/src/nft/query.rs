@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use fw6_model::plan::{ChainName, SetName, TABLE};
+use fw6_model::plan::{ChainName, LEGACY_TABLE_FAMILY, SetName, TABLE, TABLE_FAMILY, TableFamily};
 use netlink_packet_core::{
     NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST, NetlinkMessage, ParseableParametrized as _,
 };
@@ -16,12 +16,10 @@ use netlink_packet_netfilter::{
     NetfilterHeader, NetfilterMessage, NetfilterMessageInner, NetfilterProtoFamily,
 };
 
+use super::batch::proto_family;
 use super::socket::Reply;
-use super::{Error, Nft, table};
+use super::{ENOENT, Error, Nft, table};
 use crate::netlink::attributes;
-
-/// `ENOENT`: the kernel's answer for a table that does not exist.
-const ENOENT: i32 = 2;
 
 /// How fw6's table stands in the kernel: what [`Nft::verify`] finds, and what fw6d's `Status`
 /// reports (after a repair, the engine's view of the same three cases).
@@ -73,15 +71,21 @@ impl Nft {
         }
     }
 
-    /// Whether table `ip6 fw6` exists.
+    /// Whether our table (`inet fw6`) exists.
     pub fn table_exists(&mut self) -> Result<bool, Error> {
+        self.family_table_exists(TABLE_FAMILY)
+    }
+
+    /// Whether the table of an earlier release (`ip6 fw6`) exists: fw6d replaces it with
+    /// ours in its first rebuild, so it exists only before that or if someone made it again.
+    pub fn legacy_table_exists(&mut self) -> Result<bool, Error> {
+        self.family_table_exists(LEGACY_TABLE_FAMILY)
+    }
+
+    fn family_table_exists(&mut self, family: TableFamily) -> Result<bool, Error> {
         let message = NfTablesMessage::GetTable(table::table_by_name());
-        match self.request(
-            message,
-            NetfilterProtoFamily::IPv6,
-            false,
-            "look up our table",
-        ) {
+        let what = format!("look up table {}", family.table());
+        match self.request(message, proto_family(family), false, &what) {
             Ok(_) => Ok(true),
             Err(e) if e.errno() == Some(ENOENT) => Ok(false),
             Err(e) => Err(e),
@@ -94,10 +98,11 @@ impl Nft {
         let generation = self.generation()?;
         if !self.table_exists()? {
             return Ok(format!(
-                "table ip6 {TABLE}: absent (generation {generation})\n"
+                "table {}: absent (generation {generation})\n",
+                TABLE_FAMILY.table()
             ));
         }
-        let mut out = format!("table ip6 {TABLE} (generation {generation})\n");
+        let mut out = format!("table {} (generation {generation})\n", TABLE_FAMILY.table());
         let sets = self.dump_objects(
             &NfTablesMessage::GetSet(SetMessage {
                 attributes: vec![SetAttribute::Table(TABLE.to_owned())],
@@ -204,7 +209,7 @@ impl Nft {
     /// A dump request's object messages, retried if the ruleset changed while it ran
     /// (`NLM_F_DUMP_INTR`).
     fn dump_raw(&mut self, message: &NfTablesMessage, what: &str) -> Result<Vec<Reply>, Error> {
-        self.dump_raw_in(NetfilterProtoFamily::IPv6, message, what)
+        self.dump_raw_in(proto_family(TABLE_FAMILY), message, what)
     }
 
     /// [`Nft::dump_raw`] in another family (`Unspec`: every family).

@@ -1,12 +1,12 @@
 //! Each [`Rule`] of the plan as the expressions nft generates for its text (the comment on each
 //! arm is that text), register for register.
 
-use fw6_model::plan::{ICMPV6_CHAIN, Icmpv6Type, LogKind, Rule, SetName};
+use fw6_model::plan::{ICMPV6_CHAIN, Icmpv6Type, Ipv4Option, LogKind, Rule, SetName};
 use netlink_packet_netfilter::nftables::{MetaKey, Operator, Register};
 
 use super::expr::{
-    self, ACCEPT, Base, DROP, Expr, cmp, counter, ct_set_labels, ct_state, exthdr_ipv6, immediate,
-    jump, limit_per_second, log_group, mask, meta, payload, verdict,
+    self, ACCEPT, Base, DROP, Expr, cmp, counter, ct_set_labels, ct_state, exthdr_ipv4_present,
+    exthdr_ipv6, immediate, jump, limit_per_second, log_group, mask, meta, payload, verdict,
 };
 use super::sets::set_id;
 
@@ -15,6 +15,17 @@ use super::sets::set_id;
 const LOOPBACK_IFINDEX: u32 = 1;
 /// IPv6 next header / `meta l4proto` of ICMPv6.
 const IPPROTO_ICMPV6: u8 = 58;
+/// `meta l4proto` of ICMP.
+const IPPROTO_ICMP: u8 = 1;
+/// `meta l4proto` of IGMP.
+const IPPROTO_IGMP: u8 = 2;
+/// `meta nfproto` of IPv4 and IPv6 packets (`NFPROTO_IPV4`, `NFPROTO_IPV6`). In an `inet`
+/// table nft guards every match on a family's own header with it, and so do we: the kernel
+/// would otherwise read an IPv4 header as IPv6 or the other way round.
+const NFPROTO_IPV4: u8 = 2;
+const NFPROTO_IPV6: u8 = 10;
+/// ICMP echo request.
+const ICMP_ECHO_REQUEST: u8 = 8;
 /// Routing header (`rt`), IPv6 extension header type 43.
 const IPPROTO_ROUTING: u8 = 43;
 /// `ct state` bits (`NF_CT_STATE_BIT`): invalid, established, related.
@@ -32,6 +43,10 @@ pub(crate) fn expressions(rule: &Rule) -> Vec<Expr> {
             e.push(cmp_eq(&LOOPBACK_IFINDEX.to_ne_bytes()));
             e.push(verdict(ACCEPT));
         }
+        Rule::AcceptIpv4
+        | Rule::AcceptIgmp
+        | Rule::DropSourceRoute(_)
+        | Rule::AcceptIcmpEchoRequest { .. } => ipv4_rule(&mut e, rule),
         // oif "lo" accept
         Rule::AcceptLoopbackOut => {
             e.push(meta(MetaKey::Oif, Register::Reg1));
@@ -54,6 +69,7 @@ pub(crate) fn expressions(rule: &Rule) -> Vec<Expr> {
         }
         // icmpv6 type T ip6 hoplimit 255 accept
         Rule::AcceptNeighbourDiscovery(t) => {
+            nfproto(&mut e, NFPROTO_IPV6);
             icmpv6_type(&mut e, *t);
             e.push(payload(Base::Network, 7, 1, Register::Reg1));
             e.push(cmp_eq(&[255]));
@@ -65,6 +81,7 @@ pub(crate) fn expressions(rule: &Rule) -> Vec<Expr> {
             prefix_mask[..2].copy_from_slice(&[0xff, 0xc0]);
             let mut link_local = [0; 16];
             link_local[..2].copy_from_slice(&[0xfe, 0x80]);
+            nfproto(&mut e, NFPROTO_IPV6);
             e.push(payload(Base::Network, 8, 16, Register::Reg1));
             e.push(mask(Register::Reg1, &prefix_mask));
             e.push(cmp_eq(&link_local));
@@ -73,6 +90,7 @@ pub(crate) fn expressions(rule: &Rule) -> Vec<Expr> {
         }
         // icmpv6 type T accept
         Rule::AcceptIcmpv6Error(t) => {
+            nfproto(&mut e, NFPROTO_IPV6);
             icmpv6_type(&mut e, *t);
             e.push(verdict(ACCEPT));
         }
@@ -91,6 +109,7 @@ pub(crate) fn expressions(rule: &Rule) -> Vec<Expr> {
         }
         // icmpv6 type echo-request limit rate N/second accept
         Rule::AcceptEchoRequest { per_second } => {
+            nfproto(&mut e, NFPROTO_IPV6);
             icmpv6_type(&mut e, Icmpv6Type::EchoRequest);
             e.push(limit_per_second(*per_second));
             e.push(verdict(ACCEPT));
@@ -101,28 +120,7 @@ pub(crate) fn expressions(rule: &Rule) -> Vec<Expr> {
             group,
             per_second,
             snaplen,
-        } => {
-            match kind {
-                LogKind::DropInvalid => ct_state_test(&mut e, CT_INVALID),
-                LogKind::DropRoutingHeader0 => routing_header_0(&mut e),
-                LogKind::OpenPair => set_match(&mut e, SetName::Open),
-                LogKind::DropIgnored => set_match(&mut e, SetName::Ignored),
-                LogKind::OpenGlobal => set_match(&mut e, SetName::GlobalOpen),
-                LogKind::DropNotOpen => {}
-                LogKind::OpenOut => ct_state_test(&mut e, CT_NEW),
-            }
-            e.push(counter());
-            // ct label set BIT: the bit in the labels' 128-bit little-endian word array.
-            if let Some(bit) = kind.label() {
-                let mut labels = [0; 16];
-                labels[usize::from(bit / 8)] = 1 << (bit % 8);
-                e.push(immediate(Register::Reg1, &labels));
-                e.push(ct_set_labels(Register::Reg1));
-            }
-            e.push(limit_per_second(*per_second));
-            e.push(counter());
-            e.push(log_group(kind.prefix(), *group, *snaplen));
-        }
+        } => log_rule(&mut e, *kind, *group, *per_second, *snaplen),
         // iifname . meta l4proto . th dport @open accept
         Rule::AcceptOpen => {
             set_match(&mut e, SetName::Open);
@@ -144,6 +142,72 @@ pub(crate) fn expressions(rule: &Rule) -> Vec<Expr> {
     e
 }
 
+/// `MATCH counter [ct label set BIT] limit rate N/second counter log prefix "P" group G
+/// snaplen S`.
+fn log_rule(e: &mut Vec<Expr>, kind: LogKind, group: u16, per_second: u32, snaplen: u32) {
+    match kind {
+        LogKind::DropInvalid => ct_state_test(e, CT_INVALID),
+        LogKind::DropRoutingHeader0 => routing_header_0(e),
+        LogKind::DropLsrr => source_route(e, Ipv4Option::Lsrr),
+        LogKind::DropSsrr => source_route(e, Ipv4Option::Ssrr),
+        LogKind::OpenPair => set_match(e, SetName::Open),
+        LogKind::DropIgnored => set_match(e, SetName::Ignored),
+        LogKind::OpenGlobal => set_match(e, SetName::GlobalOpen),
+        LogKind::DropNotOpen => {}
+        LogKind::OpenOut => ct_state_test(e, CT_NEW),
+    }
+    e.push(counter());
+    // ct label set BIT: the bit in the labels' 128-bit little-endian word array.
+    if let Some(bit) = kind.label() {
+        let mut labels = [0; 16];
+        labels[usize::from(bit / 8)] = 1 << (bit % 8);
+        e.push(immediate(Register::Reg1, &labels));
+        e.push(ct_set_labels(Register::Reg1));
+    }
+    e.push(limit_per_second(per_second));
+    e.push(counter());
+    e.push(log_group(kind.prefix(), group, snaplen));
+}
+
+/// The IPv4-only rules (and the early accept of unfiltered IPv4).
+fn ipv4_rule(e: &mut Vec<Expr>, rule: &Rule) {
+    match rule {
+        // meta nfproto ipv4 accept
+        Rule::AcceptIpv4 => {
+            nfproto(e, NFPROTO_IPV4);
+            e.push(verdict(ACCEPT));
+        }
+        // meta l4proto igmp ip daddr 224.0.0.0/4 ip ttl 1 accept
+        Rule::AcceptIgmp => {
+            e.push(meta(MetaKey::L4Proto, Register::Reg1));
+            e.push(cmp_eq(&[IPPROTO_IGMP]));
+            nfproto(e, NFPROTO_IPV4);
+            e.push(payload(Base::Network, 16, 4, Register::Reg1));
+            e.push(mask(Register::Reg1, &[0xf0, 0, 0, 0]));
+            e.push(cmp_eq(&[0xe0, 0, 0, 0]));
+            e.push(payload(Base::Network, 8, 1, Register::Reg1));
+            e.push(cmp_eq(&[1]));
+            e.push(verdict(ACCEPT));
+        }
+        // ip option lsrr|ssrr exists drop
+        Rule::DropSourceRoute(option) => {
+            source_route(e, *option);
+            e.push(verdict(DROP));
+        }
+        // icmp type echo-request limit rate N/second accept
+        Rule::AcceptIcmpEchoRequest { per_second } => {
+            nfproto(e, NFPROTO_IPV4);
+            e.push(meta(MetaKey::L4Proto, Register::Reg1));
+            e.push(cmp_eq(&[IPPROTO_ICMP]));
+            e.push(payload(Base::Transport, 0, 1, Register::Reg1));
+            e.push(cmp_eq(&[ICMP_ECHO_REQUEST]));
+            e.push(limit_per_second(*per_second));
+            e.push(verdict(ACCEPT));
+        }
+        _ => unreachable!("not an IPv4 rule: {rule}"),
+    }
+}
+
 fn cmp_eq(data: &[u8]) -> Expr {
     cmp(Operator::Equal, Register::Reg1, data)
 }
@@ -161,13 +225,28 @@ fn ct_state_test(e: &mut Vec<Expr>, bits: u32) {
     e.push(cmp(Operator::NotEqual, Register::Reg1, &[0; 4]));
 }
 
-/// `rt type 0`: the routing type is byte 2 of the routing header.
+/// `meta nfproto FAMILY`.
+fn nfproto(e: &mut Vec<Expr>, family: u8) {
+    e.push(meta(MetaKey::Nfproto, Register::Reg1));
+    e.push(cmp_eq(&[family]));
+}
+
+/// `ip option OPTION exists`: IPv4 only; the kernel walks the options for the type.
+fn source_route(e: &mut Vec<Expr>, option: Ipv4Option) {
+    nfproto(e, NFPROTO_IPV4);
+    e.push(exthdr_ipv4_present(option.number(), Register::Reg1));
+    e.push(cmp_eq(&[1]));
+}
+
+/// `rt type 0`: the routing type is byte 2 of the routing header (IPv6 only).
 fn routing_header_0(e: &mut Vec<Expr>) {
+    nfproto(e, NFPROTO_IPV6);
     e.push(exthdr_ipv6(IPPROTO_ROUTING, 2, 1, Register::Reg1));
     e.push(cmp_eq(&[0]));
 }
 
-/// `icmpv6 type T`: nft guards the transport-header load with `meta l4proto icmpv6`.
+/// `icmpv6 type T`: nft guards the transport-header load with `meta l4proto icmpv6` (and, in
+/// an `inet` table, the rule with `meta nfproto ipv6`, which the callers add where nft does).
 fn icmpv6_type(e: &mut Vec<Expr>, t: Icmpv6Type) {
     e.push(meta(MetaKey::L4Proto, Register::Reg1));
     e.push(cmp_eq(&[IPPROTO_ICMPV6]));

@@ -1,6 +1,8 @@
 //! The table, its two chains and their rules as nf_tables messages, and the full-rebuild batch.
 
-use fw6_model::plan::{CHAIN, ChainName, ICMPV6_CHAIN, OUTPUT_CHAIN, SetName, TABLE, TablePlan};
+use fw6_model::plan::{
+    CHAIN, ChainName, ICMPV6_CHAIN, LEGACY_TABLE_FAMILY, OUTPUT_CHAIN, SetName, TABLE, TablePlan,
+};
 use netlink_packet_netfilter::nftables::{
     ChainAttribute, ChainMessage, Hook, HookNumber, InetHookNumber, NfTablesMessage, RuleAttribute,
     RuleMessage, TableAttribute, TableFlags, TableMessage,
@@ -86,13 +88,23 @@ fn regular_chain(name: &str) -> ChainMessage {
 /// The whole table in one batch: add the table (so the delete cannot fail; with the flags the
 /// table is believed to have, `existing`), delete it with everything in it, add it again with
 /// `wanted`'s flags and fill it (docs/design.md §3). The new ruleset replaces the old one atomically;
-/// no packet ever sees a half-built table.
+/// no packet ever sees a half-built table. With `legacy`, the same transaction deletes an earlier
+/// release's `ip6 fw6` (which must exist, or the kernel refuses the batch): the host goes from
+/// the old table to the new one with no instant without either and none with both.
 pub(crate) fn rebuild<'a>(
     batch: &mut Batch<'a>,
     plan: &'a TablePlan,
     existing: Protection,
     wanted: Protection,
+    legacy: bool,
 ) {
+    if legacy {
+        batch.push_in(
+            LEGACY_TABLE_FAMILY,
+            NfTablesMessage::DeleteTable(table_by_name()),
+            Label::DeleteLegacyTable(LEGACY_TABLE_FAMILY),
+        );
+    }
     batch.push(
         NfTablesMessage::NewTable(table(existing.flags())),
         Label::AddTable,

@@ -55,10 +55,10 @@ pub fn nft_load(text: &str) {
     );
 }
 
-/// `nft -j list table ip6 fw6`, without handles and metainfo, set elements sorted: the table's
+/// `nft -j list table inet fw6`, without handles and metainfo, set elements sorted: the table's
 /// content and nothing about how or when it was made.
 pub fn table_json() -> serde_json::Value {
-    let text = nft(&["-j", "list", "table", "ip6", "fw6"]);
+    let text = nft(&["-j", "list", "table", "inet", "fw6"]);
     let mut value: serde_json::Value = serde_json::from_str(&text).expect("nft -j output");
     normalize(&mut value);
     value
@@ -84,7 +84,7 @@ fn normalize(value: &mut serde_json::Value) {
 
 /// The number of elements `nft` lists in set `set` of our table.
 pub fn nft_element_count(set: &str) -> usize {
-    let text = nft(&["-j", "list", "set", "ip6", "fw6", set]);
+    let text = nft(&["-j", "list", "set", "inet", "fw6", set]);
     let value: serde_json::Value = serde_json::from_str(&text).expect("nft -j output");
     value["nftables"]
         .as_array()

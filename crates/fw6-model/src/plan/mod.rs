@@ -7,13 +7,65 @@ mod rule;
 mod update;
 
 pub use render::render;
-pub use rule::{CONNECTION_LABEL_IN, CONNECTION_LABEL_OUT, Icmpv6Type, LOG_SNAPLEN, LogKind, Rule};
+pub use rule::{
+    CONNECTION_LABEL_IN, CONNECTION_LABEL_OUT, Icmpv6Type, Ipv4Option, LOG_SNAPLEN, LogKind, Rule,
+};
 pub use update::{ElementOp, Update, update};
 
 use crate::{IfName, PortKey, State};
 
-/// The one table fw6 owns, family `ip6`.
+/// The name of the one table fw6 owns; its family is [`TABLE_FAMILY`].
 pub const TABLE: &str = "fw6";
+/// The family of fw6's table: `inet`, one table for IPv4 and IPv6 (docs/ruleset.md). Code that
+/// names or recognises fw6's table (the kernel encoding, the drift monitor, tools that list
+/// other programs' tables) compares against this and [`TABLE`], never a literal.
+pub const TABLE_FAMILY: TableFamily = TableFamily::Inet;
+/// The family of the table releases before dual stack owned (`ip6 fw6`): fw6d replaces it with
+/// `inet fw6` in the transaction that builds the new table (docs/ruleset.md, "Upgrade").
+pub const LEGACY_TABLE_FAMILY: TableFamily = TableFamily::Ip6;
+
+/// An nftables table family fw6 has owned a table in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TableFamily {
+    /// `inet`: IPv4 and IPv6 in one table (`NFPROTO_INET`).
+    Inet,
+    /// `ip6`: IPv6 only (`NFPROTO_IPV6`).
+    Ip6,
+}
+
+impl TableFamily {
+    /// The family as nft names it.
+    pub const fn nft_name(self) -> &'static str {
+        match self {
+            Self::Inet => "inet",
+            Self::Ip6 => "ip6",
+        }
+    }
+
+    /// The `NFPROTO_*` number netlink messages carry in their `nfgenmsg`.
+    pub const fn nfproto(self) -> u8 {
+        match self {
+            Self::Inet => 1,
+            Self::Ip6 => 10,
+        }
+    }
+
+    /// The table of this family named [`TABLE`], as nft commands take it (`inet fw6`).
+    pub fn table(self) -> String {
+        format!("{} {TABLE}", self.nft_name())
+    }
+}
+
+impl std::fmt::Display for TableFamily {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.nft_name())
+    }
+}
+
+/// `inet fw6`: fw6's table as nft commands name it.
+pub fn table_spec() -> String {
+    TABLE_FAMILY.table()
+}
 /// The input base chain.
 pub const CHAIN: &str = "input";
 /// The output base chain, present only while `LogConnections` is on: it logs and marks the
@@ -156,6 +208,10 @@ pub struct Options {
     pub log_group: u16,
     /// The kernel-side rate limit of each log rule, packets per second.
     pub log_per_second: u32,
+    /// Whether IPv4 is filtered too (`families` in fw6d.toml). When it is not, the first rule
+    /// of each base chain accepts IPv4 and the IPv4-only rules are left out: IPv4 passes as if
+    /// fw6 were not there. IPv6 is always filtered.
+    pub ipv4: bool,
 }
 
 impl Default for Options {
@@ -164,6 +220,7 @@ impl Default for Options {
             echo_request: EchoRequest::Accept { per_second: 10 },
             log_group: 6,
             log_per_second: 100,
+            ipv4: true,
         }
     }
 }
@@ -193,6 +250,11 @@ impl TablePlan {
             chains.push((ChainName::Output, self.output_rules.as_slice()));
         }
         chains
+    }
+
+    /// Whether IPv4 is filtered: the input chain does not accept it first.
+    pub fn filters_ipv4(&self) -> bool {
+        !self.rules.contains(&Rule::AcceptIpv4)
     }
 
     /// The total number of set elements.

@@ -1,17 +1,18 @@
 //! The plan as `nft -f` text. It is the independent oracle for the kernel encoding: tests load
 //! this text with `nft -f` in one namespace, apply the same plan over netlink in another, and
-//! require `nft -j list table ip6 fw6` to agree. It is written as `nft list` prints, so the text
+//! require `nft -j list table inet fw6` to agree. It is written as `nft list` prints, so the text
 //! itself can be compared with a listing too.
 
 use std::fmt::{self, Write as _};
 
 use super::rule::{Icmpv6Type, LogKind};
-use super::{ChainName, Element, ICMPV6_CHAIN, Rule, SetName, SetPlan, TABLE, TablePlan};
+use super::{ChainName, Element, ICMPV6_CHAIN, Rule, SetName, SetPlan, TablePlan, table_spec};
 
 /// The whole table as nft text, starting with the create–delete–create idiom so that loading it
 /// replaces any previous table atomically (docs/design.md §3).
 pub fn render(plan: &TablePlan) -> String {
-    let mut out = format!("table ip6 {TABLE}\ndelete table ip6 {TABLE}\ntable ip6 {TABLE} {{\n");
+    let table = table_spec();
+    let mut out = format!("table {table}\ndelete table {table}\ntable {table} {{\n");
     for set in &plan.sets {
         render_set(&mut out, set);
     }
@@ -69,9 +70,16 @@ pub(crate) fn rule_text(rule: &Rule) -> String {
     const OPEN_KEY: &str = "iifname . meta l4proto . th dport";
     const GLOBAL_KEY: &str = "meta l4proto . th dport";
     const COUNTER: &str = "counter packets 0 bytes 0";
+    const IGMP: &str = "meta l4proto igmp ip daddr 224.0.0.0/4 ip ttl 1 accept";
     let icmp = Icmpv6Type::nft_name;
     match rule {
         Rule::AcceptLoopback => "iif \"lo\" accept".to_owned(),
+        Rule::AcceptIpv4 => "meta nfproto ipv4 accept".to_owned(),
+        Rule::AcceptIgmp => IGMP.to_owned(),
+        Rule::DropSourceRoute(option) => format!("ip option {} exists drop", option.nft_name()),
+        Rule::AcceptIcmpEchoRequest { per_second } => {
+            format!("icmp type echo-request limit rate {per_second}/second accept")
+        }
         Rule::AcceptLoopbackOut => "oif \"lo\" accept".to_owned(),
         Rule::AcceptUnfirewalledOut => {
             format!("oifname @{} accept", SetName::Unfirewalled.as_str())
@@ -100,6 +108,8 @@ pub(crate) fn rule_text(rule: &Rule) -> String {
             let matcher = match kind {
                 LogKind::DropInvalid => "ct state invalid ".to_owned(),
                 LogKind::DropRoutingHeader0 => "rt type 0 ".to_owned(),
+                LogKind::DropLsrr => "ip option lsrr exists ".to_owned(),
+                LogKind::DropSsrr => "ip option ssrr exists ".to_owned(),
                 LogKind::OpenPair => format!("{OPEN_KEY} @{} ", SetName::Open.as_str()),
                 LogKind::DropIgnored => format!("{OPEN_KEY} @{} ", SetName::Ignored.as_str()),
                 LogKind::OpenGlobal => format!("{GLOBAL_KEY} @{} ", SetName::GlobalOpen.as_str()),

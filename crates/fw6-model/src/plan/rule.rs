@@ -88,6 +88,36 @@ impl Icmpv6Type {
     }
 }
 
+/// IPv4 options the input chain drops packets for (RFC 7126 §4.3, §4.4): source routes, with
+/// which a sender dictates the path of the packet and of the replies that follow it back (the
+/// IPv4 counterpart of the routing header type 0 of RFC 5095).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Ipv4Option {
+    /// Loose source and record route, option type 131.
+    Lsrr = 131,
+    /// Strict source and record route, option type 137.
+    Ssrr = 137,
+}
+
+impl Ipv4Option {
+    /// Both, in chain order.
+    pub const SOURCE_ROUTES: [Self; 2] = [Self::Lsrr, Self::Ssrr];
+
+    /// The option type number (copied flag, class and number in one byte).
+    pub const fn number(self) -> u8 {
+        self as u8
+    }
+
+    /// nft's name for the option.
+    pub const fn nft_name(self) -> &'static str {
+        match self {
+            Self::Lsrr => "lsrr",
+            Self::Ssrr => "ssrr",
+        }
+    }
+}
+
 /// What a log rule records: which verdict it announces and why. Each kind has a rule of its own,
 /// right before the rule that gives the verdict and with the same match, so every packet that
 /// verdict takes is offered to the log, and the NFLOG prefix tells the reader which one it was.
@@ -104,6 +134,10 @@ pub enum LogKind {
     DropInvalid,
     /// Dropped by `rt type 0 drop` (`LogDroppedPackets`).
     DropRoutingHeader0,
+    /// Dropped by `ip option lsrr exists drop` (`LogDroppedPackets`).
+    DropLsrr,
+    /// Dropped by `ip option ssrr exists drop` (`LogDroppedPackets`).
+    DropSsrr,
     /// Dropped because the global pair is ignored on this connection (`LogDroppedPackets`).
     DropIgnored,
     /// Dropped by the final `drop`: nothing opened the port (`LogDroppedPackets`).
@@ -112,9 +146,11 @@ pub enum LogKind {
 
 impl LogKind {
     /// Every kind, in chain order.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 9] = [
         Self::DropInvalid,
         Self::DropRoutingHeader0,
+        Self::DropLsrr,
+        Self::DropSsrr,
         Self::OpenPair,
         Self::DropIgnored,
         Self::OpenGlobal,
@@ -138,6 +174,8 @@ impl LogKind {
             Self::OpenOut => "out",
             Self::DropInvalid => "invalid",
             Self::DropRoutingHeader0 => "rh0",
+            Self::DropLsrr => "lsrr",
+            Self::DropSsrr => "ssrr",
             Self::DropIgnored => "ignored",
             Self::DropNotOpen => "not-open",
         }
@@ -151,6 +189,8 @@ impl LogKind {
             Self::OpenOut => "fw6 OPEN out",
             Self::DropInvalid => "fw6 DROP invalid",
             Self::DropRoutingHeader0 => "fw6 DROP rh0",
+            Self::DropLsrr => "fw6 DROP lsrr",
+            Self::DropSsrr => "fw6 DROP ssrr",
             Self::DropIgnored => "fw6 DROP ignored",
             Self::DropNotOpen => "fw6 DROP not-open",
         }
@@ -199,6 +239,9 @@ pub const LOG_SNAPLEN: u32 = 128;
 pub enum Rule {
     /// `iif "lo" accept`.
     AcceptLoopback,
+    /// `meta nfproto ipv4 accept` (input and output chains, only while IPv4 is not filtered:
+    /// `families = ["ipv6"]`): IPv4 leaves fw6's chains at their first rule.
+    AcceptIpv4,
     /// `oif "lo" accept` (output chain).
     AcceptLoopbackOut,
     /// `oifname @unfirewalled accept` (output chain).
@@ -215,14 +258,25 @@ pub enum Rule {
     AcceptMulticastListener(Icmpv6Type),
     /// `icmpv6 type T accept`.
     AcceptIcmpv6Error(Icmpv6Type),
+    /// `meta l4proto igmp ip daddr 224.0.0.0/4 ip ttl 1 accept`: IGMP from the local link (the
+    /// IPv4 counterpart of MLD): sent with TTL 1 to a multicast group, so never routed here.
+    AcceptIgmp,
     /// `iifname @unfirewalled accept`.
     AcceptUnfirewalled,
     /// `ct state invalid drop`.
     DropInvalid,
     /// `rt type 0 drop`: RFC 5095 deprecated type 0 routing headers.
     DropRoutingHeader0,
+    /// `ip option lsrr exists drop` / `ip option ssrr exists drop`: IPv4 source routes.
+    DropSourceRoute(Ipv4Option),
     /// `icmpv6 type echo-request limit rate N/second accept`.
     AcceptEchoRequest {
+        /// Packets per second.
+        per_second: u32,
+    },
+    /// `icmp type echo-request limit rate N/second accept`: the IPv4 echo request, with the
+    /// same setting and rate (a limit of its own).
+    AcceptIcmpEchoRequest {
         /// Packets per second.
         per_second: u32,
     },
@@ -266,20 +320,35 @@ pub(super) fn chain(logging: &LogSettings, options: &Options) -> Vec<Rule> {
             logging.log_connections
         }
     };
-    let mut rules = vec![
-        Rule::AcceptLoopback,
+    // IPv4 that is not filtered leaves at the first rule; the IPv4-only rules are then left
+    // out, since no packet they could match reaches them.
+    let mut rules = if options.ipv4 {
+        vec![Rule::AcceptLoopback]
+    } else {
+        vec![Rule::AcceptIpv4, Rule::AcceptLoopback]
+    };
+    rules.extend([
         Rule::AcceptEstablished,
         Rule::JumpIcmpv6,
         Rule::AcceptUnfirewalled,
-    ];
+    ]);
     // Each verdict rule after its own log rule, when that log is on.
-    for (kind, verdict) in [
+    let source_routes = [
+        (LogKind::DropLsrr, Rule::DropSourceRoute(Ipv4Option::Lsrr)),
+        (LogKind::DropSsrr, Rule::DropSourceRoute(Ipv4Option::Ssrr)),
+    ];
+    let verdicts = [
         (LogKind::DropInvalid, Rule::DropInvalid),
         (LogKind::DropRoutingHeader0, Rule::DropRoutingHeader0),
+    ]
+    .into_iter()
+    .chain(source_routes.into_iter().filter(|_| options.ipv4))
+    .chain([
         (LogKind::OpenPair, Rule::AcceptOpen),
         (LogKind::DropIgnored, Rule::DropIgnored),
         (LogKind::OpenGlobal, Rule::AcceptGlobalOpen),
-    ] {
+    ]);
+    for (kind, verdict) in verdicts {
         if on(kind) {
             rules.push(log(kind));
         }
@@ -292,6 +361,14 @@ pub(super) fn chain(logging: &LogSettings, options: &Options) -> Vec<Rule> {
     // echo-request row; the rule fails at its first comparison.)
     if let EchoRequest::Accept { per_second } = options.echo_request {
         rules.push(Rule::AcceptEchoRequest { per_second });
+        if options.ipv4 {
+            rules.push(Rule::AcceptIcmpEchoRequest { per_second });
+        }
+    }
+    // IGMP (the IPv4 counterpart of MLD, which stands in the ICMPv6 chain) here for the same
+    // reason: no set rule can match it, and TCP and UDP to open ports do not evaluate it.
+    if options.ipv4 {
+        rules.push(Rule::AcceptIgmp);
     }
     if on(LogKind::DropNotOpen) {
         rules.push(log(LogKind::DropNotOpen));
@@ -307,16 +384,20 @@ pub(super) fn output_chain(logging: &LogSettings, options: &Options) -> Vec<Rule
     if !logging.log_connections {
         return Vec::new();
     }
-    vec![
-        Rule::AcceptLoopbackOut,
-        Rule::AcceptUnfirewalledOut,
-        Rule::Log {
-            kind: LogKind::OpenOut,
-            group: options.log_group,
-            per_second: options.log_per_second,
-            snaplen: LOG_SNAPLEN,
-        },
-    ]
+    let unfiltered = (!options.ipv4).then_some(Rule::AcceptIpv4);
+    unfiltered
+        .into_iter()
+        .chain([
+            Rule::AcceptLoopbackOut,
+            Rule::AcceptUnfirewalledOut,
+            Rule::Log {
+                kind: LogKind::OpenOut,
+                group: options.log_group,
+                per_second: options.log_per_second,
+                snaplen: LOG_SNAPLEN,
+            },
+        ])
+        .collect()
 }
 
 /// The `input_icmpv6` chain: RFC 4890 must-pass ICMPv6, in order.

@@ -1,4 +1,4 @@
-//! `fw6 explain`: fw6's verdict on a pair, and the other tables that may still block a pair
+//! `fw6 explain`: fw6's verdict on a pair (per IP family where they differ), and the other tables that may still block a pair
 //! fw6 lets in (docs/install.md, "Next to other firewalls").
 
 use serde_json::json;
@@ -15,7 +15,11 @@ pub async fn explain(session: &Session, a: &ConnPair, out: Out) -> Result<(), Fa
     let manager = session.manager().await?;
     // What else filters the packet: only fw6d's Status knows (Explain answers for fw6's
     // own table), and only if fw6 lets the packet in does it matter.
-    let others = manager.status().await?.other_chains;
+    let status = manager.status().await?;
+    // The daemon decides for the filtered families; IPv4 that is not filtered
+    // (`families = ["ipv6"]`) passes whatever the decision (docs/ruleset.md).
+    let ipv4_filtered = status.families.is_none() || status.filters_ipv4();
+    let others = status.other_chains;
     let interface = manager
         .connections()
         .await?
@@ -29,10 +33,14 @@ pub async fn explain(session: &Session, a: &ConnPair, out: Out) -> Result<(), Fa
         value["connection"] = json!(a.conn);
         value["port"] = json!(key.port);
         value["protocol"] = json!(key.protocol);
-        let (also, chains) = if e.allowed {
+        let ipv4_allowed = e.allowed || !ipv4_filtered;
+        if status.families.is_some() {
+            value["families"] = json!({ "ipv6": e.allowed, "ipv4": ipv4_allowed });
+        }
+        let (also, chains) = if e.allowed || ipv4_allowed {
             let chains: Vec<&fw6::OtherChain> = others
                 .iter()
-                .filter(|c| c.sees_ipv6() && c.sees_interface(&interface) && c.may_drop())
+                .filter(|c| c.sees_interface(&interface) && c.may_drop())
                 .collect();
             (fw6::may_block(&others, &interface), chains)
         } else {
@@ -42,12 +50,19 @@ pub async fn explain(session: &Session, a: &ConnPair, out: Out) -> Result<(), Fa
         value["warnings"] = json!(also);
         docs.push(value);
         let verdict = if e.allowed { "allowed" } else { "dropped" };
-        lines.push(format!(
+        let mut line = format!(
             "{key} on {}: {verdict} ({}): {}",
             a.conn,
             e.reason.as_str(),
             e.sentence
-        ));
+        );
+        if ipv4_allowed != e.allowed {
+            line = format!(
+                "{line}\n  over IPv6 only: IPv4 is not filtered (families = [\"ipv6\"] \
+                 in fw6d.toml), so {key} over IPv4 is allowed"
+            );
+        }
+        lines.push(line);
         lines.extend(also.iter().map(|w| format!("  {w}")));
     }
     // One pair: the documented single answer; several: {"connection", "explanations"}.

@@ -94,6 +94,30 @@ fn yes_no(b: bool) -> String {
     if b { "yes" } else { "no" }.to_owned()
 }
 
+/// Families as people read them: `IPv6 and IPv4`, `IPv6 only (IPv4 is not filtered)`.
+pub fn families_text(families: &[String]) -> String {
+    let has = |f: &str| families.iter().any(|x| x == f);
+    match (has("ipv6"), has("ipv4")) {
+        (true, true) => "IPv6 and IPv4".to_owned(),
+        (true, false) => "IPv6 only (IPv4 is not filtered)".to_owned(),
+        _ => families.join(", "),
+    }
+}
+
+/// `fw6 connections`: each row with its number of open pairs, and what a firewalled one
+/// filters (`families`, from `Status`; absent from a daemon before dual stack).
+pub fn connections_with_families(
+    list: &[(ConnectionInfo, usize)],
+    families: Option<&[String]>,
+) -> String {
+    let mut out = connections(list);
+    if let Some(families) = families {
+        out.push_str("\nfirewalled connections filter ");
+        out.push_str(&families_text(families));
+    }
+    out
+}
+
 /// `fw6 connections`: each row with its number of open pairs.
 pub fn connections(list: &[(ConnectionInfo, usize)]) -> String {
     let rows: Vec<Vec<String>> = list
@@ -222,6 +246,10 @@ pub fn status(s: &Status) -> String {
     if let Some(n) = s.log_suppressed {
         out.push_str("\nlog events over the rate limit: ");
         out.push_str(&n.to_string());
+    }
+    if let Some(families) = &s.families {
+        out.push_str("\nfiltered families: ");
+        out.push_str(&families_text(families));
     }
     if let Some(p) = &s.table_protection {
         out.push_str("\ntable protection: ");

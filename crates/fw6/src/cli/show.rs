@@ -62,8 +62,13 @@ pub async fn connections(session: &Session, out: Out) -> Result<(), Failure> {
             v
         })
         .collect();
-    out.emit(&json!({ "connections": json }), || {
-        output::connections(&rows)
+    let families = session.manager().await?.status().await?.families;
+    let mut doc = json!({ "connections": json });
+    if let Some(families) = &families {
+        doc["families"] = json!(families);
+    }
+    out.emit(&doc, || {
+        output::connections_with_families(&rows, families.as_deref())
     });
     Ok(())
 }
@@ -128,11 +133,7 @@ fn warnings(status: &Status) -> Vec<String> {
         ));
     }
     let mut tables: Vec<String> = Vec::new();
-    for c in status
-        .other_chains
-        .iter()
-        .filter(|c| c.sees_ipv6() && c.may_drop())
-    {
+    for c in status.other_chains.iter().filter(|c| c.may_drop()) {
         let table = format!("{} {}", c.family, c.table);
         if !tables.contains(&table) {
             tables.push(table);

@@ -128,7 +128,7 @@ mod tests {
 
     use super::*;
 
-    fn addr(s: &str) -> std::net::Ipv6Addr {
+    fn addr(s: &str) -> std::net::IpAddr {
         s.parse().unwrap()
     }
 

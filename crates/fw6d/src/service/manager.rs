@@ -208,6 +208,11 @@ impl ManagerIface {
             }),
         );
         put("repairs", Variant::from(kernel.repairs));
+        // The IP families the table filters (`families` in fw6d.toml), IPv6 first.
+        put(
+            "families",
+            Variant::from(self.shared.config().family_names()),
+        );
         put("connections", Variant::from(count(connections)));
         put(
             "global_open",

@@ -310,13 +310,13 @@ impl Lab {
         result(&cmd.output().expect("run busctl"))
     }
 
-    /// `nft list table ip6 fw6` in the host namespace ("" when absent).
+    /// `nft list table inet fw6` in the host namespace ("" when absent).
     pub fn table(&self) -> String {
         let out = self
             .topology
             .host()
             .command("nft")
-            .args(["list", "table", "ip6", "fw6"])
+            .args(["list", "table", "inet", "fw6"])
             .output()
             .expect("run nft");
         String::from_utf8_lossy(&out.stdout).into_owned()

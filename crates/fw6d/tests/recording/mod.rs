@@ -62,6 +62,7 @@ impl Recorded {
             generation: u32::try_from(self.full.len() + self.changes.len()).unwrap_or(u32::MAX),
             messages: 0,
             unwatched: std::mem::take(&mut self.unwatched_next),
+            replaced_legacy: false,
         }
     }
 }

@@ -272,18 +272,18 @@ pub fn store_facts(state_dir: &Path) -> (Facts, Result<(), String>) {
     (Facts::of_state(&state), integrity)
 }
 
-/// The kernel's sets (`nft -j list table ip6 fw6` in the lab's host namespace).
+/// The kernel's sets (`nft -j list table inet fw6` in the lab's host namespace).
 pub fn kernel_facts(lab: &Lab) -> Facts {
     let out = lab
         .topology
         .host()
         .command("nft")
-        .args(["-j", "list", "table", "ip6", "fw6"])
+        .args(["-j", "list", "table", "inet", "fw6"])
         .output()
         .expect("run nft");
     assert!(
         out.status.success(),
-        "nft -j list table ip6 fw6: {}",
+        "nft -j list table inet fw6: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("nft JSON");

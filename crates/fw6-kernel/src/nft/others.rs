@@ -3,14 +3,14 @@
 //! dump per chain found, to count its rules.
 
 use fw6_model::OtherChain;
-use fw6_model::plan::TABLE;
+use fw6_model::plan::{TABLE, TABLE_FAMILY};
 use netlink_packet_netfilter::NetfilterProtoFamily;
 use netlink_packet_netfilter::nftables::{
     ChainMessage, NfTablesMessage, RuleAttribute, RuleMessage,
 };
 
 use super::socket::Reply;
-use super::{Error, Nft, table};
+use super::{Error, Nft};
 use crate::netlink::attributes as raw_attributes;
 
 /// `NFPROTO_*` numbers of the families whose base chains an inbound packet may pass.
@@ -44,7 +44,7 @@ impl Nft {
             what,
         )?;
         let mut chains: Vec<(u8, OtherChain)> = replies.iter().filter_map(base_chain).collect();
-        chains.retain(|(family, c)| !(*family == table::FAMILY && c.table == TABLE));
+        chains.retain(|(family, c)| !(*family == TABLE_FAMILY.nfproto() && c.table == TABLE));
         for (family, chain) in &mut chains {
             let rules = self.dump_raw_in(
                 NetfilterProtoFamily::from(*family),

@@ -12,9 +12,6 @@ use super::batch::{Batch, Label};
 use super::expr::ACCEPT;
 use super::{rules, sets};
 
-/// The family of fw6's table ([`TABLE`]), as the `NFPROTO_*` byte of its messages: `ip6`.
-pub(crate) const FAMILY: u8 = 10;
-
 /// How fw6's table is kept from other programs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Protection {

@@ -6,7 +6,8 @@ use std::net::{Ipv6Addr, TcpListener, UdpSocket};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::packet::{FRAGMENT, TCP, checksum, fragment, ipv6};
+use crate::packet::{FRAGMENT, checksum, fragment, ipv6};
+use crate::segment::{self, Tcp};
 use crate::{NetNs, Service};
 
 /// Next-header value of UDP.
@@ -37,41 +38,18 @@ pub fn tcp_segment(
     flags: u8,
     data: &[u8],
 ) -> Vec<u8> {
-    let mut t = Vec::with_capacity(20 + data.len());
-    t.extend_from_slice(&sport.to_be_bytes());
-    t.extend_from_slice(&dport.to_be_bytes());
-    t.extend_from_slice(&0x1000_0000u32.to_be_bytes()); // seq
-    let ack = if flags & flags::ACK != 0 {
-        0x2000_0000u32
-    } else {
-        0
+    let tcp = Tcp {
+        mss: false,
+        ..Tcp::with_flags(flags)
     };
-    t.extend_from_slice(&ack.to_be_bytes());
-    t.push(5 << 4);
-    t.push(flags);
-    t.extend_from_slice(&0xffffu16.to_be_bytes());
-    t.extend_from_slice(&[0, 0, 0, 0]); // checksum, urgent pointer
-    t.extend_from_slice(data);
-    let sum = checksum(src, dst, TCP, &t);
-    t[16..18].copy_from_slice(&sum.to_be_bytes());
-    t
+    segment::tcp(sport, dport, tcp, data, |next, t| {
+        checksum(src, dst, next, t)
+    })
 }
 
 /// A UDP datagram, checksummed for `src` → `dst`.
 pub fn udp_datagram(src: Ipv6Addr, dst: Ipv6Addr, sport: u16, dport: u16, data: &[u8]) -> Vec<u8> {
-    let len = u16::try_from(8 + data.len()).expect("a small datagram");
-    let mut u = Vec::with_capacity(8 + data.len());
-    u.extend_from_slice(&sport.to_be_bytes());
-    u.extend_from_slice(&dport.to_be_bytes());
-    u.extend_from_slice(&len.to_be_bytes());
-    u.extend_from_slice(&[0, 0]);
-    u.extend_from_slice(data);
-    let sum = match checksum(src, dst, UDP, &u) {
-        0 => 0xffff,
-        s => s,
-    };
-    u[6..8].copy_from_slice(&sum.to_be_bytes());
-    u
+    segment::udp(sport, dport, data, |next, u| checksum(src, dst, next, u))
 }
 
 /// An options header (hop-by-hop or destination options) of 8 bytes holding one PadN option,
@@ -183,6 +161,7 @@ impl NetNs {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::packet::TCP;
 
     #[test]
     fn segments_and_datagrams_checksum_to_zero() {

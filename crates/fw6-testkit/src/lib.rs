@@ -21,6 +21,7 @@ pub mod packet4;
 mod probe;
 mod raw;
 mod root;
+pub mod segment;
 mod service;
 pub mod stats;
 mod sysctl;

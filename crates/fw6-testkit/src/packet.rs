@@ -6,6 +6,8 @@
 
 use std::net::Ipv6Addr;
 
+use crate::segment::{self, Tcp};
+
 /// Next-header value of TCP.
 pub const TCP: u8 = 6;
 /// Next-header value of the routing header.
@@ -82,21 +84,13 @@ pub fn tcp_syn(
     seq: u32,
     data: &[u8],
 ) -> Vec<u8> {
-    let mut t = Vec::with_capacity(24 + data.len());
-    t.extend_from_slice(&sport.to_be_bytes());
-    t.extend_from_slice(&dport.to_be_bytes());
-    t.extend_from_slice(&seq.to_be_bytes());
-    t.extend_from_slice(&0u32.to_be_bytes()); // ack
-    t.push(6 << 4); // data offset: 6 words
-    t.push(0x02); // SYN
-    t.extend_from_slice(&0xffffu16.to_be_bytes()); // window
-    t.extend_from_slice(&[0, 0]); // checksum, below
-    t.extend_from_slice(&[0, 0]); // urgent pointer
-    t.extend_from_slice(&[2, 4, 0x05, 0xa0]); // MSS 1440
-    t.extend_from_slice(data);
-    let sum = checksum(src, dst, TCP, &t);
-    t[16..18].copy_from_slice(&sum.to_be_bytes());
-    t
+    let syn = Tcp {
+        seq,
+        ..Tcp::with_flags(crate::hostile::flags::SYN)
+    };
+    segment::tcp(sport, dport, syn, data, |next, t| {
+        checksum(src, dst, next, t)
+    })
 }
 
 /// An ICMPv6 echo request with a zero checksum (raw ICMPv6 sockets fill it in; inside a quoted

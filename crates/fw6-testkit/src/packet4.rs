@@ -6,11 +6,11 @@
 
 use std::net::Ipv4Addr;
 
+pub use crate::hostile::UDP;
 use crate::hostile::flags;
-use crate::packet::{TCP, internet_checksum};
+use crate::packet::internet_checksum;
+use crate::segment::{self, Tcp};
 
-/// `IPPROTO_UDP`.
-pub const UDP: u8 = 17;
 /// Option type of loose source and record route.
 pub const LSRR: u8 = 131;
 /// Option type of strict source and record route.
@@ -103,28 +103,9 @@ pub fn tcp(
     flags: u8,
     data: &[u8],
 ) -> Vec<u8> {
-    let syn = flags & flags::SYN != 0;
-    let mut t = Vec::with_capacity(24 + data.len());
-    t.extend_from_slice(&sport.to_be_bytes());
-    t.extend_from_slice(&dport.to_be_bytes());
-    t.extend_from_slice(&0x1000_0000u32.to_be_bytes()); // seq
-    let ack = if flags & flags::ACK != 0 {
-        0x2000_0000u32
-    } else {
-        0
-    };
-    t.extend_from_slice(&ack.to_be_bytes());
-    t.push(if syn { 6 << 4 } else { 5 << 4 });
-    t.push(flags);
-    t.extend_from_slice(&0xffffu16.to_be_bytes()); // window
-    t.extend_from_slice(&[0, 0, 0, 0]); // checksum, urgent pointer
-    if syn {
-        t.extend_from_slice(&[2, 4, 0x05, 0xa0]); // MSS 1440
-    }
-    t.extend_from_slice(data);
-    let sum = checksum(src, dst, TCP, &t);
-    t[16..18].copy_from_slice(&sum.to_be_bytes());
-    t
+    segment::tcp(sport, dport, Tcp::with_flags(flags), data, |proto, t| {
+        checksum(src, dst, proto, t)
+    })
 }
 
 /// A TCP SYN, checksummed for `src` → `dst`.
@@ -134,19 +115,7 @@ pub fn syn(src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16) -> Vec<u8> {
 
 /// A UDP datagram, checksummed for `src` → `dst`.
 pub fn udp(src: Ipv4Addr, dst: Ipv4Addr, sport: u16, dport: u16, data: &[u8]) -> Vec<u8> {
-    let len = u16::try_from(8 + data.len()).expect("a small datagram");
-    let mut u = Vec::with_capacity(8 + data.len());
-    u.extend_from_slice(&sport.to_be_bytes());
-    u.extend_from_slice(&dport.to_be_bytes());
-    u.extend_from_slice(&len.to_be_bytes());
-    u.extend_from_slice(&[0, 0]);
-    u.extend_from_slice(data);
-    let sum = match checksum(src, dst, UDP, &u) {
-        0 => 0xffff,
-        s => s,
-    };
-    u[6..8].copy_from_slice(&sum.to_be_bytes());
-    u
+    segment::udp(sport, dport, data, |proto, u| checksum(src, dst, proto, u))
 }
 
 /// `upper` (a whole segment of protocol `proto`) in two fragments; the first carries
@@ -197,6 +166,7 @@ pub fn source_route(kind: u8, via: Ipv4Addr, pointer: u8) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::packet::TCP;
 
     #[test]
     fn headers_and_segments_checksum_to_zero() {

@@ -286,3 +286,104 @@ fn a_root_clients_first_burst_is_not_refused() {
         );
     }
 }
+
+/// Opens `conns` bus connections and sends `n` `OpenGlobalPort` calls on each at once (below
+/// the bus daemon's bound on a connection's pending replies), reads every reply, and prints
+/// `{"ok": n, "busy": n, "other": ["error name: message"…], "unanswered": n}`. Run as the
+/// attacker.
+const BURST_PY: &str = r#"
+import json, sys, time
+from jeepney import DBusAddress, MessageType, new_method_call
+from jeepney.io.blocking import open_dbus_connection
+
+address, conns, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+manager = DBusAddress("/org/fw6/Firewall1", "org.fw6.Firewall1", "org.fw6.Firewall1.Manager")
+started = time.monotonic()
+sent = []
+for c in range(conns):
+    conn = open_dbus_connection(bus=address)
+    serials = set()
+    for i in range(n):
+        serial = next(conn.outgoing_serial)
+        body = (20000 + c * n + i, 6, "burst")
+        conn.send(new_method_call(manager, "OpenGlobalPort", "qus", body), serial)
+        serials.add(serial)
+    sent.append((conn, serials))
+ok, busy, other, unanswered = 0, 0, [], 0
+for conn, serials in sent:
+    while serials:
+        try:
+            reply = conn.receive(timeout=max(0.1, 60 - (time.monotonic() - started)))
+        except TimeoutError:
+            break
+        serial = reply.header.fields.get(5)  # REPLY_SERIAL
+        if serial not in serials:
+            continue
+        serials.discard(serial)
+        text = str(reply.body[0]) if reply.body else ""
+        if reply.header.message_type == MessageType.method_return:
+            ok += 1
+        elif "fw6d is busy" in text:
+            busy += 1
+        else:
+            other.append(str(reply.header.fields.get(4)) + ": " + text)
+    unanswered += len(serials)
+print(json.dumps({"ok": ok, "busy": busy, "other": other, "unanswered": unanswered}))
+"#;
+
+/// The waiting places of a root client's first burst (256, of all callers together) are a pool
+/// an attacker can try to drain: nobody's first bursts on five new connections, 100 small calls
+/// each, at once. Every call is answered (none hangs); at most the connections' in-flight bounds
+/// plus the waiting places get past admission (and polkit refuses those), the rest are refused
+/// as busy at once; nothing changes, and root is served right after.
+#[test]
+fn an_unknown_callers_bursts_past_the_waiting_places_are_refused_busy() {
+    const CONNS: usize = 5;
+    const PER_CONN: usize = 100;
+    const IN_FLIGHT: usize = 16;
+    const WAITING: usize = 256;
+    fw6_testkit::require_root("reliability_callers");
+    let lab = Lab::with("", true);
+    lab.set_up_changes_to_refuse();
+    let before = lab.table();
+    let mut cmd = std::process::Command::new("python3");
+    cmd.args(["-c", BURST_PY, lab.bus.address()])
+        .arg(CONNS.to_string())
+        .arg(PER_CONN.to_string());
+    let out = NOBODY
+        .command(cmd)
+        .output()
+        .expect("run python3 (python3-jeepney)");
+    assert!(
+        out.status.success(),
+        "the burst script failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("the burst script's JSON");
+    assert_eq!(result["unanswered"], 0, "calls never answered: {result}");
+    assert_eq!(result["ok"], 0, "nobody changed something: {result}");
+    let busy = usize::try_from(result["busy"].as_u64().unwrap_or(0)).unwrap_or(0);
+    let total = CONNS * PER_CONN;
+    assert!(
+        busy >= total - CONNS * IN_FLIGHT - WAITING,
+        "only {busy} of {total} were refused as busy: {result}"
+    );
+    let others = result["other"].as_array().cloned().unwrap_or_default();
+    assert_eq!(busy + others.len(), total, "{result}");
+    assert!(
+        others.iter().all(|m| m
+            .as_str()
+            .is_some_and(|m| m.contains("not authorized") || m.contains("AccessDenied"))),
+        "a refusal that is neither busy nor not authorized: {result}"
+    );
+    assert_eq!(lab.table(), before, "nothing changed in the kernel");
+    lab.call(
+        MANAGER,
+        MANAGER_IFACE,
+        "OpenGlobalPort",
+        &["qus", "8443", "6", "root after the burst"],
+    )
+    .expect("root is served after the burst");
+    figure("callers.unknown_bursts_refused_busy", busy);
+}

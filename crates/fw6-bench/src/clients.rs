@@ -15,6 +15,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use fw6::{EntryName, PortKey};
+use fw6_testkit::capi::{CLibrary, Compile};
 
 use crate::lab::{Lab, Result};
 use crate::report::{Report, Row, median};
@@ -153,7 +154,7 @@ fn repo() -> PathBuf {
 /// `clients/calls.c` compiled against libfw6 installed, as a distribution would, under a
 /// temporary prefix (removed on drop).
 struct CProgram {
-    prefix: PathBuf,
+    library: CLibrary,
     binary: PathBuf,
 }
 
@@ -167,47 +168,21 @@ impl CProgram {
             )
             .into());
         }
-        let prefix = fw6_testkit::temp_path("bench-capi");
-        let program = Self {
-            binary: prefix.join("calls"),
-            prefix,
+        let library = CLibrary::install(lab, built, false)?;
+        let how = Compile {
+            optimize: true,
+            statically: false,
         };
-        checked(
-            lab,
-            "scripts/capi-install.sh",
-            Command::new("bash")
-                .arg(repo().join("scripts/capi-install.sh"))
-                .arg(&program.prefix)
-                .arg(built),
-        )?;
-        checked(
-            lab,
-            "cc clients/calls.c",
-            Command::new("sh")
-                .args([
-                    "-c",
-                    "cc -std=c11 -O2 -Wall -Wextra -Werror \"$1\" -o \"$2\" $(pkg-config --cflags --libs fw6)",
-                    "cc",
-                ])
-                .arg(repo().join("crates/fw6-bench/clients/calls.c"))
-                .arg(&program.binary)
-                .env("PKG_CONFIG_PATH", program.prefix.join("lib/pkgconfig")),
-        )?;
-        Ok(program)
+        let binary = library.compile(lab, &repo().join("crates/fw6-bench/clients/calls.c"), how)?;
+        Ok(Self { library, binary })
     }
 
     fn run(&self, lab: &Lab, calls: usize, base: usize) -> Result<Medians> {
         let mut cmd = Command::new(&self.binary);
         cmd.args([calls.to_string(), base.to_string()])
-            .env("LD_LIBRARY_PATH", self.prefix.join("lib"))
+            .env("LD_LIBRARY_PATH", self.library.lib_dir())
             .env("FW6_BUS_ADDRESS", lab.bus.address());
         medians(&checked(lab, "clients/calls.c", &mut cmd)?)
-    }
-}
-
-impl Drop for CProgram {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.prefix);
     }
 }
 
@@ -225,19 +200,7 @@ fn python(lab: &Lab, calls: usize, base: usize) -> Result<Medians> {
 
 /// Runs `cmd` to its end; its standard output, or an error with its output and fw6d's log.
 fn checked(lab: &Lab, what: &str, cmd: &mut Command) -> Result<String> {
-    let out = cmd
-        .output()
-        .map_err(|e| format!("cannot run {what}: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "{what} failed ({}):\n--- stdout\n{}\n--- stderr\n{}\n--- fw6d log\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr),
-            lab.log()
-        )
-        .into());
-    }
+    let out = lab.run_checked(what, cmd)?;
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 

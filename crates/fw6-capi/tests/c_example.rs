@@ -43,22 +43,17 @@ fn members_and_the_ported_sample_run_clean_against_fw6d() {
     let prefix = install(&lab, true);
     let members = compile(
         &lab,
-        &prefix.0,
+        &prefix,
         &repo().join("crates/fw6-capi/tests/c/members.c"),
         false,
     );
     let sample = compile(
         &lab,
-        &prefix.0,
+        &prefix,
         &repo().join("examples/c/open_ports.c"),
         false,
     );
-    let sample_static = compile(
-        &lab,
-        &prefix.0,
-        &repo().join("examples/c/open_ports.c"),
-        true,
-    );
+    let sample_static = compile(&lab, &prefix, &repo().join("examples/c/open_ports.c"), true);
 
     // The soname is what the program records, so an upgrade of libfw6.so.0 is picked up.
     let needed = run(
@@ -74,7 +69,7 @@ fn members_and_the_ported_sample_run_clean_against_fw6d() {
     );
 
     for valgrind in [false, true] {
-        let report = program(&lab, &prefix.0, &members, &[], valgrind);
+        let report = program(&lab, prefix.prefix(), &members, &[], valgrind);
         assert!(report.trim_end().ends_with(" 0 failed"), "{report}");
         println!(
             "members.c{}: {}",
@@ -85,7 +80,7 @@ fn members_and_the_ported_sample_run_clean_against_fw6d() {
 
     let first = program(
         &lab,
-        &prefix.0,
+        prefix.prefix(),
         &sample,
         &["lan0", "27015", "udp", "my game"],
         false,
@@ -95,7 +90,7 @@ fn members_and_the_ported_sample_run_clean_against_fw6d() {
     // Another program's tag: the stored name marks the pair as someone else's.
     let second = program(
         &lab,
-        &prefix.0,
+        prefix.prefix(),
         &sample_static,
         &["lan0", "27015", "udp", "other"],
         false,
@@ -107,7 +102,7 @@ fn members_and_the_ported_sample_run_clean_against_fw6d() {
     // The check can fail: a forgotten enumerator is a leak valgrind reports.
     let leak = compile(
         &lab,
-        &prefix.0,
+        &prefix,
         &repo().join("crates/fw6-capi/tests/c/leak.c"),
         false,
     );
@@ -118,7 +113,7 @@ fn members_and_the_ported_sample_run_clean_against_fw6d() {
         "--errors-for-leak-kinds=definite",
     ])
     .arg(&leak)
-    .env("LD_LIBRARY_PATH", prefix.0.join("lib"));
+    .env("LD_LIBRARY_PATH", prefix.prefix().join("lib"));
     let out = lab.client(cmd).output().expect("run valgrind");
     assert_eq!(
         out.status.code(),
@@ -128,7 +123,7 @@ fn members_and_the_ported_sample_run_clean_against_fw6d() {
     );
     let checked = program(
         &lab,
-        &prefix.0,
+        prefix.prefix(),
         &sample,
         &["lan0", "8080", "tcp", "web"],
         true,

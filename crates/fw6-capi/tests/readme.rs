@@ -26,11 +26,11 @@ fn the_readme_examples_run_against_fw6d() {
     let lab = Lab::start(false);
     let prefix = install(&lab, false);
 
-    let source = prefix.0.join("open.c");
+    let source = prefix.prefix().join("open.c");
     std::fs::write(&source, block(&readme, "## From C", "c")).expect("write open.c");
-    let binary = compile(&lab, &prefix.0, &source, false);
+    let binary = compile(&lab, &prefix, &source, false);
     let mut cmd = Command::new(&binary);
-    cmd.env("LD_LIBRARY_PATH", prefix.0.join("lib"));
+    cmd.env("LD_LIBRARY_PATH", prefix.prefix().join("lib"));
     let out = run(&lab, "the README's C example", &mut lab.client(cmd));
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),

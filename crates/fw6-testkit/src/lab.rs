@@ -13,7 +13,7 @@
 use std::fmt;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use fw6_model::wire::BUS_NAME;
@@ -260,6 +260,24 @@ impl Lab {
     /// The daemon's log so far, for assertion messages.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Runs `cmd`, a step of a test named `what`: its output, or on failure a message with its
+    /// status, output and the daemon's log.
+    pub fn run_checked(&self, what: &str, cmd: &mut Command) -> Result<Output, String> {
+        let out = cmd
+            .output()
+            .map_err(|e| format!("cannot run {what}: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "{what} failed ({}):\n--- stdout\n{}\n--- stderr\n{}\n--- fw6d log\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr),
+                self.log()
+            ));
+        }
+        Ok(out)
     }
 
     /// `fw6d.toml`.

@@ -9,6 +9,7 @@
 //! entered one of our namespaces, and traffic only goes to those namespaces.
 
 pub mod bus;
+pub mod capi;
 mod cmd;
 mod dad;
 pub mod hostile;

@@ -13,6 +13,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use fw6_testkit::capi::{CLibrary, Compile};
 pub use fw6_testkit::profile_dir;
 
 /// fw6d in fw6-testkit's lab, with what the foreign-language suites add.
@@ -47,18 +48,7 @@ pub fn repo() -> PathBuf {
 
 /// Runs `cmd`; its output, with a message naming `what` and the daemon's log on failure.
 pub fn run(lab: &Lab, what: &str, cmd: &mut Command) -> Output {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\n--- stdout\n{}\n--- stderr\n{}\n--- fw6d log\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-        lab.log()
-    );
-    out
+    lab.run_checked(what, cmd).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// A temporary install prefix, removed on drop.
@@ -71,46 +61,20 @@ impl Drop for Prefix {
 }
 
 /// Installs the library built with this test under a fresh prefix, `.a` too if `statically`.
-/// `cargo test`
-/// builds the library's C artefacts in `deps/` (only `cargo build` copies them one level up),
-/// so that is where the fresh ones are.
-pub fn install(lab: &Lab, statically: bool) -> Prefix {
-    let prefix = Prefix(fw6_testkit::temp_path("capi"));
-    run(
-        lab,
-        "scripts/capi-install.sh",
-        Command::new("bash")
-            .arg(repo().join("scripts/capi-install.sh"))
-            .arg(&prefix.0)
-            .arg(profile_dir().join("deps"))
-            .args(statically.then_some("--static")),
-    );
-    prefix
+/// `cargo test` builds the library's C artefacts in `deps/` (only `cargo build` copies them one
+/// level up), so that is where the fresh ones are.
+pub fn install(lab: &Lab, statically: bool) -> CLibrary {
+    CLibrary::install(lab, &profile_dir().join("deps"), statically)
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// `cc SOURCE $(pkg-config --cflags --libs [--static] fw6)` into the prefix; the binary.
-pub fn compile(lab: &Lab, prefix: &Path, source: &Path, statically: bool) -> PathBuf {
-    let stem = source.file_stem().expect("source name").to_string_lossy();
-    let out = prefix.join(format!("{stem}{}", if statically { "-static" } else { "" }));
-    let (pc_flags, link) = if statically {
-        (
-            "--static --cflags --libs",
-            "-Wl,-Bstatic -lfw6 -Wl,-Bdynamic",
-        )
-    } else {
-        ("--cflags --libs", "")
+pub fn compile(lab: &Lab, library: &CLibrary, source: &Path, statically: bool) -> PathBuf {
+    let how = Compile {
+        optimize: false,
+        statically,
     };
-    let script = format!(
-        "cc -std=c11 -Wall -Wextra -Werror -pthread \"$1\" -o \"$2\" $(pkg-config {pc_flags} fw6) {link}"
-    );
-    run(
-        lab,
-        &format!("compiling {}", source.display()),
-        Command::new("sh")
-            .args(["-c", &script, "cc"])
-            .arg(source)
-            .arg(&out)
-            .env("PKG_CONFIG_PATH", prefix.join("lib/pkgconfig")),
-    );
-    out
+    library
+        .compile(lab, source, how)
+        .unwrap_or_else(|e| panic!("{e}"))
 }

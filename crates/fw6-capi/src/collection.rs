@@ -4,12 +4,11 @@
 
 use fw6::{ConnectionInfo, PortEntry, Snapshot};
 
-use crate::args::{clear, out, write};
+use crate::args::{out, write};
 use crate::enumerator::{ConnectionEnum, PortEnum};
 use crate::error::call;
-use crate::handle::{Handle, borrow, release};
+use crate::handle::{Handle, borrow, new_handle, release};
 use crate::hresult::{FW6_S_OK, Hresult};
-use crate::manager::write_handle;
 
 /// `fw6_connection_collection`: the connections at the time of `fw6_manager_get_connections`.
 #[derive(Debug)]
@@ -76,15 +75,14 @@ pub unsafe extern "C" fn fw6_connection_collection_get_new_enum(
     result: *mut *mut ConnectionEnum,
 ) -> Hresult {
     call(|| {
-        out(result, "result")?;
-        // SAFETY: checked non-null; the caller guarantees it is writable.
-        unsafe { clear(result) };
-        let c = borrow(collection)?;
-        let mut snapshot = c.snapshot.clone();
-        snapshot.reset();
-        // SAFETY: as above.
-        unsafe { write_handle(result, ConnectionEnum::new(c.manager.clone(), snapshot)) };
-        Ok(FW6_S_OK)
+        let make = || {
+            let c = borrow(collection)?;
+            let mut snapshot = c.snapshot.clone();
+            snapshot.reset();
+            Ok(ConnectionEnum::new(c.manager.clone(), snapshot))
+        };
+        // SAFETY: the caller guarantees `result` is NULL (refused) or valid for a write.
+        unsafe { new_handle(result, "result", make) }
     })
 }
 
@@ -127,14 +125,13 @@ pub unsafe extern "C" fn fw6_port_collection_get_new_enum(
     result: *mut *mut PortEnum,
 ) -> Hresult {
     call(|| {
-        out(result, "result")?;
-        // SAFETY: checked non-null; the caller guarantees it is writable.
-        unsafe { clear(result) };
-        let mut snapshot = borrow(collection)?.snapshot.clone();
-        snapshot.reset();
-        // SAFETY: as above.
-        unsafe { write_handle(result, PortEnum::new(snapshot)) };
-        Ok(FW6_S_OK)
+        let make = || {
+            let mut snapshot = borrow(collection)?.snapshot.clone();
+            snapshot.reset();
+            Ok(PortEnum::new(snapshot))
+        };
+        // SAFETY: the caller guarantees `result` is NULL (refused) or valid for a write.
+        unsafe { new_handle(result, "result", make) }
     })
 }
 

@@ -4,13 +4,12 @@
 use std::ffi::c_char;
 
 use crate::Protocol;
-use crate::args::{clear, entry_name, out, pair, write, write_string};
+use crate::args::{entry_name, out, pair, write, write_string};
 use crate::collection::PortCollection;
 use crate::enumerator::PortEnum;
 use crate::error::call;
-use crate::handle::{Handle, borrow, release};
+use crate::handle::{Handle, borrow, new_handle, release};
 use crate::hresult::{FW6_S_OK, Hresult};
-use crate::manager::write_handle;
 
 /// `fw6_connection`: one connection of the manager. Its properties are read live on each call.
 #[derive(Debug)]
@@ -183,13 +182,12 @@ pub unsafe extern "C" fn fw6_connection_enumerate_open_ports(
     result: *mut *mut PortEnum,
 ) -> Hresult {
     call(|| {
-        out(result, "result")?;
-        // SAFETY: checked non-null; the caller guarantees it is writable.
-        unsafe { clear(result) };
-        let snapshot = borrow(connection)?.inner.open_ports()?;
-        // SAFETY: as above.
-        unsafe { write_handle(result, PortEnum::new(snapshot)) };
-        Ok(FW6_S_OK)
+        let make = || {
+            let snapshot = borrow(connection)?.inner.open_ports()?;
+            Ok(PortEnum::new(snapshot))
+        };
+        // SAFETY: the caller guarantees `result` is NULL (refused) or valid for a write.
+        unsafe { new_handle(result, "result", make) }
     })
 }
 
@@ -203,13 +201,12 @@ pub unsafe extern "C" fn fw6_connection_get_open_ports(
     result: *mut *mut PortCollection,
 ) -> Hresult {
     call(|| {
-        out(result, "result")?;
-        // SAFETY: checked non-null; the caller guarantees it is writable.
-        unsafe { clear(result) };
-        let snapshot = borrow(connection)?.inner.open_ports()?;
-        // SAFETY: as above.
-        unsafe { write_handle(result, PortCollection::new(snapshot)) };
-        Ok(FW6_S_OK)
+        let make = || {
+            let snapshot = borrow(connection)?.inner.open_ports()?;
+            Ok(PortCollection::new(snapshot))
+        };
+        // SAFETY: the caller guarantees `result` is NULL (refused) or valid for a write.
+        unsafe { new_handle(result, "result", make) }
     })
 }
 
@@ -282,13 +279,12 @@ pub unsafe extern "C" fn fw6_connection_enumerate_ignored_global_ports(
     result: *mut *mut PortEnum,
 ) -> Hresult {
     call(|| {
-        out(result, "result")?;
-        // SAFETY: checked non-null; the caller guarantees it is writable.
-        unsafe { clear(result) };
-        let snapshot = borrow(connection)?.inner.ignored_global_ports()?;
-        // SAFETY: as above.
-        unsafe { write_handle(result, PortEnum::new(snapshot)) };
-        Ok(FW6_S_OK)
+        let make = || {
+            let snapshot = borrow(connection)?.inner.ignored_global_ports()?;
+            Ok(PortEnum::new(snapshot))
+        };
+        // SAFETY: the caller guarantees `result` is NULL (refused) or valid for a write.
+        unsafe { new_handle(result, "result", make) }
     })
 }
 
@@ -302,13 +298,12 @@ pub unsafe extern "C" fn fw6_connection_get_ignored_global_ports(
     result: *mut *mut PortCollection,
 ) -> Hresult {
     call(|| {
-        out(result, "result")?;
-        // SAFETY: checked non-null; the caller guarantees it is writable.
-        unsafe { clear(result) };
-        let snapshot = borrow(connection)?.inner.ignored_global_ports()?;
-        // SAFETY: as above.
-        unsafe { write_handle(result, PortCollection::new(snapshot)) };
-        Ok(FW6_S_OK)
+        let make = || {
+            let snapshot = borrow(connection)?.inner.ignored_global_ports()?;
+            Ok(PortCollection::new(snapshot))
+        };
+        // SAFETY: the caller guarantees `result` is NULL (refused) or valid for a write.
+        unsafe { new_handle(result, "result", make) }
     })
 }
 

@@ -6,12 +6,11 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use fw6::{ConnectionInfo, PortEntry, Snapshot};
 
-use crate::args::{clear, out, write};
+use crate::args::{out, write};
 use crate::connection::Connection;
 use crate::error::{Failure, call};
-use crate::handle::{Handle, borrow, into_handle, release};
+use crate::handle::{Handle, borrow, into_handle, new_handle, release};
 use crate::hresult::{FW6_S_FALSE, FW6_S_OK, Hresult};
-use crate::manager::write_handle;
 use crate::port::Port;
 
 /// A snapshot and its cursor, shared by both enumerator kinds.
@@ -193,17 +192,16 @@ pub unsafe extern "C" fn fw6_connection_enum_clone(
     result: *mut *mut ConnectionEnum,
 ) -> Hresult {
     call(|| {
-        out(result, "result")?;
-        // SAFETY: checked non-null; the caller guarantees it is writable.
-        unsafe { clear(result) };
-        let e = borrow(e)?;
-        let copy = ConnectionEnum {
-            manager: e.manager.clone(),
-            cursor: Cursor::new(e.cursor.snapshot()),
+        let make = || {
+            let e = borrow(e)?;
+            let copy = ConnectionEnum {
+                manager: e.manager.clone(),
+                cursor: Cursor::new(e.cursor.snapshot()),
+            };
+            Ok(copy)
         };
-        // SAFETY: as above.
-        unsafe { write_handle(result, copy) };
-        Ok(FW6_S_OK)
+        // SAFETY: the caller guarantees `result` is NULL (refused) or valid for a write.
+        unsafe { new_handle(result, "result", make) }
     })
 }
 
@@ -288,15 +286,14 @@ pub unsafe extern "C" fn fw6_port_enum_clone(
     result: *mut *mut PortEnum,
 ) -> Hresult {
     call(|| {
-        out(result, "result")?;
-        // SAFETY: checked non-null; the caller guarantees it is writable.
-        unsafe { clear(result) };
-        let copy = PortEnum {
-            cursor: Cursor::new(borrow(e)?.cursor.snapshot()),
+        let make = || {
+            let copy = PortEnum {
+                cursor: Cursor::new(borrow(e)?.cursor.snapshot()),
+            };
+            Ok(copy)
         };
-        // SAFETY: as above.
-        unsafe { write_handle(result, copy) };
-        Ok(FW6_S_OK)
+        // SAFETY: the caller guarantees `result` is NULL (refused) or valid for a write.
+        unsafe { new_handle(result, "result", make) }
     })
 }
 

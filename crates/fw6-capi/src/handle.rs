@@ -5,7 +5,8 @@
 use std::collections::BTreeSet;
 use std::sync::{Mutex, PoisonError};
 
-use crate::error::Failure;
+use crate::args::{clear, out};
+use crate::error::{CallResult, Failure};
 use crate::hresult::{FW6_E_POINTER, FW6_S_OK, Hresult};
 
 /// A type handed to C as an opaque handle.
@@ -34,6 +35,26 @@ pub(crate) fn into_handle<T: Handle>(value: T) -> *mut T {
     let ptr = Box::into_raw(Box::new(value));
     live().insert((key(ptr), T::KIND));
     ptr
+}
+
+/// A call whose result is a new handle in the out-parameter `ptr` (named `what` in errors):
+/// `ptr` must not be NULL; it is set to NULL first, as COM does, so a failed call leaves no
+/// stale pointer, and to the handle `make` returns if it succeeds.
+///
+/// # Safety
+/// `ptr` is NULL (refused) or valid for a write.
+pub(crate) unsafe fn new_handle<T: Handle>(
+    ptr: *mut *mut T,
+    what: &str,
+    make: impl FnOnce() -> Result<T, Failure>,
+) -> CallResult {
+    out(ptr, what)?;
+    // SAFETY: checked non-null; the caller guarantees it is writable.
+    unsafe { clear(ptr) };
+    let value = make()?;
+    // SAFETY: as above.
+    unsafe { ptr.write(into_handle(value)) };
+    Ok(FW6_S_OK)
 }
 
 /// The value behind a live handle of kind `T`.

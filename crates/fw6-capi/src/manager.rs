@@ -5,12 +5,12 @@ use std::ffi::c_char;
 use fw6::LogfileMaximumSize;
 
 use crate::Protocol;
-use crate::args::{clear, entry_name, out, pair, text, write, write_string};
+use crate::args::{entry_name, out, pair, text, write, write_string};
 use crate::collection::{ConnectionCollection, PortCollection};
 use crate::connection::Connection;
 use crate::enumerator::{ConnectionEnum, PortEnum};
 use crate::error::call;
-use crate::handle::{Handle, borrow, into_handle, release};
+use crate::handle::{Handle, borrow, new_handle, release};
 use crate::hresult::{FW6_S_OK, Hresult};
 
 /// `fw6_manager`: a connection to fw6d (`CLSID_NetFwV6Mgr`). Connections and enumerators made
@@ -24,15 +24,6 @@ impl Handle for Manager {
     const KIND: &'static str = "fw6_manager";
 }
 
-/// Writes a new handle to `ptr`.
-///
-/// # Safety
-/// `ptr` is valid for a write (checked non-null by the caller's `out`).
-pub(crate) unsafe fn write_handle<T: Handle>(ptr: *mut *mut T, value: T) {
-    // SAFETY: forwarded from the caller; `ptr` was checked non-null.
-    unsafe { ptr.write(into_handle(value)) };
-}
-
 /// Creates the manager: connects to fw6d on the system bus, or on the bus at `FW6_BUS_ADDRESS`
 /// when that variable is set. `FW6_E_UNEXPECTED` when fw6d cannot be reached (the message says
 /// how to start it). Release with `fw6_manager_release`.
@@ -42,13 +33,12 @@ pub(crate) unsafe fn write_handle<T: Handle>(ptr: *mut *mut T, value: T) {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn fw6_manager_new(manager: *mut *mut Manager) -> Hresult {
     call(|| {
-        out(manager, "manager")?;
-        // SAFETY: checked non-null; the caller guarantees it is writable.
-        unsafe { clear(manager) };
-        let inner = fw6::blocking::Manager::connect()?;
-        // SAFETY: as above.
-        unsafe { write_handle(manager, Manager { inner }) };
-        Ok(FW6_S_OK)
+        let make = || {
+            let inner = fw6::blocking::Manager::connect()?;
+            Ok(Manager { inner })
+        };
+        // SAFETY: the caller guarantees `manager` is NULL (refused) or valid for a write.
+        unsafe { new_handle(manager, "manager", make) }
     })
 }
 
@@ -62,15 +52,14 @@ pub unsafe extern "C" fn fw6_manager_new_at(
     manager: *mut *mut Manager,
 ) -> Hresult {
     call(|| {
-        out(manager, "manager")?;
-        // SAFETY: checked non-null; the caller guarantees it is writable.
-        unsafe { clear(manager) };
-        // SAFETY: the caller guarantees a NUL-terminated string.
-        let address = unsafe { text(address, "address") }?;
-        let inner = fw6::blocking::Manager::connect_to(address)?;
-        // SAFETY: as above.
-        unsafe { write_handle(manager, Manager { inner }) };
-        Ok(FW6_S_OK)
+        let make = || {
+            // SAFETY: the caller guarantees a NUL-terminated string.
+            let address = unsafe { text(address, "address") }?;
+            let inner = fw6::blocking::Manager::connect_to(address)?;
+            Ok(Manager { inner })
+        };
+        // SAFETY: the caller guarantees `manager` is NULL (refused) or valid for a write.
+        unsafe { new_handle(manager, "manager", make) }
     })
 }
 
@@ -94,14 +83,13 @@ pub unsafe extern "C" fn fw6_manager_enumerate_connections(
     result: *mut *mut ConnectionEnum,
 ) -> Hresult {
     call(|| {
-        out(result, "result")?;
-        // SAFETY: checked non-null; the caller guarantees it is writable.
-        unsafe { clear(result) };
-        let m = borrow(manager)?;
-        let snapshot = m.inner.connections()?;
-        // SAFETY: as above.
-        unsafe { write_handle(result, ConnectionEnum::new(m.inner.clone(), snapshot)) };
-        Ok(FW6_S_OK)
+        let make = || {
+            let m = borrow(manager)?;
+            let snapshot = m.inner.connections()?;
+            Ok(ConnectionEnum::new(m.inner.clone(), snapshot))
+        };
+        // SAFETY: the caller guarantees `result` is NULL (refused) or valid for a write.
+        unsafe { new_handle(result, "result", make) }
     })
 }
 
@@ -115,15 +103,14 @@ pub unsafe extern "C" fn fw6_manager_get_connections(
     result: *mut *mut ConnectionCollection,
 ) -> Hresult {
     call(|| {
-        out(result, "result")?;
-        // SAFETY: checked non-null; the caller guarantees it is writable.
-        unsafe { clear(result) };
-        let m = borrow(manager)?;
-        let snapshot = m.inner.connections()?;
-        let collection = ConnectionCollection::new(m.inner.clone(), snapshot);
-        // SAFETY: as above.
-        unsafe { write_handle(result, collection) };
-        Ok(FW6_S_OK)
+        let make = || {
+            let m = borrow(manager)?;
+            let snapshot = m.inner.connections()?;
+            let collection = ConnectionCollection::new(m.inner.clone(), snapshot);
+            Ok(collection)
+        };
+        // SAFETY: the caller guarantees `result` is NULL (refused) or valid for a write.
+        unsafe { new_handle(result, "result", make) }
     })
 }
 
@@ -139,16 +126,15 @@ pub unsafe extern "C" fn fw6_manager_get_connection(
     result: *mut *mut Connection,
 ) -> Hresult {
     call(|| {
-        out(result, "result")?;
-        // SAFETY: checked non-null; the caller guarantees it is writable.
-        unsafe { clear(result) };
-        let m = borrow(manager)?;
-        // SAFETY: the caller guarantees a NUL-terminated string.
-        let id = unsafe { text(id, "id") }?;
-        let inner = m.inner.connection(id)?;
-        // SAFETY: as above.
-        unsafe { write_handle(result, Connection { inner }) };
-        Ok(FW6_S_OK)
+        let make = || {
+            let m = borrow(manager)?;
+            // SAFETY: the caller guarantees a NUL-terminated string.
+            let id = unsafe { text(id, "id") }?;
+            let inner = m.inner.connection(id)?;
+            Ok(Connection { inner })
+        };
+        // SAFETY: the caller guarantees `result` is NULL (refused) or valid for a write.
+        unsafe { new_handle(result, "result", make) }
     })
 }
 
@@ -359,13 +345,12 @@ pub unsafe extern "C" fn fw6_manager_enumerate_globally_open_ports(
     result: *mut *mut PortEnum,
 ) -> Hresult {
     call(|| {
-        out(result, "result")?;
-        // SAFETY: checked non-null; the caller guarantees it is writable.
-        unsafe { clear(result) };
-        let snapshot = borrow(manager)?.inner.globally_open_ports()?;
-        // SAFETY: as above.
-        unsafe { write_handle(result, PortEnum::new(snapshot)) };
-        Ok(FW6_S_OK)
+        let make = || {
+            let snapshot = borrow(manager)?.inner.globally_open_ports()?;
+            Ok(PortEnum::new(snapshot))
+        };
+        // SAFETY: the caller guarantees `result` is NULL (refused) or valid for a write.
+        unsafe { new_handle(result, "result", make) }
     })
 }
 
@@ -379,12 +364,11 @@ pub unsafe extern "C" fn fw6_manager_get_globally_open_ports(
     result: *mut *mut PortCollection,
 ) -> Hresult {
     call(|| {
-        out(result, "result")?;
-        // SAFETY: checked non-null; the caller guarantees it is writable.
-        unsafe { clear(result) };
-        let snapshot = borrow(manager)?.inner.globally_open_ports()?;
-        // SAFETY: as above.
-        unsafe { write_handle(result, PortCollection::new(snapshot)) };
-        Ok(FW6_S_OK)
+        let make = || {
+            let snapshot = borrow(manager)?.inner.globally_open_ports()?;
+            Ok(PortCollection::new(snapshot))
+        };
+        // SAFETY: the caller guarantees `result` is NULL (refused) or valid for a write.
+        unsafe { new_handle(result, "result", make) }
     })
 }

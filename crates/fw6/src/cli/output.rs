@@ -261,6 +261,16 @@ pub fn status(s: &Status) -> String {
             other => other,
         });
     }
+    if let Some(p) = &s.pending {
+        out.push_str(&format!(
+            "\npending change: {} ({} change(s) by uid {}) is reverted at {} unless confirmed \
+             (fw6 confirm {0}); until then fw6d refuses other changes",
+            p.token,
+            p.changes,
+            p.uid.unwrap_or_default(),
+            humantime::format_rfc3339_seconds(p.deadline)
+        ));
+    }
     out.push_str("\n\n");
     out.push_str(&other_chains(&s.other_chains));
     if let Some(e) = &s.other_chains_error {

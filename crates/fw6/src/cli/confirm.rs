@@ -123,16 +123,25 @@ enum Answer {
     Timeout,
 }
 
-/// One line of standard input, or end of input, or nothing within `limit`.
+/// One line of standard input, or end of input, or nothing within `limit`. Read on a thread of
+/// its own that is never joined: a read that never returns must not keep fw6 from exiting (a
+/// runtime's blocking task would).
 async fn answer(limit: Duration) -> Answer {
-    let read = tokio::task::spawn_blocking(|| {
-        let mut line = String::new();
-        match std::io::stdin().lock().read_line(&mut line) {
-            Ok(0) | Err(_) => Answer::End,
-            Ok(_) => Answer::Line(line),
-        }
-    });
-    match tokio::time::timeout(limit, read).await {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name("fw6-answer".into())
+        .spawn(move || {
+            let mut line = String::new();
+            let answer = match std::io::stdin().lock().read_line(&mut line) {
+                Ok(0) | Err(_) => Answer::End,
+                Ok(_) => Answer::Line(line),
+            };
+            let _ = tx.send(answer);
+        });
+    if spawned.is_err() {
+        return Answer::End;
+    }
+    match tokio::time::timeout(limit, rx).await {
         Ok(Ok(answer)) => answer,
         Ok(Err(_)) => Answer::End,
         Err(_) => Answer::Timeout,

@@ -57,7 +57,13 @@ impl Token {
 
     /// A token from 16 random bytes.
     pub fn from_bytes(bytes: [u8; 16]) -> Self {
-        Self(bytes.iter().map(|b| format!("{b:02x}")).collect())
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let digits = bytes
+            .iter()
+            .flat_map(|b| [HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]])
+            .map(char::from)
+            .collect();
+        Self(digits)
     }
 
     /// The token as text.

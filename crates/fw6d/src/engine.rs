@@ -443,7 +443,7 @@ impl Engine {
             PendingStep::Set(record) => tx.set_pending(record),
             PendingStep::Clear => tx.clear_pending(),
         };
-        if let Err(e) = recorded.and_then(|()| pending).and_then(|()| tx.commit()) {
+        if let Err(e) = recorded.and(pending).and_then(|()| tx.commit()) {
             self.undo(&update);
             return Err(store_fail(e));
         }

@@ -172,10 +172,9 @@ impl ManagerIface {
                 .collect::<Result<Vec<_>, _>>()
         })?;
         drop(batch);
-        Ok(self
-            .shared
+        self.shared
             .apply_confirmable(conn, &hdr, &admitted, mutations, within)
-            .await?)
+            .await
     }
 
     /// `Confirm`: keeps the pending change named `token`.
@@ -185,7 +184,7 @@ impl ManagerIface {
         #[zbus(header)] hdr: Header<'_>,
         token: &str,
     ) -> Result<(), FwError> {
-        Ok(self.shared.end_pending(conn, &hdr, token, true).await?)
+        self.shared.end_pending(conn, &hdr, token, true).await
     }
 
     /// `Revert`: takes back the pending change named `token` now.
@@ -195,7 +194,7 @@ impl ManagerIface {
         #[zbus(header)] hdr: Header<'_>,
         token: &str,
     ) -> Result<(), FwError> {
-        Ok(self.shared.end_pending(conn, &hdr, token, false).await?)
+        self.shared.end_pending(conn, &hdr, token, false).await
     }
 
     /// `ReadAudit`: who changed what and when, restricted to root and

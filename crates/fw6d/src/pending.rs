@@ -132,14 +132,21 @@ impl Pending {
         Ok((changes, Some(record)))
     }
 
-    /// Keeps the pending change named `token`: its revert is dropped.
+    /// Keeps the pending change named `token`: its revert is dropped. After its deadline (by
+    /// the wall clock) it is refused as expired.
     pub fn confirm(
         &mut self,
         engine: &mut Engine,
         token: &Token,
         who: &Provenance,
     ) -> Result<(), Error> {
-        self.named(token)?;
+        let record = self.named(token)?;
+        // Late is late, even if the timer has not run yet: the revert is on its way.
+        if SystemTime::now() >= record.deadline {
+            return Err(Error::invalid_arg(format!(
+                "the pending change {token} expired: its deadline passed, and fw6d is reverting                  it; make the change again if it is still wanted"
+            )));
+        }
         engine.clear_pending()?;
         info!(%token, uid = who.uid, "the pending change was confirmed: it is kept");
         self.set(None);

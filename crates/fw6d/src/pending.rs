@@ -51,6 +51,9 @@ impl Why {
 /// The pending change, if any, as the writer holds it and as it is published.
 pub struct Pending {
     current: Option<Arc<PendingRecord>>,
+    /// A revert of `current` failed (it stays pending and is tried again): `Confirm` is then
+    /// accepted past the deadline too, the one way to end a change that cannot be undone.
+    revert_failed: bool,
     published: watch::Sender<Option<Arc<PendingRecord>>>,
 }
 
@@ -72,7 +75,11 @@ impl Pending {
         };
         let current = stored.map(Arc::new);
         let (published, _) = watch::channel(current.clone());
-        let mut pending = Self { current, published };
+        let mut pending = Self {
+            current,
+            published,
+            revert_failed: false,
+        };
         if let Some(record) = pending.current.clone() {
             if SystemTime::now() >= record.deadline {
                 info!(token = %record.token, "the pending change's deadline passed while fw6d \
@@ -142,7 +149,7 @@ impl Pending {
     ) -> Result<(), Error> {
         let record = self.named(token)?;
         // Late is late, even if the timer has not run yet: the revert is on its way.
-        if SystemTime::now() >= record.deadline {
+        if SystemTime::now() >= record.deadline && !self.revert_failed {
             return Err(Error::invalid_arg(format!(
                 "the pending change {token} expired: its deadline passed, and fw6d is reverting                  it; make the change again if it is still wanted"
             )));
@@ -164,6 +171,22 @@ impl Pending {
         why: Why,
     ) -> Result<Vec<Change>, Error> {
         let record = self.named(token)?;
+        let reverted = self.undo(engine, &record, who);
+        self.revert_failed = reverted.is_err();
+        let changes = reverted?;
+        warn!(%token, why = why.as_str(), uid = who.uid, changes = changes.len(),
+              "the pending change was reverted: the configuration before it is back");
+        self.set(None);
+        Ok(changes)
+    }
+
+    /// Applies `record`'s inverse batch and removes it, in one transaction.
+    fn undo(
+        &self,
+        engine: &mut Engine,
+        record: &PendingRecord,
+        who: &Provenance,
+    ) -> Result<Vec<Change>, Error> {
         let inverse = undo(&record.changes);
         let mut validated = engine
             .validate(&inverse)
@@ -176,9 +199,6 @@ impl Pending {
         } else {
             engine.commit_with_pending(validated, who, PendingStep::Clear)?
         };
-        warn!(%token, why = why.as_str(), uid = who.uid, changes = changes.len(),
-              "the pending change was reverted: the configuration before it is back");
-        self.set(None);
         Ok(changes)
     }
 
@@ -198,6 +218,7 @@ impl Pending {
     }
 
     fn set(&mut self, current: Option<Arc<PendingRecord>>) {
+        self.revert_failed = false;
         self.current.clone_from(&current);
         self.published.send_replace(current);
     }

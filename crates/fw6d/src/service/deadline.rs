@@ -9,7 +9,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use fw6_model::ErrorKind;
 use tokio::time::Instant;
 use tracing::error;
 
@@ -50,11 +49,15 @@ pub async fn run(conn: zbus::Connection, shared: Arc<Shared>) {
                 }
             }
         }
-        match revert_at_deadline(&conn, &shared, &record.token).await {
-            Ok(()) => {}
-            // Confirmed or reverted by a caller just before: nothing to do.
-            Err(e) if e.kind() == ErrorKind::InvalidArg => {}
-            Err(e) => {
+        if let Err(e) = revert_at_deadline(&conn, &shared, &record.token).await {
+            // Confirmed or reverted by a caller just before: nothing left to do. Still pending:
+            // the store, the kernel or the inverse batch's validation refused; try again later
+            // (`Confirm` still ends it).
+            let still = pending
+                .borrow()
+                .as_ref()
+                .is_some_and(|r| r.token == record.token);
+            if still {
                 error!(%e, token = %record.token, "COULD NOT REVERT THE PENDING CHANGE at its deadline; retrying");
                 tokio::time::sleep(RETRY).await;
             }

@@ -171,7 +171,7 @@ impl Pending {
         why: Why,
     ) -> Result<Vec<Change>, Error> {
         let record = self.named(token)?;
-        let reverted = self.undo(engine, &record, who);
+        let reverted = Self::undo(engine, &record, who);
         self.revert_failed = reverted.is_err();
         let changes = reverted?;
         warn!(%token, why = why.as_str(), uid = who.uid, changes = changes.len(),
@@ -182,7 +182,6 @@ impl Pending {
 
     /// Applies `record`'s inverse batch and removes it, in one transaction.
     fn undo(
-        &self,
         engine: &mut Engine,
         record: &PendingRecord,
         who: &Provenance,

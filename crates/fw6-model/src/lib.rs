@@ -20,6 +20,7 @@ mod logging;
 mod mutation;
 mod name;
 mod other_chain;
+pub mod pending;
 pub mod plan;
 mod port;
 mod protocol;

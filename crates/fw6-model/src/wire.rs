@@ -68,6 +68,14 @@ pub type WireExplanation = (bool, String, String);
 /// The `Status` key listing the base chains of other tables on the inbound hooks.
 pub const STATUS_OTHER_CHAINS: &str = "other_chains";
 
+/// The `Status` key of the pending confirmable change (`ApplyConfirmable`), present only while
+/// one is pending; its value is a [`WirePending`].
+pub const STATUS_PENDING: &str = "pending";
+
+/// A pending confirmable change as `Status` shows it: `(stuu)` = (token, deadline in ms since
+/// the Unix epoch, uid of the caller who made it, effective changes it made).
+pub type WirePending = (String, u64, u32, u32);
+
 /// One [`OtherChain`] in `Status`'s `other_chains` (`a(sssssisus)`): (family, table, chain,
 /// type, hook, priority, policy, rules, device or "").
 pub type WireOtherChain = (

@@ -100,6 +100,26 @@ impl Manager {
         self.rt.block_on(self.inner.apply(mutations))
     }
 
+    /// [`crate::Manager::apply_confirmable`].
+    pub fn apply_confirmable(
+        &self,
+        mutations: &[Mutation],
+        confirm_within: u32,
+    ) -> Result<(u32, Option<crate::PendingChange>), Error> {
+        self.rt
+            .block_on(self.inner.apply_confirmable(mutations, confirm_within))
+    }
+
+    /// [`crate::Manager::confirm`].
+    pub fn confirm(&self, token: &str) -> Result<(), Error> {
+        self.rt.block_on(self.inner.confirm(token))
+    }
+
+    /// [`crate::Manager::revert`].
+    pub fn revert(&self, token: &str) -> Result<(), Error> {
+        self.rt.block_on(self.inner.revert(token))
+    }
+
     /// A builder for one atomic `Apply`.
     pub fn batch(&self) -> Batch<'_, Self> {
         Batch::new(self)

@@ -152,6 +152,10 @@ pub struct Status {
     /// `["ipv6"]`); `None` from a daemon before dual stack, which filtered IPv6 only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub families: Option<Vec<String>>,
+    /// The change waiting for `Confirm` (`pending`), if any: while it waits, fw6d refuses
+    /// every other change.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending: Option<crate::PendingChange>,
 }
 
 impl Status {
@@ -233,6 +237,16 @@ impl Status {
                         .map_err(|e| e.to_string())
                         .and_then(|v| Vec::<String>::try_from(v).map_err(|e| e.to_string()))
                         .map_err(|e| Error::protocol(format!("Status() \"families\": {e}")))
+                })
+                .transpose()?,
+            pending: raw
+                .get(wire::STATUS_PENDING)
+                .map(|v| {
+                    v.try_clone()
+                        .map_err(|e| e.to_string())
+                        .and_then(|v| wire::WirePending::try_from(v).map_err(|e| e.to_string()))
+                        .map(crate::PendingChange::from_wire)
+                        .map_err(|e| Error::protocol(format!("Status() \"pending\": {e}")))
                 })
                 .transpose()?,
         })

@@ -35,6 +35,7 @@ mod error;
 pub mod file;
 mod info;
 mod manager;
+mod pending;
 pub mod range;
 mod remote;
 pub mod services;
@@ -48,6 +49,7 @@ pub use connection::Connection;
 pub use error::{ERROR_PREFIX, Error};
 pub use info::{ConnectionInfo, Explanation, Status, TableState};
 pub use manager::{BUS_ADDRESS_ENV, Manager};
+pub use pending::PendingChange;
 
 /// The model's validation error (a bad pair, name or interface name found before any call);
 /// converts into [`Error`] with the same class.

@@ -11,7 +11,9 @@ use zbus::OwnedVariant;
 use crate::changes::Changes;
 use crate::remote::Remote;
 use crate::wire::{self, MANAGER_IFACE, MANAGER_PATH, WireConnection, WireEntry};
-use crate::{AuditEntry, Batch, Connection, ConnectionInfo, Error, Explanation, Status};
+use crate::{
+    AuditEntry, Batch, Connection, ConnectionInfo, Error, Explanation, PendingChange, Status,
+};
 
 /// The environment variable that overrides the system bus for [`Manager::connect`], so tests and
 /// sandboxes can point every client at a private bus.
@@ -126,6 +128,45 @@ impl Manager {
     /// A builder for one atomic `Apply`.
     pub fn batch(&self) -> Batch<'_, Self> {
         Batch::new(self)
+    }
+
+    /// `ApplyConfirmable`: applies `mutations` atomically at once, and fw6d takes them back
+    /// unless [`Manager::confirm`] comes within `confirm_within` seconds (1-3600). Returns the
+    /// number of effective changes and the pending change (`None` when nothing changed, so
+    /// nothing waits). While it waits, fw6d refuses every other change.
+    pub async fn apply_confirmable(
+        &self,
+        mutations: &[Mutation],
+        confirm_within: u32,
+    ) -> Result<(u32, Option<PendingChange>), Error> {
+        let items: Vec<_> = mutations.iter().map(wire::apply_item).collect();
+        let options: HashMap<&str, zbus::Variant<'_>> = HashMap::from([(
+            fw6_model::pending::CONFIRM_WITHIN,
+            zbus::Variant::from(confirm_within),
+        )]);
+        let (changes, token, deadline): (u32, String, u64) = self
+            .remote
+            .mutate("ApplyConfirmable", &(items, options))
+            .await?;
+        let pending = (!token.is_empty()).then(|| PendingChange {
+            token,
+            deadline: crate::pending::from_millis(deadline),
+            uid: None,
+            changes,
+        });
+        Ok((changes, pending))
+    }
+
+    /// `Confirm`: keeps the pending change named `token` (root, or authorized for each of its
+    /// items).
+    pub async fn confirm(&self, token: &str) -> Result<(), Error> {
+        self.remote.mutate("Confirm", &(token,)).await
+    }
+
+    /// `Revert`: takes back the pending change named `token` now (root, or authorized for each
+    /// of its items).
+    pub async fn revert(&self, token: &str) -> Result<(), Error> {
+        self.remote.mutate("Revert", &(token,)).await
     }
 
     /// `Explain` for a connection given by Id or any valid interface name, present or not.

@@ -13,6 +13,7 @@ pub use fw6_model::wire::{
     WireAudit, WireChanged, WireEntry, WireExplanation, WireOtherChain, apply_item, key_args,
     optional_key, other_chain,
 };
+pub use fw6_model::wire::{STATUS_PENDING, WirePending};
 
 /// One `Apply` item as the client makes it: `(ssquss)`, the logging value formatted.
 pub type WireItem<'a> = fw6_model::wire::WireItem<'a, Cow<'a, str>>;

@@ -809,3 +809,119 @@ fn ipv6_only_families_show_in_status_connections_and_explain() {
             .contains("filtered families: IPv6 only")
     );
 }
+
+/// `fw6 ARGS` started with its standard input open and nothing written to it (a user who does
+/// not answer): waits for it (bounded) and returns its output.
+fn fw6_unanswered(lab: &Lab, args: &[&str], limit: Duration) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fw6"))
+        .args(["--bus", lab.bus.address()])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run fw6");
+    let stdin = child.stdin.take();
+    let started = Instant::now();
+    while child.try_wait().expect("wait for fw6").is_none() {
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            panic!("fw6 {args:?} still waits after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(stdin);
+    child.wait_with_output().expect("fw6 output")
+}
+
+#[test]
+fn import_and_batch_with_confirm_revert_unless_yes() {
+    let lab = Lab::start();
+    let _web = lab.topology.host().tcp_listen(8080);
+    let lan = |port| {
+        lab.topology
+            .lan()
+            .tcp_connect(port, Duration::from_millis(700))
+    };
+    // The target configuration: 8080/tcp open on lan0, the ssh seed closed.
+    lab.json(&["port", "open", "lan0", "8080/tcp", "--name", "web"]);
+    lab.json(&["global", "close", "22/tcp"]);
+    let target = lab.export();
+    let file = lab.bus.dir().join("new.toml");
+    std::fs::write(&file, &target).unwrap();
+    let file = file.to_str().unwrap();
+    lab.json(&["port", "close", "lan0", "8080/tcp"]);
+    lab.json(&["global", "open", "22/tcp", "--name", "ssh"]);
+    let before = lab.export();
+    assert_eq!(lan(8080), Outcome::TimedOut);
+
+    // No answer (a lost SSH session): applied, then back by itself at the deadline.
+    let out = fw6_unanswered(
+        &lab,
+        &["import", file, "--confirm", "2s"],
+        Duration::from_secs(30),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "not kept: {stderr}");
+    assert!(
+        stderr.contains("applied 2 change(s)") && stderr.contains("Type yes"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("no answer within 2 s"), "{stderr}");
+    assert_eq!(lab.export(), before, "the previous configuration is back");
+    assert_eq!(lan(8080), Outcome::TimedOut, "packets agree");
+
+    // Anything but yes: reverted at once.
+    let out = lab.fw6_stdin(&["import", file, "--confirm", "60s"], Some("no\n"));
+    assert_eq!(out.status.code(), Some(5), "{out:?}");
+    assert_eq!(lab.export(), before);
+    // End of input: nobody can answer, reverted at once.
+    let out = lab.fw6_stdin(&["import", file, "--confirm", "60s"], None);
+    assert_eq!(out.status.code(), Some(5), "{out:?}");
+    assert_eq!(lab.export(), before);
+
+    // yes: kept, also past the deadline.
+    let out = lab.fw6_stdin(&["import", file, "--confirm", "2s"], Some("yes\n"));
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("confirmed"));
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(lab.export(), target, "kept");
+    assert_eq!(lan(8080), Outcome::Connected, "packets agree");
+
+    // Scripts: --json prints the token and deadline at once; `fw6 confirm` / `fw6 revert`.
+    std::fs::write(lab.bus.dir().join("old.toml"), &before).unwrap();
+    let old = lab.bus.dir().join("old.toml");
+    let old = old.to_str().unwrap();
+    let v = lab.json(&["import", old, "--confirm", "1h"]);
+    let token = v["pending"]["token"].as_str().unwrap().to_owned();
+    assert!(v["pending"]["deadline"].is_string(), "{v}");
+    assert_eq!(v["changes"], 2, "{v}");
+    let status = lab.json(&["status"]);
+    assert_eq!(status["pending"]["token"], token.as_str(), "{status}");
+    // While it waits, other changes are refused (Fail, exit 6) and change nothing.
+    let e = lab.json_error(&["port", "open", "lan0", "9000/tcp"], 6);
+    assert!(e["message"].as_str().unwrap().contains(&token), "{e}");
+    lab.json(&["revert", &token]);
+    assert_eq!(lab.export(), target, "the revert took the import back");
+    let e = lab.json_error(&["confirm", &token], 3);
+    assert_eq!(e["hresult"], "0x80070057", "{e}");
+
+    // batch --confirm, confirmed by a script.
+    let batch = lab.bus.dir().join("batch.toml");
+    std::fs::write(
+        &batch,
+        "[[op]]\nmember = \"OpenPort\"\nconnection = \"lan0\"\nport = \"9000/tcp\"\nname = \"x\"\n",
+    )
+    .unwrap();
+    let v = lab.json(&["batch", batch.to_str().unwrap(), "--confirm", "60s"]);
+    lab.json(&["confirm", v["pending"]["token"].as_str().unwrap()]);
+    let open = lab.json(&["port", "list", "lan0"]);
+    assert!(open.to_string().contains("9000"), "{open}");
+
+    // Bad windows: refused before anything is sent, or by fw6d naming the value.
+    for (window, code) in [("0s", 3), ("2h", 3), ("1.5s", 3), ("soon", 3)] {
+        let e = lab.json_error(&["import", old, "--confirm", window], code);
+        assert_eq!(e["class"], "InvalidArg", "{window}: {e}");
+    }
+    assert!(lab.json(&["status"]).get("pending").is_none());
+}

@@ -163,6 +163,7 @@ pub async fn run(config: Config) -> Result<(), Error> {
 
     let monitor = register(monitor).map_err(Error::Poll)?;
     tokio::spawn(crate::heap::trim_periodically());
+    tokio::spawn(service::deadline::run(conn.clone(), Arc::clone(&shared)));
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
     info!(
         bus = config.bus_address.as_deref().unwrap_or("system"),

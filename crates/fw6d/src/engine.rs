@@ -22,7 +22,7 @@ use fw6_kernel::{Applied, TableState};
 
 use crate::kernel::{Kernel, Refusal};
 use crate::logging::confine::Confinement;
-use crate::store::{AuditRecord, Provenance, Store, StoreTx};
+use crate::store::{AuditRecord, PendingRecord, Provenance, Store, StoreError, StoreTx};
 
 /// Changes above which the store and the kernel are written in parallel (a thread costs tens of
 /// microseconds, which a single `OpenPort` should not pay).
@@ -72,6 +72,26 @@ impl Validated {
     pub fn changes(&self) -> &[Change] {
         &self.changes
     }
+
+    /// Records every change under `member` in the audit trail instead of the member that made
+    /// it (a revert is audited as `Revert`, whichever members undid the change).
+    pub fn relabel(&mut self, member: &'static str) {
+        for (name, _) in &mut self.members {
+            *name = member;
+        }
+    }
+}
+
+/// What a commit also writes about the pending confirmable change, in its own transaction
+/// (crate::pending): nothing, the new pending change, or its removal (with its revert).
+#[derive(Debug, Clone, Copy)]
+pub enum PendingStep<'a> {
+    /// Leave it as it is.
+    Keep,
+    /// Store this pending change.
+    Set(&'a PendingRecord),
+    /// Remove the pending change.
+    Clear,
 }
 
 /// What turns the firewall log's reader on and off. The engine calls it when a commit switches
@@ -256,7 +276,7 @@ impl Engine {
         who: &Provenance,
     ) -> Result<Vec<Change>, Error> {
         let validated = Validated::new(Arc::clone(&self.state), mutations)?;
-        self.commit(validated, who)
+        self.commit(validated, who, PendingStep::Keep)
     }
 
     /// [`Engine::submit`] for a batch the caller already validated: reused if nothing was
@@ -267,12 +287,54 @@ impl Engine {
         validated: Validated,
         who: &Provenance,
     ) -> Result<Vec<Change>, Error> {
-        let validated = if Arc::ptr_eq(&validated.base, &self.state) {
-            validated
+        let validated = self.revalidated(mutations, validated)?;
+        self.commit(validated, who, PendingStep::Keep)
+    }
+
+    /// `mutations` validated against the current state.
+    pub fn validate(&self, mutations: &[Mutation]) -> Result<Validated, Error> {
+        Validated::new(Arc::clone(&self.state), mutations)
+    }
+
+    /// `validated` if nothing was committed since it was computed, else `mutations` validated
+    /// again against the current state.
+    pub fn revalidated(
+        &self,
+        mutations: &[Mutation],
+        validated: Validated,
+    ) -> Result<Validated, Error> {
+        if Arc::ptr_eq(&validated.base, &self.state) {
+            Ok(validated)
         } else {
-            Validated::new(Arc::clone(&self.state), mutations)?
-        };
-        self.commit(validated, who)
+            Validated::new(Arc::clone(&self.state), mutations)
+        }
+    }
+
+    /// Commits `validated` (computed against the current state: see
+    /// [`Engine::revalidated`]) and writes `pending` in the same store transaction, so the
+    /// change and its way back are durable together (crate::pending). A batch without effective
+    /// changes writes nothing, `pending` included.
+    pub fn commit_with_pending(
+        &mut self,
+        validated: Validated,
+        who: &Provenance,
+        pending: PendingStep<'_>,
+    ) -> Result<Vec<Change>, Error> {
+        self.commit(validated, who, pending)
+    }
+
+    /// Removes the stored pending change in a transaction of its own (a confirm, or a revert
+    /// that found nothing left to undo).
+    pub fn clear_pending(&mut self) -> Result<(), Error> {
+        let mut tx = self.store.transaction().map_err(store_fail)?;
+        tx.clear_pending()
+            .and_then(|()| tx.commit())
+            .map_err(store_fail)
+    }
+
+    /// The pending change the store holds (read once, at start).
+    pub fn stored_pending(&self) -> Result<Option<PendingRecord>, StoreError> {
+        self.store.pending()
     }
 
     /// Installs the log reader's switch and turns it to the current settings. Failing to read
@@ -289,10 +351,15 @@ impl Engine {
     /// [`Engine::commit_switched`] with the log reader following the logging switches: turned on
     /// before anything is written (a refusal fails the call with nothing changed), back off if
     /// the commit then fails, off after a commit that switched logging off.
-    fn commit(&mut self, validated: Validated, who: &Provenance) -> Result<Vec<Change>, Error> {
+    fn commit(
+        &mut self,
+        validated: Validated,
+        who: &Provenance,
+        pending: PendingStep<'_>,
+    ) -> Result<Vec<Change>, Error> {
         let (before, after) = (logs(&self.state), logs(&validated.next));
         let Some(switch) = self.log_switch.as_mut().filter(|_| before != after) else {
-            return self.commit_switched(validated, who);
+            return self.commit_switched(validated, who, pending);
         };
         if after.0 || after.1 {
             // Turn on what the new settings need, keep what the old ones had until the commit.
@@ -306,7 +373,7 @@ impl Engine {
                 )));
             }
         }
-        let committed = self.commit_switched(validated, who);
+        let committed = self.commit_switched(validated, who, pending);
         let keep_on = if committed.is_ok() { after } else { before };
         if let Some(switch) = self.log_switch.as_mut()
             && let Err(e) = switch.turn(keep_on.0, keep_on.1)
@@ -320,6 +387,7 @@ impl Engine {
         &mut self,
         validated: Validated,
         who: &Provenance,
+        pending: PendingStep<'_>,
     ) -> Result<Vec<Change>, Error> {
         let Validated {
             next,
@@ -370,7 +438,12 @@ impl Engine {
             }
         };
         let stored = Instant::now();
-        if let Err(e) = recorded.and_then(|()| tx.commit()) {
+        let pending = match pending {
+            PendingStep::Keep => Ok(()),
+            PendingStep::Set(record) => tx.set_pending(record),
+            PendingStep::Clear => tx.clear_pending(),
+        };
+        if let Err(e) = recorded.and(pending).and_then(|()| tx.commit()) {
             self.undo(&update);
             return Err(store_fail(e));
         }

@@ -8,6 +8,7 @@ pub mod heap;
 pub mod kernel;
 pub mod logging;
 pub mod others;
+pub mod pending;
 pub mod service;
 pub mod store;
 pub mod writer;

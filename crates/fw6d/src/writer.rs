@@ -6,11 +6,20 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::thread;
 
+use fw6_model::pending::{ConfirmWithin, Token};
 use fw6_model::{Change, Error, ErrorKind, IfName, Mutation};
 use tokio::sync::{oneshot, watch};
 
 use crate::engine::{Engine, KernelStatus, LogSwitch, Validated};
-use crate::store::{AuditRecord, Provenance};
+use crate::pending::{Pending, Why};
+use crate::store::{AuditRecord, PendingRecord, Provenance};
+
+/// A pending change as the writer publishes it (`None`: none pending).
+pub type PendingWatch = watch::Receiver<Option<Arc<PendingRecord>>>;
+
+/// The outcome of a confirmable submit: the effective changes, and the pending change (none
+/// for a batch that changed nothing).
+pub type Confirmable = (Vec<Change>, Option<Arc<PendingRecord>>);
 
 /// Calls waiting for the writer past which a new one is refused at once: each holds a validated
 /// batch (up to `max_batch` changes) in memory, and a caller who floods the queue must not make
@@ -38,6 +47,24 @@ enum Request {
         reply: oneshot::Sender<Result<Vec<AuditRecord>, Error>>,
     },
     LogSwitch(Box<dyn LogSwitch>),
+    SubmitConfirmable {
+        mutations: Vec<Mutation>,
+        validated: Box<Validated>,
+        who: Provenance,
+        within: ConfirmWithin,
+        reply: oneshot::Sender<Result<Confirmable, Error>>,
+    },
+    Confirm {
+        token: Token,
+        who: Provenance,
+        reply: oneshot::Sender<Result<(), Error>>,
+    },
+    Revert {
+        token: Token,
+        who: Provenance,
+        why: Why,
+        reply: oneshot::Sender<Result<Vec<Change>, Error>>,
+    },
 }
 
 /// A cheap, cloneable handle to the writer thread.
@@ -48,11 +75,16 @@ pub struct Writer {
     queued: Arc<AtomicUsize>,
     status: watch::Receiver<KernelStatus>,
     status_publisher: watch::Sender<KernelStatus>,
+    pending: PendingWatch,
 }
 
 impl Writer {
     /// Moves `engine` onto a new thread that serves requests until every handle is dropped.
+    /// A stored pending change whose deadline has passed is reverted first, before this
+    /// returns (so before fw6d serves the bus).
     pub fn spawn(mut engine: Engine) -> Self {
+        let mut confirmable = Pending::start(&mut engine);
+        let pending = confirmable.subscribe();
         let (requests, inbox) = mpsc::channel::<Request>();
         let queued = Arc::new(AtomicUsize::new(0));
         let status = engine.kernel_status();
@@ -71,8 +103,36 @@ impl Writer {
                             reply,
                         } => {
                             taken.fetch_sub(1, Ordering::AcqRel);
-                            let _ =
-                                reply.send(engine.submit_validated(&mutations, *validated, &who));
+                            let _ = reply.send(confirmable.refuse_while_pending().and_then(|()| {
+                                engine.submit_validated(&mutations, *validated, &who)
+                            }));
+                        }
+                        Request::SubmitConfirmable {
+                            mutations,
+                            validated,
+                            who,
+                            within,
+                            reply,
+                        } => {
+                            taken.fetch_sub(1, Ordering::AcqRel);
+                            let _ = reply.send(confirmable.submit(
+                                &mut engine,
+                                &mutations,
+                                *validated,
+                                &who,
+                                within,
+                            ));
+                        }
+                        Request::Confirm { token, who, reply } => {
+                            let _ = reply.send(confirmable.confirm(&mut engine, &token, &who));
+                        }
+                        Request::Revert {
+                            token,
+                            who,
+                            why,
+                            reply,
+                        } => {
+                            let _ = reply.send(confirmable.revert(&mut engine, &token, &who, why));
                         }
                         Request::Adopt {
                             connection,
@@ -96,7 +156,72 @@ impl Writer {
             queued,
             status,
             status_publisher,
+            pending,
         }
+    }
+
+    /// The pending confirmable change as last published (`Status`, `Confirm`'s authorization,
+    /// the revert timer), answered without waiting for the writer.
+    pub fn pending(&self) -> PendingWatch {
+        self.pending.clone()
+    }
+
+    /// Applies a batch and makes it pending for `within` (`ApplyConfirmable`): like
+    /// [`Writer::submit`], with the pending change in the reply.
+    pub async fn submit_confirmable(
+        &self,
+        mutations: Vec<Mutation>,
+        validated: Validated,
+        who: Provenance,
+        within: ConfirmWithin,
+    ) -> Result<Confirmable, Error> {
+        self.reserve()?;
+        let (reply, outcome) = oneshot::channel();
+        if let Err(e) = self.send(Request::SubmitConfirmable {
+            mutations,
+            validated: Box::new(validated),
+            who,
+            within,
+            reply,
+        }) {
+            self.queued.fetch_sub(1, Ordering::AcqRel);
+            return Err(e);
+        }
+        outcome.await.map_err(|_| gone())?
+    }
+
+    /// Keeps the pending change named `token` (`Confirm`).
+    pub async fn confirm(&self, token: Token, who: Provenance) -> Result<(), Error> {
+        let (reply, outcome) = oneshot::channel();
+        self.send(Request::Confirm { token, who, reply })?;
+        outcome.await.map_err(|_| gone())?
+    }
+
+    /// Takes back the pending change named `token` (`Revert`, or its deadline).
+    pub async fn revert(
+        &self,
+        token: Token,
+        who: Provenance,
+        why: Why,
+    ) -> Result<Vec<Change>, Error> {
+        let (reply, outcome) = oneshot::channel();
+        self.send(Request::Revert {
+            token,
+            who,
+            why,
+            reply,
+        })?;
+        outcome.await.map_err(|_| gone())?
+    }
+
+    /// Takes a place in the writer's queue, or refuses at once when [`QUEUE_LIMIT`] calls wait.
+    fn reserve(&self) -> Result<(), Error> {
+        self.queued
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < QUEUE_LIMIT).then_some(n + 1)
+            })
+            .map(drop)
+            .map_err(busy)
     }
 
     /// Submits mutations, validated by the caller against the published state, and waits for

@@ -64,6 +64,11 @@ pub enum Command {
     Batch {
         /// The batch file, or `-` for standard input.
         file: PathBuf,
+        /// Revert the batch unless confirmed within DURATION (60s, 2m; at most 1h): apply it,
+        /// show it, and keep it only if `yes` is typed in time (with --json: print the token
+        /// for `fw6 confirm`).
+        #[arg(long, value_name = "DURATION")]
+        confirm: Option<String>,
     },
     /// Print the whole configuration as TOML (stable order, diffable).
     Export,
@@ -74,6 +79,21 @@ pub enum Command {
         /// Apply without asking for confirmation.
         #[arg(long, short)]
         yes: bool,
+        /// Apply at once and revert unless confirmed within DURATION (60s, 2m; at most 1h):
+        /// show the changes and keep them only if `yes` is typed in time (with --json: print
+        /// the token for `fw6 confirm`). Replaces the question asked before applying.
+        #[arg(long, value_name = "DURATION", conflicts_with = "yes")]
+        confirm: Option<String>,
+    },
+    /// Keep a change made with --confirm (TOKEN as it printed, or as `fw6 status` shows).
+    Confirm {
+        /// The pending change's token.
+        token: String,
+    },
+    /// Take back a change made with --confirm now, instead of at its deadline.
+    Revert {
+        /// The pending change's token.
+        token: String,
     },
     /// Who changed what, and when: the audit trail (root, or polkit org.fw6.firewall1.audit).
     Audit {

@@ -17,7 +17,15 @@ use super::output::Out;
 use super::session::{Session, read_input};
 
 /// Runs the import.
-pub async fn import(session: &Session, file: &Path, yes: bool, out: Out) -> Result<(), Failure> {
+/// With `within`, the change is applied at once and reverted unless confirmed in time
+/// (cli/confirm.rs) instead of being asked about before.
+pub async fn import(
+    session: &Session,
+    file: &Path,
+    yes: bool,
+    within: Option<u32>,
+    out: Out,
+) -> Result<(), Failure> {
     let text = read_input(file)?;
     let target = parse_export(&text).map_err(|e| Error::from(e).context(file.display()))?;
     let manager = session.manager().await?;
@@ -29,6 +37,10 @@ pub async fn import(session: &Session, file: &Path, yes: bool, out: Out) -> Resu
             "nothing to change: the configuration already matches".to_owned()
         });
         return Ok(());
+    }
+    if let Some(within) = within {
+        let stdin = file == Path::new("-");
+        return super::confirm::apply(session, &mutations, within, &lines, stdin, out).await;
     }
     if !yes {
         confirm(file, &lines, out)?;

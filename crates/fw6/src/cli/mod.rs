@@ -2,6 +2,7 @@
 
 pub mod args;
 pub mod change;
+pub mod confirm;
 pub mod exit;
 pub mod explain;
 pub mod generate;

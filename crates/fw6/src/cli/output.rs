@@ -3,6 +3,7 @@
 
 use fw6::file::{Export, PortSet};
 use fw6::{ConnectionInfo, PortEntry, Status};
+use std::fmt::Write as _;
 use std::io::Write as _;
 
 use serde::Serialize;
@@ -260,6 +261,17 @@ pub fn status(s: &Status) -> String {
             }
             other => other,
         });
+    }
+    if let Some(p) = &s.pending {
+        let _ = write!(
+            out,
+            "\npending change: {} ({} change(s) by uid {}) is reverted at {} unless confirmed \
+             (fw6 confirm {0}); until then fw6d refuses other changes",
+            p.token,
+            p.changes,
+            p.uid.unwrap_or_default(),
+            humantime::format_rfc3339_seconds(p.deadline)
+        );
     }
     out.push_str("\n\n");
     out.push_str(&other_chains(&s.other_chains));

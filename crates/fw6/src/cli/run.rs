@@ -92,10 +92,17 @@ pub async fn run(session: &Session, command: Command, out: Out) -> Result<(), Fa
         Command::Global { action } => global(session, action, out).await?,
         Command::Explain(a) => super::explain::explain(session, &a, out).await?,
         Command::Log { action } => log(session, action, out).await?,
-        Command::Batch { file } => {
+        Command::Batch { file, confirm } => {
+            let within = confirm.as_deref().map(super::confirm::window).transpose()?;
             let text = read_input(&file)?;
             let mutations = fw6::file::parse_batch(&text)
                 .map_err(|e| fw6::Error::from(e).context(file.display()))?;
+            if let Some(within) = within.filter(|_| !mutations.is_empty()) {
+                let lines: Vec<String> = mutations.iter().map(ToString::to_string).collect();
+                let stdin = file == std::path::Path::new("-");
+                return super::confirm::apply(session, &mutations, within, &lines, stdin, out)
+                    .await;
+            }
             let n = if mutations.is_empty() {
                 0
             } else {
@@ -115,7 +122,12 @@ pub async fn run(session: &Session, command: Command, out: Out) -> Result<(), Fa
             let e = fw6::file::fetch_export(session.manager().await?).await?;
             out.emit(&output::export_json(&e), || fw6::file::render_export(&e));
         }
-        Command::Import { file, yes } => super::import::import(session, &file, yes, out).await?,
+        Command::Import { file, yes, confirm } => {
+            let within = confirm.as_deref().map(super::confirm::window).transpose()?;
+            super::import::import(session, &file, yes, within, out).await?;
+        }
+        Command::Confirm { token } => super::confirm::end(session, &token, true, out).await?,
+        Command::Revert { token } => super::confirm::end(session, &token, false, out).await?,
         Command::Audit { since, limit } => {
             let since = since.as_deref().map_or(Ok(UNIX_EPOCH), since_time)?;
             let entries = session.manager().await?.audit(since, limit).await?;

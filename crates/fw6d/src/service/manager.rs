@@ -148,6 +148,55 @@ impl ManagerIface {
         Ok(u32::try_from(changes.len()).unwrap_or(u32::MAX))
     }
 
+    /// `ApplyConfirmable`: an atomic batch applied at once and reverted unless `Confirm`ed
+    /// within `confirm_within` seconds (service/confirm.rs). Replies (changes, token, deadline).
+    async fn apply_confirmable(
+        &self,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
+        batch: WireBatch<'_>,
+        options: HashMap<String, OwnedVariant>,
+    ) -> Result<(u32, String, u64), FwError> {
+        let admitted = self.shared.admit(conn, &hdr, batch.total).await?;
+        let within = super::confirm::options(&options)?;
+        let state = self.shared.state();
+        let mutations = self.shared.registry(|r| {
+            batch
+                .items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    wire::mutation(item, |c| r.resolve_any(&state, c))
+                        .map_err(|e| e.context(format_args!("batch item {} ({})", i + 1, item.0)))
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })?;
+        drop(batch);
+        self.shared
+            .apply_confirmable(conn, &hdr, &admitted, mutations, within)
+            .await
+    }
+
+    /// `Confirm`: keeps the pending change named `token`.
+    async fn confirm(
+        &self,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
+        token: &str,
+    ) -> Result<(), FwError> {
+        self.shared.end_pending(conn, &hdr, token, true).await
+    }
+
+    /// `Revert`: takes back the pending change named `token` now.
+    async fn revert(
+        &self,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
+        token: &str,
+    ) -> Result<(), FwError> {
+        self.shared.end_pending(conn, &hdr, token, false).await
+    }
+
     /// `ReadAudit`: who changed what and when, restricted to root and
     /// `org.fw6.firewall1.audit` (service/audit.rs).
     async fn read_audit(
@@ -233,6 +282,12 @@ impl ManagerIface {
         if let Some(e) = others.error {
             put("other_chains_error", Variant::from(e));
         }
+        if let Some(record) = self.shared.writer().pending().borrow().as_ref() {
+            put(
+                wire::STATUS_PENDING,
+                Variant::from(zbus::Structure::from(super::confirm::status(record))),
+            );
+        }
         out
     }
 
@@ -314,6 +369,20 @@ impl ManagerIface {
         port: u16,
         protocol: u32,
         name: &str,
+    ) -> zbus::Result<()>;
+
+    /// The pending change `token` was confirmed: it is kept.
+    #[zbus(signal)]
+    pub async fn confirmed(emitter: &SignalEmitter<'_>, token: &str) -> zbus::Result<()>;
+
+    /// The pending change `token` was reverted (`why`: `deadline` or `asked`), making `changes`
+    /// changes (each also sent as `Changed`).
+    #[zbus(signal)]
+    pub async fn reverted(
+        emitter: &SignalEmitter<'_>,
+        token: &str,
+        why: &str,
+        changes: u32,
     ) -> zbus::Result<()>;
 
     /// An interface appeared.

@@ -8,7 +8,9 @@ mod args;
 mod audit;
 mod auth;
 mod callers;
+mod confirm;
 mod connection;
+pub mod deadline;
 mod error;
 mod limits;
 mod manager;
@@ -210,6 +212,7 @@ impl Shared {
         let started = Instant::now();
         let who = &admitted.who;
         let member = mutations.first().map_or("", Mutation::member);
+        self.refuse_while_pending()?;
         let state = self.state();
         // Authorize first, item by item: an unauthorized caller costs one polkit question.
         auth::authorize(

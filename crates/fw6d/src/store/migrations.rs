@@ -223,8 +223,21 @@ ALTER TABLE new_ignored_ports RENAME TO ignored_ports;
 ALTER TABLE new_audit RENAME TO audit;
 ";
 
+/// Version 3: the pending confirmable change (`ApplyConfirmable`; store/pending.rs), at most one
+/// row. Its uid is kept on the row rather than through `calls`, so pruning the audit trail never
+/// has to know about it.
+const V3: &str = "
+CREATE TABLE pending (
+    id       INTEGER PRIMARY KEY CHECK (id = 1),
+    token    TEXT    NOT NULL,
+    deadline INTEGER NOT NULL,
+    uid      INTEGER NOT NULL,
+    changes  TEXT    NOT NULL
+) STRICT;
+";
+
 /// Every migration, in order.
-const MIGRATIONS: &[&str] = &[V1, V2];
+const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The schema version this build writes.
 #[expect(

@@ -11,6 +11,7 @@ mod audit;
 mod error;
 mod load;
 mod migrations;
+mod pending;
 mod provenance;
 mod record;
 mod recover;
@@ -26,6 +27,7 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 pub use audit::{AuditRecord, DEFAULT_AUDIT_MAX_ROWS};
 pub use error::StoreError;
 pub use migrations::SCHEMA_VERSION;
+pub use pending::PendingRecord;
 pub use provenance::Provenance;
 
 /// How long a statement waits for a lock held by another connection (an administrator's
@@ -201,6 +203,11 @@ impl Store {
         self.audit_max_rows = rows;
     }
 
+    /// The pending confirmable change, if one was stored and not yet confirmed or reverted.
+    pub fn pending(&self) -> Result<Option<PendingRecord>, StoreError> {
+        pending::get(&self.conn)
+    }
+
     /// `PRAGMA integrity_check`: succeeds only if `SQLite` answers exactly "ok".
     pub fn integrity_check(&self) -> Result<(), StoreError> {
         let mut stmt = self
@@ -277,6 +284,16 @@ impl StoreTx<'_> {
             connections: &mut self.connections,
         };
         writer.changes(changes)
+    }
+
+    /// Stores `record` as the pending change, in this transaction (with the change it undoes).
+    pub fn set_pending(&mut self, record: &PendingRecord) -> Result<(), StoreError> {
+        pending::set(&self.tx, record)
+    }
+
+    /// Removes the pending change, in this transaction (with its revert, or alone on confirm).
+    pub fn clear_pending(&mut self) -> Result<(), StoreError> {
+        pending::clear(&self.tx)
     }
 
     /// Makes the transaction durable (`synchronous=FULL`: on disk when this returns). A

@@ -1,0 +1,236 @@
+//! `ApplyConfirmable`, `Confirm` and `Revert` (docs/dbus-api.md, "Confirm-or-revert"): a batch
+//! applied at once and taken back unless confirmed in time; the writer keeps the pending change
+//! (crate::pending), the timer in service/deadline.rs reverts it at its deadline.
+//!
+//! Who may end a pending change: root, or a caller authorized for every item of it, each
+//! exactly as `Apply` would authorize it (the same action and details). Such a caller could have
+//! made or undone the change itself, so confirming or reverting gives it nothing new, and
+//! whoever made the change cannot keep it beyond what its own rights allow.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use fw6_model::pending::{CONFIRM_WITHIN, ConfirmWithin, Token, forward, undo};
+use fw6_model::{Change, Error, Mutation, wire};
+use tracing::{debug, info, warn};
+use zbus::message::Header;
+use zbus::object_server::SignalEmitter;
+use zbus::{OwnedVariant, Variant};
+
+use super::{Admitted, FwResult, ManagerIface, Origin, Shared, auth};
+use crate::engine::{Validated, micros};
+use crate::pending::Why;
+use crate::store::{PendingRecord, Provenance};
+
+/// `ApplyConfirmable`'s reply: (effective changes, token or "" for a batch that changed
+/// nothing, deadline in ms since the Unix epoch or 0).
+pub type Reply = (u32, String, u64);
+
+/// The options of `ApplyConfirmable`, checked before anything else is done with the call: every
+/// key known and of its type. `confirm_within` is required (a plain batch is `Apply`).
+pub fn options(options: &HashMap<String, OwnedVariant>) -> Result<ConfirmWithin, Error> {
+    let mut within = None;
+    for (key, value) in options {
+        match key.as_str() {
+            CONFIRM_WITHIN => match &**value {
+                Variant::U32(seconds) => within = Some(ConfirmWithin::try_from(*seconds)?),
+                other => {
+                    return Err(Error::invalid_arg(format!(
+                        "option {CONFIRM_WITHIN} must be a u (seconds), not a {}; nothing was \
+                         changed",
+                        other.value_signature()
+                    )));
+                }
+            },
+            unknown => {
+                let shown: String = unknown.chars().take(64).collect();
+                return Err(Error::invalid_arg(format!(
+                    "unknown option {shown:?}: ApplyConfirmable takes {CONFIRM_WITHIN} (u \
+                     seconds); nothing was changed"
+                )));
+            }
+        }
+    }
+    within.ok_or_else(|| {
+        Error::invalid_arg(format!(
+            "option {CONFIRM_WITHIN} (u seconds, 1-{}) is required: a change that needs no \
+             confirmation is Apply; nothing was changed",
+            fw6_model::pending::CONFIRM_WITHIN_MAX
+        ))
+    })
+}
+
+/// Milliseconds since the Unix epoch, as the wire carries times.
+fn millis(time: std::time::SystemTime) -> u64 {
+    time.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// The pending change as `Status` shows it.
+pub fn status(record: &PendingRecord) -> wire::WirePending {
+    (
+        record.token.to_string(),
+        millis(record.deadline),
+        record.uid,
+        u32::try_from(record.changes.len()).unwrap_or(u32::MAX),
+    )
+}
+
+impl Shared {
+    /// Refuses a change from the bus while a confirmable change is pending, before polkit is
+    /// asked (the writer checks again, race-free).
+    pub(crate) fn refuse_while_pending(&self) -> Result<(), Error> {
+        let pending = self.writer.pending();
+        let current = pending.borrow();
+        current
+            .as_ref()
+            .map_or(Ok(()), |record| Err(crate::pending::busy(record)))
+    }
+
+    /// `ApplyConfirmable` for an admitted call: authorize item by item, validate, apply and make
+    /// pending in one commit, reply, signal.
+    pub(crate) async fn apply_confirmable(
+        self: &Arc<Self>,
+        conn: &zbus::Connection,
+        hdr: &Header<'_>,
+        admitted: &Admitted<'_>,
+        mutations: Vec<Mutation>,
+        within: ConfirmWithin,
+    ) -> FwResult<Reply> {
+        let started = Instant::now();
+        let who = &admitted.who;
+        self.refuse_while_pending()?;
+        let state = self.state();
+        auth::authorize(
+            conn,
+            hdr,
+            who,
+            &mutations,
+            &state,
+            self.config.allow_configuration,
+            self.config.timeouts(),
+        )
+        .await?;
+        let validated = Validated::new(self.state(), &mutations)?;
+        let (changes, record) = self
+            .writer
+            .submit_confirmable(mutations, validated, who.clone(), within)
+            .await?;
+        if !changes.is_empty() {
+            info!(uid = who.uid, sender = ?who.sender, changes = changes.len(), "changed, pending confirmation");
+            self.after_change(conn, &changes, Origin::Method).await;
+        }
+        debug!(
+            changes = changes.len(),
+            total_us = micros(started.elapsed()),
+            "served a confirmable change"
+        );
+        let count = u32::try_from(changes.len()).unwrap_or(u32::MAX);
+        Ok(match record {
+            Some(r) => (count, r.token.to_string(), millis(r.deadline)),
+            None => (count, String::new(), 0),
+        })
+    }
+
+    /// `Confirm` or `Revert`: the token must name the pending change, and the caller must be
+    /// authorized for every item of it.
+    pub(crate) async fn end_pending(
+        self: &Arc<Self>,
+        conn: &zbus::Connection,
+        hdr: &Header<'_>,
+        token: &str,
+        keep: bool,
+    ) -> FwResult<()> {
+        let admitted = self.admit(conn, hdr, 1).await?;
+        let token = Token::try_from(token)?;
+        let record = self
+            .writer
+            .pending()
+            .borrow()
+            .clone()
+            .filter(|r| r.token == token)
+            .ok_or_else(|| {
+                Error::invalid_arg(format!(
+                    "no pending change has token {token}: it was confirmed or reverted already, \
+                     or never existed (`fw6 status` shows the pending change); nothing was \
+                     changed"
+                ))
+            })?;
+        // Authorized as the change's own items, against the state before it: a change is never
+        // a no-op there, so a caller polkit would challenge is asked, not waved through.
+        let items = forward(&record.changes);
+        let mut before = (*self.state()).clone();
+        let _ = before.apply_batch(&undo(&record.changes));
+        auth::authorize(
+            conn,
+            hdr,
+            &admitted.who,
+            &items,
+            &before,
+            self.config.allow_configuration,
+            self.config.timeouts(),
+        )
+        .await?;
+        if keep {
+            self.writer
+                .confirm(token.clone(), admitted.who.clone())
+                .await?;
+            emit_confirmed(conn, &token).await;
+        } else {
+            let changes = self
+                .writer
+                .revert(token.clone(), admitted.who.clone(), Why::Asked)
+                .await?;
+            self.announce_revert(conn, &token, Why::Asked, &changes)
+                .await;
+        }
+        Ok(())
+    }
+
+    /// The signals of a revert: one `Changed` per change it made, and `Reverted`.
+    pub(crate) async fn announce_revert(
+        self: &Arc<Self>,
+        conn: &zbus::Connection,
+        token: &Token,
+        why: Why,
+        changes: &[Change],
+    ) {
+        if !changes.is_empty() {
+            self.after_change(conn, changes, Origin::Method).await;
+        }
+        let Ok(emitter) = SignalEmitter::new(conn, wire::MANAGER_PATH) else {
+            return;
+        };
+        let count = u32::try_from(changes.len()).unwrap_or(u32::MAX);
+        if let Err(e) = ManagerIface::reverted(&emitter, token.as_str(), why.as_str(), count).await
+        {
+            warn!(%e, "could not emit Reverted");
+        }
+    }
+}
+
+async fn emit_confirmed(conn: &zbus::Connection, token: &Token) {
+    let Ok(emitter) = SignalEmitter::new(conn, wire::MANAGER_PATH) else {
+        return;
+    };
+    if let Err(e) = ManagerIface::confirmed(&emitter, token.as_str()).await {
+        warn!(%e, "could not emit Confirmed");
+    }
+}
+
+/// The daemon's own revert at the deadline, for the timer.
+pub(crate) async fn revert_at_deadline(
+    conn: &zbus::Connection,
+    shared: &Arc<Shared>,
+    token: &Token,
+) -> Result<(), Error> {
+    let changes = shared
+        .writer
+        .revert(token.clone(), Provenance::daemon(), Why::Deadline)
+        .await?;
+    shared
+        .announce_revert(conn, token, Why::Deadline, &changes)
+        .await;
+    Ok(())
+}

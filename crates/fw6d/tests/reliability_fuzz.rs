@@ -34,14 +34,17 @@ use zbus::{Structure, Variant as Value};
 const IN_FLIGHT: usize = 64;
 const PROPS: &str = "org.freedesktop.DBus.Properties";
 
-const MUTATORS_M: [&str; 2] = ["OpenGlobalPort", "CloseGlobalPort"];
-const READS_M: [&str; 6] = [
+const MUTATORS_M: [&str; 3] = ["OpenGlobalPort", "CloseGlobalPort", "ApplyConfirmable"];
+/// Without a pending change, `Confirm` and `Revert` of any token are refused and change nothing.
+const READS_M: [&str; 8] = [
     "EnumerateConnections",
     "GetConnection",
     "IsPortGloballyOpen",
     "EnumerateGloballyOpenPorts",
     "Explain",
     "Status",
+    "Confirm",
+    "Revert",
 ];
 const MUTATORS_C: [&str; 6] = [
     "EnableFirewall",
@@ -501,6 +504,7 @@ fn fuzz_call(rng: &mut Rng, pool: &mut Pool, paths: &[(String, String); 2]) -> F
                         Value::U32(u32::try_from(rng.below(20)).unwrap()),
                     ]),
                     "Explain" => st(vec![Value::from(text(rng)), Value::U16(80), Value::U32(6)]),
+                    "Confirm" | "Revert" => st(vec![Value::from(text(rng))]),
                     _ => None,
                 };
             } else {

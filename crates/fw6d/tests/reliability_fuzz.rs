@@ -498,13 +498,12 @@ fn fuzz_call(rng: &mut Rng, pool: &mut Pool, paths: &[(String, String); 2]) -> F
             if rng.one_in(2) {
                 call.member = READS_M[rng.pick(READS_M.len())].to_owned();
                 call.body = match call.member.as_str() {
-                    "GetConnection" => st(vec![Value::from(text(rng))]),
+                    "GetConnection" | "Confirm" | "Revert" => st(vec![Value::from(text(rng))]),
                     "IsPortGloballyOpen" => st(vec![
                         Value::U16(u16::try_from(rng.below(65_536)).unwrap()),
                         Value::U32(u32::try_from(rng.below(20)).unwrap()),
                     ]),
                     "Explain" => st(vec![Value::from(text(rng)), Value::U16(80), Value::U32(6)]),
-                    "Confirm" | "Revert" => st(vec![Value::from(text(rng))]),
                     _ => None,
                 };
             } else {

@@ -151,7 +151,7 @@ impl Pending {
         // Late is late, even if the timer has not run yet: the revert is on its way.
         if SystemTime::now() >= record.deadline && !self.revert_failed {
             return Err(Error::invalid_arg(format!(
-                "the pending change {token} expired: its deadline passed, and fw6d is reverting                  it; make the change again if it is still wanted"
+                "the pending change {token} expired: its deadline passed, and fw6d is reverting it; make the change again if it is still wanted"
             )));
         }
         engine.clear_pending()?;

@@ -114,7 +114,7 @@ fn an_unconfirmed_change_is_reverted_at_its_deadline_and_packets_agree() {
     let signals = monitor(&lab);
 
     let (token, deadline) =
-        pending(&apply_confirmable(&lab, &["1", "confirm_within", "u", "2"]).unwrap());
+        pending(&apply_confirmable(&lab, &["1", "confirm_within", "u", "6"]).unwrap());
     assert_eq!(connect(&lab, 8080), Outcome::Connected, "applied at once");
     assert_eq!(connect(&lab, 22), Outcome::TimedOut, "applied at once");
     let status = lab.manager("Status", &[]).unwrap();
@@ -190,7 +190,7 @@ fn a_confirmed_change_is_kept_and_a_revert_asked_for_is_at_once() {
     let _web = lab.topology.host().tcp_listen(8080);
     let before = snapshot(&lab);
     let (token, deadline) =
-        pending(&apply_confirmable(&lab, &["1", "confirm_within", "u", "2"]).unwrap());
+        pending(&apply_confirmable(&lab, &["1", "confirm_within", "u", "6"]).unwrap());
     let after = snapshot(&lab);
     lab.manager("Confirm", &["s", &token]).unwrap();
     assert!(
@@ -263,13 +263,15 @@ fn a_daemon_killed_in_the_window_reverts_at_start_or_rearms() {
 
     // Killed, and started again before the deadline: the revert is armed again.
     let (token, deadline) =
-        pending(&apply_confirmable(&lab, &["1", "confirm_within", "u", "4"]).unwrap());
+        pending(&apply_confirmable(&lab, &["1", "confirm_within", "u", "15"]).unwrap());
     lab.stop_daemon("KILL");
     lab.start_daemon();
-    if SystemTime::now() < deadline {
-        assert_ne!(snapshot(&lab), before, "still applied before its deadline");
-        assert!(lab.manager("Status", &[]).unwrap().contains(&token));
-    }
+    assert!(
+        SystemTime::now() < deadline,
+        "fw6d took more than the 15 s window to restart"
+    );
+    assert_ne!(snapshot(&lab), before, "still applied before its deadline");
+    assert!(lab.manager("Status", &[]).unwrap().contains(&token));
     lab.wait_until(
         "the re-armed revert",
         deadline
@@ -370,13 +372,17 @@ fn only_a_caller_authorized_for_every_item_can_confirm_or_revert() {
         assert!(err.contains("not authorized"), "{member}: {err}");
     }
     // A grant for per-connection ports covers the OpenPort item, not CloseGlobalPort or
-    // DisableFirewall: still refused.
+    // DisableFirewall: still refused. Confirm is checked as the items (the first refused is
+    // CloseGlobalPort), Revert as what it does, their inverse in reverse order (EnableFirewall).
     let _ports = lab
         .bus
         .polkit()
         .grant_user(NOBODY.user, &["org.fw6.firewall1.ports"]);
-    let err = as_nobody("Revert").unwrap_err();
+    let err = as_nobody("Confirm").unwrap_err();
     assert!(err.contains("org.fw6.firewall1.global-ports"), "{err}");
+    let err = as_nobody("Revert").unwrap_err();
+    assert!(err.contains("EnableFirewall wan0"), "{err}");
+    assert!(err.contains("org.fw6.firewall1.firewall"), "{err}");
     assert_eq!(snapshot(&lab), after, "nothing changed");
     let lan0 = lab.connection_path("lan0");
     let err = lab

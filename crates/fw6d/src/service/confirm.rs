@@ -134,7 +134,7 @@ impl Shared {
     }
 
     /// `Confirm` or `Revert`: the token must name the pending change, and the caller must be
-    /// authorized for every item of it.
+    /// authorized for every item of it (`Confirm`) or of its inverse (`Revert`).
     pub(crate) async fn end_pending(
         self: &Arc<Self>,
         conn: &zbus::Connection,
@@ -157,17 +157,23 @@ impl Shared {
                      changed"
                 ))
             })?;
-        // Authorized as the change's own items, against the state before it: a change is never
-        // a no-op there, so a caller polkit would challenge is asked, not waved through.
-        let items = forward(&record.changes);
-        let mut before = (*self.state()).clone();
-        let _ = before.apply_batch(&undo(&record.changes));
+        // Confirm is authorized as the change's own items, against the state before it; Revert
+        // as what it does, the inverse items, against the state now. Neither is a no-op where it
+        // is checked, so a caller polkit would challenge is asked, not waved through, and a rule
+        // scoped by member (only ClosePort, say) cannot revert a close into an open.
+        let (items, state) = if keep {
+            let mut before = (*self.state()).clone();
+            let _ = before.apply_batch(&undo(&record.changes));
+            (forward(&record.changes), before)
+        } else {
+            (undo(&record.changes), (*self.state()).clone())
+        };
         auth::authorize(
             conn,
             hdr,
             &admitted.who,
             &items,
-            &before,
+            &state,
             self.config.allow_configuration,
             self.config.timeouts(),
         )

@@ -405,4 +405,32 @@ fn only_a_caller_authorized_for_every_item_can_confirm_or_revert() {
     );
     as_nobody("Revert").unwrap();
     assert_eq!(snapshot(&lab), before, "reverted by an authorized caller");
+    // Granted every item's action, nobody still may not make a change that holds all others
+    // off: that is org.fw6.firewall1.confirmable's (auth_admin).
+    let mut args = vec!["a(ssquss)a{sv}", "3"];
+    args.extend(CHANGE);
+    args.extend(["1", "confirm_within", "u", "60"]);
+    let err = lab
+        .call_as(
+            Some(NOBODY),
+            MANAGER,
+            MANAGER_IFACE,
+            "ApplyConfirmable",
+            &args,
+        )
+        .unwrap_err();
+    assert!(err.contains("org.fw6.firewall1.confirmable"), "{err}");
+    assert_eq!(snapshot(&lab), before, "nothing changed");
+    let _confirmable = lab
+        .bus
+        .polkit()
+        .grant_user(NOBODY.user, &["org.fw6.firewall1.confirmable"]);
+    lab.call_as(
+        Some(NOBODY),
+        MANAGER,
+        MANAGER_IFACE,
+        "ApplyConfirmable",
+        &args,
+    )
+    .expect("granted confirmable and every item's action");
 }

@@ -35,6 +35,10 @@ pub enum Action {
     LogfilePath,
     /// Reading the audit trail (`ReadAudit`), the one restricted read.
     Audit,
+    /// Making a change that waits for confirmation (`ApplyConfirmable`): while it waits every
+    /// other change is refused, so holding the firewall that way is an administrator's thing,
+    /// whatever the caller may change.
+    Confirmable,
 }
 
 impl Action {
@@ -47,6 +51,7 @@ impl Action {
             Self::Logging => "org.fw6.firewall1.logging",
             Self::LogfilePath => "org.fw6.firewall1.logfile-path",
             Self::Audit => "org.fw6.firewall1.audit",
+            Self::Confirmable => "org.fw6.firewall1.confirmable",
         }
     }
 
@@ -241,7 +246,7 @@ pub async fn authorize_read(
     Err(Error::new(
         ErrorKind::AccessDenied,
         format!(
-            "{member}: uid {} is not authorized for {}; run as root, or ask the administrator              for a polkit rule granting it",
+            "{member}: uid {} is not authorized for {}; run as root, or ask the administrator for a polkit rule granting it",
             who.uid,
             action.id()
         ),

@@ -101,6 +101,15 @@ impl Shared {
         let started = Instant::now();
         let who = &admitted.who;
         self.refuse_while_pending()?;
+        auth::authorize_read(
+            conn,
+            hdr,
+            who,
+            auth::Action::Confirmable,
+            "ApplyConfirmable",
+            self.config.timeouts(),
+        )
+        .await?;
         let state = self.state();
         auth::authorize(
             conn,

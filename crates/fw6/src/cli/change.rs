@@ -40,12 +40,17 @@ impl Op {
                 connection: connection(),
                 key,
                 name,
+                lease: None,
             },
             Self::ClosePort => Mutation::ClosePort {
                 connection: connection(),
                 key,
             },
-            Self::OpenGlobal => Mutation::OpenGlobalPort { key, name },
+            Self::OpenGlobal => Mutation::OpenGlobalPort {
+                key,
+                name,
+                lease: None,
+            },
             Self::CloseGlobal => Mutation::CloseGlobalPort { key },
             Self::Ignore => Mutation::IgnoreGlobalPort {
                 connection: connection(),

@@ -101,6 +101,19 @@ impl Check {
             Mutation::SetLogfilePath { path } => details.push(("path", path.clone())),
             _ => {}
         }
+        // A lease is authorized with what it asks for: the seconds it lasts (rounded up from
+        // the expiry the call made) and whether it is bound to the caller.
+        if let Some(lease) = mutation.lease() {
+            if let Some(at) = lease.expires {
+                let left = at
+                    .saturating_sub(super::options::now_millis())
+                    .div_ceil(1000);
+                details.push(("lifetime", left.to_string()));
+            }
+            if lease.owner.is_some() {
+                details.push(("bind_to_caller", "true".to_owned()));
+            }
+        }
         Self {
             action: Action::of(mutation),
             details,
@@ -407,6 +420,7 @@ mod tests {
             connection: IfName::try_from(conn).unwrap(),
             key: key.parse::<PortKey>().unwrap(),
             name: EntryName::try_from("x").unwrap(),
+            lease: None,
         }
     }
 
@@ -425,6 +439,7 @@ mod tests {
         let global = Mutation::OpenGlobalPort {
             key: "3389/tcp".parse().unwrap(),
             name: EntryName::try_from("rdp").unwrap(),
+            lease: None,
         };
         assert_eq!(Action::of(&global), Action::GlobalPorts);
         assert_eq!(Action::of(&open("lan0", "80/tcp")), Action::Ports);

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use fw6_model::wire::{self, WireAudit, WireConnection, WireEntry};
+use fw6_model::wire::{self, WireAudit, WireConnection, WireEntry, WireLease};
 use fw6_model::{ConnectionId, EntryName, Mutation};
 use zbus::message::Header;
 use zbus::object_server::SignalEmitter;
@@ -11,6 +11,7 @@ use zbus::{Connection, interface};
 use zbus::{OwnedObjectPath, OwnedVariant, Variant};
 
 use super::args::WireBatch;
+use super::options::{self, WireOptions};
 use super::registry::connection_path;
 use super::{FwError, Origin, Shared};
 
@@ -83,11 +84,45 @@ impl ManagerIface {
         let m = Mutation::OpenGlobalPort {
             key: wire::key(port, protocol)?,
             name: EntryName::try_from(name)?,
+            lease: None,
         };
         self.shared
             .mutate_one(conn, &hdr, m, Origin::Method)
             .await
             .map(drop)
+    }
+
+    /// `OpenGlobalPortWithOptions`: `OpenGlobalPort` with `lifetime` (u, seconds) and
+    /// `bind_to_caller` (b) (docs/dbus-api.md, "Leases").
+    async fn open_global_port_with_options(
+        &self,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
+        port: u16,
+        protocol: u32,
+        name: &str,
+        options: WireOptions<'_>,
+    ) -> Result<(), FwError> {
+        let m = Mutation::OpenGlobalPort {
+            key: wire::key(port, protocol)?,
+            name: EntryName::try_from(name)?,
+            lease: None,
+        };
+        let options = options::parse(&options)?;
+        self.shared
+            .mutate_one_with(conn, &hdr, m, options)
+            .await
+            .map(drop)
+    }
+
+    /// `Leases`: every opening that ends on its own, with its expiry and owner.
+    fn leases(&self) -> Vec<WireLease> {
+        self.shared
+            .state()
+            .leased()
+            .iter()
+            .map(|(connection, entry)| wire::lease_args(connection.as_ref(), entry))
+            .collect()
     }
 
     /// `CloseGlobalPort`.
@@ -129,6 +164,7 @@ impl ManagerIface {
     ) -> Result<u32, FwError> {
         let admitted = self.shared.admit(conn, &hdr, batch.total).await?;
         let state = self.shared.state();
+        let bus = conn.server_guid().as_str();
         let mutations = self.shared.registry(|r| {
             batch
                 .items
@@ -136,6 +172,10 @@ impl ManagerIface {
                 .enumerate()
                 .map(|(i, item)| {
                     wire::mutation(item, |c| r.resolve_any(&state, c))
+                        .and_then(|m| {
+                            let options = wire::item_options(item)?;
+                            options::lease(m, options, bus, &admitted.who)
+                        })
                         .map_err(|e| e.context(format_args!("batch item {} ({})", i + 1, item.0)))
                 })
                 .collect::<Result<Vec<_>, _>>()

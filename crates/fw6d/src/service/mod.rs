@@ -12,12 +12,13 @@ mod connection;
 mod error;
 mod limits;
 mod manager;
+mod options;
 mod registry;
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
-use fw6_model::{Change, IfName, Mutation, State};
+use fw6_model::{Change, IfName, Mutation, OpenOptions, State};
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
 use zbus::message::Header;
@@ -195,6 +196,27 @@ impl Shared {
     ) -> FwResult<Vec<Change>> {
         let admitted = self.admit(conn, hdr, 1).await?;
         self.mutate(conn, hdr, &admitted, vec![mutation], origin)
+            .await
+    }
+
+    /// One opening with options (`OpenPortWithOptions`, `OpenGlobalPortWithOptions`): admit,
+    /// make the lease the options ask for (it names the caller, known once admitted), then
+    /// [`Shared::mutate`].
+    async fn mutate_one_with(
+        self: &Arc<Self>,
+        conn: &zbus::Connection,
+        hdr: &Header<'_>,
+        mutation: Mutation,
+        options: OpenOptions,
+    ) -> FwResult<Vec<Change>> {
+        let admitted = self.admit(conn, hdr, 1).await?;
+        let mutation = options::lease(
+            mutation,
+            options,
+            conn.server_guid().as_str(),
+            &admitted.who,
+        )?;
+        self.mutate(conn, hdr, &admitted, vec![mutation], Origin::Method)
             .await
     }
 

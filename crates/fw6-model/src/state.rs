@@ -139,6 +139,11 @@ impl State {
         self.leases.next_expiry()
     }
 
+    /// Whether `name` on bus `bus` holds bound openings.
+    pub fn owns_openings(&self, bus: &str, name: &str) -> bool {
+        self.leases.owned_count(bus, name) > 0
+    }
+
     /// Every owner of a bound opening, as (bus id, unique name).
     pub fn lease_owners(&self) -> impl Iterator<Item = &(String, String)> {
         self.leases.owners()

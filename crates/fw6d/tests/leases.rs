@@ -234,6 +234,9 @@ fn a_lease_ends_at_its_expiry_with_a_signal_and_an_audit_row() {
     assert_eq!(json(lab.manager("Leases", &[])), serde_json::json!([[]]));
     let rows = audit(&lab);
     assert!(rows.contains("LeaseExpired"), "{rows}");
+    // The kernel's own expiry is not someone else changing the table.
+    let log = lab.log();
+    assert!(!log.contains("rebuilt the fw6 table"), "{log}");
 }
 
 #[test]

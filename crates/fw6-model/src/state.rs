@@ -253,6 +253,21 @@ impl State {
         Decision::new(reason)
     }
 
+    /// The lease behind a decision for `key` on `connection`: the connection's own opening's
+    /// (rule 1) or the global one's (rule 2), if it has one. `Explain` says when it ends.
+    pub fn lease_behind(
+        &self,
+        connection: &IfName,
+        key: PortKey,
+        decision: Decision,
+    ) -> Option<&Lease> {
+        match decision.reason {
+            Reason::OpenOnConnection => self.lease(Some(connection), key),
+            Reason::GloballyOpen => self.lease(None, key),
+            _ => None,
+        }
+    }
+
     /// Applies one state-changing member with its exact ICF semantics and returns the effective
     /// changes: empty for a no-op (re-open, close of a closed pair, setting an equal value). On
     /// error the state is unchanged.

@@ -125,6 +125,12 @@ fn a_killed_owner_closes_its_bound_port_within_a_second() {
         "owner's bus name: {leases}"
     );
     assert_eq!(row[4].as_u64(), Some(0), "no expiry: {leases}");
+    let explained = data(
+        &lab.connection("lan0", "Explain", &["qu", "9000", "6"])
+            .unwrap(),
+    );
+    let said = format!("open while PID {} (bound", client.id());
+    assert!(explained.to_string().contains(&said), "{explained}");
     client.kill().unwrap(); // SIGKILL
     let killed = Instant::now();
     client.wait().unwrap();

@@ -55,6 +55,12 @@ fn options_members_open_with_a_lease_and_leases_lists_it() {
         "expiry {expires} is not 600 s after {now}"
     );
     assert_eq!(row[5], "", "not bound: no owner");
+    let explained = json(lab.manager("Explain", &["squ", "lan0", "8080", "6"]));
+    let sentence = explained.to_string();
+    assert!(
+        sentence.contains("open until") && sentence.contains("UTC (lease)"),
+        "{explained}"
+    );
 }
 
 #[test]

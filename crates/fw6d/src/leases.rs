@@ -100,8 +100,7 @@ pub async fn watch(conn: zbus::Connection, shared: Arc<Shared>) {
             }
         }
         let (now, elapsed) = (now_millis(), mono.elapsed());
-        let walked = Duration::from_millis(now.saturating_sub(wall));
-        let jumped = now < wall || walked.abs_diff(elapsed) > JUMP;
+        let jumped = jumped(wall, now, elapsed);
         let wall_moved = now.abs_diff(wall);
         (wall, mono) = (now, Instant::now());
         if jumped && shared.state().lease_count() > 0 {
@@ -115,6 +114,14 @@ pub async fn watch(conn: zbus::Connection, shared: Arc<Shared>) {
             end(&conn, &shared, LeaseEnd::Expired).await;
         }
     }
+}
+
+/// Whether the wall clock, read as `before` and then `now` (ms since the Unix epoch) while the
+/// monotonic clock advanced by `elapsed`, jumped: moved back, or more than [`JUMP`] away from
+/// the monotonic time passed (a step, or a suspend, which stops the monotonic clock).
+fn jumped(before: u64, now: u64, elapsed: Duration) -> bool {
+    let walked = Duration::from_millis(now.saturating_sub(before));
+    now < before || walked.abs_diff(elapsed) > JUMP
 }
 
 /// How long to sleep: until the next expiry, at most [`TICK`] while there are leases, and at
@@ -143,5 +150,50 @@ async fn end(conn: &zbus::Connection, shared: &Arc<Shared>, end: LeaseEnd) {
             shared.announce(conn, &changes).await;
         }
         Err(e) => warn!(?end, %e, "could not close ended leases; retrying at the next tick"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use fw6_model::{EntryName, IfName, Lease, Mutation, PortKey};
+
+    use super::*;
+
+    #[test]
+    fn a_step_or_a_sleep_is_a_jump_and_a_tick_is_not() {
+        let second = Duration::from_secs(1);
+        assert!(!jumped(10_000, 11_000, second), "a tick");
+        assert!(
+            !jumped(10_000, 11_300, second),
+            "late by less than the margin"
+        );
+        assert!(jumped(10_000, 9_000, second), "stepped back");
+        assert!(
+            jumped(10_000, 3_611_000, second),
+            "stepped forward an hour, or slept"
+        );
+        assert!(
+            jumped(10_000, 10_000, 2 * second),
+            "wall clock held while time passed"
+        );
+    }
+
+    #[test]
+    fn the_task_wakes_at_the_next_expiry_and_at_least_every_second() {
+        let mut state = State::default();
+        assert_eq!(nap(&state, 0), IDLE);
+        let open = |port, expires| Mutation::OpenPort {
+            connection: IfName::try_from("lan0").unwrap(),
+            key: PortKey::from_raw(port, 6).unwrap(),
+            name: EntryName::default(),
+            lease: Some(Lease {
+                expires,
+                owner: None,
+            }),
+        };
+        state.apply(&open(1, Some(5_300))).unwrap();
+        assert_eq!(nap(&state, 5_000), Duration::from_millis(300));
+        assert_eq!(nap(&state, 1_000), TICK);
+        assert_eq!(nap(&state, 9_000), FLOOR, "overdue: retried, not spun on");
     }
 }

@@ -315,6 +315,15 @@ impl Mutation {
         }
     }
 
+    /// The lease of an opening, to adjust (the daemon moves an expiry by the time a call
+    /// waited for authorization).
+    pub fn lease_mut(&mut self) -> Option<&mut Lease> {
+        match self {
+            Self::OpenGlobalPort { lease, .. } | Self::OpenPort { lease, .. } => lease.as_mut(),
+            _ => None,
+        }
+    }
+
     /// The mutation with `lease` for an opening (`OpenPort`, `OpenGlobalPort`); any other
     /// member takes no options, so one given to it is an error naming it.
     pub fn with_lease(mut self, new: Option<Lease>) -> Result<Self, crate::Error> {

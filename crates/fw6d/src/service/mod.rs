@@ -227,10 +227,11 @@ impl Shared {
         conn: &zbus::Connection,
         hdr: &Header<'_>,
         admitted: &Admitted<'_>,
-        mutations: Vec<Mutation>,
+        mut mutations: Vec<Mutation>,
         origin: Origin,
     ) -> FwResult<Vec<Change>> {
         let started = Instant::now();
+        let asked = now_millis();
         let who = &admitted.who;
         let member = mutations.first().map_or("", Mutation::member);
         let state = self.state();
@@ -246,6 +247,14 @@ impl Shared {
         )
         .await?;
         let authorized = Instant::now();
+        // A lifetime counts from the change, not from the call: an authentication dialog may
+        // have taken minutes, which must not eat into a short lease.
+        let waited = now_millis().saturating_sub(asked);
+        if waited > 0 {
+            for lease in mutations.iter_mut().filter_map(Mutation::lease_mut) {
+                lease.expires = lease.expires.map(|at| at.saturating_add(waited));
+            }
+        }
         // Validate on a scratch copy of the state as it is now (O(1) to clone); the writer
         // reuses the result unless another commit came first.
         let validated = Validated::new(self.state(), &mutations)?;

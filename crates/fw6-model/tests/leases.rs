@@ -19,15 +19,15 @@ fn open(port: u32, name: &str, lease: Option<Lease>) -> Mutation {
     }
 }
 
-fn until(at: u64) -> Option<Lease> {
-    Some(Lease {
+fn until(at: u64) -> Lease {
+    Lease {
         expires: Some(at),
         owner: None,
-    })
+    }
 }
 
-fn bound(name: &str) -> Option<Lease> {
-    Some(Lease {
+fn bound(name: &str) -> Lease {
+    Lease {
         expires: None,
         owner: Some(Owner {
             bus: "bus".into(),
@@ -35,7 +35,7 @@ fn bound(name: &str) -> Option<Lease> {
             pid: 1,
             command: "c".into(),
         }),
-    })
+    }
 }
 
 fn lease_of(state: &State, port: u32) -> Option<Lease> {
@@ -48,10 +48,14 @@ fn lease_of(state: &State, port: u32) -> Option<Lease> {
 fn a_lease_on_a_pair_open_without_one_changes_nothing() {
     let mut s = State::default();
     s.apply(&open(80, "first", None)).unwrap();
-    assert!(s.is_noop(&open(80, "second", until(5))));
-    assert!(s.apply(&open(80, "second", until(5))).unwrap().is_empty());
+    assert!(s.is_noop(&open(80, "second", Some(until(5)))));
     assert!(
-        s.apply(&open(80, "second", bound(":1.1")))
+        s.apply(&open(80, "second", Some(until(5))))
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        s.apply(&open(80, "second", Some(bound(":1.1"))))
             .unwrap()
             .is_empty()
     );
@@ -62,7 +66,7 @@ fn a_lease_on_a_pair_open_without_one_changes_nothing() {
 #[test]
 fn a_plain_open_of_a_leased_pair_makes_it_permanent_keeping_the_first_name() {
     let mut s = State::default();
-    s.apply(&open(80, "first", until(5))).unwrap();
+    s.apply(&open(80, "first", Some(until(5)))).unwrap();
     let changes = s.apply(&open(80, "second", None)).unwrap();
     assert!(matches!(
         changes.as_slice(),
@@ -76,10 +80,13 @@ fn a_plain_open_of_a_leased_pair_makes_it_permanent_keeping_the_first_name() {
 #[test]
 fn opening_again_renews_and_close_ends_a_lease_at_once() {
     let mut s = State::default();
-    s.apply(&open(80, "g", until(5))).unwrap();
-    assert!(s.is_noop(&open(80, "g", until(5))), "the same lease again");
-    s.apply(&open(80, "g", until(9))).unwrap();
-    assert_eq!(lease_of(&s, 80), until(9));
+    s.apply(&open(80, "g", Some(until(5)))).unwrap();
+    assert!(
+        s.is_noop(&open(80, "g", Some(until(5)))),
+        "the same lease again"
+    );
+    s.apply(&open(80, "g", Some(until(9)))).unwrap();
+    assert_eq!(lease_of(&s, 80), Some(until(9)));
     assert_eq!(s.next_expiry(), Some(9));
     assert!(s.expired(8).is_empty());
     let closed = s
@@ -90,7 +97,7 @@ fn opening_again_renews_and_close_ends_a_lease_at_once() {
         .unwrap();
     assert!(matches!(
         closed.as_slice(),
-        [Change::PortClosed { entry, .. }] if entry.lease == until(9)
+        [Change::PortClosed { entry, .. }] if entry.lease == Some(until(9))
     ));
     assert_eq!((s.lease_count(), s.next_expiry()), (0, None));
 }
@@ -98,9 +105,9 @@ fn opening_again_renews_and_close_ends_a_lease_at_once() {
 #[test]
 fn expiry_and_departure_close_exactly_their_openings() {
     let mut s = State::default();
-    s.apply(&open(1, "", until(5))).unwrap();
-    s.apply(&open(2, "", bound(":1.1"))).unwrap();
-    s.apply(&open(3, "", bound(":1.2"))).unwrap();
+    s.apply(&open(1, "", Some(until(5)))).unwrap();
+    s.apply(&open(2, "", Some(bound(":1.1")))).unwrap();
+    s.apply(&open(3, "", Some(bound(":1.2")))).unwrap();
     s.apply(&open(4, "", None)).unwrap();
     let expired = s.expired(5);
     assert_eq!(expired.len(), 1);
@@ -117,11 +124,11 @@ fn expiry_and_departure_close_exactly_their_openings() {
 fn one_bus_connection_holds_a_bounded_number_of_bound_openings() {
     let mut s = State::default();
     let batch: Vec<Mutation> = (1..=u32::try_from(MAX_BOUND_PER_OWNER).unwrap())
-        .map(|p| open(p, "", bound(":1.1")))
+        .map(|p| open(p, "", Some(bound(":1.1"))))
         .collect();
     s.apply_batch(&batch).unwrap();
     let before = s.clone();
-    let e = s.apply(&open(65000, "", bound(":1.1"))).unwrap_err();
+    let e = s.apply(&open(65000, "", Some(bound(":1.1")))).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidArg);
     assert!(e.message().contains("already holds 4096 openings"), "{e}");
     assert_eq!(s, before, "nothing changed");
@@ -129,11 +136,11 @@ fn one_bus_connection_holds_a_bounded_number_of_bound_openings() {
     s.apply(&open(
         1,
         "",
-        bound(":1.1").map(|l| Lease {
+        Some(Lease {
             expires: Some(9),
-            ..l
+            ..bound(":1.1")
         }),
     ))
     .unwrap();
-    s.apply(&open(65000, "", bound(":1.2"))).unwrap();
+    s.apply(&open(65000, "", Some(bound(":1.2")))).unwrap();
 }

@@ -31,38 +31,42 @@ const IDLE: Duration = Duration::from_secs(3600);
 /// bus any more (it left while fw6d was down, or the bus restarted) are closed first.
 pub async fn watch(conn: zbus::Connection, shared: Arc<Shared>) {
     let bus = conn.server_guid().to_string();
-    let dbus = match DBusProxy::new(&conn).await {
-        Ok(proxy) => proxy,
-        Err(e) => {
-            warn!(%e, "cannot follow bus names: bound openings stay until closed");
-            return;
-        }
-    };
+    // Without the bus daemon's proxy, bound openings stay until closed (said loudly); expiry
+    // goes on regardless.
+    let dbus = DBusProxy::new(&conn)
+        .await
+        .inspect_err(|e| warn!(%e, "cannot follow bus names: bound openings stay until closed"))
+        .ok();
     // Subscribed before the owners are checked, so a name that leaves in between is seen.
-    let mut departures = match dbus.receive_name_owner_changed_with_args(&[(2, "")]).await {
-        Ok(stream) => Some(stream),
-        Err(e) => {
-            warn!(%e, "cannot follow bus names: bound openings stay until closed");
-            None
-        }
+    let mut departures = match &dbus {
+        Some(proxy) => proxy
+            .receive_name_owner_changed_with_args(&[(2, "")])
+            .await
+            .inspect_err(|e| {
+                warn!(%e, "cannot follow bus names: bound openings stay until closed");
+            })
+            .ok(),
+        None => None,
     };
-    let owners: Vec<(String, String)> = shared.state().lease_owners().cloned().collect();
-    for (owner_bus, name) in owners {
-        let present = owner_bus == bus
-            && match BusName::try_from(name.as_str()) {
-                Ok(n) => dbus.name_has_owner(n).await.unwrap_or(true),
-                Err(_) => false,
-            };
-        if !present {
-            end(
-                &conn,
-                &shared,
-                LeaseEnd::OwnerGone {
+    // Ends the writer refused (a full disk, say), tried again at every wake-up.
+    let mut retry: Vec<LeaseEnd> = Vec::new();
+    if let Some(proxy) = &dbus {
+        let owners: Vec<(String, String)> = shared.state().lease_owners().cloned().collect();
+        for (owner_bus, name) in owners {
+            let present = owner_bus == bus
+                && match BusName::try_from(name.as_str()) {
+                    Ok(n) => proxy.name_has_owner(n).await.unwrap_or(true),
+                    Err(_) => false,
+                };
+            if !present {
+                let gone = LeaseEnd::OwnerGone {
                     bus: owner_bus,
                     name,
-                },
-            )
-            .await;
+                };
+                if !end(&conn, &shared, gone.clone()).await {
+                    retry.push(gone);
+                }
+            }
         }
     }
     let mut published = shared.subscribe();
@@ -91,11 +95,13 @@ pub async fn watch(conn: zbus::Connection, shared: Arc<Shared>) {
                 let Ok(args) = signal.args() else { continue };
                 let name = args.name().as_str();
                 if args.new_owner().is_none() && shared.state().owns_openings(&bus, name) {
-                    end(&conn, &shared, LeaseEnd::OwnerGone {
+                    let gone = LeaseEnd::OwnerGone {
                         bus: bus.clone(),
                         name: name.to_owned(),
-                    })
-                    .await;
+                    };
+                    if !end(&conn, &shared, gone.clone()).await {
+                        retry.push(gone);
+                    }
                 }
             }
         }
@@ -109,10 +115,28 @@ pub async fn watch(conn: zbus::Connection, shared: Arc<Shared>) {
                 monotonic_ms = elapsed.as_millis(),
                 "the wall clock jumped: re-arming lease timeouts"
             );
-            end(&conn, &shared, LeaseEnd::ClockJumped).await;
+            push_once(&mut retry, LeaseEnd::ClockJumped);
         } else if shared.state().next_expiry().is_some_and(|at| at <= now) {
-            end(&conn, &shared, LeaseEnd::Expired).await;
+            push_once(&mut retry, LeaseEnd::Expired);
         }
+        let mut refused = false;
+        for pending in std::mem::take(&mut retry) {
+            if !end(&conn, &shared, pending.clone()).await {
+                retry.push(pending);
+                refused = true;
+            }
+        }
+        if refused {
+            // Tried again in a tick, not in a tight loop.
+            tokio::time::sleep(TICK).await;
+        }
+    }
+}
+
+/// Adds `end` to the ends to make unless it is already there.
+fn push_once(ends: &mut Vec<LeaseEnd>, end: LeaseEnd) {
+    if !ends.contains(&end) {
+        ends.push(end);
     }
 }
 
@@ -125,7 +149,7 @@ fn jumped(before: u64, now: u64, elapsed: Duration) -> bool {
 }
 
 /// How long to sleep: until the next expiry, at most [`TICK`] while there are leases, and at
-/// least [`FLOOR`] (an expiry the writer failed to close is retried, not spun on).
+/// least [`FLOOR`].
 fn nap(state: &State, now: u64) -> Duration {
     if state.lease_count() == 0 {
         return IDLE;
@@ -141,15 +165,21 @@ fn nap(state: &State, now: u64) -> Duration {
 /// The shortest sleep.
 const FLOOR: Duration = Duration::from_millis(10);
 
-/// Asks the writer to end the leases `end` names, and announces what closed.
-async fn end(conn: &zbus::Connection, shared: &Arc<Shared>, end: LeaseEnd) {
+/// Asks the writer to end the leases `end` names, and announces what closed; false if the
+/// writer refused.
+async fn end(conn: &zbus::Connection, shared: &Arc<Shared>, end: LeaseEnd) -> bool {
     match shared.writer().end_leases(end.clone(), now_millis()).await {
-        Ok(changes) if changes.is_empty() => {}
         Ok(changes) => {
-            info!(?end, closed = changes.len(), "leases ended");
-            shared.announce(conn, &changes).await;
+            if !changes.is_empty() {
+                info!(?end, closed = changes.len(), "leases ended");
+                shared.announce(conn, &changes).await;
+            }
+            true
         }
-        Err(e) => warn!(?end, %e, "could not close ended leases; retrying at the next tick"),
+        Err(e) => {
+            warn!(?end, %e, "could not close ended leases; retrying in a second");
+            false
+        }
     }
 }
 
@@ -194,6 +224,6 @@ mod tests {
         state.apply(&open(1, Some(5_300))).unwrap();
         assert_eq!(nap(&state, 5_000), Duration::from_millis(300));
         assert_eq!(nap(&state, 1_000), TICK);
-        assert_eq!(nap(&state, 9_000), FLOOR, "overdue: retried, not spun on");
+        assert_eq!(nap(&state, 9_000), FLOOR, "overdue: at once, but never a zero sleep");
     }
 }

@@ -224,6 +224,10 @@ mod tests {
         state.apply(&open(1, Some(5_300))).unwrap();
         assert_eq!(nap(&state, 5_000), Duration::from_millis(300));
         assert_eq!(nap(&state, 1_000), TICK);
-        assert_eq!(nap(&state, 9_000), FLOOR, "overdue: at once, but never a zero sleep");
+        assert_eq!(
+            nap(&state, 9_000),
+            FLOOR,
+            "overdue: at once, but never a zero sleep"
+        );
     }
 }

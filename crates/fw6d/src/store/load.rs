@@ -16,6 +16,8 @@ use super::error::load_error;
 pub(crate) fn load(conn: &Connection) -> Result<State, StoreError> {
     let mut state = State::default();
     load_settings(conn, &mut state)?;
+    // Leases came with schema 3; a file read before its migration (a test's) has none.
+    let leases = has_leases(conn)?;
     // Connections first: a connection row exists for every configured connection, including
     // those with no flag change and no pairs left, so the loaded map has the same keys.
     for_each(
@@ -35,9 +37,13 @@ pub(crate) fn load(conn: &Connection) -> Result<State, StoreError> {
     for_each(
         conn,
         "global_open",
-        "SELECT g.port, g.protocol, g.name, l.expires, l.owner_bus, l.owner_name, l.owner_pid, \
-         l.owner_command FROM global_open g LEFT JOIN leases l \
-         ON l.connection = '' AND l.port = g.port AND l.protocol = g.protocol",
+        if leases {
+            "SELECT g.port, g.protocol, g.name, l.expires, l.owner_bus, l.owner_name, \
+             l.owner_pid, l.owner_command FROM global_open g LEFT JOIN leases l \
+             ON l.connection = '' AND l.port = g.port AND l.protocol = g.protocol"
+        } else {
+            "SELECT port, protocol, name, NULL, NULL, NULL, NULL, NULL FROM global_open"
+        },
         |row| {
             Ok(Change::GlobalOpened {
                 entry: leased(entry("global_open", row, 0)?, row, 3)?,
@@ -48,9 +54,13 @@ pub(crate) fn load(conn: &Connection) -> Result<State, StoreError> {
     for_each(
         conn,
         "open_ports",
-        "SELECT o.connection, o.port, o.protocol, o.name, l.expires, l.owner_bus, l.owner_name, \
-         l.owner_pid, l.owner_command FROM open_ports o LEFT JOIN leases l \
-         ON l.connection = o.connection AND l.port = o.port AND l.protocol = o.protocol",
+        if leases {
+            "SELECT o.connection, o.port, o.protocol, o.name, l.expires, l.owner_bus, \
+             l.owner_name, l.owner_pid, l.owner_command FROM open_ports o LEFT JOIN leases l \
+             ON l.connection = o.connection AND l.port = o.port AND l.protocol = o.protocol"
+        } else {
+            "SELECT connection, port, protocol, name, NULL, NULL, NULL, NULL, NULL FROM open_ports"
+        },
         |row| {
             Ok(Change::PortOpened {
                 connection: ifname("open_ports", row.get(0)?)?,
@@ -72,6 +82,17 @@ pub(crate) fn load(conn: &Connection) -> Result<State, StoreError> {
         &mut state,
     )?;
     Ok(state)
+}
+
+/// Whether the file has the `leases` table (schema 3 and later).
+fn has_leases(conn: &Connection) -> Result<bool, StoreError> {
+    conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'leases'",
+        [],
+        |row| row.get::<_, i64>(0),
+    )
+    .map(|n| n > 0)
+    .map_err(|e| load_error("leases", e))
 }
 
 /// The settings row, if any, applied as the four property writes an administrator would make.

@@ -70,6 +70,70 @@ pub fn run(scale: &Scale, bins: &Bins, report: &mut Report) -> Result<()> {
             Some(_) => {}
         }
     }
+    leased_vs_plain(scale, bins, report)
+}
+
+/// The `i`-th pair of the lease comparison: ports from 40,001 up, TCP.
+fn lease_key(i: usize) -> Result<PortKey> {
+    Ok(PortKey::from_raw(u32::try_from(40_001 + i)?, 6)?)
+}
+
+/// `OpenPortWithOptions` with a lifetime against a plain `OpenPort`, in one lab with nothing
+/// stored, the two alternating call by call so the machine's drift hits both alike: a lease
+/// adds a timeout to the element and a row to the store.
+fn leased_vs_plain(scale: &Scale, bins: &Bins, report: &mut Report) -> Result<()> {
+    let mut lab = Lab::new(bins);
+    lab.start_daemon()?;
+    let manager = lab.manager()?;
+    let lan = manager.connection("lan0")?;
+    let name = EntryName::try_from("bench")?;
+    let hour = fw6::OpenOptions {
+        lifetime: Some(fw6::Lifetime::try_from(3600_u32)?),
+        bind_to_caller: false,
+    };
+    let calls = scale.api_calls.min(10_000);
+    let (mut plain, mut leased) = (Vec::with_capacity(calls), Vec::with_capacity(calls));
+    let deadline = Instant::now() + TIME_LIMIT;
+    for i in 0..WARMUP + calls {
+        let started = Instant::now();
+        lan.open_port(lease_key(2 * i)?, &name)?;
+        let plain_took = started.elapsed();
+        let started = Instant::now();
+        lan.open_port_with_options(lease_key(2 * i + 1)?, &name, hour)?;
+        let leased_took = started.elapsed();
+        if i >= WARMUP {
+            plain.push(plain_took);
+            leased.push(leased_took);
+        }
+        if Instant::now() > deadline {
+            println!(
+                "leases: stopped after {} pairs of calls (time bound)",
+                i + 1
+            );
+            break;
+        }
+    }
+    if plain.is_empty() {
+        return Err("leases: no call was timed".into());
+    }
+    let (p50, l50) = (percentile(&plain, 50), percentile(&leased, 50));
+    println!(
+        "OpenPort p50 {} p99 {}; OpenPortWithOptions (lifetime 3600) p50 {} p99 {} ({} each, alternating)",
+        ms(p50),
+        ms(percentile(&plain, 99)),
+        ms(l50),
+        ms(percentile(&leased, 99)),
+        plain.len()
+    );
+    let ratio = l50.as_secs_f64() / p50.as_secs_f64();
+    report.add(Row {
+        what: "1. OpenPort with a lifetime vs plain, p50".into(),
+        figure: ms(l50),
+        comparison: format!("plain {}", ms(p50)),
+        ratio,
+        target: "≤ 1.2".into(),
+        met: ratio <= 1.2,
+    });
     Ok(())
 }
 

@@ -58,6 +58,8 @@ enum Layout {
     Fw6(usize),
     Rules(usize),
     Fw6Range(u32),
+    /// fw6's table with N pairs that all expire (leases, a day away): elements with timeouts.
+    Fw6Leased(usize),
 }
 
 impl fmt::Display for Layout {
@@ -68,6 +70,7 @@ impl fmt::Display for Layout {
             Self::Fw6(n) => write!(f, "fw6 {}", count(*n as u64)),
             Self::Rules(n) => write!(f, "rules {}", count(*n as u64)),
             Self::Fw6Range(n) => write!(f, "fw6 range {}", count(u64::from(*n))),
+            Self::Fw6Leased(n) => write!(f, "fw6 leased {}", count(*n as u64)),
         }
     }
 }
@@ -138,7 +141,9 @@ impl Test {
 /// The open port measured with `n` pairs.
 fn open_port(layout: Layout) -> u16 {
     match layout {
-        Layout::Fw6(n) | Layout::Rules(n) if n > 1 => u16::try_from((n / 4).max(1)).unwrap_or(1),
+        Layout::Fw6(n) | Layout::Rules(n) | Layout::Fw6Leased(n) if n > 1 => {
+            u16::try_from((n / 4).max(1)).unwrap_or(1)
+        }
         Layout::Fw6Range(n) => u16::try_from(RANGE_FIRST + n / 2).unwrap_or(1),
         _ => 1,
     }
@@ -198,23 +203,32 @@ fn install(
         Layout::Minimal => {
             nftproc::nft(host, &["-f", "-"], Some(MINIMAL), Duration::from_secs(30))?;
         }
-        Layout::Fw6(_) | Layout::Fw6Range(_) => {
+        Layout::Fw6(_) | Layout::Fw6Range(_) | Layout::Fw6Leased(_) => {
             let keys = match layout {
                 Layout::Fw6Range(n) => ranged_pairs(n, protocol)?,
-                Layout::Fw6(n) => pairs(n, protocol)?,
+                Layout::Fw6(n) | Layout::Fw6Leased(n) => pairs(n, protocol)?,
                 _ => unreachable!("matched above"),
             };
             let lan0 = IfName::try_from("lan0")?;
             let mut table = plan::full(&State::default(), &Options::default());
-            table
+            let open = table
                 .sets
                 .iter_mut()
                 .find(|s| s.name == SetName::Open)
-                .ok_or("the plan has no open set")?
-                .elements = keys
+                .ok_or("the plan has no open set")?;
+            let elements = keys
                 .into_iter()
-                .map(|k| Element::ConnectionPair(lan0.clone(), k))
-                .collect();
+                .map(|k| Element::ConnectionPair(lan0.clone(), k));
+            if let Layout::Fw6Leased(_) = layout {
+                let day = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)?
+                    .as_millis()
+                    + 86_400_000;
+                let day = u64::try_from(day)?;
+                open.expiring = elements.map(|e| (e, day)).collect();
+            } else {
+                open.elements = elements.collect();
+            }
             let mut nft = {
                 let _inside = host.enter();
                 Nft::new()?
@@ -329,6 +343,10 @@ pub fn run(scale: &Scale, report: &mut Report) -> Result<()> {
     layouts.extend(scale.dp_sizes.iter().map(|&n| Layout::Fw6(n)));
     layouts.extend(scale.dp_sizes.iter().map(|&n| Layout::Rules(n)));
     layouts.push(Layout::Fw6Range(fw6::range::MAX_SPAN));
+    // Leases at the second size (10,000 in a full run), against plain pairs of that size.
+    if let Some(&n) = scale.dp_sizes.get(1) {
+        layouts.push(Layout::Fw6Leased(n));
+    }
     let limit = Duration::from_secs(scale.rules_load_limit);
     // Every layout in its own topology, side by side, so rounds can alternate between them
     // and slow drift of the machine (other load, thermal, host) hits all of them alike.
@@ -434,6 +452,23 @@ fn judge(scale: &Scale, results: &Results, report: &mut Report) {
         let minimal = figure(results, Layout::Minimal, i);
         let one = figure(results, Layout::Fw6(first), i);
         let ranged = Layout::Fw6Range(fw6::range::MAX_SPAN);
+        let leased = Layout::Fw6Leased(tenk);
+        if let (Some(l), Some(p)) = (
+            figure(results, leased, i),
+            figure(results, Layout::Fw6(tenk), i),
+        ) {
+            report.add(Row {
+                what: format!(
+                    "3. {test}, {leased} (timeouts) vs fw6 {} plain",
+                    count(tenk as u64)
+                ),
+                figure: rate(l),
+                comparison: format!("plain {}", rate(p)),
+                ratio: l / p,
+                target: "≥ 0.97".into(),
+                met: l / p >= 0.97,
+            });
+        }
         if let (Some(r), Some(o)) = (figure(results, ranged, i), one) {
             report.add(Row {
                 what: format!("3. {test}, {ranged} (one range) vs fw6 1 pair"),

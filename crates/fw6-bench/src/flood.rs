@@ -101,6 +101,7 @@ fn opens(n: usize) -> Result<Vec<Mutation>> {
                 connection: connection.clone(),
                 key: PortKey::from_raw(port, protocol)?,
                 name: name.clone(),
+                lease: None,
             })
         })
         .collect()

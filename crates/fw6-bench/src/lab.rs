@@ -125,6 +125,7 @@ pub fn opens(
                 connection: connection.clone(),
                 key: key(i)?,
                 name: name.clone(),
+                lease: None,
             })
         })
         .collect()

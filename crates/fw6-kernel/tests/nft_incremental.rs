@@ -24,6 +24,7 @@ fn mutation(rng: &mut Rng) -> Mutation {
         0 => Mutation::OpenGlobalPort {
             key,
             name: name("g"),
+            lease: None,
         },
         1 => Mutation::CloseGlobalPort { key },
         2 => Mutation::EnableFirewall { connection },
@@ -32,6 +33,7 @@ fn mutation(rng: &mut Rng) -> Mutation {
             connection,
             key,
             name: name("p"),
+            lease: None,
         },
         6 => Mutation::ClosePort { connection, key },
         7 => Mutation::IgnoreGlobalPort {

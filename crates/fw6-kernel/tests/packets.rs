@@ -49,6 +49,7 @@ fn open_port(connection: &str, pair: &str) -> Mutation {
         connection: ifname(connection),
         key: key(pair),
         name: name(),
+        lease: None,
     }
 }
 
@@ -56,6 +57,7 @@ fn open_global(pair: &str) -> Mutation {
     Mutation::OpenGlobalPort {
         key: key(pair),
         name: name(),
+        lease: None,
     }
 }
 

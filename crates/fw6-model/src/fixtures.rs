@@ -28,20 +28,24 @@ pub fn sample() -> State {
             Mutation::OpenGlobalPort {
                 key: key("22/tcp"),
                 name: name("ssh"),
+                lease: None,
             },
             Mutation::OpenGlobalPort {
                 key: key("546/udp"),
                 name: name("dhcpv6-client"),
+                lease: None,
             },
             Mutation::OpenPort {
                 connection: ifname("lan0"),
                 key: key("80/tcp"),
                 name: name("web"),
+                lease: None,
             },
             Mutation::OpenPort {
                 connection: ifname("lan0"),
                 key: key("5353/udp"),
                 name: name("mdns"),
+                lease: None,
             },
             Mutation::IgnoreGlobalPort {
                 connection: ifname("wan0"),

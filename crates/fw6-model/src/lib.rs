@@ -16,6 +16,8 @@ mod error;
 #[cfg(feature = "fixtures")]
 pub mod fixtures;
 mod ifname;
+mod lease;
+mod leases;
 mod logging;
 mod mutation;
 mod name;
@@ -33,6 +35,11 @@ pub use connection_id::ConnectionId;
 pub use decision::{Decision, Reason};
 pub use error::{Error, ErrorKind, HResult};
 pub use ifname::IfName;
+pub use lease::{
+    BIND_TO_CALLER, LIFETIME, Lease, Lifetime, MAX_BOUND_PER_OWNER, MAX_LIFETIME_SECONDS,
+    OpenOptions, OptionValue, Owner, utc,
+};
+pub use leases::Target;
 pub use logging::{LogSettings, LogfileMaximumSize};
 pub use mutation::{Argument, Member, MemberArgs, Mutation};
 pub use name::EntryName;

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{EntryName, IfName, LogfileMaximumSize, PortKey};
+use crate::{EntryName, IfName, Lease, LogfileMaximumSize, PortKey};
 
 /// A state-changing member by name, without its arguments: what an `Apply` item or a batch
 /// file's `member` names. The names and which arguments each member takes live here once, so
@@ -140,6 +140,7 @@ impl Member {
             Self::OpenGlobalPort => Mutation::OpenGlobalPort {
                 key: args.key()?,
                 name: args.name()?,
+                lease: None,
             },
             Self::CloseGlobalPort => Mutation::CloseGlobalPort { key: args.key()? },
             Self::EnableFirewall => Mutation::EnableFirewall {
@@ -152,6 +153,7 @@ impl Member {
                 connection: args.connection()?,
                 key: args.key()?,
                 name: args.name()?,
+                lease: None,
             },
             Self::ClosePort => Mutation::ClosePort {
                 connection: args.connection()?,
@@ -195,6 +197,9 @@ pub enum Mutation {
         key: PortKey,
         /// Its name, kept only if the pair is not open yet.
         name: EntryName,
+        /// When the opening ends on its own (docs/dbus-api.md, "Leases"); `None`: permanent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        lease: Option<Lease>,
     },
     /// `INetFwV6Mgr::CloseGlobalPort`.
     CloseGlobalPort {
@@ -219,6 +224,9 @@ pub enum Mutation {
         key: PortKey,
         /// Its name, kept only if the pair is not open on this connection yet.
         name: EntryName,
+        /// When the opening ends on its own (docs/dbus-api.md, "Leases"); `None`: permanent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        lease: Option<Lease>,
     },
     /// `INetFwV6Connection::ClosePort`.
     ClosePort {
@@ -297,6 +305,39 @@ impl Mutation {
             | Self::IgnoreGlobalPort { name, .. } => Some(name),
             _ => None,
         }
+    }
+
+    /// The lease of an opening, if the mutation is one and has one.
+    pub fn lease(&self) -> Option<&Lease> {
+        match self {
+            Self::OpenGlobalPort { lease, .. } | Self::OpenPort { lease, .. } => lease.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// The lease of an opening, to adjust (the daemon moves an expiry by the time a call
+    /// waited for authorization).
+    pub fn lease_mut(&mut self) -> Option<&mut Lease> {
+        match self {
+            Self::OpenGlobalPort { lease, .. } | Self::OpenPort { lease, .. } => lease.as_mut(),
+            _ => None,
+        }
+    }
+
+    /// The mutation with `lease` for an opening (`OpenPort`, `OpenGlobalPort`); any other
+    /// member takes no options, so one given to it is an error naming it.
+    pub fn with_lease(mut self, new: Option<Lease>) -> Result<Self, crate::Error> {
+        match &mut self {
+            Self::OpenGlobalPort { lease, .. } | Self::OpenPort { lease, .. } => *lease = new,
+            other if new.is_some() => {
+                return Err(crate::Error::invalid_arg(format!(
+                    "{} takes no options: only OpenPort and OpenGlobalPort do",
+                    other.member()
+                )));
+            }
+            _ => {}
+        }
+        Ok(self)
     }
 
     /// The connection the mutation is about, if any.

@@ -106,6 +106,7 @@ pub fn making(change: &Change) -> Vec<Mutation> {
         Change::GlobalOpened { entry } => Mutation::OpenGlobalPort {
             key: entry.key(),
             name: entry.name,
+            lease: entry.lease,
         },
         Change::GlobalClosed { entry } => Mutation::CloseGlobalPort { key: entry.key() },
         Change::FirewallEnabled { connection } => Mutation::EnableFirewall { connection },
@@ -114,6 +115,7 @@ pub fn making(change: &Change) -> Vec<Mutation> {
             connection,
             key: entry.key(),
             name: entry.name,
+            lease: entry.lease,
         },
         Change::PortClosed { connection, entry } => Mutation::ClosePort {
             connection,
@@ -165,11 +167,19 @@ pub fn forward(changes: &[Change]) -> Vec<Mutation> {
 /// The inverse batch: the mutations that take `changes` back, last change first. Each is an
 /// ordinary ICF member with its idempotent semantics, so a pair the daemon itself closed in the
 /// meantime (a lease that ended) makes its undo a no-op rather than an error.
-pub fn undo(changes: &[Change]) -> Vec<Mutation> {
+///
+/// A closed opening that had a lease comes back only if its lease could still hold: not one
+/// that has expired by `now` (ms since the Unix epoch), and never one bound to a bus
+/// connection, whose owner may have left meanwhile and could then never close it.
+pub fn undo(changes: &[Change], now: u64) -> Vec<Mutation> {
     changes
         .iter()
         .rev()
         .flat_map(|c| making(&c.inverse()))
+        .filter(|m| {
+            m.lease()
+                .is_none_or(|lease| lease.owner.is_none() && !lease.expired(now))
+        })
         .collect()
 }
 
@@ -230,7 +240,7 @@ mod tests {
             .unwrap();
         assert_ne!(after, before);
         let mut back = after.clone();
-        back.apply_batch(&undo(&changes)).unwrap();
+        back.apply_batch(&undo(&changes, 0)).unwrap();
         // wan0 keeps an (empty) configuration entry, as after any ignore and observe.
         for (name, conn) in before.connections() {
             assert_eq!(

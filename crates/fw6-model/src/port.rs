@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{EntryName, Error, Protocol};
+use crate::{EntryName, Error, Lease, Protocol};
 
 /// A local (destination) port, 1–65535, host byte order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -107,6 +107,9 @@ pub struct PortEntry {
     pub protocol: Protocol,
     /// The first name given to this entry; informational only.
     pub name: EntryName,
+    /// When the opening ends on its own (open pairs only; `None`: it lasts until closed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<Lease>,
 }
 
 impl PortEntry {
@@ -116,6 +119,7 @@ impl PortEntry {
             port: key.port,
             protocol: key.protocol,
             name,
+            lease: None,
         }
     }
 

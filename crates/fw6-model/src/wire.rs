@@ -13,8 +13,8 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::{
-    Change, Decision, EntryName, Error, IfName, LogfileMaximumSize, Member, MemberArgs, Mutation,
-    OtherChain, PortEntry, PortKey, Reason, Snapshot,
+    Change, Decision, EntryName, Error, IfName, Lease, LogfileMaximumSize, Member, MemberArgs,
+    Mutation, OpenOptions, OtherChain, Owner, PortEntry, PortKey, Reason, Snapshot,
 };
 
 /// The daemon's well-known bus name.
@@ -35,6 +35,11 @@ pub type WireEntry = (u16, u32, String);
 /// a 10,000-item batch would otherwise allocate and free 40,000 strings. The value is `&str`
 /// as fw6d decodes it from the message, `Cow` as [`apply_item`] makes it (a size is formatted).
 pub type WireItem<'a, V = &'a str> = (&'a str, &'a str, u16, u32, &'a str, V);
+
+/// One `Leases` row: `(squstsus)` = (connection or "" for a global pair, port, protocol, name,
+/// expiry in ms since the Unix epoch or 0, owner's unique bus name or "", owner's pid or 0,
+/// owner's program name or "").
+pub type WireLease = (String, u16, u32, String, u64, String, u32, String);
 
 /// One `EnumerateConnections` row: `(sssubbo)` = (Id, Name, Interface, Index, IsFirewalled,
 /// Present, object path); `P` is the D-Bus library's object path type.
@@ -173,6 +178,67 @@ pub fn entry(raw: WireEntry) -> Result<PortEntry, Error> {
     Ok(PortEntry::new(key, name))
 }
 
+/// A leased entry as a `Leases` row; `connection` `None` for a global pair. An entry without a
+/// lease travels with zeros (it is not listed by the daemon).
+pub fn lease_args(connection: Option<&IfName>, entry: &PortEntry) -> WireLease {
+    let (port, protocol, name) = entry_args(entry);
+    let lease = entry.lease.as_ref();
+    let owner = lease.and_then(|l| l.owner.as_ref());
+    (
+        connection.map(ToString::to_string).unwrap_or_default(),
+        port,
+        protocol,
+        name,
+        lease.and_then(|l| l.expires).unwrap_or(0),
+        owner.map(|o| o.name.clone()).unwrap_or_default(),
+        owner.map_or(0, |o| o.pid),
+        owner.map(|o| o.command.clone()).unwrap_or_default(),
+    )
+}
+
+/// A `Leases` row as (connection or `None`, entry with its lease), validated. The owner's bus id
+/// does not travel; it is left empty.
+pub fn lease_row(raw: WireLease) -> Result<(Option<IfName>, PortEntry), Error> {
+    let (connection, port, protocol, name, expires, owner, pid, command) = raw;
+    let connection = if connection.is_empty() {
+        None
+    } else {
+        Some(IfName::try_from(connection)?)
+    };
+    let mut entry = entry((port, protocol, name))?;
+    let owner = (!owner.is_empty()).then(|| Owner {
+        bus: String::new(),
+        name: owner,
+        pid,
+        command,
+    });
+    let expires = (expires != 0).then_some(expires);
+    entry.lease = (expires.is_some() || owner.is_some()).then_some(Lease { expires, owner });
+    Ok((connection, entry))
+}
+
+/// The options an `Apply` item carries: for `OpenPort` and `OpenGlobalPort`, its `value` as
+/// [`OpenOptions`] text (`lifetime=7200,bind_to_caller=true`; "" is a plain opening, so items
+/// written before leases stay valid); no other member takes options.
+pub fn item_options<V: AsRef<str>>(item: &WireItem<'_, V>) -> Result<OpenOptions, Error> {
+    match Member::parse(item.0) {
+        Some(Member::OpenPort | Member::OpenGlobalPort) => item.5.as_ref().parse(),
+        _ => Ok(OpenOptions::default()),
+    }
+}
+
+/// [`apply_item`] for an opening with `options` (carried as text in the item's `value`).
+pub fn apply_item_with_options<'m>(
+    mutation: &'m Mutation,
+    options: &OpenOptions,
+) -> WireItem<'m, Cow<'m, str>> {
+    let mut item = apply_item(mutation);
+    if !options.is_plain() {
+        item.5 = Cow::Owned(options.to_string());
+    }
+    item
+}
+
 /// A decision as `Explain` replies it.
 pub fn explanation_args(decision: Decision) -> WireExplanation {
     (
@@ -180,6 +246,16 @@ pub fn explanation_args(decision: Decision) -> WireExplanation {
         decision.reason.as_str().to_owned(),
         decision.reason.to_string(),
     )
+}
+
+/// [`explanation_args`] for an opening with a lease: the sentence says when it ends (`the port
+/// is open on this connection; open until 2026-12-04 14:05:00 UTC (lease)`).
+pub fn explanation_leased(decision: Decision, lease: Option<&Lease>) -> WireExplanation {
+    let mut args = explanation_args(decision);
+    if let Some(lease) = lease {
+        args.2 = format!("{}; {lease}", args.2);
+    }
+    args
 }
 
 /// The reason of an `Explain` token such as `globally-open`.
@@ -420,6 +496,7 @@ mod tests {
             Mutation::OpenGlobalPort {
                 key: key("53/udp"),
                 name: web.clone(),
+                lease: None,
             },
             Mutation::CloseGlobalPort { key: key("53/udp") },
             Mutation::EnableFirewall {
@@ -432,6 +509,7 @@ mod tests {
                 connection: ifname("lan0"),
                 key: key("8080/tcp"),
                 name: web.clone(),
+                lease: None,
             },
             Mutation::ClosePort {
                 connection: ifname("lan0"),
@@ -546,6 +624,58 @@ mod tests {
         assert_eq!(reason(&explained.1), Some(Reason::GlobalIgnored));
         assert_eq!(reason("maybe"), None);
         assert_eq!(optional_key(80, 6), Some(key("80/tcp")));
+    }
+
+    #[test]
+    fn options_travel_in_the_items_value() {
+        let m = every_member();
+        let options: OpenOptions = "lifetime=60,bind_to_caller=true".parse().unwrap();
+        let item = apply_item_with_options(&m[4], &options);
+        assert_eq!(item.5, "lifetime=60,bind_to_caller=true");
+        assert_eq!(item_options(&item).unwrap(), options);
+        // The mutation itself reads as before: the lease is the daemon's to make.
+        assert_eq!(mutation(&item, by_name).unwrap(), m[4]);
+        // Old items (value "") are plain openings; other members' values are not options.
+        assert!(item_options(&apply_item(&m[0])).unwrap().is_plain());
+        assert!(item_options(&apply_item(&m[10])).unwrap().is_plain());
+        let bad: WireItem<'_> = ("OpenGlobalPort", "", 53, 17, "", "lifetime=0");
+        let e = item_options(&bad).unwrap_err();
+        assert!(e.message().contains("lifetime 0 is zero"), "{e}");
+    }
+
+    #[test]
+    fn lease_rows_round_trip() {
+        let lease = Lease {
+            expires: Some(5_000),
+            owner: Some(Owner {
+                bus: String::new(),
+                name: ":1.9".into(),
+                pid: 42,
+                command: "game".into(),
+            }),
+        };
+        let entry = PortEntry {
+            lease: Some(lease),
+            ..PortEntry::new(key("27015/udp"), EntryName::try_from("g").unwrap())
+        };
+        let lan0 = ifname("lan0");
+        let row = lease_args(Some(&lan0), &entry);
+        assert_eq!(
+            row,
+            (
+                "lan0".into(),
+                27015,
+                17,
+                "g".into(),
+                5_000,
+                ":1.9".into(),
+                42,
+                "game".into()
+            )
+        );
+        assert_eq!(lease_row(row).unwrap(), (Some(lan0), entry.clone()));
+        let global = lease_args(None, &entry);
+        assert_eq!(lease_row(global).unwrap().0, None);
     }
 
     #[test]

@@ -147,6 +147,7 @@ fn changes_map_to_single_element_operations() {
                 connection: lan0.clone(),
                 key: key("443/tcp"),
                 name: name(""),
+                lease: None,
             },
             Mutation::ClosePort {
                 connection: lan0.clone(),

@@ -18,6 +18,7 @@ fn open(c: &str, k: &str, n: &str) -> Mutation {
         connection: conn(c),
         key: key(k),
         name: name(n),
+        lease: None,
     }
 }
 fn close(c: &str, k: &str) -> Mutation {
@@ -30,6 +31,7 @@ fn open_global(k: &str, n: &str) -> Mutation {
     Mutation::OpenGlobalPort {
         key: key(k),
         name: name(n),
+        lease: None,
     }
 }
 fn ignore(c: &str, k: &str, n: &str) -> Mutation {

@@ -69,6 +69,7 @@ impl<'m, M> Batch<'m, M> {
         self.mutation(Mutation::OpenGlobalPort {
             key,
             name: name.clone(),
+            lease: None,
         })
     }
 
@@ -97,6 +98,7 @@ impl<'m, M> Batch<'m, M> {
             connection: connection.clone(),
             key,
             name: name.clone(),
+            lease: None,
         })
     }
 

@@ -241,6 +241,17 @@ impl Connection {
         self.rt.block_on(self.inner.open_port(key, name))
     }
 
+    /// `OpenPortWithOptions`: `OpenPort` that ends on its own (docs/dbus-api.md, "Leases").
+    pub fn open_port_with_options(
+        &self,
+        key: PortKey,
+        name: &EntryName,
+        options: crate::OpenOptions,
+    ) -> Result<(), Error> {
+        self.rt
+            .block_on(self.inner.open_port_with_options(key, name, options))
+    }
+
     /// `ClosePort`.
     pub fn close_port(&self, key: PortKey) -> Result<(), Error> {
         self.rt.block_on(self.inner.close_port(key))

@@ -1,6 +1,6 @@
 //! `INetFwV6Connection` over D-Bus: one IPv6 connection (an interface) and its own settings.
 
-use fw6_model::{ConnectionId, EntryName, IfName, PortEntry, PortKey, Snapshot};
+use fw6_model::{ConnectionId, EntryName, IfName, OpenOptions, PortEntry, PortKey, Snapshot};
 
 use crate::remote::Remote;
 use crate::wire::{self, CONNECTION_IFACE, WireEntry};
@@ -66,6 +66,26 @@ impl Connection {
         let (port, protocol) = wire::key_args(key);
         self.remote
             .mutate("OpenPort", &(port, protocol, name.as_str()))
+            .await
+    }
+
+    /// `OpenPortWithOptions`: `OpenPort` that ends on its own (docs/dbus-api.md, "Leases"):
+    /// after `options.lifetime`, and/or when this client's bus connection closes
+    /// (`options.bind_to_caller`). Opening again renews; a pair already open without a lease
+    /// stays as it is.
+    pub async fn open_port_with_options(
+        &self,
+        key: PortKey,
+        name: &EntryName,
+        options: OpenOptions,
+    ) -> Result<(), Error> {
+        let (port, protocol) = wire::key_args(key);
+        let dict = wire::options_dict(options);
+        self.remote
+            .mutate(
+                "OpenPortWithOptions",
+                &(port, protocol, name.as_str(), dict),
+            )
             .await
     }
 

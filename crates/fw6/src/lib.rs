@@ -55,6 +55,7 @@ pub use pending::PendingChange;
 /// converts into [`Error`] with the same class.
 pub use fw6_model::Error as ModelError;
 pub use fw6_model::{
-    ConnectionId, Decision, EntryName, ErrorKind, HResult, IfName, LogSettings, LogfileMaximumSize,
-    Mutation, OtherChain, Port, PortEntry, PortKey, Protocol, Reason, Snapshot, may_block,
+    ConnectionId, Decision, EntryName, ErrorKind, HResult, IfName, Lease, Lifetime, LogSettings,
+    LogfileMaximumSize, MAX_LIFETIME_SECONDS, Mutation, OpenOptions, OtherChain, Owner, Port,
+    PortEntry, PortKey, Protocol, Reason, Snapshot, may_block, utc,
 };

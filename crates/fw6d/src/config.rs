@@ -210,6 +210,7 @@ impl Config {
                 Ok(Mutation::OpenGlobalPort {
                     key: seed.port.parse::<PortKey>()?,
                     name: EntryName::try_from(seed.name.as_str())?,
+                    lease: None,
                 })
             })
             .collect()

@@ -186,7 +186,7 @@ impl Pending {
         record: &PendingRecord,
         who: &Provenance,
     ) -> Result<Vec<Change>, Error> {
-        let inverse = undo(&record.changes);
+        let inverse = undo(&record.changes, crate::service::options::now_millis());
         let mut validated = engine
             .validate(&inverse)
             .map_err(|e| e.context("reverting the pending change"))?;

@@ -323,3 +323,56 @@ fn a_caching_proxy_sees_logging_changes_made_by_apply() {
         wait_for("LogConnections", "true").await;
     });
 }
+
+/// User nobody may open ports on lan0 only for an hour at most or bound to itself: the
+/// `lifetime` and `bind_to_caller` details of an option-bearing item.
+const SHORT_ONLY_RULE: &str = r#"polkit.addRule(function(action, subject) {
+    if (action.id.indexOf("org.fw6.firewall1.") != 0 || subject.user != "nobody")
+        return polkit.Result.NOT_HANDLED;
+    if (action.id == "org.fw6.firewall1.ports" && action.lookup("member") == "OpenPort" &&
+        (parseInt(action.lookup("lifetime")) <= 3600 ||
+         action.lookup("bind_to_caller") == "true"))
+        return polkit.Result.YES;
+    return polkit.Result.NO;
+});"#;
+
+#[test]
+fn an_option_bearing_item_is_authorized_with_its_lifetime() {
+    let lab = Lab::with("", true);
+    let _rule = lab.bus.polkit().add_rule(SHORT_ONLY_RULE);
+    let lan0 = lab.connection_path("lan0");
+    let open = |port: &str, options: &[&str]| {
+        let mut args = vec!["qusa{sv}", port, "6", "x"];
+        let count = (options.len() / 3).to_string();
+        args.push(&count);
+        args.extend_from_slice(options);
+        lab.call_as(
+            Some(NOBODY),
+            &lan0,
+            common::CONN_IFACE,
+            "OpenPortWithOptions",
+            &args,
+        )
+    };
+    open("27015", &["lifetime", "u", "600"]).unwrap();
+    let err = open("27016", &["lifetime", "u", "7200"]).unwrap_err();
+    assert!(err.contains("not authorized"), "{err}");
+    let err = open("27017", &[]).unwrap_err();
+    assert!(err.contains("not authorized"), "a plain opening: {err}");
+    // The same details through Apply: the options travel in the item's value.
+    assert!(apply_as_nobody(&lab, &[("OpenPort", "lan0", 27018, 6, "x", "lifetime=60")]).is_ok());
+    let err = apply_as_nobody(
+        &lab,
+        &[("OpenPort", "lan0", 27019, 6, "x", "lifetime=86400")],
+    )
+    .unwrap_err();
+    assert!(err.contains("not authorized"), "{err}");
+    let open_now = common::data(&lab.connection("lan0", "EnumerateOpenPorts", &[]).unwrap());
+    let ports: Vec<u64> = open_now[0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e[0].as_u64().unwrap())
+        .collect();
+    assert_eq!(ports, [27015, 27018], "only the short ones: {open_now}");
+}

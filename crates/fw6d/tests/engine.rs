@@ -38,6 +38,7 @@ fn open_port(conn: &str, key: &str) -> Mutation {
         connection: IfName::try_from(conn).unwrap(),
         key: key.parse::<PortKey>().unwrap(),
         name: EntryName::try_from("test").unwrap(),
+        lease: None,
     }
 }
 

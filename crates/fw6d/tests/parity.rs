@@ -23,7 +23,11 @@ fn step(rng: &mut Rng) -> Mutation {
     let k = key(KEYS[rng.pick(KEYS.len())]);
     let name = EntryName::try_from(NAMES[rng.pick(NAMES.len())]).unwrap();
     match rng.pick(12) {
-        0 => Mutation::OpenGlobalPort { key: k, name },
+        0 => Mutation::OpenGlobalPort {
+            key: k,
+            name,
+            lease: None,
+        },
         1 => Mutation::CloseGlobalPort { key: k },
         2 => Mutation::EnableFirewall { connection: conn },
         3 => Mutation::DisableFirewall { connection: conn },
@@ -31,6 +35,7 @@ fn step(rng: &mut Rng) -> Mutation {
             connection: conn,
             key: k,
             name,
+            lease: None,
         },
         6 => Mutation::ClosePort {
             connection: conn,
@@ -68,7 +73,7 @@ fn step(rng: &mut Rng) -> Mutation {
 fn send(lab: &Lab, m: &Mutation) {
     let kp = |k: &PortKey| (k.port.to_string(), k.protocol.number().to_string());
     let result = match m {
-        Mutation::OpenGlobalPort { key, name } => {
+        Mutation::OpenGlobalPort { key, name, .. } => {
             let (p, q) = kp(key);
             lab.manager("OpenGlobalPort", &["qus", &p, &q, name.as_str()])
         }
@@ -86,6 +91,7 @@ fn send(lab: &Lab, m: &Mutation) {
             connection,
             key,
             name,
+            ..
         } => {
             let (p, q) = kp(key);
             lab.connection(

@@ -246,6 +246,7 @@ fn fuzz_call(rng: &mut Rng, pool: &mut Pool, paths: &[(String, String); 2]) -> F
                         Some(vec![Mutation::OpenGlobalPort {
                             key,
                             name: name.clone(),
+                            lease: None,
                         }])
                     }
                     ("CloseGlobalPort", Some(key), _) => {
@@ -265,6 +266,7 @@ fn fuzz_call(rng: &mut Rng, pool: &mut Pool, paths: &[(String, String); 2]) -> F
                         connection: c,
                         key,
                         name: name.clone(),
+                        lease: None,
                     }]),
                     ("ClosePort", Some(key), _) => {
                         Some(vec![Mutation::ClosePort { connection: c, key }])
@@ -424,9 +426,14 @@ fn fuzz_call(rng: &mut Rng, pool: &mut Pool, paths: &[(String, String); 2]) -> F
                 }
                 let whole = |_: &mut Pool, _: String| true;
                 let m = match member {
-                    "OpenGlobalPort" => k
-                        .zip(nm.clone())
-                        .map(|(key, name)| Mutation::OpenGlobalPort { key, name }),
+                    "OpenGlobalPort" => {
+                        k.zip(nm.clone())
+                            .map(|(key, name)| Mutation::OpenGlobalPort {
+                                key,
+                                name,
+                                lease: None,
+                            })
+                    }
                     "CloseGlobalPort" => k.map(|key| Mutation::CloseGlobalPort { key }),
                     "EnableFirewall" => c
                         .clone()
@@ -444,6 +451,7 @@ fn fuzz_call(rng: &mut Rng, pool: &mut Pool, paths: &[(String, String); 2]) -> F
                                 connection,
                                 key,
                                 name,
+                                lease: None,
                             })
                     }
                     "ClosePort" => c
@@ -623,7 +631,11 @@ fn a_fuzzer_over_every_member_finds_no_crash_and_no_change_from_a_rejected_call(
         let key = PortKey::from_raw(port.parse().unwrap(), protocol).unwrap();
         let name = EntryName::try_from(initial.names[fact].as_str()).unwrap();
         model
-            .apply(&Mutation::OpenGlobalPort { key, name })
+            .apply(&Mutation::OpenGlobalPort {
+                key,
+                name,
+                lease: None,
+            })
             .unwrap();
     }
     assert_eq!(

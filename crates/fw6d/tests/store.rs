@@ -100,7 +100,11 @@ fn mutation() -> impl Strategy<Value = Mutation> {
     let key = (1_u32..=4, prop::bool::ANY).prop_map(|(p, tcp)| key(p, if tcp { 6 } else { 17 }));
     let name = prop::sample::select(vec!["", "ssh", "web", "dhcpv6 ünï"]).prop_map(entry_name);
     prop_oneof![
-        (key.clone(), name.clone()).prop_map(|(key, name)| Mutation::OpenGlobalPort { key, name }),
+        (key.clone(), name.clone()).prop_map(|(key, name)| Mutation::OpenGlobalPort {
+            key,
+            name,
+            lease: None
+        }),
         key.clone()
             .prop_map(|key| Mutation::CloseGlobalPort { key }),
         conn.clone()
@@ -112,6 +116,7 @@ fn mutation() -> impl Strategy<Value = Mutation> {
                 connection,
                 key,
                 name,
+                lease: None,
             }
         }),
         (conn.clone(), key.clone())
@@ -201,17 +206,20 @@ fn a_large_batch_of_mixed_runs_comes_back_whole_and_in_order() {
             connection: eth0.clone(),
             key: key(port, 6),
             name: entry_name("web"),
+            lease: None,
         });
     }
     mutations.push(Mutation::OpenGlobalPort {
         key: key(22, 6),
         name: entry_name("ssh"),
+        lease: None,
     });
     for port in 1..=70 {
         mutations.push(Mutation::OpenPort {
             connection: wlan0.clone(),
             key: key(port, 17),
             name: entry_name(""),
+            lease: None,
         });
         mutations.push(Mutation::IgnoreGlobalPort {
             connection: wlan0.clone(),
@@ -257,6 +265,7 @@ fn a_dropped_transaction_leaves_nothing() {
         connection: eth0.clone(),
         key: key(80, 6),
         name: entry_name("web"),
+        lease: None,
     };
     commit_one(&mut store, &mut state, &open, &caller(0));
     let before = state.clone();
@@ -270,6 +279,7 @@ fn a_dropped_transaction_leaves_nothing() {
         Mutation::OpenGlobalPort {
             key: key(443, 6),
             name: entry_name("https"),
+            lease: None,
         },
         Mutation::DisableFirewall {
             connection: ifname("wlan0"),
@@ -310,6 +320,7 @@ fn audit_rows_say_who_did_what() {
             connection: eth0.clone(),
             key: key(22, 6),
             name: entry_name("ssh"),
+            lease: None,
         },
         &alice,
     );
@@ -321,6 +332,7 @@ fn audit_rows_say_who_did_what() {
             connection: eth0.clone(),
             key: key(22, 6),
             name: entry_name("other"),
+            lease: None,
         },
         &alice,
     );
@@ -399,6 +411,7 @@ fn a_change_the_store_does_not_hold_fails_and_changes_nothing() {
         &Mutation::OpenGlobalPort {
             key: key(22, 6),
             name: entry_name("ssh"),
+            lease: None,
         },
         &caller(0),
     );
@@ -493,6 +506,7 @@ fn a_future_schema_version_is_moved_aside_intact() {
         &Mutation::OpenGlobalPort {
             key: key(22, 6),
             name: entry_name("ssh"),
+            lease: None,
         },
         &caller(0),
     );
@@ -543,6 +557,7 @@ fn time_commit(store: &mut Store, state: &mut State, connection: &IfName, port: 
         connection: connection.clone(),
         key: key(port, 6),
         name: entry_name("bench"),
+        lease: None,
     };
     let changes = state.apply(&mutation).unwrap();
     let started = Instant::now();
@@ -570,6 +585,7 @@ fn cost_per_call_does_not_grow_with_stored_entries() {
             connection: ifname(&format!("bulk{}", i / 50_000)),
             key: key(i % 50_000 + 1, 6),
             name: entry_name("bulk"),
+            lease: None,
         };
         changes.extend(big_state.apply(&mutation).unwrap());
     }
@@ -648,6 +664,7 @@ fn a_read_only_database_fails_with_sqlites_words() {
         &Mutation::OpenGlobalPort {
             key: key(22, 6),
             name: entry_name("ssh"),
+            lease: None,
         },
         &caller(0),
     );
@@ -707,6 +724,7 @@ fn the_audit_trail_is_pruned_to_its_limit_and_unnamed_calls_go_with_it() {
         connection: lan0.clone(),
         key: key(1000, 6),
         name: entry_name("alice"),
+        lease: None,
     };
     commit_one(&mut store, &mut state, &kept, &alice);
     for i in 0..100 {
@@ -716,6 +734,7 @@ fn the_audit_trail_is_pruned_to_its_limit_and_unnamed_calls_go_with_it() {
                 connection: lan0.clone(),
                 key,
                 name: entry_name(&format!("bob{i}")),
+                lease: None,
             }
         } else {
             Mutation::ClosePort {

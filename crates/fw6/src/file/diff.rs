@@ -22,7 +22,11 @@ pub fn diff(current: &Export, target: &Export) -> Vec<Mutation> {
         &target.global,
         &mut out,
         |key| Mutation::CloseGlobalPort { key },
-        |key, name| Mutation::OpenGlobalPort { key, name },
+        |key, name| Mutation::OpenGlobalPort {
+            key,
+            name,
+            lease: None,
+        },
     );
     let default = ConnectionExport::default();
     let mut names: Vec<&IfName> = current
@@ -99,6 +103,7 @@ fn connection(
             connection: connection(),
             key,
             name,
+            lease: None,
         },
     );
     sets(
@@ -141,7 +146,7 @@ fn sets(
 /// `~` sets a value.
 pub fn describe(mutation: &Mutation) -> String {
     match mutation {
-        Mutation::OpenGlobalPort { key, name } => {
+        Mutation::OpenGlobalPort { key, name, .. } => {
             format!("+ global open {key} {:?}", name.as_str())
         }
         Mutation::CloseGlobalPort { key } => format!("- global open {key}"),
@@ -151,6 +156,7 @@ pub fn describe(mutation: &Mutation) -> String {
             connection,
             key,
             name,
+            ..
         } => format!("+ {connection}: open {key} {:?}", name.as_str()),
         Mutation::ClosePort { connection, key } => format!("- {connection}: open {key}"),
         Mutation::IgnoreGlobalPort {

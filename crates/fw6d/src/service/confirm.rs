@@ -172,10 +172,13 @@ impl Shared {
         // scoped by member (only ClosePort, say) cannot revert a close into an open.
         let (items, state) = if keep {
             let mut before = (*self.state()).clone();
-            let _ = before.apply_batch(&undo(&record.changes));
+            let _ = before.apply_batch(&undo(&record.changes, 0));
             (forward(&record.changes), before)
         } else {
-            (undo(&record.changes), (*self.state()).clone())
+            (
+                undo(&record.changes, super::options::now_millis()),
+                (*self.state()).clone(),
+            )
         };
         auth::authorize(
             conn,

@@ -9,6 +9,7 @@ use fw6_model::{ConnectionId, EntryName, IfName, Mutation};
 use zbus::message::Header;
 use zbus::{Connection, interface};
 
+use super::options::{self, WireOptions};
 use super::{FwError, Origin, Shared};
 
 /// A connection object.
@@ -100,8 +101,33 @@ impl ConnectionIface {
             connection: self.name.clone(),
             key: wire::key(port, protocol)?,
             name: EntryName::try_from(name)?,
+            lease: None,
         };
         self.one(conn, &hdr, m).await
+    }
+
+    /// `OpenPortWithOptions`: `OpenPort` with `lifetime` (u, seconds) and `bind_to_caller` (b)
+    /// (docs/dbus-api.md, "Leases").
+    async fn open_port_with_options(
+        &self,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
+        port: u16,
+        protocol: u32,
+        name: &str,
+        options: WireOptions<'_>,
+    ) -> Result<(), FwError> {
+        let m = Mutation::OpenPort {
+            connection: self.name.clone(),
+            key: wire::key(port, protocol)?,
+            name: EntryName::try_from(name)?,
+            lease: None,
+        };
+        let options = options::parse(&options)?;
+        self.shared
+            .mutate_one_with(conn, &hdr, m, options)
+            .await
+            .map(drop)
     }
 
     /// `ClosePort`.
@@ -179,12 +205,14 @@ impl ConnectionIface {
 
     /// `Explain`.
     fn explain(&self, port: u16, protocol: u32) -> Result<(bool, String, String), FwError> {
-        let d = self
-            .shared
-            .state()
-            .decide(&self.name, wire::key(port, protocol)?);
+        let state = self.shared.state();
+        let key = wire::key(port, protocol)?;
+        let d = state.decide(&self.name, key);
         // A literal tuple, not `wire::WireExplanation`: zbus reads the written tuple as three
         // out arguments, an alias as one struct (the introspection test says which).
-        Ok(wire::explanation_args(d))
+        Ok(wire::explanation_leased(
+            d,
+            state.lease_behind(&self.name, key, d),
+        ))
     }
 }

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use fw6_model::wire::{self, WireAudit, WireConnection, WireEntry};
+use fw6_model::wire::{self, WireAudit, WireConnection, WireEntry, WireLease};
 use fw6_model::{ConnectionId, EntryName, Mutation};
 use zbus::message::Header;
 use zbus::object_server::SignalEmitter;
@@ -11,8 +11,9 @@ use zbus::{Connection, interface};
 use zbus::{OwnedObjectPath, OwnedVariant, Variant};
 
 use super::args::WireBatch;
+use super::options::{self, WireOptions};
 use super::registry::connection_path;
-use super::{FwError, Origin, Shared};
+use super::{Admitted, FwError, Origin, Shared};
 
 /// The manager object.
 pub struct ManagerIface {
@@ -39,6 +40,36 @@ impl ManagerIface {
             .mutate_one(conn, &hdr, mutation, origin)
             .await
             .map(drop)
+    }
+}
+
+impl ManagerIface {
+    /// The mutations of an `Apply` or `ApplyConfirmable` batch, each with the lease its options
+    /// make (`lifetime`, `bind_to_caller` in `value`): one reading of the items for both, so a
+    /// confirmable batch's options are never dropped.
+    fn batch_mutations(
+        &self,
+        conn: &Connection,
+        batch: &WireBatch<'_>,
+        admitted: &Admitted<'_>,
+    ) -> Result<Vec<Mutation>, FwError> {
+        let state = self.shared.state();
+        let bus = conn.server_guid().as_str();
+        Ok(self.shared.registry(|r| {
+            batch
+                .items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    wire::mutation(item, |c| r.resolve_any(&state, c))
+                        .and_then(|m| {
+                            let options = wire::item_options(item)?;
+                            options::lease(m, options, bus, &admitted.who)
+                        })
+                        .map_err(|e| e.context(format_args!("batch item {} ({})", i + 1, item.0)))
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })?)
     }
 }
 
@@ -83,11 +114,45 @@ impl ManagerIface {
         let m = Mutation::OpenGlobalPort {
             key: wire::key(port, protocol)?,
             name: EntryName::try_from(name)?,
+            lease: None,
         };
         self.shared
             .mutate_one(conn, &hdr, m, Origin::Method)
             .await
             .map(drop)
+    }
+
+    /// `OpenGlobalPortWithOptions`: `OpenGlobalPort` with `lifetime` (u, seconds) and
+    /// `bind_to_caller` (b) (docs/dbus-api.md, "Leases").
+    async fn open_global_port_with_options(
+        &self,
+        #[zbus(connection)] conn: &Connection,
+        #[zbus(header)] hdr: Header<'_>,
+        port: u16,
+        protocol: u32,
+        name: &str,
+        options: WireOptions<'_>,
+    ) -> Result<(), FwError> {
+        let m = Mutation::OpenGlobalPort {
+            key: wire::key(port, protocol)?,
+            name: EntryName::try_from(name)?,
+            lease: None,
+        };
+        let options = options::parse(&options)?;
+        self.shared
+            .mutate_one_with(conn, &hdr, m, options)
+            .await
+            .map(drop)
+    }
+
+    /// `Leases`: every opening that ends on its own, with its expiry and owner.
+    fn leases(&self) -> Vec<WireLease> {
+        self.shared
+            .state()
+            .leased()
+            .iter()
+            .map(|(connection, entry)| wire::lease_args(connection.as_ref(), entry))
+            .collect()
     }
 
     /// `CloseGlobalPort`.
@@ -128,18 +193,7 @@ impl ManagerIface {
         batch: WireBatch<'_>,
     ) -> Result<u32, FwError> {
         let admitted = self.shared.admit(conn, &hdr, batch.total).await?;
-        let state = self.shared.state();
-        let mutations = self.shared.registry(|r| {
-            batch
-                .items
-                .iter()
-                .enumerate()
-                .map(|(i, item)| {
-                    wire::mutation(item, |c| r.resolve_any(&state, c))
-                        .map_err(|e| e.context(format_args!("batch item {} ({})", i + 1, item.0)))
-                })
-                .collect::<Result<Vec<_>, _>>()
-        })?;
+        let mutations = self.batch_mutations(conn, &batch, &admitted)?;
         drop(batch);
         let changes = self
             .shared
@@ -159,18 +213,7 @@ impl ManagerIface {
     ) -> Result<(u32, String, u64), FwError> {
         let admitted = self.shared.admit(conn, &hdr, batch.total).await?;
         let within = super::confirm::options(&options)?;
-        let state = self.shared.state();
-        let mutations = self.shared.registry(|r| {
-            batch
-                .items
-                .iter()
-                .enumerate()
-                .map(|(i, item)| {
-                    wire::mutation(item, |c| r.resolve_any(&state, c))
-                        .map_err(|e| e.context(format_args!("batch item {} ({})", i + 1, item.0)))
-                })
-                .collect::<Result<Vec<_>, _>>()
-        })?;
+        let mutations = self.batch_mutations(conn, &batch, &admitted)?;
         drop(batch);
         self.shared
             .apply_confirmable(conn, &hdr, &admitted, mutations, within)
@@ -220,10 +263,14 @@ impl ManagerIface {
         let name = self
             .shared
             .registry(|r| r.resolve_any(&state, connection))?;
-        let d = state.decide(&name, wire::key(port, protocol)?);
+        let key = wire::key(port, protocol)?;
+        let d = state.decide(&name, key);
         // A literal tuple, not `wire::WireExplanation`: zbus reads the written tuple as three
         // out arguments, an alias as one struct (the introspection test says which).
-        Ok(wire::explanation_args(d))
+        Ok(wire::explanation_leased(
+            d,
+            state.lease_behind(&name, key, d),
+        ))
     }
 
     /// `Status`: kernel generation, how the table stands, drift repairs, counts.

@@ -14,12 +14,13 @@ pub mod deadline;
 mod error;
 mod limits;
 mod manager;
+pub(crate) mod options;
 mod registry;
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
-use fw6_model::{Change, IfName, Mutation, State};
+use fw6_model::{Change, IfName, Mutation, OpenOptions, State};
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
 use zbus::message::Header;
@@ -31,6 +32,7 @@ pub use error::{FwError, FwResult};
 pub use fw6_model::wire::{BUS_NAME, MANAGER_PATH};
 pub use limits::Bounds;
 pub use manager::ManagerIface;
+pub use options::now_millis;
 pub use registry::{Present, Registry, connection_path};
 
 use crate::config::Config;
@@ -200,16 +202,38 @@ impl Shared {
             .await
     }
 
+    /// One opening with options (`OpenPortWithOptions`, `OpenGlobalPortWithOptions`): admit,
+    /// make the lease the options ask for (it names the caller, known once admitted), then
+    /// [`Shared::mutate`].
+    async fn mutate_one_with(
+        self: &Arc<Self>,
+        conn: &zbus::Connection,
+        hdr: &Header<'_>,
+        mutation: Mutation,
+        options: OpenOptions,
+    ) -> FwResult<Vec<Change>> {
+        let admitted = self.admit(conn, hdr, 1).await?;
+        let mutation = options::lease(
+            mutation,
+            options,
+            conn.server_guid().as_str(),
+            &admitted.who,
+        )?;
+        self.mutate(conn, hdr, &admitted, vec![mutation], Origin::Method)
+            .await
+    }
+
     /// The state-changing path shared by every mutator, for an admitted call.
     async fn mutate(
         self: &Arc<Self>,
         conn: &zbus::Connection,
         hdr: &Header<'_>,
         admitted: &Admitted<'_>,
-        mutations: Vec<Mutation>,
+        mut mutations: Vec<Mutation>,
         origin: Origin,
     ) -> FwResult<Vec<Change>> {
         let started = Instant::now();
+        let asked = now_millis();
         let who = &admitted.who;
         let member = mutations.first().map_or("", Mutation::member);
         self.refuse_while_pending()?;
@@ -226,6 +250,14 @@ impl Shared {
         )
         .await?;
         let authorized = Instant::now();
+        // A lifetime counts from the change, not from the call: an authentication dialog may
+        // have taken minutes, which must not eat into a short lease.
+        let waited = now_millis().saturating_sub(asked);
+        if waited > 0 {
+            for lease in mutations.iter_mut().filter_map(Mutation::lease_mut) {
+                lease.expires = lease.expires.map(|at| at.saturating_add(waited));
+            }
+        }
         // Validate on a scratch copy of the state as it is now (O(1) to clone); the writer
         // reuses the result unless another commit came first.
         let validated = Validated::new(self.state(), &mutations)?;
@@ -249,6 +281,11 @@ impl Shared {
             "served a change"
         );
         Ok(changes)
+    }
+
+    /// Announces changes fw6d made itself (a lease ended): `Changed` signals, as for a call.
+    pub async fn announce(self: &Arc<Self>, conn: &zbus::Connection, changes: &[Change]) {
+        self.after_change(conn, changes, Origin::Method).await;
     }
 
     /// Exports objects for connections that became configured, then emits the `Changed`

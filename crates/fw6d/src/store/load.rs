@@ -4,7 +4,8 @@
 //! validation as an API argument: a row the model rejects marks the file as damaged.
 
 use fw6_model::{
-    Change, EntryName, IfName, LogfileMaximumSize, Mutation, PortEntry, PortKey, State,
+    Change, EntryName, IfName, Lease, LogfileMaximumSize, Mutation, Owner, PortEntry, PortKey,
+    State,
 };
 use rusqlite::{Connection, Row};
 
@@ -15,6 +16,8 @@ use super::error::load_error;
 pub(crate) fn load(conn: &Connection) -> Result<State, StoreError> {
     let mut state = State::default();
     load_settings(conn, &mut state)?;
+    // Leases came with schema 3; a file read before its migration (a test's) has none.
+    let leases = has_leases(conn)?;
     // Connections first: a connection row exists for every configured connection, including
     // those with no flag change and no pairs left, so the loaded map has the same keys.
     for_each(
@@ -34,10 +37,16 @@ pub(crate) fn load(conn: &Connection) -> Result<State, StoreError> {
     for_each(
         conn,
         "global_open",
-        "SELECT port, protocol, name FROM global_open",
+        if leases {
+            "SELECT g.port, g.protocol, g.name, l.expires, l.owner_bus, l.owner_name, \
+             l.owner_pid, l.owner_command FROM global_open g LEFT JOIN leases l \
+             ON l.connection = '' AND l.port = g.port AND l.protocol = g.protocol"
+        } else {
+            "SELECT port, protocol, name, NULL, NULL, NULL, NULL, NULL FROM global_open"
+        },
         |row| {
             Ok(Change::GlobalOpened {
-                entry: entry("global_open", row, 0)?,
+                entry: leased(entry("global_open", row, 0)?, row, 3)?,
             })
         },
         &mut state,
@@ -45,11 +54,17 @@ pub(crate) fn load(conn: &Connection) -> Result<State, StoreError> {
     for_each(
         conn,
         "open_ports",
-        "SELECT connection, port, protocol, name FROM open_ports",
+        if leases {
+            "SELECT o.connection, o.port, o.protocol, o.name, l.expires, l.owner_bus, \
+             l.owner_name, l.owner_pid, l.owner_command FROM open_ports o LEFT JOIN leases l \
+             ON l.connection = o.connection AND l.port = o.port AND l.protocol = o.protocol"
+        } else {
+            "SELECT connection, port, protocol, name, NULL, NULL, NULL, NULL, NULL FROM open_ports"
+        },
         |row| {
             Ok(Change::PortOpened {
                 connection: ifname("open_ports", row.get(0)?)?,
-                entry: entry("open_ports", row, 1)?,
+                entry: leased(entry("open_ports", row, 1)?, row, 4)?,
             })
         },
         &mut state,
@@ -67,6 +82,17 @@ pub(crate) fn load(conn: &Connection) -> Result<State, StoreError> {
         &mut state,
     )?;
     Ok(state)
+}
+
+/// Whether the file has the `leases` table (schema 3 and later).
+fn has_leases(conn: &Connection) -> Result<bool, StoreError> {
+    conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'leases'",
+        [],
+        |row| row.get::<_, i64>(0),
+    )
+    .map(|n| n > 0)
+    .map_err(|e| load_error("leases", e))
 }
 
 /// The settings row, if any, applied as the four property writes an administrator would make.
@@ -139,6 +165,27 @@ fn entry(table: &'static str, row: &Row<'_>, first: usize) -> Result<PortEntry, 
     let name = EntryName::try_from(row.get::<_, String>(first + 2)?)
         .map_err(|e| RowError::Invalid(invalid(table, &e)))?;
     Ok(PortEntry::new(key, name))
+}
+
+/// `entry` with the lease stored as `expires, owner_bus, owner_name, owner_pid, owner_command`
+/// from column `first` on (all NULL: no lease).
+fn leased(mut entry: PortEntry, row: &Row<'_>, first: usize) -> Result<PortEntry, RowError> {
+    let expires: Option<i64> = row.get(first)?;
+    let name: Option<String> = row.get(first + 2)?;
+    let owner = match name {
+        Some(name) => Some(Owner {
+            bus: row.get::<_, Option<String>>(first + 1)?.unwrap_or_default(),
+            name,
+            pid: row.get::<_, Option<u32>>(first + 3)?.unwrap_or(0),
+            command: row.get::<_, Option<String>>(first + 4)?.unwrap_or_default(),
+        }),
+        None => None,
+    };
+    let expires = expires.and_then(|at| u64::try_from(at).ok());
+    if expires.is_some() || owner.is_some() {
+        entry.lease = Some(Lease { expires, owner });
+    }
+    Ok(entry)
 }
 
 fn ifname(table: &'static str, name: String) -> Result<IfName, RowError> {

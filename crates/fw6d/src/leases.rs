@@ -1,0 +1,233 @@
+//! The daemon's side of leases (docs/dbus-api.md, "Leases"): closing what the kernel's element
+//! timeouts already closed (state, store, audit, `Changed`), closing the openings bound to a bus
+//! name that left the bus, and re-arming the kernel's timeouts when the wall clock jumps.
+//!
+//! Enforcement never waits for this task: an expiring opening is an element with a timeout, so
+//! the kernel drops it on time whether fw6d runs or not. This task makes the rest of fw6d agree
+//! within a second: it wakes at the next expiry, and at least once a second while there are
+//! leases, to compare the wall clock with the monotonic one.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt as _;
+use fw6_model::State;
+use tracing::{info, warn};
+use zbus::fdo::DBusProxy;
+use zbus::names::BusName;
+
+use crate::service::{Shared, now_millis};
+use crate::writer::LeaseEnd;
+
+/// How often the clocks are compared while leases exist, and the longest sleep then.
+const TICK: Duration = Duration::from_secs(1);
+/// A difference between wall-clock and monotonic time passed over one tick beyond which the
+/// wall clock is taken to have jumped.
+const JUMP: Duration = Duration::from_millis(500);
+/// The sleep while no lease exists (a new lease wakes the task through the published state).
+const IDLE: Duration = Duration::from_secs(3600);
+
+/// Follows leases until the bus connection closes. Bound openings whose owner is not on this
+/// bus any more (it left while fw6d was down, or the bus restarted) are closed first.
+pub async fn watch(conn: zbus::Connection, shared: Arc<Shared>) {
+    let bus = conn.server_guid().to_string();
+    // Without the bus daemon's proxy, bound openings stay until closed (said loudly); expiry
+    // goes on regardless.
+    let dbus = DBusProxy::new(&conn)
+        .await
+        .inspect_err(|e| warn!(%e, "cannot follow bus names: bound openings stay until closed"))
+        .ok();
+    // Subscribed before the owners are checked, so a name that leaves in between is seen.
+    let mut departures = match &dbus {
+        Some(proxy) => proxy
+            .receive_name_owner_changed_with_args(&[(2, "")])
+            .await
+            .inspect_err(|e| {
+                warn!(%e, "cannot follow bus names: bound openings stay until closed");
+            })
+            .ok(),
+        None => None,
+    };
+    // Ends the writer refused (a full disk, say), tried again at every wake-up.
+    let mut retry: Vec<LeaseEnd> = Vec::new();
+    if let Some(proxy) = &dbus {
+        let owners: Vec<(String, String)> = shared.state().lease_owners().cloned().collect();
+        for (owner_bus, name) in owners {
+            let present = owner_bus == bus
+                && match BusName::try_from(name.as_str()) {
+                    Ok(n) => proxy.name_has_owner(n).await.unwrap_or(true),
+                    Err(_) => false,
+                };
+            if !present {
+                let gone = LeaseEnd::OwnerGone {
+                    bus: owner_bus,
+                    name,
+                };
+                if !end(&conn, &shared, gone.clone()).await {
+                    retry.push(gone);
+                }
+            }
+        }
+    }
+    let mut published = shared.subscribe();
+    let mut wall = now_millis();
+    let mut mono = Instant::now();
+    loop {
+        let state = shared.state();
+        let sleep = nap(&state, now_millis());
+        tokio::select! {
+            () = tokio::time::sleep(sleep) => {}
+            changed = published.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
+            signal = async {
+                match departures.as_mut() {
+                    Some(stream) => stream.next().await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                let Some(signal) = signal else {
+                    departures = None;
+                    continue;
+                };
+                let Ok(args) = signal.args() else { continue };
+                let name = args.name().as_str();
+                if args.new_owner().is_none() && shared.state().owns_openings(&bus, name) {
+                    let gone = LeaseEnd::OwnerGone {
+                        bus: bus.clone(),
+                        name: name.to_owned(),
+                    };
+                    if !end(&conn, &shared, gone.clone()).await {
+                        retry.push(gone);
+                    }
+                }
+            }
+        }
+        let (now, elapsed) = (now_millis(), mono.elapsed());
+        let jumped = jumped(wall, now, elapsed);
+        let wall_moved = now.abs_diff(wall);
+        (wall, mono) = (now, Instant::now());
+        if jumped && shared.state().lease_count() > 0 {
+            info!(
+                wall_ms = wall_moved,
+                monotonic_ms = elapsed.as_millis(),
+                "the wall clock jumped: re-arming lease timeouts"
+            );
+            push_once(&mut retry, LeaseEnd::ClockJumped);
+        } else if shared.state().next_expiry().is_some_and(|at| at <= now) {
+            push_once(&mut retry, LeaseEnd::Expired);
+        }
+        let mut refused = false;
+        for pending in std::mem::take(&mut retry) {
+            if !end(&conn, &shared, pending.clone()).await {
+                retry.push(pending);
+                refused = true;
+            }
+        }
+        if refused {
+            // Tried again in a tick, not in a tight loop.
+            tokio::time::sleep(TICK).await;
+        }
+    }
+}
+
+/// Adds `end` to the ends to make unless it is already there.
+fn push_once(ends: &mut Vec<LeaseEnd>, end: LeaseEnd) {
+    if !ends.contains(&end) {
+        ends.push(end);
+    }
+}
+
+/// Whether the wall clock, read as `before` and then `now` (ms since the Unix epoch) while the
+/// monotonic clock advanced by `elapsed`, jumped: moved back, or more than [`JUMP`] away from
+/// the monotonic time passed (a step, or a suspend, which stops the monotonic clock).
+fn jumped(before: u64, now: u64, elapsed: Duration) -> bool {
+    let walked = Duration::from_millis(now.saturating_sub(before));
+    now < before || walked.abs_diff(elapsed) > JUMP
+}
+
+/// How long to sleep: until the next expiry, at most [`TICK`] while there are leases, and at
+/// least [`FLOOR`].
+fn nap(state: &State, now: u64) -> Duration {
+    if state.lease_count() == 0 {
+        return IDLE;
+    }
+    state
+        .next_expiry()
+        .map_or(TICK, |at| {
+            Duration::from_millis(at.saturating_sub(now)).min(TICK)
+        })
+        .max(FLOOR)
+}
+
+/// The shortest sleep.
+const FLOOR: Duration = Duration::from_millis(10);
+
+/// Asks the writer to end the leases `end` names, and announces what closed; false if the
+/// writer refused.
+async fn end(conn: &zbus::Connection, shared: &Arc<Shared>, end: LeaseEnd) -> bool {
+    match shared.writer().end_leases(end.clone(), now_millis()).await {
+        Ok(changes) => {
+            if !changes.is_empty() {
+                info!(?end, closed = changes.len(), "leases ended");
+                shared.announce(conn, &changes).await;
+            }
+            true
+        }
+        Err(e) => {
+            warn!(?end, %e, "could not close ended leases; retrying in a second");
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use fw6_model::{EntryName, IfName, Lease, Mutation, PortKey};
+
+    use super::*;
+
+    #[test]
+    fn a_step_or_a_sleep_is_a_jump_and_a_tick_is_not() {
+        let second = Duration::from_secs(1);
+        assert!(!jumped(10_000, 11_000, second), "a tick");
+        assert!(
+            !jumped(10_000, 11_300, second),
+            "late by less than the margin"
+        );
+        assert!(jumped(10_000, 9_000, second), "stepped back");
+        assert!(
+            jumped(10_000, 3_611_000, second),
+            "stepped forward an hour, or slept"
+        );
+        assert!(
+            jumped(10_000, 10_000, 2 * second),
+            "wall clock held while time passed"
+        );
+    }
+
+    #[test]
+    fn the_task_wakes_at_the_next_expiry_and_at_least_every_second() {
+        let mut state = State::default();
+        assert_eq!(nap(&state, 0), IDLE);
+        let open = |port, expires| Mutation::OpenPort {
+            connection: IfName::try_from("lan0").unwrap(),
+            key: PortKey::from_raw(port, 6).unwrap(),
+            name: EntryName::default(),
+            lease: Some(Lease {
+                expires,
+                owner: None,
+            }),
+        };
+        state.apply(&open(1, Some(5_300))).unwrap();
+        assert_eq!(nap(&state, 5_000), Duration::from_millis(300));
+        assert_eq!(nap(&state, 1_000), TICK);
+        assert_eq!(
+            nap(&state, 9_000),
+            FLOOR,
+            "overdue: at once, but never a zero sleep"
+        );
+    }
+}

@@ -1,7 +1,8 @@
 //! `INetFwV6Connection` over D-Bus: one IPv6 connection (an interface) and its own settings.
 
-use fw6_model::{ConnectionId, EntryName, IfName, PortEntry, PortKey, Snapshot};
+use fw6_model::{ConnectionId, EntryName, IfName, OpenOptions, PortEntry, PortKey, Snapshot};
 
+use crate::bound::{Binding, BoundPort, Bus};
 use crate::remote::Remote;
 use crate::wire::{self, CONNECTION_IFACE, WireEntry};
 use crate::{Error, Explanation};
@@ -11,13 +12,15 @@ use crate::{Error, Explanation};
 #[derive(Debug, Clone)]
 pub struct Connection {
     remote: Remote,
+    bus: Bus,
 }
 
 impl Connection {
     /// The connection object at `path`.
-    pub(crate) async fn at(conn: &zbus::Connection, path: String) -> Result<Self, Error> {
+    pub(crate) async fn at(conn: &zbus::Connection, bus: Bus, path: String) -> Result<Self, Error> {
         Ok(Self {
             remote: Remote::new(conn, path, CONNECTION_IFACE).await?,
+            bus,
         })
     }
 
@@ -67,6 +70,36 @@ impl Connection {
         self.remote
             .mutate("OpenPort", &(port, protocol, name.as_str()))
             .await
+    }
+
+    /// `OpenPortWithOptions`: [`Connection::open_port`] with a `lifetime` and `bind_to_caller`
+    /// (docs/dbus-api.md, "Leases"). Plain options make a plain opening.
+    pub async fn open_port_with_options(
+        &self,
+        key: PortKey,
+        name: &EntryName,
+        options: &OpenOptions,
+    ) -> Result<(), Error> {
+        let (port, protocol) = wire::key_args(key);
+        let dict = wire::options_dict(options);
+        self.remote
+            .mutate(
+                "OpenPortWithOptions",
+                &(port, protocol, name.as_str(), dict),
+            )
+            .await
+    }
+
+    /// Opens a pair on this connection for as long as the returned guard lives (see
+    /// [`BoundPort`]): dropping it, or the program ending in any way, closes the pair.
+    pub async fn open_port_while_alive(
+        &self,
+        key: PortKey,
+        name: &EntryName,
+    ) -> Result<BoundPort, Error> {
+        let binding = Binding::new(&self.bus, self.remote.proxy().connection()).await?;
+        binding.open_port(self, key, name).await?;
+        Ok(BoundPort::new(binding, key))
     }
 
     /// `ClosePort`. Closing a closed pair succeeds.

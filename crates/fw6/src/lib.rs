@@ -29,6 +29,7 @@
 mod audit;
 mod batch;
 pub mod blocking;
+mod bound;
 mod changes;
 mod connection;
 mod error;
@@ -43,6 +44,7 @@ pub mod wire;
 
 pub use audit::AuditEntry;
 pub use batch::Batch;
+pub use bound::{Binding, BoundPort};
 pub use changes::{ChangeKind, Changed, Changes, ConnectionEvent, Event};
 pub use connection::Connection;
 pub use error::{ERROR_PREFIX, Error};
@@ -54,5 +56,6 @@ pub use manager::{BUS_ADDRESS_ENV, Manager};
 pub use fw6_model::Error as ModelError;
 pub use fw6_model::{
     ConnectionId, Decision, EntryName, ErrorKind, HResult, IfName, LogSettings, LogfileMaximumSize,
-    Mutation, OtherChain, Port, PortEntry, PortKey, Protocol, Reason, Snapshot, may_block,
+    Mutation, OpenOptions, OtherChain, Port, PortEntry, PortKey, Protocol, Reason, Snapshot,
+    may_block,
 };

@@ -3,21 +3,37 @@
 //! and the daemon's replies are checked, a bad reply becoming a protocol error.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
-use fw6_model::{ConnectionId, Decision, IfName, PortEntry, Protocol, Reason};
+use fw6_model::{
+    BIND_TO_CALLER, ConnectionId, Decision, IfName, LIFETIME, OpenOptions, PortEntry, Protocol,
+    Reason,
+};
 
 use crate::Error;
 
 pub use fw6_model::wire::{
     BUS_NAME as SERVICE, CONNECTION_IFACE, MANAGER_IFACE, MANAGER_PATH, STATUS_OTHER_CHAINS,
-    WireAudit, WireChanged, WireEntry, WireExplanation, WireOtherChain, apply_item, key_args,
-    optional_key, other_chain,
+    WireAudit, WireChanged, WireEntry, WireExplanation, WireLease, WireOtherChain, apply_item,
+    key_args, optional_key, other_chain,
 };
 
 /// One `Apply` item as the client makes it: `(ssquss)`, the logging value formatted.
 pub type WireItem<'a> = fw6_model::wire::WireItem<'a, Cow<'a, str>>;
 /// One `EnumerateConnections` row: `(sssubbo)`.
 pub type WireConnection = fw6_model::wire::WireConnection<zbus::OwnedObjectPath>;
+
+/// The `a{sv}` of an `Open…WithOptions` call: only the options that are set.
+pub fn options_dict(options: &OpenOptions) -> HashMap<&'static str, zbus::Variant<'static>> {
+    let mut dict = HashMap::new();
+    if let Some(lifetime) = options.lifetime {
+        dict.insert(LIFETIME, lifetime.seconds().into());
+    }
+    if options.bind_to_caller {
+        dict.insert(BIND_TO_CALLER, true.into());
+    }
+    dict
+}
 
 /// A port entry from the wire, validated as the model validates it.
 pub fn entry(raw: WireEntry) -> Result<PortEntry, Error> {

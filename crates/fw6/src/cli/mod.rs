@@ -5,6 +5,7 @@ pub mod change;
 pub mod exit;
 pub mod explain;
 pub mod generate;
+pub mod hold;
 pub mod import;
 pub mod output;
 pub mod run;

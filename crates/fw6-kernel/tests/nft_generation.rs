@@ -234,7 +234,9 @@ fn while_another_program_commits(mut attempt: impl FnMut(usize) -> bool) -> bool
 fn deletes(ops: Vec<ElementOp>) -> Vec<ElementOp> {
     ops.into_iter()
         .map(|op| match op {
-            ElementOp::Add(set, e) | ElementOp::Delete(set, e) => ElementOp::Delete(set, e),
+            ElementOp::Add(set, e)
+            | ElementOp::Delete(set, e)
+            | ElementOp::AddExpiring(set, e, _) => ElementOp::Delete(set, e),
         })
         .collect()
 }

@@ -193,6 +193,18 @@ impl OpenOptions {
         self.lifetime.is_none() && !self.bind_to_caller
     }
 
+    /// The options as `(key, value)` pairs, for an `a{sv}` (a plain opening has none).
+    pub fn pairs(&self) -> Vec<(&'static str, OptionValue)> {
+        let mut pairs = Vec::new();
+        if let Some(l) = self.lifetime {
+            pairs.push((LIFETIME, OptionValue::Int(i64::from(l.seconds()))));
+        }
+        if self.bind_to_caller {
+            pairs.push((BIND_TO_CALLER, OptionValue::Bool(true)));
+        }
+        pairs
+    }
+
     /// The options from `(key, value)` pairs (an `a{sv}`): unknown keys and values of the wrong
     /// type are refused, naming them.
     pub fn from_pairs<'k>(
@@ -362,6 +374,7 @@ mod tests {
             assert!(e.message().contains(says), "{e}");
         }
         assert!(OpenOptions::from_pairs([]).unwrap().is_plain());
+        assert_eq!(OpenOptions::from_pairs(ok.pairs()).unwrap(), ok);
     }
 
     #[test]

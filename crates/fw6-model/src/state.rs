@@ -139,6 +139,11 @@ impl State {
         self.leases.next_expiry()
     }
 
+    /// Whether `name` on bus `bus` holds bound openings.
+    pub fn owns_openings(&self, bus: &str, name: &str) -> bool {
+        self.leases.owned_count(bus, name) > 0
+    }
+
     /// Every owner of a bound opening, as (bus id, unique name).
     pub fn lease_owners(&self) -> impl Iterator<Item = &(String, String)> {
         self.leases.owners()
@@ -246,6 +251,21 @@ impl State {
             Reason::NotOpen
         };
         Decision::new(reason)
+    }
+
+    /// The lease behind a decision for `key` on `connection`: the connection's own opening's
+    /// (rule 1) or the global one's (rule 2), if it has one. `Explain` says when it ends.
+    pub fn lease_behind(
+        &self,
+        connection: &IfName,
+        key: PortKey,
+        decision: Decision,
+    ) -> Option<&Lease> {
+        match decision.reason {
+            Reason::OpenOnConnection => self.lease(Some(connection), key),
+            Reason::GloballyOpen => self.lease(None, key),
+            _ => None,
+        }
     }
 
     /// Applies one state-changing member with its exact ICF semantics and returns the effective

@@ -240,6 +240,16 @@ pub fn explanation_args(decision: Decision) -> WireExplanation {
     )
 }
 
+/// [`explanation_args`] for an opening with a lease: the sentence says when it ends (`the port
+/// is open on this connection; open until 2026-12-04 14:05:00 UTC (lease)`).
+pub fn explanation_leased(decision: Decision, lease: Option<&Lease>) -> WireExplanation {
+    let mut args = explanation_args(decision);
+    if let Some(lease) = lease {
+        args.2 = format!("{}; {lease}", args.2);
+    }
+    args
+}
+
 /// The reason of an `Explain` token such as `globally-open`.
 pub fn reason(token: &str) -> Option<Reason> {
     [

@@ -121,7 +121,7 @@ impl Manager {
         &self,
         key: PortKey,
         name: &EntryName,
-        options: &OpenOptions,
+        options: OpenOptions,
     ) -> Result<(), Error> {
         self.rt
             .block_on(self.inner.open_global_port_with_options(key, name, options))
@@ -285,7 +285,7 @@ impl Connection {
         &self,
         key: PortKey,
         name: &EntryName,
-        options: &OpenOptions,
+        options: OpenOptions,
     ) -> Result<(), Error> {
         self.rt
             .block_on(self.inner.open_port_with_options(key, name, options))

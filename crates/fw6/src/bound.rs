@@ -131,7 +131,7 @@ impl Binding {
         remote
             .mutate::<_, ()>(
                 member,
-                &(port, protocol, name.as_str(), wire::options_dict(&options)),
+                &(port, protocol, name.as_str(), wire::options_dict(options)),
             )
             .await
     }

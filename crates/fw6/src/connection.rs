@@ -72,13 +72,15 @@ impl Connection {
             .await
     }
 
-    /// `OpenPortWithOptions`: [`Connection::open_port`] with a `lifetime` and `bind_to_caller`
-    /// (docs/dbus-api.md, "Leases"). Plain options make a plain opening.
+    /// `OpenPortWithOptions`: `OpenPort` that ends on its own (docs/dbus-api.md, "Leases"):
+    /// after `options.lifetime`, and/or when this client's bus connection closes
+    /// (`options.bind_to_caller`). Opening again renews; a pair already open without a lease
+    /// stays as it is.
     pub async fn open_port_with_options(
         &self,
         key: PortKey,
         name: &EntryName,
-        options: &OpenOptions,
+        options: OpenOptions,
     ) -> Result<(), Error> {
         let (port, protocol) = wire::key_args(key);
         let dict = wire::options_dict(options);

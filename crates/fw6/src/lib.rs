@@ -55,7 +55,7 @@ pub use manager::{BUS_ADDRESS_ENV, Manager};
 /// converts into [`Error`] with the same class.
 pub use fw6_model::Error as ModelError;
 pub use fw6_model::{
-    ConnectionId, Decision, EntryName, ErrorKind, HResult, IfName, LogSettings, LogfileMaximumSize,
-    Mutation, OpenOptions, OtherChain, Port, PortEntry, PortKey, Protocol, Reason, Snapshot,
-    may_block,
+    ConnectionId, Decision, EntryName, ErrorKind, HResult, IfName, Lease, Lifetime, LogSettings,
+    LogfileMaximumSize, MAX_LIFETIME_SECONDS, Mutation, OpenOptions, OtherChain, Owner, Port,
+    PortEntry, PortKey, Protocol, Reason, Snapshot, may_block, utc,
 };

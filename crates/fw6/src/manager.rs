@@ -4,7 +4,8 @@ use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use fw6_model::{
-    EntryName, LogSettings, LogfileMaximumSize, Mutation, OpenOptions, PortEntry, PortKey, Snapshot,
+    EntryName, IfName, LogSettings, LogfileMaximumSize, Mutation, OpenOptions, PortEntry, PortKey,
+    Snapshot,
 };
 use zbus::OwnedVariant;
 
@@ -94,13 +95,13 @@ impl Manager {
             .await
     }
 
-    /// `OpenGlobalPortWithOptions`: [`Manager::open_global_port`] with a `lifetime` and
-    /// `bind_to_caller` (docs/dbus-api.md, "Leases"). Plain options make a plain opening.
+    /// `OpenGlobalPortWithOptions`: `OpenGlobalPort` that ends on its own (docs/dbus-api.md,
+    /// "Leases").
     pub async fn open_global_port_with_options(
         &self,
         key: PortKey,
         name: &EntryName,
-        options: &OpenOptions,
+        options: OpenOptions,
     ) -> Result<(), Error> {
         let (port, protocol) = wire::key_args(key);
         let dict = wire::options_dict(options);
@@ -129,6 +130,13 @@ impl Manager {
         Ok(BoundPort::new(binding, key))
     }
 
+    /// `Leases`: every opening that ends on its own, as (connection, or `None` for a global
+    /// pair; the entry with its lease), ordered by connection then pair, global pairs first.
+    pub async fn leases(&self) -> Result<Vec<(Option<IfName>, PortEntry)>, Error> {
+        let raw: Vec<wire::WireLease> = self.remote.call("Leases", &()).await?;
+        raw.into_iter().map(wire::lease).collect()
+    }
+
     /// `CloseGlobalPort`.
     pub async fn close_global_port(&self, key: PortKey) -> Result<(), Error> {
         self.remote
@@ -153,6 +161,20 @@ impl Manager {
     /// effective changes (no-ops such as re-opening an open pair do not count).
     pub async fn apply(&self, mutations: &[Mutation]) -> Result<u32, Error> {
         let items: Vec<_> = mutations.iter().map(wire::apply_item).collect();
+        self.remote.mutate("Apply", &(items,)).await
+    }
+
+    /// [`Manager::apply`] with `options` on every opening (`OpenPort`, `OpenGlobalPort`) of the
+    /// batch: `fw6 port open … --for 2h`.
+    pub async fn apply_with_options(
+        &self,
+        mutations: &[Mutation],
+        options: OpenOptions,
+    ) -> Result<u32, Error> {
+        let items: Vec<_> = mutations
+            .iter()
+            .map(|m| wire::apply_item_with_options(m, &options))
+            .collect();
         self.remote.mutate("Apply", &(items,)).await
     }
 

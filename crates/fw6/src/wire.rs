@@ -6,8 +6,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use fw6_model::{
-    BIND_TO_CALLER, ConnectionId, Decision, IfName, LIFETIME, OpenOptions, PortEntry, Protocol,
-    Reason,
+    ConnectionId, Decision, IfName, OpenOptions, OptionValue, PortEntry, Protocol, Reason,
 };
 
 use crate::Error;
@@ -15,25 +14,34 @@ use crate::Error;
 pub use fw6_model::wire::{
     BUS_NAME as SERVICE, CONNECTION_IFACE, MANAGER_IFACE, MANAGER_PATH, STATUS_OTHER_CHAINS,
     WireAudit, WireChanged, WireEntry, WireExplanation, WireLease, WireOtherChain, apply_item,
-    key_args, optional_key, other_chain,
+    apply_item_with_options, key_args, optional_key, other_chain,
 };
+
+/// Options as the `a{sv}` of `OpenPortWithOptions`: `lifetime` as `u`, `bind_to_caller` as `b`.
+pub fn options_dict(options: OpenOptions) -> HashMap<&'static str, zbus::Variant<'static>> {
+    options
+        .pairs()
+        .into_iter()
+        .map(|(key, value)| {
+            let value = match value {
+                OptionValue::Int(n) => zbus::Variant::from(u32::try_from(n).unwrap_or(u32::MAX)),
+                OptionValue::Bool(b) => zbus::Variant::from(b),
+                OptionValue::Other(text) => zbus::Variant::from(text),
+            };
+            (key, value)
+        })
+        .collect()
+}
+
+/// A `Leases` row, validated.
+pub fn lease(raw: WireLease) -> Result<(Option<IfName>, PortEntry), Error> {
+    fw6_model::wire::lease_row(raw).map_err(Error::protocol)
+}
 
 /// One `Apply` item as the client makes it: `(ssquss)`, the logging value formatted.
 pub type WireItem<'a> = fw6_model::wire::WireItem<'a, Cow<'a, str>>;
 /// One `EnumerateConnections` row: `(sssubbo)`.
 pub type WireConnection = fw6_model::wire::WireConnection<zbus::OwnedObjectPath>;
-
-/// The `a{sv}` of an `Open…WithOptions` call: only the options that are set.
-pub fn options_dict(options: &OpenOptions) -> HashMap<&'static str, zbus::Variant<'static>> {
-    let mut dict = HashMap::new();
-    if let Some(lifetime) = options.lifetime {
-        dict.insert(LIFETIME, lifetime.seconds().into());
-    }
-    if options.bind_to_caller {
-        dict.insert(BIND_TO_CALLER, true.into());
-    }
-    dict
-}
 
 /// A port entry from the wire, validated as the model validates it.
 pub fn entry(raw: WireEntry) -> Result<PortEntry, Error> {

@@ -953,3 +953,68 @@ fn run_closes_on_sigint_and_when_killed() {
         "closed {closed_after:?} after fw6 run was killed"
     );
 }
+
+#[test]
+fn openings_for_a_while_are_listed_with_their_end() {
+    let lab = Lab::start();
+    let opened = lab.text(&[
+        "port", "open", "lan0", "8080/tcp", "--name", "web", "--for", "2h",
+    ]);
+    assert_eq!(opened.trim(), "lan0: 8080/tcp open for 2h");
+    lab.text(&["global", "open", "443/tcp", "--for", "30m"]);
+    lab.text(&["port", "open", "lan0", "22/tcp"]);
+    let listed = lab.text(&["port", "list", "lan0"]);
+    assert!(listed.contains("ENDS"), "{listed}");
+    let web = listed.lines().find(|l| l.contains("8080/tcp")).unwrap();
+    assert!(
+        web.contains("in 1h 59m") && web.contains("UTC)"),
+        "{listed}"
+    );
+    let ssh = listed.lines().find(|l| l.contains("22/tcp")).unwrap();
+    assert!(
+        ssh.trim_end().ends_with('-'),
+        "a plain opening never ends: {listed}"
+    );
+    let v = lab.json(&["port", "list", "lan0"]);
+    let leased: Vec<&Value> = v["open"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e.get("lease").is_some())
+        .collect();
+    assert_eq!(leased.len(), 1, "{v}");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    let expires = u128::from(leased[0]["lease"]["expires"].as_u64().unwrap());
+    assert!(
+        expires > now + 7_100_000 && expires <= now + 7_200_000,
+        "{v}"
+    );
+    let global = lab.json(&["global", "list"]);
+    let tls = global["global"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["port"] == 443)
+        .unwrap();
+    assert!(tls["lease"]["expires"].is_u64(), "{global}");
+    // A plain open of a leased pair makes it permanent.
+    lab.text(&["port", "open", "lan0", "8080/tcp"]);
+    assert!(!lab.text(&["port", "list", "lan0"]).contains("ENDS"));
+    // Bad durations are refused, naming the value, and change nothing.
+    for (duration, says) in [
+        ("0s", "lifetime 0 is zero"),
+        ("31days", "is above the maximum of 2592000 seconds"),
+        ("soon", "--for \"soon\""),
+    ] {
+        let e = lab.json_error(&["port", "open", "lan0", "9/tcp", "--for", duration], 3);
+        assert_eq!(e["class"], "InvalidArg", "{e}");
+        assert!(
+            e["message"].as_str().unwrap().contains(says),
+            "{duration}: {e}"
+        );
+    }
+    assert!(!lab.text(&["port", "list", "lan0"]).contains("9/tcp"));
+}

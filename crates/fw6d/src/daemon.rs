@@ -121,6 +121,18 @@ pub async fn run(config: Config) -> Result<(), Error> {
             .submit(&seeds, &Provenance::daemon())
             .map_err(Error::Seed)?;
     }
+    // Leases that expired while fw6d was down: the kernel dropped them already (or drops them
+    // at once: the table was just sent with what time they had left); the store follows.
+    match engine.expire(service::now_millis()) {
+        Ok(closed) if !closed.is_empty() => {
+            info!(
+                closed = closed.len(),
+                "closed the leases that expired while fw6d was down"
+            );
+        }
+        Ok(_) => {}
+        Err(e) => error!(%e, "could not close the leases that expired while fw6d was down"),
+    }
     let logging = engine.state().logging();
     if let Err(e) = log_rules.check(&logging.logfile_path) {
         if logging.log_dropped_packets || logging.log_connections {
@@ -163,6 +175,7 @@ pub async fn run(config: Config) -> Result<(), Error> {
 
     let monitor = register(monitor).map_err(Error::Poll)?;
     tokio::spawn(crate::heap::trim_periodically());
+    tokio::spawn(crate::leases::watch(conn.clone(), Arc::clone(&shared)));
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
     info!(
         bus = config.bus_address.as_deref().unwrap_or("system"),

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use fw6_model::plan::{self, ElementOp, Options, Update};
+use fw6_model::plan::{self, Options, Update};
 use fw6_model::{BatchChanges, Change, Error, IfName, Mutation, State};
 use tokio::sync::watch;
 use tracing::{debug, error, info, warn};
@@ -38,6 +38,9 @@ pub struct Validated {
     next: State,
     changes: Vec<Change>,
     members: Vec<(&'static str, Range<usize>)>,
+    /// Whether the kernel must be told: not for expired leases, which the kernel's element
+    /// timeouts already removed (a delete of an absent element would fail the commit).
+    enforce: bool,
 }
 
 impl Validated {
@@ -65,7 +68,30 @@ impl Validated {
             next,
             changes,
             members,
+            enforce: true,
         })
+    }
+
+    /// Changes the daemon makes itself (a lease ends), replayed on a copy of `base` and audited
+    /// under `member`.
+    fn internal(
+        base: Arc<State>,
+        changes: Vec<Change>,
+        member: &'static str,
+        enforce: bool,
+    ) -> Self {
+        let mut next = (*base).clone();
+        for change in &changes {
+            next.replay(change);
+        }
+        let members = vec![(member, 0..changes.len())];
+        Self {
+            base,
+            next,
+            changes,
+            members,
+            enforce,
+        }
     }
 
     /// The effective changes, in order.
@@ -325,6 +351,7 @@ impl Engine {
             next,
             changes,
             members,
+            enforce: tell_kernel,
             ..
         } = validated;
         if changes.is_empty() {
@@ -333,7 +360,11 @@ impl Engine {
         check_new_logfile_path(&changes)?;
         let started = Instant::now();
         let mut tx = self.store.transaction().map_err(store_fail)?;
-        let update = plan::update(&changes);
+        let update = if tell_kernel {
+            plan::update(&changes)
+        } else {
+            Update::Elements(Vec::new())
+        };
         let record = |tx: &mut StoreTx<'_>| {
             let started = Instant::now();
             let recorded = member_runs(&members)
@@ -371,7 +402,9 @@ impl Engine {
         };
         let stored = Instant::now();
         if let Err(e) = recorded.and_then(|()| tx.commit()) {
-            self.undo(&update);
+            if tell_kernel {
+                self.undo(&changes);
+            }
             return Err(store_fail(e));
         }
         self.state = Arc::new(next);
@@ -405,10 +438,12 @@ impl Engine {
         ))
     }
 
-    /// Takes back a change the kernel accepted but the store did not.
-    fn undo(&mut self, update: &Update) {
-        let undone = match update {
-            Update::Elements(ops) => self.kernel.apply_changes(&inverse(ops)),
+    /// Takes back a change the kernel accepted but the store did not: the kernel work of the
+    /// inverse changes, in reverse order (a closed lease comes back with its expiry).
+    fn undo(&mut self, changes: &[Change]) {
+        let inverse: Vec<Change> = changes.iter().rev().map(Change::inverse).collect();
+        let undone = match plan::update(&inverse) {
+            Update::Elements(ops) => self.kernel.apply_changes(&ops),
             Update::Rebuild => self
                 .kernel
                 .apply_full(&plan::full(&self.state, &self.options)),
@@ -423,6 +458,48 @@ impl Engine {
                 self.rebuild("undo failed");
             }
         }
+    }
+
+    /// Closes every opening whose lease expired by `now` (ms since the Unix epoch), with an
+    /// audit row each (member `LeaseExpired`). The kernel removed them already by their element
+    /// timeouts, whether or not fw6d ran, so this commit writes the store and publishes the state,
+    /// and sends the kernel nothing.
+    pub fn expire(&mut self, now: u64) -> Result<Vec<Change>, Error> {
+        let changes = self.state.expired(now);
+        if changes.is_empty() {
+            return Ok(changes);
+        }
+        let validated = Validated::internal(Arc::clone(&self.state), changes, EXPIRED, false);
+        self.commit(validated, &Provenance::daemon())
+    }
+
+    /// Closes the openings bound to `name` on bus `bus` (it left the bus), with an audit row
+    /// each (member `OwnerGone`), except those that expire within [`EXPIRY_MARGIN_MS`] of `now`:
+    /// the kernel removes those by itself, and a delete racing it would fail the whole commit.
+    pub fn release(&mut self, bus: &str, name: &str, now: u64) -> Result<Vec<Change>, Error> {
+        let changes: Vec<Change> = self
+            .state
+            .owner_gone(bus, name)
+            .into_iter()
+            .filter(|change| !expires_by(change, now + EXPIRY_MARGIN_MS))
+            .collect();
+        if changes.is_empty() {
+            return Ok(changes);
+        }
+        let validated = Validated::internal(Arc::clone(&self.state), changes, OWNER_GONE, true);
+        self.commit(validated, &Provenance::daemon())
+    }
+
+    /// The wall clock jumped (or the machine slept): element timeouts count monotonic time, so
+    /// the kernel's expiries no longer match the wall-clock ones. Closes what expired by the
+    /// wall clock, then rebuilds the table, which sends every remaining lease with the time it
+    /// has left by the wall clock (docs/dbus-api.md, "Leases").
+    pub fn clock_jumped(&mut self, now: u64) -> Result<Vec<Change>, Error> {
+        let changes = self.expire(now)?;
+        if self.state.lease_count() > 0 {
+            self.rebuild("the wall clock jumped: lease timeouts re-armed");
+        }
+        Ok(changes)
     }
 
     /// A connection appeared: apply the configured default for never-seen connections.
@@ -504,6 +581,25 @@ fn check_new_logfile_path(changes: &[Change]) -> Result<(), Error> {
     }
 }
 
+/// The audit's member for a lease that expired.
+pub const EXPIRED: &str = "LeaseExpired";
+/// The audit's member for an opening closed because its owner left the bus.
+pub const OWNER_GONE: &str = "OwnerGone";
+/// Openings expiring this soon are left to the kernel's timeout when their owner leaves.
+const EXPIRY_MARGIN_MS: u64 = 1000;
+
+/// Whether `change` closes a lease that expires by `at` (ms since the Unix epoch).
+fn expires_by(change: &Change, at: u64) -> bool {
+    let (Change::PortClosed { entry, .. } | Change::GlobalClosed { entry }) = change else {
+        return false;
+    };
+    entry
+        .lease
+        .as_ref()
+        .and_then(|l| l.expires)
+        .is_some_and(|e| e <= at)
+}
+
 /// Rebuilds in a row after which an unwatched gap is left to the next outside change.
 const REBUILD_ATTEMPTS: usize = 3;
 
@@ -524,17 +620,6 @@ fn send(
         Update::Elements(ops) => kernel.apply_changes(ops),
         Update::Rebuild => kernel.apply_full(&plan::full(next, options)),
     }
-}
-
-/// The batch that undoes `ops`: reversed, adds and deletes swapped.
-fn inverse(ops: &[ElementOp]) -> Vec<ElementOp> {
-    ops.iter()
-        .rev()
-        .map(|op| match op.clone() {
-            ElementOp::Add(set, element) => ElementOp::Delete(set, element),
-            ElementOp::Delete(set, element) => ElementOp::Add(set, element),
-        })
-        .collect()
 }
 
 fn store_fail(e: impl std::fmt::Display) -> Error {

@@ -6,6 +6,7 @@ pub mod daemon;
 pub mod engine;
 pub mod heap;
 pub mod kernel;
+pub mod leases;
 pub mod logging;
 pub mod others;
 pub mod service;

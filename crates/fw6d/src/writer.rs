@@ -38,6 +38,28 @@ enum Request {
         reply: oneshot::Sender<Result<Vec<AuditRecord>, Error>>,
     },
     LogSwitch(Box<dyn LogSwitch>),
+    /// Leases ending: expired by `now`, an owner gone, or the wall clock jumped.
+    Lease {
+        end: LeaseEnd,
+        now: u64,
+        reply: oneshot::Sender<Result<Vec<Change>, Error>>,
+    },
+}
+
+/// Why leases may end (see the engine's `expire`, `release` and `clock_jumped`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeaseEnd {
+    /// Time passed.
+    Expired,
+    /// The unique name `name` left the bus whose id is `bus`.
+    OwnerGone {
+        /// The bus's id.
+        bus: String,
+        /// The unique name.
+        name: String,
+    },
+    /// The wall clock jumped against the monotonic one.
+    ClockJumped,
 }
 
 /// A cheap, cloneable handle to the writer thread.
@@ -86,6 +108,16 @@ impl Writer {
                             reply,
                         } => {
                             let _ = reply.send(engine.audit(since, limit));
+                        }
+                        Request::Lease { end, now, reply } => {
+                            let ended = match end {
+                                LeaseEnd::Expired => engine.expire(now),
+                                LeaseEnd::OwnerGone { bus, name } => {
+                                    engine.release(&bus, &name, now)
+                                }
+                                LeaseEnd::ClockJumped => engine.clock_jumped(now),
+                            };
+                            let _ = reply.send(ended);
                         }
                     }
                 }
@@ -178,6 +210,14 @@ impl Writer {
             limit,
             reply,
         })?;
+        outcome.await.map_err(|_| gone())?
+    }
+
+    /// Ends the leases `end` says have ended at `now` (ms since the Unix epoch), and returns the
+    /// changes made, for the `Changed` signals.
+    pub async fn end_leases(&self, end: LeaseEnd, now: u64) -> Result<Vec<Change>, Error> {
+        let (reply, outcome) = oneshot::channel();
+        self.send(Request::Lease { end, now, reply })?;
         outcome.await.map_err(|_| gone())?
     }
 

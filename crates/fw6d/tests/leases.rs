@@ -5,7 +5,12 @@
 
 mod common;
 
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
 use common::{CONN_IFACE, Lab, MANAGER, data};
+use fw6_testkit::{Family, Outcome};
 
 /// A reply's data as JSON.
 fn json(reply: Result<String, String>) -> serde_json::Value {
@@ -50,6 +55,12 @@ fn options_members_open_with_a_lease_and_leases_lists_it() {
         "expiry {expires} is not 600 s after {now}"
     );
     assert_eq!(row[5], "", "not bound: no owner");
+    let explained = json(lab.manager("Explain", &["squ", "lan0", "8080", "6"]));
+    let sentence = explained.to_string();
+    assert!(
+        sentence.contains("open until") && sentence.contains("UTC (lease)"),
+        "{explained}"
+    );
 }
 
 #[test]
@@ -115,4 +126,178 @@ fn bad_options_are_invalid_arg_naming_the_value_and_change_nothing() {
     );
     assert_eq!(lab.table(), before, "nothing changed");
     assert_eq!(json(lab.manager("Leases", &[])), serde_json::json!([[]]));
+}
+
+/// How long a refused SYN is waited for.
+const DROP: Duration = Duration::from_millis(400);
+
+/// TCP from `conn`'s peer to the host's `port` over both families.
+fn both(conn: &fw6_testkit::Connection, port: u16, outcome: Outcome, why: &str) {
+    for f in Family::ALL {
+        assert_eq!(conn.tcp_connect_in(f, port, DROP), outcome, "{f}: {why}");
+    }
+}
+
+/// Sleeps until `at`: these tests are about what happens at given moments.
+fn at(start: Instant, secs: f64) {
+    let when = start + Duration::from_secs_f64(secs);
+    if let Some(left) = when.checked_duration_since(Instant::now()) {
+        std::thread::sleep(left);
+    }
+}
+
+/// `dbus-monitor` on the lab's bus, writing fw6d's `Changed` signals to a file; killed (by
+/// its pid) and removed on drop.
+struct Signals {
+    child: Child,
+    path: PathBuf,
+}
+
+impl Signals {
+    fn watch(lab: &Lab) -> Self {
+        let path = fw6_testkit::temp_path("changed");
+        let file = std::fs::File::create(&path).unwrap();
+        let child = Command::new("dbus-monitor")
+            .args(["--address", lab.bus.address()])
+            .arg("type='signal',interface='org.fw6.Firewall1.Manager',member='Changed'")
+            .stdout(file)
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("run dbus-monitor");
+        // It prints only what matches: it listens once a change of ours shows up (9/udp
+        // opened and closed globally, until one of them does).
+        let signals = Self { child, path };
+        lab.wait_until("dbus-monitor to start", Duration::from_secs(10), || {
+            for member in ["OpenGlobalPort", "CloseGlobalPort"] {
+                let mut args = vec!["qu", "9", "17"];
+                if member == "OpenGlobalPort" {
+                    args = vec!["qus", "9", "17", "probe"];
+                }
+                lab.manager(member, &args).unwrap();
+            }
+            signals.text().contains("GlobalClosed")
+        });
+        signals
+    }
+
+    fn text(&self) -> String {
+        std::fs::read_to_string(&self.path).unwrap_or_default()
+    }
+}
+
+impl Drop for Signals {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Root opens `port`/tcp on lan0 for `seconds`.
+fn lease(lab: &Lab, port: u16, seconds: u32) {
+    let lan0 = lab.connection_path("lan0");
+    let (port, seconds) = (port.to_string(), seconds.to_string());
+    lab.call(
+        &lan0,
+        CONN_IFACE,
+        "OpenPortWithOptions",
+        &[
+            "qusa{sv}", &port, "6", "lease", "1", "lifetime", "u", &seconds,
+        ],
+    )
+    .unwrap();
+}
+
+/// The audit rows as text (root may read them).
+fn audit(lab: &Lab) -> String {
+    lab.manager("ReadAudit", &["tu", "0", "100"]).unwrap()
+}
+
+#[test]
+fn a_lease_ends_at_its_expiry_with_a_signal_and_an_audit_row() {
+    let lab = Lab::start();
+    let _web = lab.topology.host().tcp_listen(8080);
+    let signals = Signals::watch(&lab);
+    let start = Instant::now();
+    lease(&lab, 8080, 2);
+    // The kernel holds the element with its timeout: enforcement is the kernel's.
+    let set = lab.nft(&["list", "set", "inet", "fw6", "open"]);
+    assert!(
+        set.contains("flags timeout") && set.contains("timeout 2s"),
+        "{set}"
+    );
+    at(start, 1.0);
+    both(lab.topology.lan(), 8080, Outcome::Connected, "open at 1 s");
+    at(start, 3.0);
+    both(lab.topology.lan(), 8080, Outcome::TimedOut, "closed at 3 s");
+    lab.wait_until("the PortClosed signal", Duration::from_secs(2), || {
+        signals.text().contains("\"PortClosed\"")
+    });
+    assert_eq!(
+        json(lab.connection("lan0", "EnumerateOpenPorts", &[])),
+        serde_json::json!([[]])
+    );
+    assert_eq!(json(lab.manager("Leases", &[])), serde_json::json!([[]]));
+    let rows = audit(&lab);
+    assert!(rows.contains("LeaseExpired"), "{rows}");
+    // The kernel's own expiry is not someone else changing the table.
+    let log = lab.log();
+    assert!(!log.contains("rebuilt the fw6 table"), "{log}");
+}
+
+#[test]
+fn a_lease_ends_on_time_while_fw6d_is_dead_and_a_restart_forgets_it() {
+    let mut lab = Lab::start();
+    let _web = lab.topology.host().tcp_listen(8080);
+    let start = Instant::now();
+    lease(&lab, 8080, 2);
+    lab.stop_daemon("KILL");
+    at(start, 1.0);
+    both(
+        lab.topology.lan(),
+        8080,
+        Outcome::Connected,
+        "open at 1 s, fw6d dead",
+    );
+    at(start, 3.0);
+    both(
+        lab.topology.lan(),
+        8080,
+        Outcome::TimedOut,
+        "closed at 3 s, fw6d dead",
+    );
+    lab.start_daemon();
+    assert_eq!(
+        json(lab.connection("lan0", "EnumerateOpenPorts", &[])),
+        serde_json::json!([[]]),
+        "the store no longer lists it"
+    );
+    both(
+        lab.topology.lan(),
+        8080,
+        Outcome::TimedOut,
+        "still closed after the restart",
+    );
+    let rows = audit(&lab);
+    assert!(rows.contains("LeaseExpired"), "{rows}");
+}
+
+#[test]
+fn a_restart_re_arms_a_lease_with_the_time_it_has_left() {
+    let mut lab = Lab::start();
+    let _web = lab.topology.host().tcp_listen(8080);
+    let start = Instant::now();
+    lease(&lab, 8080, 4);
+    lab.stop_daemon("TERM");
+    lab.start_daemon();
+    let set = lab.nft(&["list", "set", "inet", "fw6", "open"]);
+    assert!(set.contains("timeout"), "re-armed with a timeout: {set}");
+    assert!(
+        !set.contains("timeout 4s"),
+        "with the time left, not the whole lifetime: {set}"
+    );
+    at(start, 2.0);
+    both(lab.topology.lan(), 8080, Outcome::Connected, "open at 2 s");
+    at(start, 5.0);
+    both(lab.topology.lan(), 8080, Outcome::TimedOut, "closed at 5 s");
 }

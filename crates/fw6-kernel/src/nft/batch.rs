@@ -159,16 +159,18 @@ impl<'a> Batch<'a> {
         self.labels.push((seq, label));
     }
 
-    /// Appends element adds or deletes for `set`, split into messages the kernel accepts.
-    /// `set_id` refers to a set created earlier in the same batch.
-    pub(crate) fn push_elements(
+    /// Appends element adds or deletes for `set`, split into messages the kernel accepts, each
+    /// element with its timeout (ms) if it has one. `set_id` refers to a set created earlier in
+    /// the same batch.
+    pub(crate) fn push_timed(
         &mut self,
         add: bool,
         set: SetName,
         set_id: Option<u32>,
-        elements: impl IntoIterator<Item = &'a Element>,
+        elements: impl IntoIterator<Item = (&'a Element, Option<u64>)>,
     ) {
-        let per_message = MAX_ELEMENTS.min(MAX_ELEMENT_BYTES / elements::element_len(set));
+        let widest = elements::element_len(set) + elements::TIMEOUT_LEN;
+        let per_message = MAX_ELEMENTS.min(MAX_ELEMENT_BYTES / widest);
         let mut chunk = Vec::with_capacity(per_message);
         let mut elements = elements.into_iter().peekable();
         while elements.peek().is_some() {
@@ -254,7 +256,12 @@ mod tests {
             })
             .collect();
         let mut batch = Batch::new(1);
-        batch.push_elements(true, SetName::Open, None, &elements);
+        batch.push_timed(
+            true,
+            SetName::Open,
+            None,
+            elements.iter().map(|e| (e, None)),
+        );
         let flags = flags(&batch.finish());
         // BEGIN, 2 element messages, END: kernels before 6.10 ack only the last element list.
         let acked: Vec<bool> = flags.iter().map(|f| f & NLM_F_ACK != 0).collect();
@@ -278,7 +285,12 @@ mod tests {
             })
             .collect();
         let mut batch = Batch::new(100);
-        batch.push_elements(true, SetName::Open, Some(2), &elements);
+        batch.push_timed(
+            true,
+            SetName::Open,
+            Some(2),
+            elements.iter().map(|e| (e, None)),
+        );
         let sealed = batch.finish();
         // BEGIN, 3 element messages (1000 + 1000 + 500), END.
         assert_eq!(sealed.labels.len(), 5);

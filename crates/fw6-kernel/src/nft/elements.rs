@@ -7,7 +7,8 @@
 //!
 //! Shape: `nlmsghdr`, `nfgenmsg`, `NFTA_SET_ELEM_LIST_TABLE`, `NFTA_SET_ELEM_LIST_SET`, optionally
 //! `NFTA_SET_ELEM_LIST_SET_ID`, then `NFTA_SET_ELEM_LIST_ELEMENTS` { `NFTA_LIST_ELEM` {
-//! `NFTA_SET_ELEM_KEY` { `NFTA_DATA_VALUE` key } } … }.
+//! `NFTA_SET_ELEM_KEY` { `NFTA_DATA_VALUE` key }, and for an expiring element (a lease)
+//! `NFTA_SET_ELEM_TIMEOUT` (ms, big-endian u64) } … }.
 
 use fw6_model::plan::{Element, SetName, TABLE, TABLE_FAMILY};
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_REQUEST};
@@ -26,6 +27,9 @@ const NFTA_SET_ELEM_LIST_SET_ID: u16 = 4;
 const NFTA_LIST_ELEM: u16 = 1;
 const NFTA_SET_ELEM_KEY: u16 = 1;
 const NFTA_DATA_VALUE: u16 = 1;
+const NFTA_SET_ELEM_TIMEOUT: u16 = 4;
+/// The bytes a timeout adds to an element: a header and a u64.
+pub(crate) const TIMEOUT_LEN: usize = NLA_LEN + 8;
 /// Attribute header.
 const NLA_LEN: usize = 4;
 
@@ -36,13 +40,14 @@ pub(crate) fn element_len(set: SetName) -> usize {
 
 /// Appends one message adding (or deleting) `elements` of `set` with sequence number `seq`, and
 /// returns each element's offset from the start of the message (extended acks point into it).
+/// An element with a timeout (ms) is removed by the kernel that long after the commit.
 pub(crate) fn encode<'a>(
     buf: &mut Vec<u8>,
     seq: u32,
     add: bool,
     set: SetName,
     set_id: Option<u32>,
-    elements: &[&'a Element],
+    elements: &[(&'a Element, Option<u64>)],
 ) -> Vec<(u32, &'a Element)> {
     let start = buf.len();
     // No NLM_F_ACK: see `batch.rs`.
@@ -63,19 +68,25 @@ pub(crate) fn encode<'a>(
     }
     let each = element_len(set);
     let key_len = sets::key_len(set.key());
+    let timed = elements.iter().filter(|(_, t)| t.is_some()).count();
     header(
         buf,
-        NLA_LEN + each * elements.len(),
+        NLA_LEN + each * elements.len() + TIMEOUT_LEN * timed,
         NFTA_SET_ELEM_LIST_ELEMENTS | NLA_F_NESTED,
     );
     let mut offsets = Vec::with_capacity(elements.len());
-    for element in elements {
+    for (element, timeout) in elements {
         let offset = u32::try_from(buf.len() - start).expect("messages are < 64 KiB");
         offsets.push((offset, *element));
-        header(buf, each, NFTA_LIST_ELEM | NLA_F_NESTED);
+        let extra = if timeout.is_some() { TIMEOUT_LEN } else { 0 };
+        header(buf, each + extra, NFTA_LIST_ELEM | NLA_F_NESTED);
         header(buf, each - NLA_LEN, NFTA_SET_ELEM_KEY | NLA_F_NESTED);
         header(buf, NLA_LEN + key_len, NFTA_DATA_VALUE);
         sets::write_key(buf, element);
+        if let Some(ms) = timeout {
+            header(buf, TIMEOUT_LEN, NFTA_SET_ELEM_TIMEOUT);
+            buf.extend_from_slice(&ms.to_be_bytes());
+        }
     }
     let len = u32::try_from(buf.len() - start).expect("messages are < 64 KiB");
     buf[start..start + 4].copy_from_slice(&len.to_ne_bytes());
@@ -100,6 +111,7 @@ fn string(buf: &mut Vec<u8>, kind: u16, value: &str) {
 mod tests {
     use fw6_model::{IfName, PortKey};
     use netlink_packet_core::NetlinkMessage;
+    use netlink_packet_netfilter::nftables::NfTablesMessage as Parsed;
     use netlink_packet_netfilter::nftables::{
         DataAttribute, ListAttribute, NfTablesMessage, SetElementAttribute, SetElementList,
         SetElementMessage,
@@ -168,7 +180,8 @@ mod tests {
         for (set, elements) in &cases {
             for add in [true, false] {
                 for id in [None, Some(7)] {
-                    let refs: Vec<&Element> = elements.iter().collect();
+                    let refs: Vec<(&Element, Option<u64>)> =
+                        elements.iter().map(|e| (e, None)).collect();
                     let mut ours = vec![0xAA];
                     let offsets = encode(&mut ours, 42, add, *set, id, &refs);
                     assert_eq!(
@@ -185,5 +198,34 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_timeout_follows_the_key() {
+        let k = PortKey::from_raw(8080, 6).unwrap();
+        let pair = Element::Pair(k);
+        let other = Element::Pair(PortKey::from_raw(22, 6).unwrap());
+        let mut ours = Vec::new();
+        encode(
+            &mut ours,
+            9,
+            true,
+            SetName::GlobalOpen,
+            None,
+            &[(&pair, Some(2_000)), (&other, None)],
+        );
+        // The crate parses what we wrote: the first element has its key and a 2 s timeout.
+        let message = NetlinkMessage::<NetfilterMessage>::deserialize(&ours).unwrap();
+        let netlink_packet_core::NetlinkPayload::InnerMessage(inner) = message.payload else {
+            panic!("not an inner message")
+        };
+        let netlink_packet_netfilter::NetfilterMessageInner::NfTables(Parsed::NewSetElement(m)) =
+            inner.inner
+        else {
+            panic!("not NEWSETELEM")
+        };
+        let text = format!("{:?}", m.attributes);
+        assert!(text.contains("Timeout(2000)"), "{text}");
+        assert_eq!(text.matches("Timeout").count(), 1, "{text}");
     }
 }

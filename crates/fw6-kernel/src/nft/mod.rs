@@ -189,8 +189,12 @@ impl Nft {
             });
         }
         let mut batch = Batch::new(self.next_seq);
+        let now = now_millis();
         for (add, set, elements) in pack(ops) {
-            batch.push_elements(add, set, None, elements);
+            let timed = elements
+                .into_iter()
+                .map(|(e, at)| (e, at.map(|at| timeout(at, now))));
+            batch.push_timed(add, set, None, timed);
         }
         if ops.len() > QUIET_ABOVE {
             self.commit_quietly(batch)
@@ -323,38 +327,54 @@ impl Nft {
     }
 }
 
+/// An element of a packed list, with its expiry (ms since the Unix epoch) if it has one.
+type Packed<'a> = (&'a Element, Option<u64>);
+
+/// Now on the wall clock, ms since the Unix epoch: expiries are wall-clock times.
+pub(crate) fn now_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// The kernel timeout (ms, counted from the commit) of an element expiring at `at`, at `now`.
+/// At least 1 ms: an expiry already past still makes a valid element, gone at once, and fw6d's
+/// own timer closes it in the state.
+pub(crate) fn timeout(at: u64, now: u64) -> u64 {
+    at.saturating_sub(now).max(1)
+}
+
+/// An operation's element and expiry.
+fn packed(op: &ElementOp) -> Packed<'_> {
+    let expiry = match op {
+        ElementOp::AddExpiring(_, _, at) => Some(*at),
+        ElementOp::Add(..) | ElementOp::Delete(..) => None,
+    };
+    (op.target().1, expiry)
+}
+
 /// `ops` as element lists `(add, set, elements)` with the effect of applying `ops` in order, in
 /// few lists: the n-th operation on each element goes to layer n, and within a layer every
 /// element appears once, so its operations commute and group by kind and set (deletes first, so
 /// a set never holds more at once than before or after). An element's own operations keep their
 /// order, one layer after the other. Opening and closing 50,000 ports is then 100 element
 /// messages of up to 1,000 elements, not 100,000 messages of one.
-fn pack(ops: &[ElementOp]) -> Vec<(bool, SetName, Vec<&Element>)> {
-    let kind = |op: &ElementOp| match op {
-        ElementOp::Add(set, _) => (true, *set),
-        ElementOp::Delete(set, _) => (false, *set),
-    };
+fn pack(ops: &[ElementOp]) -> Vec<(bool, SetName, Vec<Packed<'_>>)> {
+    let kind = |op: &ElementOp| (op.adds(), op.target().0);
     // The common case (one call's opens, one rebuild's sets): one list in order, as it stands.
     if let Some((add, set)) = ops.first().map(kind)
         && ops.iter().all(|op| kind(op) == (add, set))
     {
-        let elements = ops
-            .iter()
-            .map(|op| match op {
-                ElementOp::Add(_, e) | ElementOp::Delete(_, e) => e,
-            })
-            .collect();
+        let elements = ops.iter().map(packed).collect();
         return vec![(add, set, elements)];
     }
     let mut seen: HashMap<(SetName, &Element), usize> = HashMap::with_capacity(ops.len());
     // Per layer, the lists in the order their kind and set first appear.
-    let mut layers: Vec<Vec<(bool, SetName, Vec<&Element>)>> = Vec::new();
+    let mut layers: Vec<Vec<(bool, SetName, Vec<Packed<'_>>)>> = Vec::new();
     for op in ops {
-        let (add, set, element) = match op {
-            ElementOp::Add(set, element) => (true, *set, element),
-            ElementOp::Delete(set, element) => (false, *set, element),
-        };
-        let count = seen.entry((set, element)).or_insert(0);
+        let (add, set) = kind(op);
+        let element = packed(op);
+        let count = seen.entry((set, element.0)).or_insert(0);
         let layer = *count;
         *count += 1;
         if layers.len() == layer {
@@ -406,10 +426,11 @@ mod tests {
     /// Applies lists to a model of the sets, as the kernel does: `None` when a delete finds
     /// nothing (the kernel refuses the batch).
     fn run<'a>(
-        lists: impl IntoIterator<Item = (bool, SetName, Vec<&'a Element>)>,
+        lists: impl IntoIterator<Item = (bool, SetName, Vec<Packed<'a>>)>,
     ) -> Option<BTreeSet<(SetName, Element)>> {
         let mut sets = BTreeSet::new();
         for (add, set, elements) in lists {
+            let elements = elements.into_iter().map(|(e, _)| e);
             for element in elements {
                 if add {
                     sets.insert((set, element.clone()));
@@ -445,8 +466,9 @@ mod tests {
                 })
                 .collect();
             let one_by_one = ops.iter().map(|op| match op {
-                ElementOp::Add(set, e) => (true, *set, vec![e]),
-                ElementOp::Delete(set, e) => (false, *set, vec![e]),
+                ElementOp::Add(set, e) => (true, *set, vec![(e, None)]),
+                ElementOp::Delete(set, e) => (false, *set, vec![(e, None)]),
+                ElementOp::AddExpiring(set, e, at) => (true, *set, vec![(e, Some(*at))]),
             });
             assert_eq!(run(pack(&ops)), run(one_by_one), "{ops:?}");
         }

@@ -67,7 +67,11 @@ pub(crate) fn declaration(set: SetName) -> SetMessage {
         attributes: vec![
             SetAttribute::Table(TABLE.to_owned()),
             SetAttribute::Name(set.as_str().to_owned()),
-            SetAttribute::Flags(SetFlags::empty()),
+            SetAttribute::Flags(if set.has_timeouts() {
+                SetFlags::Timeout
+            } else {
+                SetFlags::empty()
+            }),
             SetAttribute::KeyType(key_type(key)),
             SetAttribute::KeyLen(u32::try_from(key_len(key)).expect("keys are short")),
             SetAttribute::Id(set_id(set)),

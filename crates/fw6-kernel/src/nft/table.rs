@@ -131,12 +131,18 @@ pub(crate) fn rebuild<'a>(
             NfTablesMessage::NewSet(sets::declaration(set)),
             Label::AddSet(set),
         );
-        let elements = plan
-            .sets
-            .iter()
-            .filter(|s| s.name == set)
-            .flat_map(|s| &s.elements);
-        batch.push_elements(true, set, Some(sets::set_id(set)), elements);
+        let planned = plan.sets.iter().filter(|s| s.name == set);
+        let now = super::now_millis();
+        let elements = planned
+            .clone()
+            .flat_map(|s| &s.elements)
+            .map(|e| (e, None))
+            .chain(
+                planned
+                    .flat_map(|s| &s.expiring)
+                    .map(|(e, at)| (e, Some(super::timeout(*at, now)))),
+            );
+        batch.push_timed(true, set, Some(sets::set_id(set)), elements);
     }
     for (chain, chain_rules) in plan.chains() {
         for (index, rule) in chain_rules.iter().enumerate() {

@@ -134,6 +134,12 @@ impl SetName {
         }
     }
 
+    /// Whether the set's elements may carry a timeout (`flags timeout`): the two sets of
+    /// openings, which leases put elements in that the kernel removes at their expiry.
+    pub const fn has_timeouts(self) -> bool {
+        matches!(self, Self::Open | Self::GlobalOpen)
+    }
+
     /// The set's key in the kernel.
     pub const fn key(self) -> SetKey {
         match self {
@@ -182,8 +188,11 @@ pub enum Element {
 pub struct SetPlan {
     /// Which set.
     pub name: SetName,
-    /// Its elements, ordered.
+    /// Its elements without an expiry, ordered.
     pub elements: Vec<Element>,
+    /// Its elements that expire (leases), each with its wall-clock expiry in ms since the Unix
+    /// epoch, ordered.
+    pub expiring: Vec<(Element, u64)>,
 }
 
 /// How unsolicited echo requests are treated on firewalled connections (daemon config).
@@ -259,7 +268,10 @@ impl TablePlan {
 
     /// The total number of set elements.
     pub fn element_count(&self) -> usize {
-        self.sets.iter().map(|s| s.elements.len()).sum()
+        self.sets
+            .iter()
+            .map(|s| s.elements.len() + s.expiring.len())
+            .sum()
     }
 }
 
@@ -270,16 +282,23 @@ pub fn full(state: &State, options: &Options) -> TablePlan {
         .map(|name| SetPlan {
             name,
             elements: Vec::new(),
+            expiring: Vec::new(),
         })
         .collect();
+    let leased = state.lease_count() > 0;
     for (name, conn) in state.connections() {
         if !conn.firewalled {
             sets[0].elements.push(Element::Connection(name.clone()));
         }
         for key in conn.open.keys() {
-            sets[1]
-                .elements
-                .push(Element::ConnectionPair(name.clone(), *key));
+            let element = Element::ConnectionPair(name.clone(), *key);
+            match leased
+                .then(|| state.lease(Some(name), *key).and_then(|l| l.expires))
+                .flatten()
+            {
+                Some(at) => sets[1].expiring.push((element, at)),
+                None => sets[1].elements.push(element),
+            }
         }
         for key in conn.ignored.keys() {
             sets[2]
@@ -287,10 +306,16 @@ pub fn full(state: &State, options: &Options) -> TablePlan {
                 .push(Element::ConnectionPair(name.clone(), *key));
         }
     }
-    sets[3].elements = state
-        .global_open()
-        .map(|(k, _)| Element::Pair(*k))
-        .collect();
+    for (key, _) in state.global_open() {
+        let element = Element::Pair(*key);
+        match leased
+            .then(|| state.lease(None, *key).and_then(|l| l.expires))
+            .flatten()
+        {
+            Some(at) => sets[3].expiring.push((element, at)),
+            None => sets[3].elements.push(element),
+        }
+    }
     TablePlan {
         sets,
         rules: rule::chain(state.logging(), options),

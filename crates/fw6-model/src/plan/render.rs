@@ -43,8 +43,18 @@ pub fn render(plan: &TablePlan) -> String {
 fn render_set(out: &mut String, set: &SetPlan) {
     let _ = writeln!(out, "\tset {} {{", set.name.as_str());
     let _ = writeln!(out, "\t\ttype {}", set.name.key().nft_type());
-    if !set.elements.is_empty() {
-        let elements: Vec<String> = set.elements.iter().map(element_text).collect();
+    if set.name.has_timeouts() {
+        out.push_str("\t\tflags timeout\n");
+    }
+    // Expiring elements are written without their timeout: it is relative to the moment the
+    // batch is sent, which this sans-IO text cannot know (the kernel tests check timeouts).
+    if !set.elements.is_empty() || !set.expiring.is_empty() {
+        let elements: Vec<String> = set
+            .elements
+            .iter()
+            .chain(set.expiring.iter().map(|(e, _)| e))
+            .map(element_text)
+            .collect();
         let _ = writeln!(
             out,
             "\t\telements = {{ {} }}",

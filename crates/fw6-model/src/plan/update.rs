@@ -2,7 +2,16 @@
 //! chain itself changes (only the two logging switches do that).
 
 use super::{Element, SetName};
-use crate::Change;
+use crate::{Change, Lease};
+
+/// The add of an opening: with an expiry if its lease has one. An opening bound only to its
+/// owner is an ordinary element: fw6d deletes it when the owner leaves.
+fn add(set: SetName, element: Element, lease: Option<&Lease>) -> ElementOp {
+    match lease.and_then(|l| l.expires) {
+        Some(at) => ElementOp::AddExpiring(set, element, at),
+        None => ElementOp::Add(set, element),
+    }
+}
 
 /// One set-element operation.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -11,6 +20,24 @@ pub enum ElementOp {
     Add(SetName, Element),
     /// Delete `element` from `set`.
     Delete(SetName, Element),
+    /// Add `element` to `set` until the wall-clock time given (ms since the Unix epoch): the
+    /// kernel removes it then by itself (an element timeout, docs/design.md §3), whether or not
+    /// fw6d runs. The kernel side turns the expiry into a timeout when it sends the batch.
+    AddExpiring(SetName, Element, u64),
+}
+
+impl ElementOp {
+    /// The set and element the operation is about.
+    pub const fn target(&self) -> (SetName, &Element) {
+        match self {
+            Self::Add(set, e) | Self::Delete(set, e) | Self::AddExpiring(set, e, _) => (*set, e),
+        }
+    }
+
+    /// Whether the operation adds.
+    pub const fn adds(&self) -> bool {
+        !matches!(self, Self::Delete(..))
+    }
 }
 
 /// The kernel work for a list of changes.
@@ -28,9 +55,11 @@ pub fn update(changes: &[Change]) -> Update {
     let mut ops = Vec::with_capacity(changes.len());
     for change in changes {
         let op = match change {
-            Change::GlobalOpened { entry } => {
-                ElementOp::Add(SetName::GlobalOpen, Element::Pair(entry.key()))
-            }
+            Change::GlobalOpened { entry } => add(
+                SetName::GlobalOpen,
+                Element::Pair(entry.key()),
+                entry.lease.as_ref(),
+            ),
             Change::GlobalClosed { entry } => {
                 ElementOp::Delete(SetName::GlobalOpen, Element::Pair(entry.key()))
             }
@@ -42,9 +71,10 @@ pub fn update(changes: &[Change]) -> Update {
                 SetName::Unfirewalled,
                 Element::Connection(connection.clone()),
             ),
-            Change::PortOpened { connection, entry } => ElementOp::Add(
+            Change::PortOpened { connection, entry } => add(
                 SetName::Open,
                 Element::ConnectionPair(connection.clone(), entry.key()),
+                entry.lease.as_ref(),
             ),
             Change::PortClosed { connection, entry } => ElementOp::Delete(
                 SetName::Open,

@@ -170,6 +170,27 @@ pub struct ConnPairName {
     pub absent: bool,
 }
 
+/// `fw6 port open` options.
+#[derive(Debug, Args)]
+pub struct PortOpen {
+    /// The connection, the pair and its name.
+    #[command(flatten)]
+    pub at: ConnPairName,
+    /// How long the opening lasts.
+    #[command(flatten)]
+    pub lease: LeaseFor,
+}
+
+/// `--for`: an opening that closes on its own.
+#[derive(Debug, Args)]
+pub struct LeaseFor {
+    /// Close the pair on its own after DURATION (90s, 30m, 2h, 7days; 1 second to 30 days),
+    /// even if fw6d is stopped; opening it again renews. A pair already open without --for
+    /// stays open. Without --for, a pair stays open until closed.
+    #[arg(long = "for", value_name = "DURATION")]
+    pub duration: Option<String>,
+}
+
 /// A pair alone.
 #[derive(Debug, Args)]
 pub struct Pair {
@@ -227,7 +248,7 @@ pub enum FirewallAction {
 #[derive(Debug, Subcommand)]
 pub enum PortAction {
     /// Open a pair (or a range, or a service's pairs) on a connection, in one atomic call.
-    Open(ConnPairName),
+    Open(PortOpen),
     /// Close a pair (or a range, or a service's pairs) on a connection, in one atomic call.
     Close(ConnPair),
     /// Is a pair open on this connection's own set (not counting global pairs).
@@ -247,6 +268,9 @@ pub enum GlobalAction {
         /// An informational name; the first name given to a pair is kept.
         #[arg(long, default_value = "")]
         name: String,
+        /// How long the opening lasts.
+        #[command(flatten)]
+        lease: LeaseFor,
     },
     /// Close a global pair.
     Close(Pair),
@@ -365,8 +389,28 @@ mod tests {
             panic!()
         };
         assert_eq!(
-            (a.at.conn.as_str(), a.at.pair.as_str(), a.name.as_str()),
+            (
+                a.at.at.conn.as_str(),
+                a.at.at.pair.as_str(),
+                a.at.name.as_str()
+            ),
             ("lan0", "8080/tcp", "web")
+        );
+        assert_eq!(a.lease.duration, None);
+        let cli = Cli::try_parse_from(["fw6", "port", "open", "lan0", "8080/tcp", "--for", "2h"])
+            .unwrap();
+        let Command::Port {
+            action: PortAction::Open(a),
+        } = cli.command
+        else {
+            panic!()
+        };
+        assert_eq!(a.lease.duration.as_deref(), Some("2h"));
+        assert!(Cli::try_parse_from(["fw6", "global", "open", "443/tcp", "--for", "30m"]).is_ok());
+        assert!(
+            Cli::try_parse_from(["fw6", "global", "ignore", "wan0", "22/tcp", "--for", "1h"])
+                .is_err(),
+            "only openings take --for"
         );
         // Global flags go anywhere.
         let cli =

@@ -98,6 +98,8 @@ pub struct PairArgs<'a> {
     pub name: &'a str,
     /// `--absent`.
     pub absent: bool,
+    /// `--for` (openings only): how long the opening lasts.
+    pub options: fw6::OpenOptions,
 }
 
 /// Runs a pair command: arguments validated first, then the connection resolved (a new one
@@ -133,8 +135,16 @@ pub async fn pair_command(
         value,
     };
     let conn = args.conn.unwrap_or("");
-    apply(session, &mutations, report, out, |what| {
-        op.sentence(conn, what)
+    let lifetime = args.options.lifetime;
+    apply_with(session, &mutations, args.options, report, out, |what| {
+        let sentence = op.sentence(conn, what);
+        match lifetime {
+            Some(l) => format!(
+                "{sentence} for {}",
+                humantime::format_duration(std::time::Duration::from_secs(u64::from(l.seconds())))
+            ),
+            None => sentence,
+        }
     })
     .await
 }
@@ -204,7 +214,32 @@ pub async fn apply(
     out: Out,
     text: impl FnOnce(&str) -> String,
 ) -> Result<(), Failure> {
-    let changes = session.manager().await?.apply(mutations).await?;
+    apply_with(
+        session,
+        mutations,
+        fw6::OpenOptions::default(),
+        report,
+        out,
+        text,
+    )
+    .await
+}
+
+/// [`apply`] with `options` on every opening of the batch (`--for`).
+pub async fn apply_with(
+    session: &Session,
+    mutations: &[Mutation],
+    options: fw6::OpenOptions,
+    report: Report<'_>,
+    out: Out,
+    text: impl FnOnce(&str) -> String,
+) -> Result<(), Failure> {
+    let manager = session.manager().await?;
+    let changes = if options.is_plain() {
+        manager.apply(mutations).await?
+    } else {
+        manager.apply_with_options(mutations, options).await?
+    };
     let notes: Vec<String> = report
         .note
         .into_iter()

@@ -4,6 +4,7 @@
 use fw6::file::{Export, PortSet};
 use fw6::{ConnectionInfo, PortEntry, Status};
 use std::io::Write as _;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -155,7 +156,8 @@ pub fn connections(list: &[(ConnectionInfo, usize)]) -> String {
 /// A listing for people: runs of consecutive ports with the same protocol and name folded
 /// into ranges (`27015-27030/udp`), or each pair with `expand`; `empty` when there are none.
 pub fn listing(list: &[PortEntry], empty: &str, expand: bool) -> String {
-    if expand || list.is_empty() {
+    // Leased pairs end each on their own, so they are listed one by one, never folded.
+    if expand || list.is_empty() || list.iter().any(|e| e.lease.is_some()) {
         return entries(list, empty);
     }
     let rows: Vec<Vec<String>> = fw6::range::fold(list)
@@ -170,11 +172,50 @@ pub fn entries(list: &[PortEntry], empty: &str) -> String {
     if list.is_empty() {
         return empty.to_owned();
     }
+    if list.iter().any(|e| e.lease.is_some()) {
+        let now = SystemTime::now();
+        let rows: Vec<Vec<String>> = list
+            .iter()
+            .map(|e| {
+                let ends = e
+                    .lease
+                    .as_ref()
+                    .map_or_else(|| "-".to_owned(), |l| ends(l, now));
+                vec![e.key().to_string(), e.name.to_string(), ends]
+            })
+            .collect();
+        return table(&["PORT/PROTO", "NAME", "ENDS"], &rows);
+    }
     let rows: Vec<Vec<String>> = list
         .iter()
         .map(|e| vec![e.key().to_string(), e.name.to_string()])
         .collect();
     table(&["PORT/PROTO", "NAME"], &rows)
+}
+
+/// When a leased pair ends, for people: `in 1h 59m (2026-12-04 14:05:00 UTC)`,
+/// `when PID 4242 (game-server) exits`, or both.
+pub fn ends(lease: &fw6::Lease, now: SystemTime) -> String {
+    let mut parts = Vec::new();
+    if let Some(at) = lease.expires {
+        let at_time = UNIX_EPOCH + Duration::from_millis(at);
+        let left = at_time.duration_since(now).unwrap_or_default();
+        let left = Duration::from_secs(left.as_secs());
+        parts.push(format!(
+            "in {} ({})",
+            humantime::format_duration(left),
+            fw6::utc(at)
+        ));
+    }
+    if let Some(owner) = &lease.owner {
+        let who = if owner.command.is_empty() {
+            owner.name.clone()
+        } else {
+            owner.command.clone()
+        };
+        parts.push(format!("when PID {} ({who}) exits", owner.pid));
+    }
+    parts.join(" or ")
 }
 
 /// `fw6 audit` for people: one line per change, oldest first.

@@ -37,6 +37,51 @@ pub fn single(s: &str) -> Result<PortKey, Failure> {
     }
 }
 
+/// `list` (the open pairs of `connection`, or the global ones) with each leased entry's lease,
+/// from `Leases`: `fw6 port list` and `fw6 global list` show when each ends, and by whom.
+async fn with_leases(
+    session: &Session,
+    connection: Option<fw6::IfName>,
+    list: &[fw6::PortEntry],
+) -> Result<Vec<fw6::PortEntry>, Failure> {
+    let leases = session.manager().await?.leases().await?;
+    let mut list = list.to_vec();
+    for (on, leased) in leases {
+        if on != connection {
+            continue;
+        }
+        if let Some(entry) = list.iter_mut().find(|e| e.key() == leased.key()) {
+            entry.lease = leased.lease;
+        }
+    }
+    Ok(list)
+}
+
+/// The options of `--for DURATION` (none without it): the duration in whole seconds as a
+/// lifetime, validated by the model (1 s to 30 days).
+pub fn lease_for(duration: Option<&str>) -> Result<fw6::OpenOptions, Failure> {
+    let Some(text) = duration else {
+        return Ok(fw6::OpenOptions::default());
+    };
+    let parsed = humantime::parse_duration(text).map_err(|e| {
+        fw6::Error::new(
+            ErrorKind::InvalidArg,
+            format!("--for {text:?}: {e}; give a duration such as 90s, 30m, 2h or 7days"),
+        )
+    })?;
+    let seconds = i64::try_from(parsed.as_secs()).unwrap_or(i64::MAX);
+    let lifetime = fw6::Lifetime::try_from(seconds).map_err(|e| {
+        fw6::Error::new(
+            ErrorKind::InvalidArg,
+            format!("--for {text:?}: {}", e.message()),
+        )
+    })?;
+    Ok(fw6::OpenOptions {
+        lifetime: Some(lifetime),
+        bind_to_caller: false,
+    })
+}
+
 /// A `--since` argument: an RFC 3339 time, or an age counted back from now.
 pub fn since_time(s: &str) -> Result<SystemTime, Failure> {
     if let Ok(time) = humantime::parse_rfc3339_weak(s) {
@@ -206,10 +251,11 @@ async fn port(session: &Session, action: PortAction, out: Out) -> Result<(), Fai
     match action {
         PortAction::Open(a) => {
             let args = PairArgs {
-                conn: Some(&a.at.conn),
-                pair: &a.at.pair,
-                name: &a.name,
-                absent: a.absent,
+                conn: Some(&a.at.at.conn),
+                pair: &a.at.at.pair,
+                name: &a.at.name,
+                absent: a.at.absent,
+                options: lease_for(a.lease.duration.as_deref())?,
             };
             change::pair_command(session, Op::OpenPort, args, out).await?;
         }
@@ -219,6 +265,7 @@ async fn port(session: &Session, action: PortAction, out: Out) -> Result<(), Fai
                 pair: &a.pair,
                 name: "",
                 absent: false,
+                options: fw6::OpenOptions::default(),
             };
             change::pair_command(session, Op::ClosePort, args, out).await?;
         }
@@ -238,7 +285,14 @@ async fn port(session: &Session, action: PortAction, out: Out) -> Result<(), Fai
                 return show::every_connection(session, show::Which::Open, c.expand.expand, out)
                     .await;
             };
-            let list = session.connection(&conn).await?.open_ports().await?;
+            let connection = session.connection(&conn).await?;
+            let list = connection.open_ports().await?;
+            let list = with_leases(
+                session,
+                Some(connection.interface().await?),
+                list.as_slice(),
+            )
+            .await?;
             let list = list.as_slice();
             let json = output::OpenList {
                 connection: &conn,
@@ -254,12 +308,17 @@ async fn port(session: &Session, action: PortAction, out: Out) -> Result<(), Fai
 
 async fn global(session: &Session, action: GlobalAction, out: Out) -> Result<(), Failure> {
     match action {
-        GlobalAction::Open { pair: p, name: n } => {
+        GlobalAction::Open {
+            pair: p,
+            name: n,
+            lease,
+        } => {
             let args = PairArgs {
                 conn: None,
                 pair: &p.pair,
                 name: &n,
                 absent: false,
+                options: lease_for(lease.duration.as_deref())?,
             };
             change::pair_command(session, Op::OpenGlobal, args, out).await?;
         }
@@ -269,6 +328,7 @@ async fn global(session: &Session, action: GlobalAction, out: Out) -> Result<(),
                 pair: &p.pair,
                 name: "",
                 absent: false,
+                options: fw6::OpenOptions::default(),
             };
             change::pair_command(session, Op::CloseGlobal, args, out).await?;
         }
@@ -282,6 +342,7 @@ async fn global(session: &Session, action: GlobalAction, out: Out) -> Result<(),
         }
         GlobalAction::List(e) => {
             let list = session.manager().await?.globally_open_ports().await?;
+            let list = with_leases(session, None, list.as_slice()).await?;
             let list = list.as_slice();
             out.emit(&output::GlobalList { global: list }, || {
                 output::listing(list, "no global open pairs", e.expand)
@@ -293,6 +354,7 @@ async fn global(session: &Session, action: GlobalAction, out: Out) -> Result<(),
                 pair: &a.at.pair,
                 name: &a.name,
                 absent: a.absent,
+                options: fw6::OpenOptions::default(),
             };
             change::pair_command(session, Op::Ignore, args, out).await?;
         }
@@ -302,6 +364,7 @@ async fn global(session: &Session, action: GlobalAction, out: Out) -> Result<(),
                 pair: &a.pair,
                 name: "",
                 absent: false,
+                options: fw6::OpenOptions::default(),
             };
             change::pair_command(session, Op::Observe, args, out).await?;
         }

@@ -435,6 +435,37 @@ mod tests {
     }
 
     #[test]
+    fn a_lease_is_authorized_with_its_lifetime_and_binding() {
+        let now = super::super::options::now_millis();
+        let lease = fw6_model::Lease {
+            expires: Some(now + 7_200_000),
+            owner: Some(fw6_model::Owner {
+                bus: "b".into(),
+                name: ":1.5".into(),
+                pid: 1,
+                command: "game".into(),
+            }),
+        };
+        let leased = open("lan0", "27015/udp").with_lease(Some(lease)).unwrap();
+        let check = Check::of(&leased);
+        assert_eq!(check.action, Action::of(&open("lan0", "27015/udp")));
+        let lifetime = check
+            .details
+            .iter()
+            .find(|(k, _)| *k == "lifetime")
+            .unwrap();
+        let seconds: u64 = lifetime.1.parse().unwrap();
+        assert!((7_199..=7_200).contains(&seconds), "{seconds}");
+        assert!(check.details.contains(&("bind_to_caller", "true".into())));
+        assert!(
+            !Check::of(&open("lan0", "27015/udp"))
+                .details
+                .iter()
+                .any(|(k, _)| *k == "lifetime" || *k == "bind_to_caller")
+        );
+    }
+
+    #[test]
     fn global_pairs_and_the_log_path_have_their_own_actions() {
         let global = Mutation::OpenGlobalPort {
             key: "3389/tcp".parse().unwrap(),

@@ -205,12 +205,14 @@ impl ConnectionIface {
 
     /// `Explain`.
     fn explain(&self, port: u16, protocol: u32) -> Result<(bool, String, String), FwError> {
-        let d = self
-            .shared
-            .state()
-            .decide(&self.name, wire::key(port, protocol)?);
+        let state = self.shared.state();
+        let key = wire::key(port, protocol)?;
+        let d = state.decide(&self.name, key);
         // A literal tuple, not `wire::WireExplanation`: zbus reads the written tuple as three
         // out arguments, an alias as one struct (the introspection test says which).
-        Ok(wire::explanation_args(d))
+        Ok(wire::explanation_leased(
+            d,
+            state.lease_behind(&self.name, key, d),
+        ))
     }
 }

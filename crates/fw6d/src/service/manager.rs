@@ -211,10 +211,14 @@ impl ManagerIface {
         let name = self
             .shared
             .registry(|r| r.resolve_any(&state, connection))?;
-        let d = state.decide(&name, wire::key(port, protocol)?);
+        let key = wire::key(port, protocol)?;
+        let d = state.decide(&name, key);
         // A literal tuple, not `wire::WireExplanation`: zbus reads the written tuple as three
         // out arguments, an alias as one struct (the introspection test says which).
-        Ok(wire::explanation_args(d))
+        Ok(wire::explanation_leased(
+            d,
+            state.lease_behind(&name, key, d),
+        ))
     }
 
     /// `Status`: kernel generation, how the table stands, drift repairs, counts.

@@ -30,6 +30,7 @@ pub use error::{FwError, FwResult};
 pub use fw6_model::wire::{BUS_NAME, MANAGER_PATH};
 pub use limits::Bounds;
 pub use manager::ManagerIface;
+pub use options::now_millis;
 pub use registry::{Present, Registry, connection_path};
 
 use crate::config::Config;
@@ -268,6 +269,11 @@ impl Shared {
             "served a change"
         );
         Ok(changes)
+    }
+
+    /// Announces changes fw6d made itself (a lease ended): `Changed` signals, as for a call.
+    pub async fn announce(self: &Arc<Self>, conn: &zbus::Connection, changes: &[Change]) {
+        self.after_change(conn, changes, Origin::Method).await;
     }
 
     /// Exports objects for connections that became configured, then emits the `Changed`

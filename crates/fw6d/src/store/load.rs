@@ -4,7 +4,8 @@
 //! validation as an API argument: a row the model rejects marks the file as damaged.
 
 use fw6_model::{
-    Change, EntryName, IfName, LogfileMaximumSize, Mutation, PortEntry, PortKey, State,
+    Change, EntryName, IfName, Lease, LogfileMaximumSize, Mutation, Owner, PortEntry, PortKey,
+    State,
 };
 use rusqlite::{Connection, Row};
 
@@ -34,10 +35,12 @@ pub(crate) fn load(conn: &Connection) -> Result<State, StoreError> {
     for_each(
         conn,
         "global_open",
-        "SELECT port, protocol, name FROM global_open",
+        "SELECT g.port, g.protocol, g.name, l.expires, l.owner_bus, l.owner_name, l.owner_pid, \
+         l.owner_command FROM global_open g LEFT JOIN leases l \
+         ON l.connection = '' AND l.port = g.port AND l.protocol = g.protocol",
         |row| {
             Ok(Change::GlobalOpened {
-                entry: entry("global_open", row, 0)?,
+                entry: leased(entry("global_open", row, 0)?, row, 3)?,
             })
         },
         &mut state,
@@ -45,11 +48,13 @@ pub(crate) fn load(conn: &Connection) -> Result<State, StoreError> {
     for_each(
         conn,
         "open_ports",
-        "SELECT connection, port, protocol, name FROM open_ports",
+        "SELECT o.connection, o.port, o.protocol, o.name, l.expires, l.owner_bus, l.owner_name, \
+         l.owner_pid, l.owner_command FROM open_ports o LEFT JOIN leases l \
+         ON l.connection = o.connection AND l.port = o.port AND l.protocol = o.protocol",
         |row| {
             Ok(Change::PortOpened {
                 connection: ifname("open_ports", row.get(0)?)?,
-                entry: entry("open_ports", row, 1)?,
+                entry: leased(entry("open_ports", row, 1)?, row, 4)?,
             })
         },
         &mut state,
@@ -139,6 +144,27 @@ fn entry(table: &'static str, row: &Row<'_>, first: usize) -> Result<PortEntry, 
     let name = EntryName::try_from(row.get::<_, String>(first + 2)?)
         .map_err(|e| RowError::Invalid(invalid(table, &e)))?;
     Ok(PortEntry::new(key, name))
+}
+
+/// `entry` with the lease stored as `expires, owner_bus, owner_name, owner_pid, owner_command`
+/// from column `first` on (all NULL: no lease).
+fn leased(mut entry: PortEntry, row: &Row<'_>, first: usize) -> Result<PortEntry, RowError> {
+    let expires: Option<i64> = row.get(first)?;
+    let name: Option<String> = row.get(first + 2)?;
+    let owner = match name {
+        Some(name) => Some(Owner {
+            bus: row.get::<_, Option<String>>(first + 1)?.unwrap_or_default(),
+            name,
+            pid: row.get::<_, Option<u32>>(first + 3)?.unwrap_or(0),
+            command: row.get::<_, Option<String>>(first + 4)?.unwrap_or_default(),
+        }),
+        None => None,
+    };
+    let expires = expires.and_then(|at| u64::try_from(at).ok());
+    if expires.is_some() || owner.is_some() {
+        entry.lease = Some(Lease { expires, owner });
+    }
+    Ok(entry)
 }
 
 fn ifname(table: &'static str, name: String) -> Result<IfName, RowError> {

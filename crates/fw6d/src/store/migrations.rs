@@ -223,8 +223,28 @@ ALTER TABLE new_ignored_ports RENAME TO ignored_ports;
 ALTER TABLE new_audit RENAME TO audit;
 ";
 
+/// Version 3: leases (docs/dbus-api.md, "Leases"). One row per open pair (global: connection
+/// '') that ends on its own: its wall-clock expiry (ms since the Unix epoch) and/or the bus
+/// connection it is bound to (the bus's id, the unique name, and the pid and program for
+/// people). A separate table, so the pair tables and every plain opening stay as they were; a
+/// row whose pair is gone is ignored on load.
+const V3: &str = "
+CREATE TABLE leases (
+    connection    TEXT    NOT NULL,
+    port          INTEGER NOT NULL CHECK (port BETWEEN 1 AND 65535),
+    protocol      INTEGER NOT NULL CHECK (protocol IN (6, 17)),
+    expires       INTEGER CHECK (expires > 0),
+    owner_bus     TEXT,
+    owner_name    TEXT,
+    owner_pid     INTEGER,
+    owner_command TEXT,
+    CHECK (expires IS NOT NULL OR owner_name IS NOT NULL),
+    PRIMARY KEY (connection, port, protocol)
+) STRICT, WITHOUT ROWID;
+";
+
 /// Every migration, in order.
-const MIGRATIONS: &[&str] = &[V1, V2];
+const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The schema version this build writes.
 #[expect(

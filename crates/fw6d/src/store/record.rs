@@ -176,6 +176,9 @@ impl Writer<'_> {
             },
         )
         .map_err(|e| StoreError::sqlite(op(), e))?;
+        for entry in entries.iter().filter(|e| e.lease.is_some()) {
+            self.lease(connection, entry, true)?;
+        }
         let audit: Vec<AuditRow<'_>> = entries
             .iter()
             .map(|entry| AuditRow {
@@ -211,6 +214,9 @@ impl Writer<'_> {
                 .and_then(|mut stmt| stmt.execute(params![port, protocol]))
         }
         .map_err(|e| StoreError::sqlite(op(), e))?;
+        if entry.lease.is_some() {
+            self.lease(connection, entry, false)?;
+        }
         if removed != 1 {
             let on = connection.map_or_else(String::new, |c| format!(" on {c}"));
             return Err(StoreError::OutOfStep(format!(
@@ -226,6 +232,49 @@ impl Writer<'_> {
             Some(entry.name.as_str()),
             None,
         )
+    }
+
+    /// Stores (`add`) or removes the lease of an opened entry; a global pair's connection is ''.
+    fn lease(
+        &self,
+        connection: Option<&IfName>,
+        entry: &PortEntry,
+        add: bool,
+    ) -> Result<(), StoreError> {
+        let connection = connection.map_or("", IfName::as_str);
+        let (port, protocol) = (entry.port.get(), entry.protocol.number());
+        let done = if add {
+            let lease = entry.lease.as_ref();
+            let owner = lease.and_then(|l| l.owner.as_ref());
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO leases (connection, port, protocol, expires, owner_bus, \
+                     owner_name, owner_pid, owner_command) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )
+                .and_then(|mut stmt| {
+                    stmt.execute(params![
+                        connection,
+                        port,
+                        protocol,
+                        lease
+                            .and_then(|l| l.expires)
+                            .map(|at| i64::try_from(at).unwrap_or(i64::MAX)),
+                        owner.map(|o| o.bus.as_str()),
+                        owner.map(|o| o.name.as_str()),
+                        owner.map(|o| o.pid),
+                        owner.map(|o| o.command.as_str()),
+                    ])
+                })
+        } else {
+            self.conn
+                .prepare_cached(
+                    "DELETE FROM leases WHERE connection = ?1 AND port = ?2 AND protocol = ?3",
+                )
+                .and_then(|mut stmt| stmt.execute(params![connection, port, protocol]))
+        };
+        done.map(drop)
+            .map_err(|e| StoreError::sqlite(format!("record {} (lease)", self.member), e))
     }
 
     /// Sets a connection's flag, creating its row if needed.

@@ -65,8 +65,17 @@ impl BoundPort {
 }
 
 impl Drop for BoundPort {
+    /// Ends the opening. Dropped inside an async runtime (where blocking on the private one
+    /// would panic), the close runs on a thread of its own.
     fn drop(&mut self) {
-        let _ = self.end();
+        if tokio::runtime::Handle::try_current().is_err() {
+            let _ = self.end();
+        } else if let Some(inner) = self.inner.take() {
+            let rt = self.rt.clone();
+            std::thread::spawn(move || {
+                let _ = rt.block_on(inner.close());
+            });
+        }
     }
 }
 

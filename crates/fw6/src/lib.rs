@@ -56,6 +56,6 @@ pub use manager::{BUS_ADDRESS_ENV, Manager};
 pub use fw6_model::Error as ModelError;
 pub use fw6_model::{
     ConnectionId, Decision, EntryName, ErrorKind, HResult, IfName, Lease, Lifetime, LogSettings,
-    LogfileMaximumSize, MAX_LIFETIME_SECONDS, Mutation, OpenOptions, OtherChain, Owner, Port,
-    PortEntry, PortKey, Protocol, Reason, Snapshot, may_block, utc,
+    LogfileMaximumSize, MAX_LIFETIME_SECONDS, MAX_NAME_BYTES, Mutation, OpenOptions, OtherChain,
+    Owner, Port, PortEntry, PortKey, Protocol, Reason, Snapshot, may_block, utc,
 };

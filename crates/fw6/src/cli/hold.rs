@@ -3,7 +3,8 @@
 //! connection of this process's own, docs/dbus-api.md "Leases"), so they close when the command
 //! exits, when fw6 is interrupted, and when fw6 itself dies — fw6d closes them when the bus
 //! says the connection left. The command's exit status (128 + N for a signal N) is fw6's, and
-//! SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to fw6 are passed on to it.
+//! SIGTERM and SIGHUP sent to fw6 are passed on to it, and SIGINT and SIGQUIT too unless they
+//! came from the terminal, which sent them to the command already.
 
 use std::process::Stdio;
 
@@ -35,12 +36,11 @@ pub async fn run(session: &Session, args: RunArgs, out: Out) -> Result<u8, Failu
     keys.sort_unstable();
     keys.dedup();
     let program = args.command.first().cloned().unwrap_or_default();
-    let name = args
-        .name
-        .clone()
-        .unwrap_or_else(|| format!("fw6 run {program}"));
-    let name =
-        EntryName::try_from(name.as_str()).map_err(|e| fw6::Error::from(e).context("--name"))?;
+    let name = match &args.name {
+        Some(given) => EntryName::try_from(given.as_str())
+            .map_err(|e| fw6::Error::from(e).context("--name"))?,
+        None => default_name(&program),
+    };
     let manager = session.manager().await?;
     let connection = match &args.on {
         Some(conn) => Some(manager.connection(conn).await?),
@@ -96,7 +96,11 @@ pub async fn run(session: &Session, args: RunArgs, out: Out) -> Result<u8, Failu
             .into());
         }
     };
-    closed.map_err(|e| e.context("closing the pairs"))?;
+    // The command's status is what a script wants; a slow close is only a warning (fw6d closes
+    // the pairs when it sees the connection go, whatever this process does next).
+    if let Err(e) = closed {
+        eprintln!("fw6: warning: {e}");
+    }
     if out.json {
         out.emit(
             &json!({ "command": args.command, "exit_status": code, "pairs": change::ranges_json(&keys), "connection": args.on }),
@@ -104,11 +108,27 @@ pub async fn run(session: &Session, args: RunArgs, out: Out) -> Result<u8, Failu
         );
     } else {
         eprintln!(
-            "fw6: {program} exited ({code}); {} closed",
+            "fw6: {program} exited ({code}); its openings of {} ended",
             change::describe(&keys)
         );
     }
     Ok(code)
+}
+
+/// The name of the pairs when `--name` is not given: `fw6 run PROGRAM`, the program's file name
+/// made printable and cut to fit an entry name.
+fn default_name(program: &str) -> EntryName {
+    let base = std::path::Path::new(program)
+        .file_name()
+        .map_or_else(|| program.to_owned(), |b| b.to_string_lossy().into_owned());
+    let mut name: String = format!("fw6 run {base}")
+        .chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    while name.len() > fw6::MAX_NAME_BYTES {
+        name.pop();
+    }
+    EntryName::try_from(name).unwrap_or_default()
 }
 
 /// Opens `keys` through `binding`, on `connection` or globally.
@@ -143,12 +163,20 @@ async fn wait_forwarding(
         tokio::select! {
             status = child.wait() => return status,
             (Some(to), _, _) = caught => {
-                if let Some(pid) = pid {
+                let typed = matches!(to, Signal::INT | Signal::QUIT) && foreground();
+                if let (Some(pid), false) = (pid, typed) {
                     let _ = kill_process(pid, to);
                 }
             }
         }
     }
+}
+
+/// Whether fw6 is its terminal's foreground job. A SIGINT or SIGQUIT it gets is then almost
+/// surely Ctrl-C or Ctrl-\\, which the terminal sent to the command too (the same process
+/// group): passing it on would make a second one, which many programs take as "quit now".
+fn foreground() -> bool {
+    rustix::termios::tcgetpgrp(std::io::stdin()).is_ok_and(|fg| fg == rustix::process::getpgrp())
 }
 
 /// A shell's view of an exit status: the code, or 128 + the signal.

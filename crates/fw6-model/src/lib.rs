@@ -42,7 +42,7 @@ pub use lease::{
 pub use leases::Target;
 pub use logging::{LogSettings, LogfileMaximumSize};
 pub use mutation::{Argument, Member, MemberArgs, Mutation};
-pub use name::EntryName;
+pub use name::{EntryName, MAX_NAME_BYTES};
 pub use other_chain::{OtherChain, may_block};
 pub use port::{Port, PortEntry, PortKey};
 pub use protocol::Protocol;

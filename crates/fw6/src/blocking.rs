@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use futures_util::StreamExt;
 use fw6_model::{
-    ConnectionId, EntryName, IfName, LogSettings, LogfileMaximumSize, Mutation, PortEntry, PortKey,
-    Snapshot,
+    ConnectionId, EntryName, IfName, LogSettings, LogfileMaximumSize, Mutation, OpenOptions,
+    PortEntry, PortKey, Snapshot,
 };
 use tokio::runtime::Runtime;
 
@@ -27,6 +27,56 @@ fn runtime() -> Result<Rt, Error> {
                 format!("cannot start the client runtime: {e}"),
             )
         })
+}
+
+/// The blocking twin of [`crate::BoundPort`]: dropping it ends the opening and waits until fw6d
+/// has closed it.
+#[derive(Debug)]
+pub struct BoundPort {
+    rt: Rt,
+    inner: Option<crate::BoundPort>,
+}
+
+impl BoundPort {
+    fn new(rt: Rt, inner: crate::BoundPort) -> Self {
+        Self {
+            rt,
+            inner: Some(inner),
+        }
+    }
+
+    /// The pair.
+    pub fn key(&self) -> Option<PortKey> {
+        self.inner.as_ref().map(crate::BoundPort::key)
+    }
+
+    /// Ends the opening (see [`crate::BoundPort::close`]).
+    pub fn close(mut self) -> Result<(), Error> {
+        self.end()
+    }
+
+    fn end(&mut self) -> Result<(), Error> {
+        match self.inner.take() {
+            // The connection's tasks run only inside the private runtime: close it there.
+            Some(inner) => self.rt.block_on(inner.close()),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for BoundPort {
+    /// Ends the opening. Dropped inside an async runtime (where blocking on the private one
+    /// would panic), the close runs on a thread of its own.
+    fn drop(&mut self) {
+        if tokio::runtime::Handle::try_current().is_err() {
+            let _ = self.end();
+        } else if let Some(inner) = self.inner.take() {
+            let rt = self.rt.clone();
+            std::thread::spawn(move || {
+                let _ = rt.block_on(inner.close());
+            });
+        }
+    }
 }
 
 /// The blocking twin of [`crate::Manager`]; same members, same errors.
@@ -73,6 +123,29 @@ impl Manager {
             rt: self.rt.clone(),
             inner,
         })
+    }
+
+    /// `OpenGlobalPortWithOptions` (see [`crate::Manager::open_global_port_with_options`]).
+    pub fn open_global_port_with_options(
+        &self,
+        key: PortKey,
+        name: &EntryName,
+        options: OpenOptions,
+    ) -> Result<(), Error> {
+        self.rt
+            .block_on(self.inner.open_global_port_with_options(key, name, options))
+    }
+
+    /// A global pair open while the guard lives (see [`crate::BoundPort`]).
+    pub fn open_global_port_while_alive(
+        &self,
+        key: PortKey,
+        name: &EntryName,
+    ) -> Result<BoundPort, Error> {
+        let inner = self
+            .rt
+            .block_on(self.inner.open_global_port_while_alive(key, name))?;
+        Ok(BoundPort::new(self.rt.clone(), inner))
     }
 
     /// `OpenGlobalPort`.
@@ -236,20 +309,32 @@ impl Connection {
         self.rt.block_on(self.inner.disable_firewall())
     }
 
-    /// `OpenPort`.
-    pub fn open_port(&self, key: PortKey, name: &EntryName) -> Result<(), Error> {
-        self.rt.block_on(self.inner.open_port(key, name))
-    }
-
-    /// `OpenPortWithOptions`: `OpenPort` that ends on its own (docs/dbus-api.md, "Leases").
+    /// `OpenPortWithOptions` (see [`crate::Connection::open_port_with_options`]).
     pub fn open_port_with_options(
         &self,
         key: PortKey,
         name: &EntryName,
-        options: crate::OpenOptions,
+        options: OpenOptions,
     ) -> Result<(), Error> {
         self.rt
             .block_on(self.inner.open_port_with_options(key, name, options))
+    }
+
+    /// A pair open on this connection while the guard lives (see [`crate::BoundPort`]).
+    pub fn open_port_while_alive(
+        &self,
+        key: PortKey,
+        name: &EntryName,
+    ) -> Result<BoundPort, Error> {
+        let inner = self
+            .rt
+            .block_on(self.inner.open_port_while_alive(key, name))?;
+        Ok(BoundPort::new(self.rt.clone(), inner))
+    }
+
+    /// `OpenPort`.
+    pub fn open_port(&self, key: PortKey, name: &EntryName) -> Result<(), Error> {
+        self.rt.block_on(self.inner.open_port(key, name))
     }
 
     /// `ClosePort`.

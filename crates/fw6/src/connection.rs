@@ -2,6 +2,7 @@
 
 use fw6_model::{ConnectionId, EntryName, IfName, OpenOptions, PortEntry, PortKey, Snapshot};
 
+use crate::bound::{Binding, BoundPort, Bus};
 use crate::remote::Remote;
 use crate::wire::{self, CONNECTION_IFACE, WireEntry};
 use crate::{Error, Explanation};
@@ -11,13 +12,15 @@ use crate::{Error, Explanation};
 #[derive(Debug, Clone)]
 pub struct Connection {
     remote: Remote,
+    bus: Bus,
 }
 
 impl Connection {
     /// The connection object at `path`.
-    pub(crate) async fn at(conn: &zbus::Connection, path: String) -> Result<Self, Error> {
+    pub(crate) async fn at(conn: &zbus::Connection, bus: Bus, path: String) -> Result<Self, Error> {
         Ok(Self {
             remote: Remote::new(conn, path, CONNECTION_IFACE).await?,
+            bus,
         })
     }
 
@@ -87,6 +90,18 @@ impl Connection {
                 &(port, protocol, name.as_str(), dict),
             )
             .await
+    }
+
+    /// Opens a pair on this connection for as long as the returned guard lives (see
+    /// [`BoundPort`]): dropping it, or the program ending in any way, closes the pair.
+    pub async fn open_port_while_alive(
+        &self,
+        key: PortKey,
+        name: &EntryName,
+    ) -> Result<BoundPort, Error> {
+        let binding = Binding::new(&self.bus, self.remote.proxy().connection()).await?;
+        binding.open_port(self, key, name).await?;
+        Ok(BoundPort::new(binding, key))
     }
 
     /// `ClosePort`. Closing a closed pair succeeds.

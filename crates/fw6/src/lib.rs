@@ -29,6 +29,7 @@
 mod audit;
 mod batch;
 pub mod blocking;
+mod bound;
 mod changes;
 mod connection;
 mod error;
@@ -44,6 +45,7 @@ pub mod wire;
 
 pub use audit::AuditEntry;
 pub use batch::Batch;
+pub use bound::{Binding, BoundPort};
 pub use changes::{ChangeKind, Changed, Changes, ConnectionEvent, Event};
 pub use connection::Connection;
 pub use error::{ERROR_PREFIX, Error};
@@ -56,6 +58,6 @@ pub use pending::PendingChange;
 pub use fw6_model::Error as ModelError;
 pub use fw6_model::{
     ConnectionId, Decision, EntryName, ErrorKind, HResult, IfName, Lease, Lifetime, LogSettings,
-    LogfileMaximumSize, MAX_LIFETIME_SECONDS, Mutation, OpenOptions, OtherChain, Owner, Port,
-    PortEntry, PortKey, Protocol, Reason, Snapshot, may_block, utc,
+    LogfileMaximumSize, MAX_LIFETIME_SECONDS, MAX_NAME_BYTES, Mutation, OpenOptions, OtherChain,
+    Owner, Port, PortEntry, PortKey, Protocol, Reason, Snapshot, may_block, utc,
 };

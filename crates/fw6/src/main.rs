@@ -38,6 +38,13 @@ fn main() -> ExitCode {
         }
     };
     let session = Session::new(cli.bus);
+    if let Command::Run(args) = cli.command {
+        // The command's exit status is fw6's.
+        return match runtime.block_on(cli::hold::run(&session, args, out)) {
+            Ok(status) => ExitCode::from(status),
+            Err(failure) => failure.report(out.json),
+        };
+    }
     match runtime.block_on(cli::run::run(&session, cli.command, out)) {
         Ok(()) => ExitCode::from(exit::OK),
         Err(failure) => failure.report(out.json),

@@ -9,6 +9,7 @@ use fw6_model::{
 };
 use zbus::OwnedVariant;
 
+use crate::bound::{Binding, BoundPort, Bus};
 use crate::changes::Changes;
 use crate::remote::Remote;
 use crate::wire::{self, MANAGER_IFACE, MANAGER_PATH, WireConnection, WireEntry};
@@ -34,6 +35,7 @@ pub const BUS_ADDRESS_ENV: &str = "FW6_BUS_ADDRESS";
 #[derive(Debug, Clone)]
 pub struct Manager {
     conn: zbus::Connection,
+    bus: Bus,
     remote: Remote,
 }
 
@@ -43,34 +45,30 @@ impl Manager {
     pub async fn connect() -> Result<Self, Error> {
         match std::env::var(BUS_ADDRESS_ENV) {
             Ok(address) if !address.is_empty() => Self::connect_to(&address).await,
-            _ => {
-                let conn = zbus::Connection::system().await.map_err(|e| match e {
-                    zbus::Error::Connection(io, _) => Error::unreachable("the system bus", &io),
-                    other => Error::unreachable("the system bus", &other),
-                })?;
-                Self::on(conn).await
-            }
+            _ => Self::connect_bus(Bus::System).await,
         }
     }
 
     /// Connects to fw6d on the message bus at `address` (a D-Bus address such as
     /// `unix:path=/run/fw6-test/bus`).
     pub async fn connect_to(address: &str) -> Result<Self, Error> {
-        let builder = zbus::connection::Builder::address(address);
-        let conn = builder.build().await.map_err(|e| match e {
-            zbus::Error::Address(_) => Error::from(e),
-            zbus::Error::Connection(io, _) => {
-                Error::unreachable(&format!("the bus at {address}"), &io)
-            }
-            other => Error::unreachable(&format!("the bus at {address}"), &other),
-        })?;
-        Self::on(conn).await
+        Self::connect_bus(Bus::Address(address.to_owned())).await
     }
 
-    /// Uses an existing bus connection (for programs that already have one).
+    async fn connect_bus(bus: Bus) -> Result<Self, Error> {
+        let conn = bus.connect().await?;
+        Self::with(conn, bus).await
+    }
+
+    /// Uses an existing bus connection (for programs that already have one). Openings bound to
+    /// their holder need a manager made by [`Manager::connect`] or [`Manager::connect_to`].
     pub async fn on(conn: zbus::Connection) -> Result<Self, Error> {
+        Self::with(conn, Bus::Given).await
+    }
+
+    async fn with(conn: zbus::Connection, bus: Bus) -> Result<Self, Error> {
         let remote = Remote::new(&conn, MANAGER_PATH.to_owned(), MANAGER_IFACE).await?;
-        Ok(Self { conn, remote })
+        Ok(Self { conn, bus, remote })
     }
 
     /// `Connections`: a snapshot of every connection, present ones by interface index, then
@@ -87,7 +85,7 @@ impl Manager {
     /// `InvalidArg`.
     pub async fn connection(&self, id_or_name: &str) -> Result<Connection, Error> {
         let path: zbus::OwnedObjectPath = self.remote.call("GetConnection", &(id_or_name,)).await?;
-        Connection::at(&self.conn, path.as_str().to_owned()).await
+        Connection::at(&self.conn, self.bus.clone(), path.as_str().to_owned()).await
     }
 
     /// `OpenGlobalPort`: open a pair on every connection that does not ignore it. Re-opening
@@ -115,6 +113,23 @@ impl Manager {
                 &(port, protocol, name.as_str(), dict),
             )
             .await
+    }
+
+    /// A bus connection of its own whose openings live while it does (see [`Binding`]).
+    pub async fn binding(&self) -> Result<Binding, Error> {
+        Binding::new(&self.bus, &self.conn).await
+    }
+
+    /// Opens a global pair for as long as the returned guard lives (see [`BoundPort`]): dropping
+    /// it, or the program ending in any way, closes the pair.
+    pub async fn open_global_port_while_alive(
+        &self,
+        key: PortKey,
+        name: &EntryName,
+    ) -> Result<BoundPort, Error> {
+        let binding = self.binding().await?;
+        binding.open_global_port(key, name).await?;
+        Ok(BoundPort::new(binding, key))
     }
 
     /// `Leases`: every opening that ends on its own, as (connection, or `None` for a global

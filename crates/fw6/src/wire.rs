@@ -3,7 +3,6 @@
 //! and the daemon's replies are checked, a bad reply becoming a protocol error.
 
 use std::borrow::Cow;
-
 use std::collections::HashMap;
 
 use fw6_model::{

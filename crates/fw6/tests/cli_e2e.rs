@@ -926,6 +926,150 @@ fn import_and_batch_with_confirm_revert_unless_yes() {
     assert!(lab.json(&["status"]).get("pending").is_none());
 }
 
+impl Lab {
+    /// `fw6 run ARGS` started in the background against this lab's bus.
+    fn spawn_run(&self, args: &[&str]) -> std::process::Child {
+        Command::new(env!("CARGO_BIN_EXE_fw6"))
+            .args(["--bus", self.bus.address(), "run"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run fw6 run")
+    }
+
+    /// Waits (at most 10 s) until `pair` on lan0 is open (`true`) or not.
+    fn wait_open(&self, pair: &str, open: bool) -> Duration {
+        let started = Instant::now();
+        loop {
+            let e = self.json(&["explain", "lan0", pair]);
+            if (e["reason"] != "not-open") == open {
+                return started.elapsed();
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "{pair} is not {} after 10 s: {e}\n{}",
+                if open { "open" } else { "closed" },
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// Waits for `child` at most 20 s.
+fn wait_child(mut child: std::process::Child) -> Output {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().expect("try_wait").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("fw6 run did not end within 20 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("output")
+}
+
+/// `fw6 run --open 9000/tcp --on lan0 -- COMMAND`: the peer gets in while the command runs and
+/// not after; the command's exit status is fw6's; the pair is gone from the listing.
+#[test]
+fn run_holds_pairs_open_while_the_command_runs() {
+    let lab = Lab::start();
+    let _listener = lab
+        .topology
+        .host()
+        .run_in(|| std::net::TcpListener::bind("[::]:9000").expect("listen on 9000"));
+    let lan = lab.topology.lan();
+    let marker = lab.bus.dir().join("run-go");
+    let script = format!(
+        "while [ ! -e {} ]; do sleep 0.05; done; exit 7",
+        marker.display()
+    );
+    let child = lab.spawn_run(&[
+        "--open",
+        "9000/tcp",
+        "--on",
+        "lan0",
+        "--name",
+        "while it runs",
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    lab.wait_open("9000/tcp", true);
+    assert_eq!(
+        lan.tcp_connect(9000, Duration::from_secs(2)),
+        Outcome::Connected
+    );
+    let listed = lab.json(&["port", "list", "lan0"]);
+    assert!(listed.to_string().contains("while it runs"), "{listed}");
+    std::fs::write(&marker, "").expect("the marker");
+    let out = wait_child(child);
+    assert_eq!(
+        out.status.code(),
+        Some(7),
+        "the command's status: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Closed by the time fw6 run returns.
+    assert_eq!(
+        lab.json(&["explain", "lan0", "9000/tcp"])["reason"],
+        "not-open"
+    );
+    assert_eq!(
+        lan.tcp_connect(9000, Duration::from_millis(700)),
+        Outcome::TimedOut
+    );
+    // A command that cannot start leaves nothing open.
+    let out = lab.fw6(&["run", "--open", "9001/tcp", "--", "/nonexistent/program"]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert_eq!(
+        lab.json(&["explain", "lan0", "9001/tcp"])["reason"],
+        "not-open"
+    );
+}
+
+/// Ctrl-C to `fw6 run` reaches the command, and the pair closes; `fw6 run` killed with SIGKILL
+/// cannot close anything itself, and fw6d closes the pair when its bus connection goes.
+#[test]
+fn run_closes_on_sigint_and_when_killed() {
+    use rustix::process::{Pid, Signal, kill_process};
+    let lab = Lab::start();
+    let child = lab.spawn_run(&["--open", "9002/tcp", "--", "sleep", "30"]);
+    lab.wait_open("9002/tcp", true);
+    let pid = Pid::from_raw(child.id().cast_signed()).expect("pid");
+    kill_process(pid, Signal::INT).expect("SIGINT");
+    let out = wait_child(child);
+    // sleep ended by the forwarded SIGINT: 128 + 2.
+    assert_eq!(out.status.code(), Some(130), "{out:?}");
+    assert_eq!(
+        lab.json(&["explain", "lan0", "9002/tcp"])["reason"],
+        "not-open"
+    );
+
+    let pidfile = lab.bus.dir().join("run-child.pid");
+    let script = format!("echo $$ > {}; exec sleep 30", pidfile.display());
+    let mut child = lab.spawn_run(&["--open", "9003/tcp", "--", "sh", "-c", &script]);
+    lab.wait_open("9003/tcp", true);
+    child.kill().expect("SIGKILL to fw6 run");
+    let _ = child.wait();
+    let closed_after = lab.wait_open("9003/tcp", false);
+    // The orphaned command is ours to end.
+    if let Some(pid) = std::fs::read_to_string(&pidfile)
+        .ok()
+        .and_then(|p| p.trim().parse::<i32>().ok())
+        .and_then(Pid::from_raw)
+    {
+        let _ = kill_process(pid, Signal::KILL);
+    }
+    assert!(
+        closed_after < Duration::from_secs(2),
+        "closed {closed_after:?} after fw6 run was killed"
+    );
+}
+
 #[test]
 fn openings_for_a_while_are_listed_with_their_end() {
     let lab = Lab::start();

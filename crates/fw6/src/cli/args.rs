@@ -110,6 +110,9 @@ pub enum Command {
     /// Everything on one screen: each connection with its open and ignored pairs, the global
     /// pairs, the logging settings and warnings.
     Show(Expand),
+    /// Run COMMAND with pairs open while it runs: they close when it exits, however it exits
+    /// (fw6 run itself killed included), and its exit status is fw6's.
+    Run(RunArgs),
     /// Generate shell completions or man pages (for packaging).
     #[command(hide = true)]
     Generate {
@@ -451,4 +454,21 @@ mod tests {
         assert!(Cli::try_parse_from(["fw6", "global", "ignore", "wan0", "22/tcp"]).is_ok());
         assert!(Cli::try_parse_from(["fw6", "frobnicate"]).is_err());
     }
+}
+
+/// `fw6 run --open PAIR [--on CONN] [--name NAME] -- COMMAND [ARG…]`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// A pair to open while COMMAND runs: PORT/PROTO, a service name or a range (repeatable).
+    #[arg(long = "open", value_name = "PAIR", required = true)]
+    pub open: Vec<String>,
+    /// Open them on this connection only (an interface name or an Id); without it, globally.
+    #[arg(long = "on", value_name = "CONN")]
+    pub on: Option<String>,
+    /// The name the opened pairs carry (default: "fw6 run COMMAND").
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// The command and its arguments, after `--`.
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
 }

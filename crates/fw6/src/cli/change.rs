@@ -275,7 +275,7 @@ pub async fn apply_with(
 }
 
 /// `[{"port": first, "last_port": last, "protocol": p}]`: the pairs folded into runs.
-fn ranges_json(keys: &[PortKey]) -> Value {
+pub fn ranges_json(keys: &[PortKey]) -> Value {
     let unnamed = EntryName::default();
     let entries: Vec<PortEntry> = keys
         .iter()

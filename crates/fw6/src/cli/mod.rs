@@ -6,6 +6,7 @@ pub mod confirm;
 pub mod exit;
 pub mod explain;
 pub mod generate;
+pub mod hold;
 pub mod import;
 pub mod output;
 pub mod run;

@@ -183,7 +183,9 @@ pub async fn run(session: &Session, command: Command, out: Out) -> Result<(), Fa
             out.emit(&json!(s), || output::status(&s));
         }
         Command::Show(e) => show::show(session, e.expand, out).await?,
-        Command::Generate { .. } => unreachable!("handled before connecting"),
+        Command::Generate { .. } | Command::Run(_) => {
+            unreachable!("handled before connecting")
+        }
     }
     Ok(())
 }

@@ -194,11 +194,13 @@ mod tests {
             Mutation::OpenGlobalPort {
                 key: "22/tcp".parse().unwrap(),
                 name: EntryName::try_from("ssh").unwrap(),
+                lease: None,
             },
             Mutation::OpenPort {
                 connection: IfName::try_from("lan0").unwrap(),
                 key: "80/tcp".parse().unwrap(),
                 name: EntryName::try_from("web").unwrap(),
+                lease: None,
             },
         ])
         .unwrap();
@@ -223,6 +225,7 @@ mod tests {
                     connection: lan0.clone(),
                     key: "80/tcp".parse().unwrap(),
                     name: EntryName::try_from("other name").unwrap(),
+                    lease: None,
                 },
                 Mutation::DisableFirewall {
                     connection: lan0.clone(),
@@ -296,5 +299,47 @@ mod tests {
         ] {
             assert!(Token::try_from(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_undo_never_brings_back_a_lease_that_cannot_hold() {
+        use crate::{Lease, Owner};
+        let lan0 = IfName::try_from("lan0").unwrap();
+        let open = |port: &str, lease: Lease| Mutation::OpenPort {
+            connection: lan0.clone(),
+            key: port.parse().unwrap(),
+            name: EntryName::try_from("leased").unwrap(),
+            lease: Some(lease),
+        };
+        let timed = Lease {
+            expires: Some(10_000),
+            owner: None,
+        };
+        let bound = Lease {
+            expires: None,
+            owner: Some(Owner {
+                bus: "bus".into(),
+                name: ":1.7".into(),
+                pid: 7,
+                command: "game".into(),
+            }),
+        };
+        let mut state = State::default();
+        state
+            .apply_batch(&[open("9000/tcp", timed.clone()), open("9001/tcp", bound)])
+            .unwrap();
+        let closes: Vec<Mutation> = ["9000/tcp", "9001/tcp"]
+            .iter()
+            .map(|p| Mutation::ClosePort {
+                connection: lan0.clone(),
+                key: p.parse().unwrap(),
+            })
+            .collect();
+        let changes = state.apply_batch(&closes).unwrap();
+        // Before its expiry the timed lease comes back, with its lease; the bound one never.
+        let before_expiry = undo(&changes, 5_000);
+        assert_eq!(before_expiry, [open("9000/tcp", timed)]);
+        // After it, neither.
+        assert!(undo(&changes, 10_000).is_empty());
     }
 }

@@ -300,3 +300,46 @@ fn a_restart_re_arms_a_lease_with_the_time_it_has_left() {
     at(start, 5.0);
     both(lab.topology.lan(), 8080, Outcome::TimedOut, "closed at 5 s");
 }
+
+#[test]
+fn renewing_replaces_the_kernels_timeout_and_a_plain_open_makes_it_permanent() {
+    let lab = Lab::start();
+    let _web = lab.topology.host().tcp_listen(8080);
+    let start = Instant::now();
+    lease(&lab, 8080, 2);
+    at(start, 1.0);
+    lease(&lab, 8080, 3); // renewed: now ends at about 4 s
+    at(start, 2.5);
+    both(
+        lab.topology.lan(),
+        8080,
+        Outcome::Connected,
+        "renewed past 2 s",
+    );
+    let lan0 = lab.connection_path("lan0");
+    lab.call(
+        &lan0,
+        CONN_IFACE,
+        "OpenPort",
+        &["qus", "8080", "6", "other"],
+    )
+    .unwrap();
+    let set = lab.nft(&["list", "set", "inet", "fw6", "open"]);
+    assert!(
+        set.contains("tcp . 8080") && !set.contains("timeout 1s") && !set.contains("expires"),
+        "permanent: no timeout left on the element: {set}"
+    );
+    assert_eq!(json(lab.manager("Leases", &[])), serde_json::json!([[]]));
+    at(start, 4.5);
+    both(
+        lab.topology.lan(),
+        8080,
+        Outcome::Connected,
+        "permanent after 4 s",
+    );
+    assert_eq!(
+        json(lab.connection("lan0", "EnumerateOpenPorts", &[])),
+        serde_json::json!([[[8080, 6, "lease"]]]),
+        "the first name stays"
+    );
+}

@@ -35,14 +35,38 @@ fn options_members_open_with_a_lease_and_leases_lists_it() {
         &["qusa{sv}", "443", "6", "tls", "0"],
     )
     .unwrap();
+    lab.call(
+        MANAGER,
+        common::MANAGER_IFACE,
+        "OpenGlobalPortWithOptions",
+        &["qusa{sv}", "8443", "6", "tls", "1", "lifetime", "u", "600"],
+    )
+    .unwrap();
+    let global = lab.nft(&["list", "set", "inet", "fw6", "global_open"]);
+    let line = global
+        .lines()
+        .find(|l| l.contains("8443"))
+        .unwrap_or_default();
+    assert!(
+        line.contains("expires"),
+        "a global lease has its timeout: {global}"
+    );
+    assert!(
+        !global
+            .lines()
+            .any(|l| l.contains(". 443 ") && l.contains("expires"))
+    );
     // Listed like any other opening; the lease shows in `Leases` only.
     assert_eq!(
         json(lab.connection("lan0", "EnumerateOpenPorts", &[])),
         serde_json::json!([[[8080, 6, "web"]]])
     );
     let leases = json(lab.manager("Leases", &[]));
-    let row = &leases[0][0];
-    assert_eq!(leases[0].as_array().unwrap().len(), 1, "{leases}");
+    // Global pairs first.
+    assert_eq!(leases[0][0][0], "", "{leases}");
+    assert_eq!(leases[0][0][1], 8443, "{leases}");
+    let row = &leases[0][1];
+    assert_eq!(leases[0].as_array().unwrap().len(), 2, "{leases}");
     assert_eq!(row[0], "lan0");
     assert_eq!((row[1].as_u64(), row[2].as_u64()), (Some(8080), Some(6)));
     let now = std::time::SystemTime::now()

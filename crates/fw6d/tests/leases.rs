@@ -35,14 +35,38 @@ fn options_members_open_with_a_lease_and_leases_lists_it() {
         &["qusa{sv}", "443", "6", "tls", "0"],
     )
     .unwrap();
+    lab.call(
+        MANAGER,
+        common::MANAGER_IFACE,
+        "OpenGlobalPortWithOptions",
+        &["qusa{sv}", "8443", "6", "tls", "1", "lifetime", "u", "600"],
+    )
+    .unwrap();
+    let global = lab.nft(&["list", "set", "inet", "fw6", "global_open"]);
+    let line = global
+        .lines()
+        .find(|l| l.contains("8443"))
+        .unwrap_or_default();
+    assert!(
+        line.contains("expires"),
+        "a global lease has its timeout: {global}"
+    );
+    assert!(
+        !global
+            .lines()
+            .any(|l| l.contains(". 443 ") && l.contains("expires"))
+    );
     // Listed like any other opening; the lease shows in `Leases` only.
     assert_eq!(
         json(lab.connection("lan0", "EnumerateOpenPorts", &[])),
         serde_json::json!([[[8080, 6, "web"]]])
     );
     let leases = json(lab.manager("Leases", &[]));
-    let row = &leases[0][0];
-    assert_eq!(leases[0].as_array().unwrap().len(), 1, "{leases}");
+    // Global pairs first.
+    assert_eq!(leases[0][0][0], "", "{leases}");
+    assert_eq!(leases[0][0][1], 8443, "{leases}");
+    let row = &leases[0][1];
+    assert_eq!(leases[0].as_array().unwrap().len(), 2, "{leases}");
     assert_eq!(row[0], "lan0");
     assert_eq!((row[1].as_u64(), row[2].as_u64()), (Some(8080), Some(6)));
     let now = std::time::SystemTime::now()
@@ -299,4 +323,47 @@ fn a_restart_re_arms_a_lease_with_the_time_it_has_left() {
     both(lab.topology.lan(), 8080, Outcome::Connected, "open at 2 s");
     at(start, 5.0);
     both(lab.topology.lan(), 8080, Outcome::TimedOut, "closed at 5 s");
+}
+
+#[test]
+fn renewing_replaces_the_kernels_timeout_and_a_plain_open_makes_it_permanent() {
+    let lab = Lab::start();
+    let _web = lab.topology.host().tcp_listen(8080);
+    let start = Instant::now();
+    lease(&lab, 8080, 2);
+    at(start, 1.0);
+    lease(&lab, 8080, 3); // renewed: now ends at about 4 s
+    at(start, 2.5);
+    both(
+        lab.topology.lan(),
+        8080,
+        Outcome::Connected,
+        "renewed past 2 s",
+    );
+    let lan0 = lab.connection_path("lan0");
+    lab.call(
+        &lan0,
+        CONN_IFACE,
+        "OpenPort",
+        &["qus", "8080", "6", "other"],
+    )
+    .unwrap();
+    let set = lab.nft(&["list", "set", "inet", "fw6", "open"]);
+    assert!(
+        set.contains("tcp . 8080") && !set.contains("timeout 1s") && !set.contains("expires"),
+        "permanent: no timeout left on the element: {set}"
+    );
+    assert_eq!(json(lab.manager("Leases", &[])), serde_json::json!([[]]));
+    at(start, 4.5);
+    both(
+        lab.topology.lan(),
+        8080,
+        Outcome::Connected,
+        "permanent after 4 s",
+    );
+    assert_eq!(
+        json(lab.connection("lan0", "EnumerateOpenPorts", &[])),
+        serde_json::json!([[[8080, 6, "lease"]]]),
+        "the first name stays"
+    );
 }

@@ -95,7 +95,7 @@ impl Shared {
         conn: &zbus::Connection,
         hdr: &Header<'_>,
         admitted: &Admitted<'_>,
-        mutations: Vec<Mutation>,
+        mut mutations: Vec<Mutation>,
         within: ConfirmWithin,
     ) -> FwResult<Reply> {
         let started = Instant::now();
@@ -121,6 +121,7 @@ impl Shared {
             self.config.timeouts(),
         )
         .await?;
+        super::leases_start_now(&mut mutations, started.elapsed());
         let validated = Validated::new(self.state(), &mutations)?;
         let (changes, record) = self
             .writer

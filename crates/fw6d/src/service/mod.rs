@@ -233,7 +233,6 @@ impl Shared {
         origin: Origin,
     ) -> FwResult<Vec<Change>> {
         let started = Instant::now();
-        let asked = now_millis();
         let who = &admitted.who;
         let member = mutations.first().map_or("", Mutation::member);
         self.refuse_while_pending()?;
@@ -250,14 +249,7 @@ impl Shared {
         )
         .await?;
         let authorized = Instant::now();
-        // A lifetime counts from the change, not from the call: an authentication dialog may
-        // have taken minutes, which must not eat into a short lease.
-        let waited = now_millis().saturating_sub(asked);
-        if waited > 0 {
-            for lease in mutations.iter_mut().filter_map(Mutation::lease_mut) {
-                lease.expires = lease.expires.map(|at| at.saturating_add(waited));
-            }
-        }
+        leases_start_now(&mut mutations, authorized - started);
         // Validate on a scratch copy of the state as it is now (O(1) to clone); the writer
         // reuses the result unless another commit came first.
         let validated = Validated::new(self.state(), &mutations)?;
@@ -393,6 +385,18 @@ pub async fn export_connection(conn: &zbus::Connection, shared: &Arc<Shared>, na
     let iface = ConnectionIface::new(name.clone(), Arc::clone(shared));
     if let Err(e) = server.at(path.as_ref(), iface).await {
         warn!(%e, %name, "could not export the connection object");
+    }
+}
+
+/// A lifetime counts from the change, not from the call: an authentication dialog may have
+/// taken minutes (`waited`, on the monotonic clock, so a wall-clock step during the dialog does
+/// not lengthen a lease), which must not eat into a short lease.
+pub(crate) fn leases_start_now(mutations: &mut [Mutation], waited: std::time::Duration) {
+    let waited = u64::try_from(waited.as_millis()).unwrap_or(u64::MAX);
+    if waited > 0 {
+        for lease in mutations.iter_mut().filter_map(Mutation::lease_mut) {
+            lease.expires = lease.expires.map(|at| at.saturating_add(waited));
+        }
     }
 }
 

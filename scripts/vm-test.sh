@@ -11,6 +11,7 @@
 # --kernel newest  the newest linux-image-*-amd64-unsigned apt knows (bookworm's 6.12 today)
 # --kernel PACKAGE any linux-image-…-unsigned package name
 # --suite ci|full  which test binaries run (see `suite_tests` below)
+# --test CRATE:NAME  run this test binary instead of a suite (repeatable), e.g. fw6d:leases
 #
 # The kernel package is fetched with `apt-get download` and unpacked with `dpkg-deb -x`: no
 # kernel is ever installed on the machine. Cached under target/vm/: the kernels, and per kernel
@@ -43,10 +44,15 @@ image_version=v1
 
 kernels=()
 test_suite=ci
+only=()
 while (($#)); do
     case $1 in
     --kernel) kernels+=("${2:?--kernel needs stock, newest or a package name}") && shift 2 ;;
     --suite) test_suite=${2:?--suite needs ci or full} && shift 2 ;;
+    --test)
+        [[ ${2:-} == ?*:?* ]] || { echo "vm-test.sh: --test needs CRATE:NAME, e.g. fw6d:leases" >&2 && exit 2; }
+        only+=("${2%%:*} ${2#*:}") && shift 2
+        ;;
     -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" && exit 0 ;;
     *) echo "vm-test.sh: unknown argument $1 (see --help)" >&2 && exit 2 ;;
     esac
@@ -103,6 +109,10 @@ mkdir -p "$vm/kernels"
 # can break, within about ten minutes under TCG; full: every privileged kernel and daemon suite
 # (leases: the kernel's element timeouts, whose second-scale windows TCG can outrun).
 suite_tests() {
+    if ((${#only[@]})); then
+        printf '%s\n' "${only[@]}"
+        return
+    fi
     case $test_suite in
     ci) printf '%s\n' "fw6-kernel nft_golden" "fw6-kernel packets" "fw6-kernel nft_owner" \
         "fw6-kernel nft_failure" "fw6d access" "fw6d recovery" ;;
@@ -319,7 +329,7 @@ boot_and_test() {
 
 packages_to_run=()
 for k in "${kernels[@]}"; do packages_to_run+=("$(kernel_package "$k")"); done
-say "vm-test.sh: suite $test_suite on ${packages_to_run[*]}"
+say "vm-test.sh: ${only[*]:-suite $test_suite} on ${packages_to_run[*]}"
 tests=$vm/tests.$$
 build_tests "$tests"
 deb=$(dev_deb "$target") || fail "the package could not be built"

@@ -567,9 +567,13 @@ impl Engine {
     /// the kernel's expiries no longer match the wall-clock ones. Closes what expired by the
     /// wall clock, then rebuilds the table, which sends every remaining lease with the time it
     /// has left by the wall clock (docs/dbus-api.md, "Leases").
+    ///
+    /// The rebuild follows whenever a lease existed before the expiry, even if none is left: the
+    /// kernel counts monotonic time, so it may still hold the elements the wall clock expired.
     pub fn clock_jumped(&mut self, now: u64) -> Result<Vec<Change>, Error> {
+        let had_leases = self.state.lease_count() > 0;
         let changes = self.expire(now)?;
-        if self.state.lease_count() > 0 {
+        if had_leases {
             self.rebuild("the wall clock jumped: lease timeouts re-armed");
         }
         Ok(changes)

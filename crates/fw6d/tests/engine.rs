@@ -424,3 +424,31 @@ fn the_log_reader_follows_the_switches_and_a_refusal_changes_nothing() {
     let (_, reloaded, _) = Store::open(&dir.db()).unwrap();
     assert!(!reloaded.logging().log_connections);
 }
+
+/// Review of issue 19, finding 1: a clock jump that expires the last lease still rebuilds the
+/// table, since the kernel (counting monotonic time) may still hold the element.
+#[test]
+fn a_clock_jump_that_expires_the_last_lease_rebuilds_the_table() {
+    let dir = TempDir::new("jump-last");
+    let (mut engine, kernel) = engine(&dir);
+    let now = fw6d::service::now_millis();
+    let open = Mutation::OpenPort {
+        connection: IfName::try_from("lan0").unwrap(),
+        key: "9000/tcp".parse::<PortKey>().unwrap(),
+        name: EntryName::default(),
+        lease: Some(fw6_model::Lease {
+            expires: Some(now + 60_000),
+            owner: None,
+        }),
+    };
+    engine.submit(&[open], &Provenance::daemon()).unwrap();
+    let rebuilds = kernel.0.lock().unwrap().full.len();
+    let closed = engine.clock_jumped(now + 120_000).unwrap();
+    assert_eq!(closed.len(), 1, "the jump expired the lease");
+    assert_eq!(engine.state().lease_count(), 0);
+    assert_eq!(
+        kernel.0.lock().unwrap().full.len(),
+        rebuilds + 1,
+        "the kernel still held the element: the table must be rebuilt"
+    );
+}

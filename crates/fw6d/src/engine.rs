@@ -10,6 +10,7 @@
 
 use std::ops::Range;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -22,6 +23,7 @@ use fw6_kernel::{Applied, TableState};
 
 use crate::kernel::{Kernel, Refusal};
 use crate::logging::confine::Confinement;
+use crate::service::now_millis;
 use crate::store::{AuditRecord, PendingRecord, Provenance, Store, StoreError, StoreTx};
 
 /// Changes above which the store and the kernel are written in parallel (a thread costs tens of
@@ -186,6 +188,11 @@ pub struct Engine {
     status: watch::Sender<KernelStatus>,
     /// The log reader's switch, once the daemon installed it.
     log_switch: Option<Box<dyn LogSwitch>>,
+    /// Leases the writer expired before a commit of its own ([`Engine::expire_due`]), not yet
+    /// announced: the next [`Engine::expire`] returns them for the `Changed` signals.
+    quietly_expired: Vec<Change>,
+    /// Set while `quietly_expired` holds changes, so the lease task knows to ask for them.
+    unannounced: Arc<AtomicBool>,
 }
 
 /// The kernel side of `Status`.
@@ -242,6 +249,8 @@ impl Engine {
             published,
             status,
             log_switch: None,
+            quietly_expired: Vec::new(),
+            unannounced: Arc::new(AtomicBool::new(false)),
         };
         engine.check(committed);
         Ok(engine)
@@ -314,7 +323,25 @@ impl Engine {
         who: &Provenance,
     ) -> Result<Vec<Change>, Error> {
         let validated = self.revalidated(mutations, validated)?;
-        self.commit(validated, who, PendingStep::Keep)
+        // A delete of an element whose lease runs out in these few milliseconds may reach the
+        // kernel just after the kernel dropped it, which refuses the whole batch (ENOENT). Then
+        // the lease is let run out, closed like any expiry, and the batch tried once more.
+        let due = closes_due(validated.changes(), now_millis() + EXPIRY_MARGIN_MS);
+        match self.commit(validated, who, PendingStep::Keep) {
+            Err(refused) => match due {
+                Some(at) => {
+                    thread::sleep(Duration::from_millis(
+                        at.saturating_sub(now_millis()).saturating_add(1),
+                    ));
+                    self.expire_due(now_millis());
+                    let again = Validated::new(Arc::clone(&self.state), mutations)?;
+                    self.commit(again, who, PendingStep::Keep)
+                        .map_err(|_| refused)
+                }
+                None => Err(refused),
+            },
+            committed => committed,
+        }
     }
 
     /// `mutations` validated against the current state.
@@ -537,13 +564,49 @@ impl Engine {
     /// audit row each (member `LeaseExpired`). The kernel removed them already by their element
     /// timeouts, whether or not fw6d ran, so this commit writes the store and publishes the state,
     /// and sends the kernel nothing.
+    ///
+    /// Also returns the expiries [`Engine::expire_due`] made before other commits, so that every
+    /// closed lease is announced once.
     pub fn expire(&mut self, now: u64) -> Result<Vec<Change>, Error> {
+        let expired = self.expire_now(now)?;
+        let mut changes = std::mem::take(&mut self.quietly_expired);
+        self.unannounced.store(false, Ordering::Release);
+        changes.extend(expired);
+        Ok(changes)
+    }
+
+    fn expire_now(&mut self, now: u64) -> Result<Vec<Change>, Error> {
         let changes = self.state.expired(now);
         if changes.is_empty() {
             return Ok(changes);
         }
         let validated = Validated::internal(Arc::clone(&self.state), changes, EXPIRED, false);
         self.commit(validated, &Provenance::daemon(), PendingStep::Keep)
+    }
+
+    /// Closes, before a commit, the leases expired by `now` that the lease task has not closed
+    /// yet (a busy writer delays it): a close or renewal of such a pair would otherwise send the
+    /// kernel a delete of an element it already dropped, refusing the whole batch. The changes
+    /// wait for the next [`Engine::expire`] to be announced ([`Engine::unannounced`] says so).
+    pub fn expire_due(&mut self, now: u64) {
+        if !self.state.next_expiry().is_some_and(|at| at <= now) {
+            return;
+        }
+        // Set before the commit publishes the state, which wakes the lease task: it then asks
+        // the writer, which answers after this request.
+        self.unannounced.store(true, Ordering::Release);
+        match self.expire_now(now) {
+            Ok(changes) => self.quietly_expired.extend(changes),
+            Err(e) => warn!(%e, "could not close expired leases before a commit"),
+        }
+        if self.quietly_expired.is_empty() {
+            self.unannounced.store(false, Ordering::Release);
+        }
+    }
+
+    /// Set while leases closed by [`Engine::expire_due`] wait to be announced.
+    pub fn unannounced(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.unannounced)
     }
 
     /// Closes the openings bound to `name` on bus `bus` (it left the bus), with an audit row
@@ -667,14 +730,24 @@ const EXPIRY_MARGIN_MS: u64 = 1000;
 
 /// Whether `change` closes a lease that expires by `at` (ms since the Unix epoch).
 fn expires_by(change: &Change, at: u64) -> bool {
+    closed_expiry(change).is_some_and(|e| e <= at)
+}
+
+/// The expiry of the lease `change` closes, if it closes one.
+fn closed_expiry(change: &Change) -> Option<u64> {
     let (Change::PortClosed { entry, .. } | Change::GlobalClosed { entry }) = change else {
-        return false;
+        return None;
     };
-    entry
-        .lease
-        .as_ref()
-        .and_then(|l| l.expires)
-        .is_some_and(|e| e <= at)
+    entry.lease.as_ref().and_then(|l| l.expires)
+}
+
+/// The latest expiry by `at` among the leases `changes` close, if any does.
+fn closes_due(changes: &[Change], at: u64) -> Option<u64> {
+    changes
+        .iter()
+        .filter_map(closed_expiry)
+        .filter(|&e| e <= at)
+        .max()
 }
 
 /// Rebuilds in a row after which an unwatched gap is left to the next outside change.

@@ -103,7 +103,9 @@ pub async fn watch(conn: zbus::Connection, shared: Arc<Shared>) {
                 "the wall clock jumped: re-arming lease timeouts"
             );
             push_once(&mut retry, LeaseEnd::ClockJumped);
-        } else if shared.state().next_expiry().is_some_and(|at| at <= now) {
+        } else if shared.state().next_expiry().is_some_and(|at| at <= now)
+            || shared.writer().unannounced_expiries()
+        {
             push_once(&mut retry, LeaseEnd::Expired);
         }
         if backoff.waiting() {

@@ -452,3 +452,86 @@ fn a_clock_jump_that_expires_the_last_lease_rebuilds_the_table() {
         "the kernel still held the element: the table must be rebuilt"
     );
 }
+
+/// lan0 9000/tcp open until `expires`.
+fn open_leased(expires: u64) -> Mutation {
+    Mutation::OpenPort {
+        connection: IfName::try_from("lan0").unwrap(),
+        key: "9000/tcp".parse::<PortKey>().unwrap(),
+        name: EntryName::default(),
+        lease: Some(fw6_model::Lease {
+            expires: Some(expires),
+            owner: None,
+        }),
+    }
+}
+
+fn close_leased() -> Mutation {
+    Mutation::ClosePort {
+        connection: IfName::try_from("lan0").unwrap(),
+        key: "9000/tcp".parse::<PortKey>().unwrap(),
+    }
+}
+
+/// Review of issue 19, finding 10: a lease the lease task has not closed yet (a busy writer)
+/// is closed before the next commit through the writer, so a close of its pair is a no-op
+/// instead of a delete of an element the kernel already dropped; the expiry is announced by
+/// the next `expire`.
+#[test]
+fn an_expired_lease_is_closed_before_the_next_commit() {
+    let dir = TempDir::new("expire-first");
+    let (engine, kernel) = engine(&dir);
+    let state = engine.subscribe();
+    let writer = Writer::spawn(engine);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let now = fw6d::service::now_millis();
+    runtime.block_on(async {
+        let submit = |mutation: Mutation| {
+            let base = state.borrow().clone();
+            let validated = Validated::new(base, std::slice::from_ref(&mutation)).unwrap();
+            writer.submit(vec![mutation], validated, Provenance::daemon())
+        };
+        submit(open_leased(now + 100)).await.unwrap();
+        // Time passing, not a condition: the lease runs out while no lease task runs.
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let closed = submit(close_leased()).await.unwrap();
+        assert!(closed.is_empty(), "the lease had expired: {closed:?}");
+        assert!(writer.unannounced_expiries());
+        let deletes = kernel.0.lock().unwrap().changes.concat();
+        assert!(
+            !deletes.iter().any(|op| matches!(op, ElementOp::Delete(..))),
+            "no delete of an expired element: {deletes:?}"
+        );
+        let announced = writer
+            .end_leases(fw6d::writer::LeaseEnd::Expired, fw6d::service::now_millis())
+            .await
+            .unwrap();
+        assert_eq!(announced.len(), 1, "{announced:?}");
+        assert!(!writer.unannounced_expiries());
+    });
+}
+
+/// Review of issue 19, finding 10: a close of a pair whose lease runs out as it is sent, which
+/// the kernel refuses (its element is gone), waits for the expiry and succeeds.
+#[test]
+fn a_close_refused_as_its_lease_runs_out_succeeds_after_the_expiry() {
+    let dir = TempDir::new("close-due");
+    let (mut engine, kernel) = engine(&dir);
+    let now = fw6d::service::now_millis();
+    engine
+        .submit(&[open_leased(now + 300)], &Provenance::daemon())
+        .unwrap();
+    kernel.0.lock().unwrap().fail_next = Some("No such file or directory".to_owned());
+    let close = [close_leased()];
+    let validated = engine.validate(&close).unwrap();
+    let closed = engine
+        .submit_validated(&close, validated, &Provenance::daemon())
+        .unwrap();
+    assert!(closed.is_empty(), "closed by its expiry: {closed:?}");
+    assert!(fw6d::service::now_millis() >= now + 300);
+    assert_eq!(engine.state().lease_count(), 0);
+    assert_eq!(engine.expire(fw6d::service::now_millis()).unwrap().len(), 1);
+}

@@ -113,6 +113,24 @@ impl Lease {
         self.expires.is_some_and(|at| at <= now)
     }
 
+    /// The lease of a leased pair opened again with `new` (docs/dbus-api.md, "Leases"): a
+    /// renewal may lengthen a lease, never shorten it or move it. The owner stays (a bound
+    /// opening stays its first owner's, and a timed one gains none: another caller's departure
+    /// must not close it); the expiry is the later of the two, and none stays none (a
+    /// bound-only opening lasts while its owner runs). *Why*: every caller may reach
+    /// `OpenPortWithOptions`, and one allowed only short or bound openings must not cut
+    /// another's lease (a close it is not authorized for) or take it over.
+    #[must_use]
+    pub fn renewed_by(&self, new: &Self) -> Self {
+        Self {
+            expires: match (self.expires, new.expires) {
+                (Some(old), Some(new)) => Some(old.max(new)),
+                (old, _) => old,
+            },
+            owner: self.owner.clone(),
+        }
+    }
+
     /// Whether the opening is bound to `name` on bus `bus`.
     pub fn owned_by(&self, bus: &str, name: &str) -> bool {
         self.owner

@@ -589,7 +589,7 @@ impl Engine {
     /// kernel a delete of an element it already dropped, refusing the whole batch. The changes
     /// wait for the next [`Engine::expire`] to be announced ([`Engine::unannounced`] says so).
     pub fn expire_due(&mut self, now: u64) {
-        if !self.state.next_expiry().is_some_and(|at| at <= now) {
+        if self.state.next_expiry().is_none_or(|at| at > now) {
             return;
         }
         // Set before the commit publishes the state, which wakes the lease task: it then asks

@@ -15,7 +15,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use fw6_model::plan::{self, Options, Update};
-use fw6_model::{BatchChanges, Change, Error, IfName, Mutation, State};
+use fw6_model::{
+    BatchChanges, Change, Error, IfName, Lease, MAX_LIFETIME_SECONDS, Mutation, PortEntry, State,
+};
 use tokio::sync::watch;
 use tracing::{debug, error, info, warn};
 
@@ -633,13 +635,67 @@ impl Engine {
     ///
     /// The rebuild follows whenever a lease existed before the expiry, even if none is left: the
     /// kernel counts monotonic time, so it may still hold the elements the wall clock expired.
+    ///
+    /// A clock stepped back would lengthen every lease by the step: each expiry is first brought
+    /// back to at most the longest lifetime from `now` ([`Engine::clamp_leases`]).
     pub fn clock_jumped(&mut self, now: u64) -> Result<Vec<Change>, Error> {
         let had_leases = self.state.lease_count() > 0;
-        let changes = self.expire(now)?;
+        let mut changes = self.expire(now)?;
+        changes.extend(self.clamp_leases(now)?);
         if had_leases {
             self.rebuild("the wall clock jumped: lease timeouts re-armed");
         }
         Ok(changes)
+    }
+
+    /// Brings every lease expiry later than the longest lifetime from `now` back to it (audit
+    /// member `LeaseClamped`): after the wall clock stepped back, or a boot with the clock
+    /// behind, an expiry made by the right clock lies further away than any lease may last.
+    /// The lifetime itself is not stored, so the bound is the longest one, not the lease's own.
+    pub fn clamp_leases(&mut self, now: u64) -> Result<Vec<Change>, Error> {
+        let limit = now.saturating_add(u64::from(MAX_LIFETIME_SECONDS) * 1000);
+        let mut changes = Vec::new();
+        for (connection, entry) in self.state.leased() {
+            let Some(lease) = entry
+                .lease
+                .clone()
+                .filter(|l| l.expires.is_some_and(|at| at > limit))
+            else {
+                continue;
+            };
+            let clamped = PortEntry {
+                lease: Some(Lease {
+                    expires: Some(limit),
+                    ..lease
+                }),
+                ..entry.clone()
+            };
+            match connection {
+                Some(connection) => {
+                    changes.push(Change::PortClosed {
+                        connection: connection.clone(),
+                        entry,
+                    });
+                    changes.push(Change::PortOpened {
+                        connection,
+                        entry: clamped,
+                    });
+                }
+                None => {
+                    changes.push(Change::GlobalClosed { entry });
+                    changes.push(Change::GlobalOpened { entry: clamped });
+                }
+            }
+        }
+        if changes.is_empty() {
+            return Ok(changes);
+        }
+        warn!(
+            leases = changes.len() / 2,
+            "lease expiries lay beyond the longest lifetime (the wall clock is behind?): brought back to it"
+        );
+        let validated = Validated::internal(Arc::clone(&self.state), changes, CLAMPED, true);
+        self.commit(validated, &Provenance::daemon(), PendingStep::Keep)
     }
 
     /// A connection appeared: apply the configured default for never-seen connections.
@@ -723,6 +779,8 @@ fn check_new_logfile_path(changes: &[Change]) -> Result<(), Error> {
 
 /// The audit's member for a lease that expired.
 pub const EXPIRED: &str = "LeaseExpired";
+/// The audit's member for a lease expiry brought back to the longest lifetime.
+pub const CLAMPED: &str = "LeaseClamped";
 /// The audit's member for an opening closed because its owner left the bus.
 pub const OWNER_GONE: &str = "OwnerGone";
 /// Openings expiring this soon are left to the kernel's timeout when their owner leaves.

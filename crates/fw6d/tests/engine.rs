@@ -535,3 +535,34 @@ fn a_close_refused_as_its_lease_runs_out_succeeds_after_the_expiry() {
     assert_eq!(engine.state().lease_count(), 0);
     assert_eq!(engine.expire(fw6d::service::now_millis()).unwrap().len(), 1);
 }
+
+/// Review of issue 19, finding 13: a wall clock stepped back would lengthen a lease by the
+/// step; the jump brings its expiry back to the longest lifetime from now, kernel included.
+#[test]
+fn a_clock_stepped_back_leaves_no_lease_longer_than_the_longest_lifetime() {
+    let dir = TempDir::new("jump-back");
+    let (mut engine, kernel) = engine(&dir);
+    let now = fw6d::service::now_millis();
+    let longest = u64::from(fw6_model::MAX_LIFETIME_SECONDS) * 1000;
+    engine
+        .submit(&[open_leased(now + longest)], &Provenance::daemon())
+        .unwrap();
+    let rebuilds = kernel.0.lock().unwrap().full.len();
+    let back = now - 10 * 24 * 3600 * 1000;
+    let changes = engine.clock_jumped(back).unwrap();
+    assert_eq!(changes.len(), 2, "closed and opened again: {changes:?}");
+    let lease = engine
+        .state()
+        .lease(
+            Some(&IfName::try_from("lan0").unwrap()),
+            "9000/tcp".parse().unwrap(),
+        )
+        .cloned()
+        .unwrap();
+    assert_eq!(lease.expires, Some(back + longest));
+    assert_eq!(kernel.0.lock().unwrap().full.len(), rebuilds + 1);
+    assert!(
+        engine.clamp_leases(back).unwrap().is_empty(),
+        "nothing beyond it any more"
+    );
+}

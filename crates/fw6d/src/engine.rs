@@ -670,21 +670,18 @@ impl Engine {
                 }),
                 ..entry.clone()
             };
-            match connection {
-                Some(connection) => {
-                    changes.push(Change::PortClosed {
-                        connection: connection.clone(),
-                        entry,
-                    });
-                    changes.push(Change::PortOpened {
-                        connection,
-                        entry: clamped,
-                    });
-                }
-                None => {
-                    changes.push(Change::GlobalClosed { entry });
-                    changes.push(Change::GlobalOpened { entry: clamped });
-                }
+            if let Some(connection) = connection {
+                changes.push(Change::PortClosed {
+                    connection: connection.clone(),
+                    entry,
+                });
+                changes.push(Change::PortOpened {
+                    connection,
+                    entry: clamped,
+                });
+            } else {
+                changes.push(Change::GlobalClosed { entry });
+                changes.push(Change::GlobalOpened { entry: clamped });
             }
         }
         if changes.is_empty() {

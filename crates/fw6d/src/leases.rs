@@ -67,6 +67,8 @@ pub async fn watch(conn: zbus::Connection, shared: Arc<Shared>) {
         let state = shared.state();
         let sleep = match backoff.wait() {
             Some(wait) => wait,
+            // An owner found gone is not kept waiting for the next tick.
+            None if !owners.departed.is_empty() => Duration::ZERO,
             None => nap(&state, now_millis()),
         };
         tokio::select! {
@@ -118,17 +120,8 @@ pub async fn watch(conn: zbus::Connection, shared: Arc<Shared>) {
                 refused = true;
             }
         }
-        // Owners that left: each tick until the writer took their openings.
-        for (owner_bus, name) in owners.departed.clone() {
-            let gone = LeaseEnd::OwnerGone {
-                bus: owner_bus.clone(),
-                name: name.clone(),
-            };
-            if end(&conn, &shared, gone).await {
-                owners.departed.remove(&(owner_bus, name));
-            } else {
-                refused = true;
-            }
+        if !owners.release_departed(&conn, &shared).await {
+            refused = true;
         }
         if refused {
             backoff.failed();
@@ -146,6 +139,9 @@ struct Owners {
     present: HashSet<(String, String)>,
     /// (bus id, unique name) gone, openings not yet closed: tried each tick.
     departed: BTreeSet<(String, String)>,
+    /// (bus id, unique name) gone and released: what it still owns expires within a second
+    /// (the kernel drops it; see the engine's `release`), so it is not asked for again.
+    released: HashSet<(String, String)>,
 }
 
 impl Owners {
@@ -155,8 +151,12 @@ impl Owners {
         let current: HashSet<&(String, String)> = state.lease_owners().collect();
         self.present.retain(|owner| current.contains(owner));
         self.departed.retain(|owner| current.contains(owner));
+        self.released.retain(|owner| current.contains(owner));
         for owner in current {
-            if self.present.contains(owner) || self.departed.contains(owner) {
+            if self.present.contains(owner)
+                || self.departed.contains(owner)
+                || self.released.contains(owner)
+            {
                 continue;
             }
             let (owner_bus, name) = owner;
@@ -177,6 +177,25 @@ impl Owners {
                 self.departed.insert(owner.clone());
             }
         }
+    }
+
+    /// Closes the openings of the owners that left; false if the writer refused some (they
+    /// are tried again after the back-off).
+    async fn release_departed(&mut self, conn: &zbus::Connection, shared: &Arc<Shared>) -> bool {
+        let mut all = true;
+        for owner in self.departed.clone() {
+            let gone = LeaseEnd::OwnerGone {
+                bus: owner.0.clone(),
+                name: owner.1.clone(),
+            };
+            if end(conn, shared, gone).await {
+                self.departed.remove(&owner);
+                self.released.insert(owner);
+            } else {
+                all = false;
+            }
+        }
+        all
     }
 
     /// `name` left bus `bus`: its openings are to be closed, if it has any (if its opening is

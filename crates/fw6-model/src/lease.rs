@@ -96,6 +96,37 @@ pub struct Owner {
     pub command: String,
 }
 
+/// The most bytes of a program name an [`Owner`] keeps.
+pub const MAX_COMMAND_BYTES: usize = 64;
+
+impl Owner {
+    /// A program name fit to show (`Explain`, `fw6 port list`, `Leases`) from the raw file
+    /// name of the caller's executable, which its owner chose freely: control characters (an
+    /// escape sequence, a newline that forges a line of output) and bidirectional overrides
+    /// become `?`, and it is cut to [`MAX_COMMAND_BYTES`] on a character boundary.
+    pub fn printable_command(raw: &str) -> String {
+        let mut out = String::with_capacity(raw.len().min(MAX_COMMAND_BYTES));
+        for c in raw.chars() {
+            let c = if c.is_control() || is_bidi_control(c) {
+                '?'
+            } else {
+                c
+            };
+            if out.len() + c.len_utf8() > MAX_COMMAND_BYTES {
+                break;
+            }
+            out.push(c);
+        }
+        out
+    }
+}
+
+/// The characters that reorder the text around them when shown (Unicode's bidirectional
+/// formatting characters).
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
 /// When an opening ends on its own. At least one of the two is set.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Lease {
@@ -111,6 +142,24 @@ impl Lease {
     /// Whether the lease has expired at `now` (ms since the Unix epoch).
     pub fn expired(&self, now: u64) -> bool {
         self.expires.is_some_and(|at| at <= now)
+    }
+
+    /// The lease of a leased pair opened again with `new` (docs/dbus-api.md, "Leases"): a
+    /// renewal may lengthen a lease, never shorten it or move it. The owner stays (a bound
+    /// opening stays its first owner's, and a timed one gains none: another caller's departure
+    /// must not close it); the expiry is the later of the two, and none stays none (a
+    /// bound-only opening lasts while its owner runs). *Why*: every caller may reach
+    /// `OpenPortWithOptions`, and one allowed only short or bound openings must not cut
+    /// another's lease (a close it is not authorized for) or take it over.
+    #[must_use]
+    pub fn renewed_by(&self, new: &Self) -> Self {
+        Self {
+            expires: match (self.expires, new.expires) {
+                (Some(old), Some(new)) => Some(old.max(new)),
+                (old, _) => old,
+            },
+            owner: self.owner.clone(),
+        }
     }
 
     /// Whether the opening is bound to `name` on bus `bus`.
@@ -130,10 +179,11 @@ impl fmt::Display for Lease {
             parts.push(format!("open until {} (lease)", utc(at)));
         }
         if let Some(owner) = &self.owner {
+            // Made printable when the lease was made; again here for one stored before that.
             let who = if owner.command.is_empty() {
                 owner.name.clone()
             } else {
-                owner.command.clone()
+                Owner::printable_command(&owner.command)
             };
             parts.push(format!("open while PID {} ({who}) runs", owner.pid));
         }
@@ -312,6 +362,20 @@ impl FromStr for OpenOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_program_name_is_made_printable_and_bounded() {
+        assert_eq!(Owner::printable_command("game-server"), "game-server");
+        assert_eq!(
+            Owner::printable_command("a\u{1b}[2Jb\nfw6d: all ports closed"),
+            "a?[2Jb?fw6d: all ports closed"
+        );
+        assert_eq!(Owner::printable_command("x\u{202E}gpj.exe"), "x?gpj.exe");
+        let long = "é".repeat(100);
+        let cut = Owner::printable_command(&long);
+        assert!(cut.len() <= MAX_COMMAND_BYTES && cut.len() >= MAX_COMMAND_BYTES - 1);
+        assert!(cut.chars().all(|c| c == 'é'));
+    }
     use crate::ErrorKind;
 
     fn owner() -> Owner {

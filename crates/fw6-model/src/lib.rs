@@ -36,8 +36,8 @@ pub use decision::{Decision, Reason};
 pub use error::{Error, ErrorKind, HResult};
 pub use ifname::IfName;
 pub use lease::{
-    BIND_TO_CALLER, LIFETIME, Lease, Lifetime, MAX_BOUND_PER_OWNER, MAX_LIFETIME_SECONDS,
-    OpenOptions, OptionValue, Owner, utc,
+    BIND_TO_CALLER, LIFETIME, Lease, Lifetime, MAX_BOUND_PER_OWNER, MAX_COMMAND_BYTES,
+    MAX_LIFETIME_SECONDS, OpenOptions, OptionValue, Owner, utc,
 };
 pub use leases::Target;
 pub use logging::{LogSettings, LogfileMaximumSize};

@@ -144,3 +144,52 @@ fn one_bus_connection_holds_a_bounded_number_of_bound_openings() {
     .unwrap();
     s.apply(&open(65000, "", Some(bound(":1.2")))).unwrap();
 }
+
+/// Review of issue 19, finding 4: a renewal never shortens or moves a lease, so a caller
+/// allowed only short or bound openings cannot cut another's lease or take it over.
+#[test]
+fn a_renewal_never_shortens_a_lease_nor_moves_its_owner() {
+    let mut s = State::default();
+    s.apply(&open(80, "root", Some(until(2_592_000_000))))
+        .unwrap();
+    for shorter in [until(1_000), bound(":1.9")] {
+        let renew = open(80, "", Some(shorter));
+        assert!(s.is_noop(&renew));
+        assert!(s.apply(&renew).unwrap().is_empty());
+    }
+    assert_eq!(lease_of(&s, 80), Some(until(2_592_000_000)), "root's stays");
+
+    // A bound opening stays its first owner's; another's renewal only lengthens its expiry.
+    s.apply(&open(81, "", Some(bound(":1.1")))).unwrap();
+    assert!(
+        s.apply(&open(81, "", Some(bound(":1.2"))))
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        s.apply(&open(81, "", Some(until(5)))).unwrap().is_empty(),
+        "no expiry stays none: it lasts while its owner runs"
+    );
+    assert_eq!(lease_of(&s, 81), Some(bound(":1.1")));
+    assert!(s.owner_gone("bus", ":1.2").is_empty());
+    assert_eq!(s.owner_gone("bus", ":1.1").len(), 1);
+
+    // Timed and bound: a later expiry extends it, the owner stays.
+    let both = |at, name| Lease {
+        expires: Some(at),
+        ..bound(name)
+    };
+    s.apply(&open(82, "", Some(both(5, ":1.1")))).unwrap();
+    let changes = s.apply(&open(82, "", Some(both(9, ":1.2")))).unwrap();
+    assert!(matches!(
+        changes.as_slice(),
+        [Change::PortClosed { .. }, Change::PortOpened { entry, .. }]
+            if entry.lease == Some(both(9, ":1.1"))
+    ));
+    assert!(
+        s.apply(&open(82, "", Some(both(7, ":1.1"))))
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(lease_of(&s, 82), Some(both(9, ":1.1")));
+}

@@ -38,8 +38,10 @@ fn has(list: Option<&Vec<(PortKey, String)>>, key: PortKey) -> bool {
 }
 
 /// The rules of a leased open, as docs/dbus-api.md words them: a new pair is opened with the
-/// lease; a pair open without a lease stays as it is; a leased pair takes the new lease, or
-/// none from a plain open (it becomes permanent). The first name always stays.
+/// lease; a pair open without a lease stays as it is; a plain open makes a leased pair
+/// permanent; a timed or bound open of a leased pair never shortens or moves its lease: the
+/// owner stays, an expiry only moves later, and no expiry stays none. The first name always
+/// stays.
 fn open(
     list: &mut Vec<(PortKey, String, Option<Lease>)>,
     key: PortKey,
@@ -49,7 +51,17 @@ fn open(
     match list.iter_mut().find(|(k, _, _)| *k == key) {
         None => list.push((key, name.to_owned(), lease.cloned())),
         Some((_, _, None)) => {}
-        Some((_, _, old)) => *old = lease.cloned(),
+        Some((_, _, old)) => match (old.as_mut(), lease) {
+            (_, None) => *old = None,
+            (Some(old), Some(new)) => {
+                if let (Some(at), Some(later)) = (old.expires, new.expires)
+                    && later > at
+                {
+                    old.expires = Some(later);
+                }
+            }
+            (None, Some(_)) => unreachable!("matched by the arm above"),
+        },
     }
 }
 

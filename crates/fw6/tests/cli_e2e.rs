@@ -1116,6 +1116,14 @@ fn openings_for_a_while_are_listed_with_their_end() {
         .find(|e| e["port"] == 443)
         .unwrap();
     assert!(tls["lease"]["expires"].is_u64(), "{global}");
+    // Export leaves leased pairs out: an import elsewhere would make them permanent.
+    let exported = lab.export();
+    assert!(
+        exported.contains("22/tcp")
+            && !exported.contains("8080/tcp")
+            && !exported.contains("443/tcp"),
+        "{exported}"
+    );
     // A plain open of a leased pair makes it permanent.
     lab.text(&["port", "open", "lan0", "8080/tcp"]);
     assert!(!lab.text(&["port", "list", "lan0"]).contains("ENDS"));

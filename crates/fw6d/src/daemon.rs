@@ -133,6 +133,11 @@ pub async fn run(config: Config) -> Result<(), Error> {
         Ok(_) => {}
         Err(e) => error!(%e, "could not close the leases that expired while fw6d was down"),
     }
+    // A clock behind at boot would lengthen the rest: none lasts longer than the longest
+    // lifetime from now.
+    if let Err(e) = engine.clamp_leases(service::now_millis()) {
+        error!(%e, "could not bring lease expiries back to the longest lifetime");
+    }
     let logging = engine.state().logging();
     if let Err(e) = log_rules.check(&logging.logfile_path) {
         if logging.log_dropped_packets || logging.log_connections {

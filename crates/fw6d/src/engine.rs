@@ -10,11 +10,14 @@
 
 use std::ops::Range;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use fw6_model::plan::{self, Options, Update};
-use fw6_model::{BatchChanges, Change, Error, IfName, Mutation, State};
+use fw6_model::{
+    BatchChanges, Change, Error, IfName, Lease, MAX_LIFETIME_SECONDS, Mutation, PortEntry, State,
+};
 use tokio::sync::watch;
 use tracing::{debug, error, info, warn};
 
@@ -22,6 +25,7 @@ use fw6_kernel::{Applied, TableState};
 
 use crate::kernel::{Kernel, Refusal};
 use crate::logging::confine::Confinement;
+use crate::service::now_millis;
 use crate::store::{AuditRecord, PendingRecord, Provenance, Store, StoreError, StoreTx};
 
 /// Changes above which the store and the kernel are written in parallel (a thread costs tens of
@@ -186,6 +190,11 @@ pub struct Engine {
     status: watch::Sender<KernelStatus>,
     /// The log reader's switch, once the daemon installed it.
     log_switch: Option<Box<dyn LogSwitch>>,
+    /// Leases the writer expired before a commit of its own ([`Engine::expire_due`]), not yet
+    /// announced: the next [`Engine::expire`] returns them for the `Changed` signals.
+    quietly_expired: Vec<Change>,
+    /// Set while `quietly_expired` holds changes, so the lease task knows to ask for them.
+    unannounced: Arc<AtomicBool>,
 }
 
 /// The kernel side of `Status`.
@@ -242,6 +251,8 @@ impl Engine {
             published,
             status,
             log_switch: None,
+            quietly_expired: Vec::new(),
+            unannounced: Arc::new(AtomicBool::new(false)),
         };
         engine.check(committed);
         Ok(engine)
@@ -314,7 +325,25 @@ impl Engine {
         who: &Provenance,
     ) -> Result<Vec<Change>, Error> {
         let validated = self.revalidated(mutations, validated)?;
-        self.commit(validated, who, PendingStep::Keep)
+        // A delete of an element whose lease runs out in these few milliseconds may reach the
+        // kernel just after the kernel dropped it, which refuses the whole batch (ENOENT). Then
+        // the lease is let run out, closed like any expiry, and the batch tried once more.
+        let due = closes_due(validated.changes(), now_millis() + EXPIRY_MARGIN_MS);
+        match self.commit(validated, who, PendingStep::Keep) {
+            Err(refused) => match due {
+                Some(at) => {
+                    thread::sleep(Duration::from_millis(
+                        at.saturating_sub(now_millis()).saturating_add(1),
+                    ));
+                    self.expire_due(now_millis());
+                    let again = Validated::new(Arc::clone(&self.state), mutations)?;
+                    self.commit(again, who, PendingStep::Keep)
+                        .map_err(|_| refused)
+                }
+                None => Err(refused),
+            },
+            committed => committed,
+        }
     }
 
     /// `mutations` validated against the current state.
@@ -537,13 +566,49 @@ impl Engine {
     /// audit row each (member `LeaseExpired`). The kernel removed them already by their element
     /// timeouts, whether or not fw6d ran, so this commit writes the store and publishes the state,
     /// and sends the kernel nothing.
+    ///
+    /// Also returns the expiries [`Engine::expire_due`] made before other commits, so that every
+    /// closed lease is announced once.
     pub fn expire(&mut self, now: u64) -> Result<Vec<Change>, Error> {
+        let expired = self.expire_now(now)?;
+        let mut changes = std::mem::take(&mut self.quietly_expired);
+        self.unannounced.store(false, Ordering::Release);
+        changes.extend(expired);
+        Ok(changes)
+    }
+
+    fn expire_now(&mut self, now: u64) -> Result<Vec<Change>, Error> {
         let changes = self.state.expired(now);
         if changes.is_empty() {
             return Ok(changes);
         }
         let validated = Validated::internal(Arc::clone(&self.state), changes, EXPIRED, false);
         self.commit(validated, &Provenance::daemon(), PendingStep::Keep)
+    }
+
+    /// Closes, before a commit, the leases expired by `now` that the lease task has not closed
+    /// yet (a busy writer delays it): a close or renewal of such a pair would otherwise send the
+    /// kernel a delete of an element it already dropped, refusing the whole batch. The changes
+    /// wait for the next [`Engine::expire`] to be announced ([`Engine::unannounced`] says so).
+    pub fn expire_due(&mut self, now: u64) {
+        if self.state.next_expiry().is_none_or(|at| at > now) {
+            return;
+        }
+        // Set before the commit publishes the state, which wakes the lease task: it then asks
+        // the writer, which answers after this request.
+        self.unannounced.store(true, Ordering::Release);
+        match self.expire_now(now) {
+            Ok(changes) => self.quietly_expired.extend(changes),
+            Err(e) => warn!(%e, "could not close expired leases before a commit"),
+        }
+        if self.quietly_expired.is_empty() {
+            self.unannounced.store(false, Ordering::Release);
+        }
+    }
+
+    /// Set while leases closed by [`Engine::expire_due`] wait to be announced.
+    pub fn unannounced(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.unannounced)
     }
 
     /// Closes the openings bound to `name` on bus `bus` (it left the bus), with an audit row
@@ -567,12 +632,67 @@ impl Engine {
     /// the kernel's expiries no longer match the wall-clock ones. Closes what expired by the
     /// wall clock, then rebuilds the table, which sends every remaining lease with the time it
     /// has left by the wall clock (docs/dbus-api.md, "Leases").
+    ///
+    /// The rebuild follows whenever a lease existed before the expiry, even if none is left: the
+    /// kernel counts monotonic time, so it may still hold the elements the wall clock expired.
+    ///
+    /// A clock stepped back would lengthen every lease by the step: each expiry is first brought
+    /// back to at most the longest lifetime from `now` ([`Engine::clamp_leases`]).
     pub fn clock_jumped(&mut self, now: u64) -> Result<Vec<Change>, Error> {
-        let changes = self.expire(now)?;
-        if self.state.lease_count() > 0 {
+        let had_leases = self.state.lease_count() > 0;
+        let mut changes = self.expire(now)?;
+        changes.extend(self.clamp_leases(now)?);
+        if had_leases {
             self.rebuild("the wall clock jumped: lease timeouts re-armed");
         }
         Ok(changes)
+    }
+
+    /// Brings every lease expiry later than the longest lifetime from `now` back to it (audit
+    /// member `LeaseClamped`): after the wall clock stepped back, or a boot with the clock
+    /// behind, an expiry made by the right clock lies further away than any lease may last.
+    /// The lifetime itself is not stored, so the bound is the longest one, not the lease's own.
+    pub fn clamp_leases(&mut self, now: u64) -> Result<Vec<Change>, Error> {
+        let limit = now.saturating_add(u64::from(MAX_LIFETIME_SECONDS) * 1000);
+        let mut changes = Vec::new();
+        for (connection, entry) in self.state.leased() {
+            let Some(lease) = entry
+                .lease
+                .clone()
+                .filter(|l| l.expires.is_some_and(|at| at > limit))
+            else {
+                continue;
+            };
+            let clamped = PortEntry {
+                lease: Some(Lease {
+                    expires: Some(limit),
+                    ..lease
+                }),
+                ..entry.clone()
+            };
+            if let Some(connection) = connection {
+                changes.push(Change::PortClosed {
+                    connection: connection.clone(),
+                    entry,
+                });
+                changes.push(Change::PortOpened {
+                    connection,
+                    entry: clamped,
+                });
+            } else {
+                changes.push(Change::GlobalClosed { entry });
+                changes.push(Change::GlobalOpened { entry: clamped });
+            }
+        }
+        if changes.is_empty() {
+            return Ok(changes);
+        }
+        warn!(
+            leases = changes.len() / 2,
+            "lease expiries lay beyond the longest lifetime (the wall clock is behind?): brought back to it"
+        );
+        let validated = Validated::internal(Arc::clone(&self.state), changes, CLAMPED, true);
+        self.commit(validated, &Provenance::daemon(), PendingStep::Keep)
     }
 
     /// A connection appeared: apply the configured default for never-seen connections.
@@ -656,6 +776,8 @@ fn check_new_logfile_path(changes: &[Change]) -> Result<(), Error> {
 
 /// The audit's member for a lease that expired.
 pub const EXPIRED: &str = "LeaseExpired";
+/// The audit's member for a lease expiry brought back to the longest lifetime.
+pub const CLAMPED: &str = "LeaseClamped";
 /// The audit's member for an opening closed because its owner left the bus.
 pub const OWNER_GONE: &str = "OwnerGone";
 /// Openings expiring this soon are left to the kernel's timeout when their owner leaves.
@@ -663,14 +785,24 @@ const EXPIRY_MARGIN_MS: u64 = 1000;
 
 /// Whether `change` closes a lease that expires by `at` (ms since the Unix epoch).
 fn expires_by(change: &Change, at: u64) -> bool {
+    closed_expiry(change).is_some_and(|e| e <= at)
+}
+
+/// The expiry of the lease `change` closes, if it closes one.
+fn closed_expiry(change: &Change) -> Option<u64> {
     let (Change::PortClosed { entry, .. } | Change::GlobalClosed { entry }) = change else {
-        return false;
+        return None;
     };
-    entry
-        .lease
-        .as_ref()
-        .and_then(|l| l.expires)
-        .is_some_and(|e| e <= at)
+    entry.lease.as_ref().and_then(|l| l.expires)
+}
+
+/// The latest expiry by `at` among the leases `changes` close, if any does.
+fn closes_due(changes: &[Change], at: u64) -> Option<u64> {
+    changes
+        .iter()
+        .filter_map(closed_expiry)
+        .filter(|&e| e <= at)
+        .max()
 }
 
 /// Rebuilds in a row after which an unwatched gap is left to the next outside change.

@@ -7,6 +7,7 @@
 //! within a second: it wakes at the next expiry, and at least once a second while there are
 //! leases, to compare the wall clock with the monotonic one.
 
+use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -28,7 +29,8 @@ const JUMP: Duration = Duration::from_millis(500);
 const IDLE: Duration = Duration::from_secs(3600);
 
 /// Follows leases until the bus connection closes. Bound openings whose owner is not on this
-/// bus any more (it left while fw6d was down, or the bus restarted) are closed first.
+/// bus any more (it left while fw6d was down, or the bus restarted, or it left before its
+/// opening was committed) are closed; a close the writer refuses is retried, with a back-off.
 pub async fn watch(conn: zbus::Connection, shared: Arc<Shared>) {
     let bus = conn.server_guid().to_string();
     // Without the bus daemon's proxy, bound openings stay until closed (said loudly); expiry
@@ -48,33 +50,27 @@ pub async fn watch(conn: zbus::Connection, shared: Arc<Shared>) {
             .ok(),
         None => None,
     };
-    // Ends the writer refused (a full disk, say), tried again at every wake-up.
+    let mut owners = Owners::default();
+    // Ends the writer refused (a full disk, say), tried again after a back-off.
     let mut retry: Vec<LeaseEnd> = Vec::new();
-    if let Some(proxy) = &dbus {
-        let owners: Vec<(String, String)> = shared.state().lease_owners().cloned().collect();
-        for (owner_bus, name) in owners {
-            let present = owner_bus == bus
-                && match BusName::try_from(name.as_str()) {
-                    Ok(n) => proxy.name_has_owner(n).await.unwrap_or(true),
-                    Err(_) => false,
-                };
-            if !present {
-                let gone = LeaseEnd::OwnerGone {
-                    bus: owner_bus,
-                    name,
-                };
-                if !end(&conn, &shared, gone.clone()).await {
-                    retry.push(gone);
-                }
-            }
-        }
-    }
+    let mut backoff = BackOff::default();
     let mut published = shared.subscribe();
     let mut wall = now_millis();
     let mut mono = Instant::now();
     loop {
+        // Owners of openings committed since the last look (at start: all of them) are asked
+        // for once: one that left before its opening was committed sent its departure while
+        // it owned nothing.
+        if let Some(proxy) = &dbus {
+            owners.check_new(&shared.state(), &bus, proxy).await;
+        }
         let state = shared.state();
-        let sleep = nap(&state, now_millis());
+        let sleep = match backoff.wait() {
+            Some(wait) => wait,
+            // An owner found gone is not kept waiting for the next tick.
+            None if !owners.departed.is_empty() => Duration::ZERO,
+            None => nap(&state, now_millis()),
+        };
         tokio::select! {
             () = tokio::time::sleep(sleep) => {}
             changed = published.changed() => {
@@ -93,15 +89,8 @@ pub async fn watch(conn: zbus::Connection, shared: Arc<Shared>) {
                     continue;
                 };
                 let Ok(args) = signal.args() else { continue };
-                let name = args.name().as_str();
-                if args.new_owner().is_none() && shared.state().owns_openings(&bus, name) {
-                    let gone = LeaseEnd::OwnerGone {
-                        bus: bus.clone(),
-                        name: name.to_owned(),
-                    };
-                    if !end(&conn, &shared, gone.clone()).await {
-                        retry.push(gone);
-                    }
+                if args.new_owner().is_none() {
+                    owners.left(&bus, args.name().as_str(), &shared.state());
                 }
             }
         }
@@ -116,8 +105,13 @@ pub async fn watch(conn: zbus::Connection, shared: Arc<Shared>) {
                 "the wall clock jumped: re-arming lease timeouts"
             );
             push_once(&mut retry, LeaseEnd::ClockJumped);
-        } else if shared.state().next_expiry().is_some_and(|at| at <= now) {
+        } else if shared.state().next_expiry().is_some_and(|at| at <= now)
+            || shared.writer().unannounced_expiries()
+        {
             push_once(&mut retry, LeaseEnd::Expired);
+        }
+        if backoff.waiting() {
+            continue;
         }
         let mut refused = false;
         for pending in std::mem::take(&mut retry) {
@@ -126,12 +120,132 @@ pub async fn watch(conn: zbus::Connection, shared: Arc<Shared>) {
                 refused = true;
             }
         }
+        if !owners.release_departed(&conn, &shared).await {
+            refused = true;
+        }
         if refused {
-            // Tried again in a tick, not in a tight loop.
-            tokio::time::sleep(TICK).await;
+            backoff.failed();
+        } else {
+            backoff.succeeded();
         }
     }
 }
+
+/// The owners of bound openings as this task knows them: those seen present on the bus, and
+/// those that left (or were never there) whose openings are still to be closed.
+#[derive(Default)]
+struct Owners {
+    /// (bus id, unique name) asked for and present then; a later departure is a signal.
+    present: HashSet<(String, String)>,
+    /// (bus id, unique name) gone, openings not yet closed: tried each tick.
+    departed: BTreeSet<(String, String)>,
+    /// (bus id, unique name) gone and released: what it still owns expires within a second
+    /// (the kernel drops it; see the engine's `release`), so it is not asked for again.
+    released: HashSet<(String, String)>,
+}
+
+impl Owners {
+    /// Asks the bus about each owner of `state` neither known present nor departed; forgets
+    /// owners that own nothing any more, so the sets stay as small as the state's owners.
+    async fn check_new(&mut self, state: &State, bus: &str, proxy: &DBusProxy<'_>) {
+        let current: HashSet<&(String, String)> = state.lease_owners().collect();
+        self.present.retain(|owner| current.contains(owner));
+        self.departed.retain(|owner| current.contains(owner));
+        self.released.retain(|owner| current.contains(owner));
+        for owner in current {
+            if self.present.contains(owner)
+                || self.departed.contains(owner)
+                || self.released.contains(owner)
+            {
+                continue;
+            }
+            let (owner_bus, name) = owner;
+            let here = owner_bus == bus
+                && match BusName::try_from(name.as_str()) {
+                    // A bus that does not answer is taken to keep the name: its departure
+                    // signal still closes the openings.
+                    Ok(n) => proxy.name_has_owner(n).await.unwrap_or(true),
+                    Err(_) => false,
+                };
+            if here {
+                self.present.insert(owner.clone());
+            } else {
+                info!(
+                    bus = owner_bus,
+                    name, "the owner of bound openings is not on the bus"
+                );
+                self.departed.insert(owner.clone());
+            }
+        }
+    }
+
+    /// Closes the openings of the owners that left; false if the writer refused some (they
+    /// are tried again after the back-off).
+    async fn release_departed(&mut self, conn: &zbus::Connection, shared: &Arc<Shared>) -> bool {
+        let mut all = true;
+        for owner in self.departed.clone() {
+            let gone = LeaseEnd::OwnerGone {
+                bus: owner.0.clone(),
+                name: owner.1.clone(),
+            };
+            if end(conn, shared, gone).await {
+                self.departed.remove(&owner);
+                self.released.insert(owner);
+            } else {
+                all = false;
+            }
+        }
+        all
+    }
+
+    /// `name` left bus `bus`: its openings are to be closed, if it has any (if its opening is
+    /// not committed yet, [`Owners::check_new`] finds it gone once it is).
+    fn left(&mut self, bus: &str, name: &str, state: &State) {
+        let owner = (bus.to_owned(), name.to_owned());
+        self.present.remove(&owner);
+        if state.owns_openings(bus, name) {
+            self.departed.insert(owner);
+        }
+    }
+}
+
+/// The wait after the writer refused to end leases (a full disk, say): [`BACKOFF_MIN`],
+/// doubling up to [`BACKOFF_MAX`], so a lasting failure costs a store transaction and a warning
+/// every half-minute, not a hundred a second.
+#[derive(Default)]
+struct BackOff {
+    /// The current wait, and when it ends; none after a success.
+    until: Option<(Duration, Instant)>,
+}
+
+impl BackOff {
+    fn failed(&mut self) {
+        let wait = self
+            .until
+            .map_or(BACKOFF_MIN, |(wait, _)| (wait * 2).min(BACKOFF_MAX));
+        self.until = Some((wait, Instant::now() + wait));
+    }
+
+    fn succeeded(&mut self) {
+        self.until = None;
+    }
+
+    /// Whether a retry must still wait.
+    fn waiting(&self) -> bool {
+        self.until.is_some_and(|(_, at)| Instant::now() < at)
+    }
+
+    /// How long until the next retry, if one is waiting.
+    fn wait(&self) -> Option<Duration> {
+        self.until
+            .map(|(_, at)| at.saturating_duration_since(Instant::now()).max(FLOOR))
+    }
+}
+
+/// The first wait after a refused end of leases.
+const BACKOFF_MIN: Duration = Duration::from_secs(1);
+/// The longest wait between tries.
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
 /// Adds `end` to the ends to make unless it is already there.
 fn push_once(ends: &mut Vec<LeaseEnd>, end: LeaseEnd) {
@@ -177,7 +291,7 @@ async fn end(conn: &zbus::Connection, shared: &Arc<Shared>, end: LeaseEnd) -> bo
             true
         }
         Err(e) => {
-            warn!(?end, %e, "could not close ended leases; retrying in a second");
+            warn!(?end, %e, "could not close ended leases; retrying after a back-off (1 s, doubling up to 30 s)");
             false
         }
     }
@@ -206,6 +320,21 @@ mod tests {
             jumped(10_000, 10_000, 2 * second),
             "wall clock held while time passed"
         );
+    }
+
+    #[test]
+    fn a_refused_end_backs_off_from_a_second_to_half_a_minute() {
+        let mut backoff = BackOff::default();
+        assert!(!backoff.waiting() && backoff.wait().is_none());
+        let mut waits = Vec::new();
+        for _ in 0..7 {
+            backoff.failed();
+            waits.push(backoff.until.unwrap().0.as_secs());
+        }
+        assert_eq!(waits, [1, 2, 4, 8, 16, 30, 30]);
+        assert!(backoff.waiting());
+        backoff.succeeded();
+        assert!(!backoff.waiting() && backoff.wait().is_none());
     }
 
     #[test]

@@ -224,11 +224,17 @@ impl Pending {
 }
 
 /// Time left until `record`'s deadline by the wall clock (zero once passed).
+///
+/// At most the longest window: a wall clock stepped back (or behind at boot) must not put the
+/// revert off by the step.
 pub fn remaining(record: &PendingRecord) -> Duration {
     record
         .deadline
         .duration_since(SystemTime::now())
         .unwrap_or(Duration::ZERO)
+        .min(Duration::from_secs(u64::from(
+            fw6_model::pending::CONFIRM_WITHIN_MAX,
+        )))
 }
 
 /// The refusal of a change while `record` is pending (`Fail`, saying how to end it).
@@ -257,4 +263,29 @@ fn new_token() -> Result<Token, Error> {
             ))
         })?;
     Ok(Token::from_bytes(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use fw6_model::pending::{CONFIRM_WITHIN_MAX, Token};
+
+    use super::remaining;
+    use crate::store::PendingRecord;
+
+    /// Review of issue 19, finding 13: a deadline far ahead by the wall clock (the clock was
+    /// stepped back, or is behind at boot) waits no longer than the longest window.
+    #[test]
+    fn the_time_left_is_never_more_than_the_longest_window() {
+        let record = |ahead: Duration| PendingRecord {
+            token: Token::from_bytes([1; 16]),
+            deadline: SystemTime::now() + ahead,
+            uid: 0,
+            changes: Vec::new(),
+        };
+        let longest = Duration::from_secs(u64::from(CONFIRM_WITHIN_MAX));
+        assert_eq!(remaining(&record(longest * 24)), longest);
+        assert!(remaining(&record(Duration::from_secs(60))) <= Duration::from_secs(60));
+    }
 }

@@ -2,7 +2,7 @@
 //! them off the async runtime means D-Bus reads are answered while a write is in flight, and a
 //! channel makes "one writer" a property of the program's shape rather than of a lock.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::thread;
 
@@ -12,6 +12,7 @@ use tokio::sync::{oneshot, watch};
 
 use crate::engine::{Engine, KernelStatus, LogSwitch, Validated};
 use crate::pending::{Pending, Why};
+use crate::service::now_millis;
 use crate::store::{AuditRecord, PendingRecord, Provenance};
 
 /// A pending change as the writer publishes it (`None`: none pending).
@@ -73,6 +74,19 @@ enum Request {
     },
 }
 
+impl Request {
+    /// Whether the request may commit a change made by a caller (a lease due is closed first).
+    const fn commits(&self) -> bool {
+        matches!(
+            self,
+            Self::Submit { .. }
+                | Self::SubmitConfirmable { .. }
+                | Self::Confirm { .. }
+                | Self::Revert { .. }
+        )
+    }
+}
+
 /// Why leases may end (see the engine's `expire`, `release` and `clock_jumped`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LeaseEnd {
@@ -98,6 +112,8 @@ pub struct Writer {
     status: watch::Receiver<KernelStatus>,
     status_publisher: watch::Sender<KernelStatus>,
     pending: PendingWatch,
+    /// Set while leases the writer closed before a commit wait to be announced.
+    unannounced: Arc<AtomicBool>,
 }
 
 impl Writer {
@@ -111,12 +127,16 @@ impl Writer {
         let queued = Arc::new(AtomicUsize::new(0));
         let status = engine.kernel_status();
         let status_publisher = engine.kernel_status_publisher();
+        let unannounced = engine.unannounced();
         let taken = Arc::clone(&queued);
         thread::Builder::new()
             .name("fw6d-writer".into())
             .spawn(move || {
                 let daemon = Provenance::daemon();
                 for request in inbox {
+                    if request.commits() {
+                        engine.expire_due(now_millis());
+                    }
                     match request {
                         Request::Submit {
                             mutations,
@@ -189,6 +209,7 @@ impl Writer {
             status,
             status_publisher,
             pending,
+            unannounced,
         }
     }
 
@@ -296,6 +317,13 @@ impl Writer {
     /// Rebuilds the table after an outside change; fire and forget.
     pub fn repair(&self, why: String) {
         let _ = self.send(Request::Repair { why });
+    }
+
+    /// Whether leases the writer closed before a commit (they had expired, and the lease task
+    /// had not closed them yet) wait to be announced: the lease task then asks for
+    /// [`LeaseEnd::Expired`], whose answer carries them.
+    pub fn unannounced_expiries(&self) -> bool {
+        self.unannounced.load(Ordering::Acquire)
     }
 
     /// Calls waiting for the writer (not counting the one it is working on).

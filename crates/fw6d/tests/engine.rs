@@ -424,3 +424,145 @@ fn the_log_reader_follows_the_switches_and_a_refusal_changes_nothing() {
     let (_, reloaded, _) = Store::open(&dir.db()).unwrap();
     assert!(!reloaded.logging().log_connections);
 }
+
+/// Review of issue 19, finding 1: a clock jump that expires the last lease still rebuilds the
+/// table, since the kernel (counting monotonic time) may still hold the element.
+#[test]
+fn a_clock_jump_that_expires_the_last_lease_rebuilds_the_table() {
+    let dir = TempDir::new("jump-last");
+    let (mut engine, kernel) = engine(&dir);
+    let now = fw6d::service::now_millis();
+    let open = Mutation::OpenPort {
+        connection: IfName::try_from("lan0").unwrap(),
+        key: "9000/tcp".parse::<PortKey>().unwrap(),
+        name: EntryName::default(),
+        lease: Some(fw6_model::Lease {
+            expires: Some(now + 60_000),
+            owner: None,
+        }),
+    };
+    engine.submit(&[open], &Provenance::daemon()).unwrap();
+    let rebuilds = kernel.0.lock().unwrap().full.len();
+    let closed = engine.clock_jumped(now + 120_000).unwrap();
+    assert_eq!(closed.len(), 1, "the jump expired the lease");
+    assert_eq!(engine.state().lease_count(), 0);
+    assert_eq!(
+        kernel.0.lock().unwrap().full.len(),
+        rebuilds + 1,
+        "the kernel still held the element: the table must be rebuilt"
+    );
+}
+
+/// lan0 9000/tcp open until `expires`.
+fn open_leased(expires: u64) -> Mutation {
+    Mutation::OpenPort {
+        connection: IfName::try_from("lan0").unwrap(),
+        key: "9000/tcp".parse::<PortKey>().unwrap(),
+        name: EntryName::default(),
+        lease: Some(fw6_model::Lease {
+            expires: Some(expires),
+            owner: None,
+        }),
+    }
+}
+
+fn close_leased() -> Mutation {
+    Mutation::ClosePort {
+        connection: IfName::try_from("lan0").unwrap(),
+        key: "9000/tcp".parse::<PortKey>().unwrap(),
+    }
+}
+
+/// Review of issue 19, finding 10: a lease the lease task has not closed yet (a busy writer)
+/// is closed before the next commit through the writer, so a close of its pair is a no-op
+/// instead of a delete of an element the kernel already dropped; the expiry is announced by
+/// the next `expire`.
+#[test]
+fn an_expired_lease_is_closed_before_the_next_commit() {
+    let dir = TempDir::new("expire-first");
+    let (engine, kernel) = engine(&dir);
+    let state = engine.subscribe();
+    let writer = Writer::spawn(engine);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let now = fw6d::service::now_millis();
+    runtime.block_on(async {
+        let submit = |mutation: Mutation| {
+            let base = state.borrow().clone();
+            let validated = Validated::new(base, std::slice::from_ref(&mutation)).unwrap();
+            writer.submit(vec![mutation], validated, Provenance::daemon())
+        };
+        submit(open_leased(now + 100)).await.unwrap();
+        // Time passing, not a condition: the lease runs out while no lease task runs.
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let closed = submit(close_leased()).await.unwrap();
+        assert!(closed.is_empty(), "the lease had expired: {closed:?}");
+        assert!(writer.unannounced_expiries());
+        let deletes = kernel.0.lock().unwrap().changes.concat();
+        assert!(
+            !deletes.iter().any(|op| matches!(op, ElementOp::Delete(..))),
+            "no delete of an expired element: {deletes:?}"
+        );
+        let announced = writer
+            .end_leases(fw6d::writer::LeaseEnd::Expired, fw6d::service::now_millis())
+            .await
+            .unwrap();
+        assert_eq!(announced.len(), 1, "{announced:?}");
+        assert!(!writer.unannounced_expiries());
+    });
+}
+
+/// Review of issue 19, finding 10: a close of a pair whose lease runs out as it is sent, which
+/// the kernel refuses (its element is gone), waits for the expiry and succeeds.
+#[test]
+fn a_close_refused_as_its_lease_runs_out_succeeds_after_the_expiry() {
+    let dir = TempDir::new("close-due");
+    let (mut engine, kernel) = engine(&dir);
+    let now = fw6d::service::now_millis();
+    engine
+        .submit(&[open_leased(now + 300)], &Provenance::daemon())
+        .unwrap();
+    kernel.0.lock().unwrap().fail_next = Some("No such file or directory".to_owned());
+    let close = [close_leased()];
+    let validated = engine.validate(&close).unwrap();
+    let closed = engine
+        .submit_validated(&close, validated, &Provenance::daemon())
+        .unwrap();
+    assert!(closed.is_empty(), "closed by its expiry: {closed:?}");
+    assert!(fw6d::service::now_millis() >= now + 300);
+    assert_eq!(engine.state().lease_count(), 0);
+    assert_eq!(engine.expire(fw6d::service::now_millis()).unwrap().len(), 1);
+}
+
+/// Review of issue 19, finding 13: a wall clock stepped back would lengthen a lease by the
+/// step; the jump brings its expiry back to the longest lifetime from now, kernel included.
+#[test]
+fn a_clock_stepped_back_leaves_no_lease_longer_than_the_longest_lifetime() {
+    let dir = TempDir::new("jump-back");
+    let (mut engine, kernel) = engine(&dir);
+    let now = fw6d::service::now_millis();
+    let longest = u64::from(fw6_model::MAX_LIFETIME_SECONDS) * 1000;
+    engine
+        .submit(&[open_leased(now + longest)], &Provenance::daemon())
+        .unwrap();
+    let rebuilds = kernel.0.lock().unwrap().full.len();
+    let back = now - 10 * 24 * 3600 * 1000;
+    let changes = engine.clock_jumped(back).unwrap();
+    assert_eq!(changes.len(), 2, "closed and opened again: {changes:?}");
+    let lease = engine
+        .state()
+        .lease(
+            Some(&IfName::try_from("lan0").unwrap()),
+            "9000/tcp".parse().unwrap(),
+        )
+        .cloned()
+        .unwrap();
+    assert_eq!(lease.expires, Some(back + longest));
+    assert_eq!(kernel.0.lock().unwrap().full.len(), rebuilds + 1);
+    assert!(
+        engine.clamp_leases(back).unwrap().is_empty(),
+        "nothing beyond it any more"
+    );
+}

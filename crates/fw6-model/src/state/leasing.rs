@@ -133,9 +133,10 @@ impl State {
 
     /// `OpenPort` / `OpenGlobalPort` (`connection` `None`) with an optional lease
     /// (docs/dbus-api.md, "Leases"): a new pair is opened with the lease; a pair open without a
-    /// lease stays as it is (first name, permanence); a leased pair gets the new lease (renewal)
-    /// or, from a plain open, none (it becomes permanent), which is its old entry's close and
-    /// the new entry's open, so store, kernel and signals follow with no new kind of change.
+    /// lease stays as it is (first name, permanence); a leased pair is renewed
+    /// ([`Lease::renewed_by`]: later expiry, same owner) or, from a plain open, loses its lease
+    /// (it becomes permanent), which is its old entry's close and the new entry's open, so
+    /// store, kernel and signals follow with no new kind of change.
     pub(super) fn open(
         &mut self,
         connection: Option<&IfName>,
@@ -166,7 +167,7 @@ impl State {
         .cloned();
         let Some(first) = first else {
             if let Some(lease) = lease {
-                self.check_bound(lease, None)?;
+                self.check_bound(lease)?;
                 self.leases.insert(target, lease.clone());
             }
             match connection {
@@ -181,12 +182,13 @@ impl State {
         let Some(old) = self.leases.get(&target).cloned() else {
             return Ok(Vec::new());
         };
-        if lease == Some(&old) {
+        // The owner never changes on a renewal, so no bound is passed.
+        let lease = lease.map(|new| old.renewed_by(new));
+        if lease.as_ref() == Some(&old) {
             return Ok(Vec::new());
         }
-        match lease {
+        match &lease {
             Some(lease) => {
-                self.check_bound(lease, Some(&old))?;
                 self.leases.insert(target, lease.clone());
             }
             None => {
@@ -207,22 +209,18 @@ impl State {
         Ok(vec![
             closed,
             made(PortEntry {
-                lease: lease.cloned(),
+                lease,
                 ..PortEntry::new(key, first)
             }),
         ])
     }
 
-    /// Refuses a bound lease whose owner already holds [`MAX_BOUND_PER_OWNER`] openings
-    /// (`replacing` is the lease it replaces, which frees its place if it has the same owner).
-    fn check_bound(&self, lease: &Lease, replacing: Option<&Lease>) -> Result<(), Error> {
+    /// Refuses a bound lease whose owner already holds [`MAX_BOUND_PER_OWNER`] openings.
+    fn check_bound(&self, lease: &Lease) -> Result<(), Error> {
         let Some(owner) = &lease.owner else {
             return Ok(());
         };
-        let mut held = self.leases.owned_count(&owner.bus, &owner.name);
-        if replacing.is_some_and(|old| old.owned_by(&owner.bus, &owner.name)) {
-            held -= 1;
-        }
+        let held = self.leases.owned_count(&owner.bus, &owner.name);
         if held >= MAX_BOUND_PER_OWNER {
             return Err(Error::invalid_arg(format!(
                 "bus connection {} already holds {held} openings bound to it, the most one \
@@ -234,7 +232,7 @@ impl State {
     }
 
     /// Whether opening `key` with `lease` changes nothing: the pair is open without a lease, or
-    /// with this very lease.
+    /// with one the renewal would leave as it is.
     pub(super) fn open_is_noop(
         &self,
         connection: Option<&IfName>,
@@ -247,7 +245,7 @@ impl State {
         };
         open && self
             .lease(connection, key)
-            .is_none_or(|old| lease == Some(old))
+            .is_none_or(|old| lease.is_some_and(|new| old.renewed_by(new) == *old))
     }
 
     /// `ClosePort` / `CloseGlobalPort`: a leased pair closes at once, like any other.

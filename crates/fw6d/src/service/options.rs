@@ -60,7 +60,7 @@ pub fn owner(bus: &str, who: &Provenance) -> Option<Owner> {
             .executable
             .as_deref()
             .and_then(|e| Path::new(e).file_name())
-            .map(|n| n.to_string_lossy().into_owned())
+            .map(|n| Owner::printable_command(&n.to_string_lossy()))
             .unwrap_or_default(),
     })
 }

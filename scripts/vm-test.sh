@@ -106,8 +106,8 @@ done
 mkdir -p "$vm/kernels"
 
 # The test binaries each suite runs, as `crate test` pairs. CI's: what a kernel difference
-# can break, within about ten minutes under TCG; full: every privileged kernel and daemon suite
-# (leases: the kernel's element timeouts, whose second-scale windows TCG can outrun).
+# can break, within about ten minutes under TCG (leases: the kernel's element timeouts end a
+# lease while fw6d is dead); full: every privileged kernel and daemon suite.
 suite_tests() {
     if ((${#only[@]})); then
         printf '%s\n' "${only[@]}"
@@ -115,7 +115,7 @@ suite_tests() {
     fi
     case $test_suite in
     ci) printf '%s\n' "fw6-kernel nft_golden" "fw6-kernel packets" "fw6-kernel nft_owner" \
-        "fw6-kernel nft_failure" "fw6d access" "fw6d recovery" ;;
+        "fw6-kernel nft_failure" "fw6d access" "fw6d recovery" "fw6d leases" ;;
     full) printf '%s\n' "fw6-kernel nft_golden" "fw6-kernel nft_incremental" \
         "fw6-kernel packets" "fw6-kernel nft_scale" "fw6-kernel nft_failure" \
         "fw6-kernel nft_generation" "fw6-kernel nft_owner" "fw6-kernel nflog" \

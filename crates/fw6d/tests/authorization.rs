@@ -376,3 +376,49 @@ fn an_option_bearing_item_is_authorized_with_its_lifetime() {
         .collect();
     assert_eq!(ports, [27015, 27018], "only the short ones: {open_now}");
 }
+
+/// Review of issue 19, finding 4: a caller allowed only short openings cannot cut root's long
+/// lease by opening the pair again for a second, nor take it over with a bound opening.
+#[test]
+fn a_short_only_caller_cannot_shorten_or_take_over_another_lease() {
+    let lab = Lab::with("", true);
+    let _rule = lab.bus.polkit().add_rule(SHORT_ONLY_RULE);
+    let lan0 = lab.connection_path("lan0");
+    let thirty_days = "2592000";
+    lab.call(
+        &lan0,
+        common::CONN_IFACE,
+        "OpenPortWithOptions",
+        &[
+            "qusa{sv}",
+            "27020",
+            "6",
+            "root",
+            "1",
+            "lifetime",
+            "u",
+            thirty_days,
+        ],
+    )
+    .unwrap();
+    let leases = || common::data(&lab.manager("Leases", &[]).unwrap());
+    let before = leases();
+    for options in [
+        vec!["1", "lifetime", "u", "1"],
+        vec!["1", "bind_to_caller", "b", "true"],
+    ] {
+        let mut args = vec!["qusa{sv}", "27020", "6", "x"];
+        args.extend_from_slice(&options);
+        lab.call_as(
+            Some(NOBODY),
+            &lan0,
+            common::CONN_IFACE,
+            "OpenPortWithOptions",
+            &args,
+        )
+        .unwrap();
+        assert_eq!(leases(), before, "root's lease stays after {options:?}");
+    }
+    let row = &before[0][0];
+    assert_eq!(row[5], "", "no owner: {before}");
+}

@@ -191,7 +191,10 @@ impl Lab {
                 Err(e)
                     if matches!(
                         e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                        std::io::ErrorKind::WouldBlock
+                            | std::io::ErrorKind::TimedOut
+                            // A signal to the test process (a child exiting) interrupts the read.
+                            | std::io::ErrorKind::Interrupted
                     ) => {}
                 Err(e) => return Err(io("read NOTIFY_SOCKET")(e)),
             }

@@ -427,9 +427,11 @@ for _ in $(seq 50); do
     c test -s "$log" && break
 done
 c test -s "$log" || fail "no dropped packet was logged to $log"
+# The interface by name (docs/logging.md), looked up under the unit's RestrictAddressFamilies.
+c grep -q ' DROP .* eth1 ' "$log" || fail "no DROP line names eth1 in $log: $(c tail -n 3 "$log")"
 [[ $(mode "$log") == "640 root:root" ]] || fail "$log is $(mode "$log"), docs/logging.md says 0640"
 c fw6 log set --dropped off >/dev/null
-pass "/var/lib/fw6 700 (files 600/640), /var/log/fw6 750, $log 640"
+pass "/var/lib/fw6 700 (files 600/640), /var/log/fw6 750, $log 640, DROP lines name eth1"
 
 # Starts a watch on PORT from the peer; stop_watch puts its result in r (not in a subshell:
 # it waits for the watch, a child of this shell).

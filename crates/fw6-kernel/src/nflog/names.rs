@@ -23,10 +23,11 @@ pub struct InterfaceNames {
 
 impl InterfaceNames {
     /// A lookup socket in the calling thread's namespace; without one (very unusual) every
-    /// name falls back to the index.
+    /// name falls back to the index. `AF_UNIX`: the kernel answers `SIOCGIFNAME` on a socket of
+    /// any family, and the unit's `RestrictAddressFamilies=AF_NETLINK AF_UNIX` refuses IP ones.
     pub fn new() -> Self {
         Self {
-            socket: rustix::net::socket(AddressFamily::INET6, SocketType::DGRAM, None).ok(),
+            socket: rustix::net::socket(AddressFamily::UNIX, SocketType::DGRAM, None).ok(),
             cache: HashMap::new(),
         }
     }

@@ -621,7 +621,9 @@ grep -q "nft delete table inet fw6" <<<"$out" || fail "remove did not say how to
 c nft list table inet fw6 >/dev/null || fail "remove deleted the table"
 c test -d /var/lib/fw6 || fail "remove deleted the store"
 [[ $(c systemctl is-active fw6d || true) != active ]] || fail "fw6d still runs after remove"
-pass "removed: fw6d stopped, table and store kept, and it says so"
+enabled=$(c systemctl is-enabled fw6d 2>&1 || true)
+[[ $enabled == masked* ]] || fail "fw6d.service is '$enabled' after remove, docs/install.md says masked"
+pass "removed: fw6d stopped and masked, table and store kept, and it says so"
 
 check purge
 out=$(c apt-get purge -y fw6 2>&1) || fail "apt-get purge: $out"

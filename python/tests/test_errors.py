@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Callable, List
+from typing import Any, Callable, List, Tuple
 
 import pytest
 
@@ -93,3 +93,39 @@ def test_an_unprivileged_caller_is_refused_by_polkit(lan: fw6.Connection) -> Non
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.stdout.startswith("0x80070005"), out.stdout
     assert not lan.is_port_open(4444, Protocol.TCP)
+
+
+def test_a_change_refused_while_another_waits_is_fail(
+    manager: fw6.Manager, lan: fw6.Connection
+) -> None:
+    """``Fail`` from the daemon itself: while a confirmable change waits, every other change is
+    refused (docs/dbus-api.md, "Confirm-or-revert"). The client has no ApplyConfirmable of its
+    own, so the test sends it through the package's call plumbing."""
+    from fw6 import _core
+
+    def decode(body: Tuple[Any, ...]) -> Tuple[int, str, int]:
+        return int(body[0]), str(body[1]), int(body[2])
+
+    items = fw6.Batch().open_port("lan0", 4545, Protocol.TCP, "waits").items
+    call = _core._method(
+        _core.MANAGER_PATH,
+        _core.MANAGER_IFACE,
+        "ApplyConfirmable",
+        decode,
+        "a(ssquss)a{sv}",
+        (list(items), {"confirm_within": ("u", 120)}),
+    )
+    changed, token, _deadline = manager._run(call)
+    assert changed == 1 and token
+    try:
+        with pytest.raises(fw6.Fail) as caught:
+            lan.open_port(4546, Protocol.TCP, "behind it")
+        assert caught.value.hresult == 0x80004005
+        assert token in str(caught.value)
+        assert not lan.is_port_open(4546, Protocol.TCP)
+    finally:
+        revert = _core._method(
+            _core.MANAGER_PATH, _core.MANAGER_IFACE, "Revert", _core._none, "s", (token,)
+        )
+        manager._run(revert)
+    assert not lan.is_port_open(4545, Protocol.TCP)

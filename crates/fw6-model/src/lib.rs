@@ -37,7 +37,7 @@ pub use error::{Error, ErrorKind, HResult};
 pub use ifname::IfName;
 pub use lease::{
     BIND_TO_CALLER, LIFETIME, Lease, Lifetime, MAX_BOUND_PER_OWNER, MAX_COMMAND_BYTES,
-    MAX_LIFETIME_SECONDS, OpenOptions, OptionValue, Owner, utc,
+    MAX_LIFETIME_SECONDS, OpenOptions, OptionValue, Owner, civil_from_days, utc,
 };
 pub use leases::Target;
 pub use logging::{LogSettings, LogfileMaximumSize};

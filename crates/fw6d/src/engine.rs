@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 
 use fw6_model::plan::{self, Options, Update};
 use fw6_model::{
-    BatchChanges, Change, Error, IfName, Lease, MAX_LIFETIME_SECONDS, Mutation, PortEntry, State,
+    BatchChanges, Change, Error, ErrorKind, IfName, Lease, MAX_LIFETIME_SECONDS, Mutation,
+    PortEntry, State,
 };
 use tokio::sync::watch;
 use tracing::{debug, error, info, warn};
@@ -45,6 +46,10 @@ pub struct Validated {
     /// Whether the kernel must be told: not for expired leases, which the kernel's element
     /// timeouts already removed (a delete of an absent element would fail the commit).
     enforce: bool,
+    /// Let in without confirmation because it changed nothing when it was authorized
+    /// (docs/icf-api.md §6.4): if another commit makes it a change before this one is made, it
+    /// is refused rather than made unconfirmed.
+    noop_only: bool,
 }
 
 impl Validated {
@@ -73,7 +78,16 @@ impl Validated {
             changes,
             members,
             enforce: true,
+            noop_only: false,
         })
+    }
+
+    /// Marks a batch authorized only as a no-op (no confirmation was asked): it must still
+    /// change nothing when it is committed.
+    #[must_use]
+    pub fn admitted_as_noop(mut self) -> Self {
+        self.noop_only = true;
+        self
     }
 
     /// Changes the daemon makes itself (a lease ends), replayed on a copy of `base` and audited
@@ -95,6 +109,7 @@ impl Validated {
             changes,
             members,
             enforce,
+            noop_only: false,
         }
     }
 
@@ -325,6 +340,7 @@ impl Engine {
         who: &Provenance,
     ) -> Result<Vec<Change>, Error> {
         let validated = self.revalidated(mutations, validated)?;
+        let validated_noop = validated.noop_only;
         // A delete of an element whose lease runs out in these few milliseconds may reach the
         // kernel just after the kernel dropped it, which refuses the whole batch (ENOENT). Then
         // the lease is let run out, closed like any expiry, and the batch tried once more.
@@ -336,7 +352,8 @@ impl Engine {
                         at.saturating_sub(now_millis()).saturating_add(1),
                     ));
                     self.expire_due(now_millis());
-                    let again = Validated::new(Arc::clone(&self.state), mutations)?;
+                    let mut again = Validated::new(Arc::clone(&self.state), mutations)?;
+                    again.noop_only = validated_noop;
                     self.commit(again, who, PendingStep::Keep)
                         .map_err(|_| refused)
                 }
@@ -361,7 +378,9 @@ impl Engine {
         if Arc::ptr_eq(&validated.base, &self.state) {
             Ok(validated)
         } else {
-            Validated::new(Arc::clone(&self.state), mutations)
+            let mut again = Validated::new(Arc::clone(&self.state), mutations)?;
+            again.noop_only = validated.noop_only;
+            Ok(again)
         }
     }
 
@@ -412,6 +431,9 @@ impl Engine {
         who: &Provenance,
         pending: PendingStep<'_>,
     ) -> Result<Vec<Change>, Error> {
+        if validated.noop_only && !validated.changes.is_empty() {
+            return Err(no_longer_a_noop());
+        }
         let (before, after) = (logs(&self.state), logs(&validated.next));
         let Some(switch) = self.log_switch.as_mut().filter(|_| before != after) else {
             return self.commit_switched(validated, who, pending);
@@ -848,6 +870,15 @@ fn member_runs(members: &[(&'static str, Range<usize>)]) -> Vec<(&'static str, R
 /// Whole microseconds, for the phase timings of the debug log.
 pub(crate) fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+/// A call let in without confirmation as a no-op that another commit turned into a change.
+fn no_longer_a_noop() -> Error {
+    Error::new(
+        ErrorKind::AccessDenied,
+        "the configuration changed while this call was being authorized: it would now change \
+         the firewall, which needs authentication; nothing was changed; call again",
+    )
 }
 
 #[cfg(test)]

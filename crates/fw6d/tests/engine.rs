@@ -288,6 +288,53 @@ fn a_validation_made_before_another_commit_is_redone() {
     assert!(changes.is_empty(), "{changes:?}");
 }
 
+/// A call let in without confirmation because it was a no-op (docs/icf-api.md §6.4) is
+/// refused, with nothing changed, when another commit made it a change before its own: the
+/// no-op exemption cannot be raced into an unconfirmed change.
+#[test]
+fn a_noop_admitted_without_confirmation_is_refused_once_it_would_change() {
+    let dir = TempDir::new("noop-race");
+    let (mut engine, kernel) = engine(&dir);
+    let open = [open_port("lan0", "80/tcp")];
+    engine.submit(&open, &Provenance::daemon()).unwrap();
+    // Authorized while 80/tcp was open: a no-op, so no dialog was shown.
+    let admitted = Validated::new(engine.subscribe().borrow().clone(), &open)
+        .unwrap()
+        .admitted_as_noop();
+    assert!(admitted.changes().is_empty());
+    // Another caller closes it before the no-op is committed.
+    let close = [Mutation::ClosePort {
+        connection: IfName::try_from("lan0").unwrap(),
+        key: "80/tcp".parse::<PortKey>().unwrap(),
+    }];
+    engine.submit(&close, &Provenance::daemon()).unwrap();
+    let batches = kernel.0.lock().unwrap().changes.len();
+    let err = engine
+        .submit_validated(&open, admitted, &Provenance::daemon())
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::AccessDenied, "{err}");
+    assert!(err.to_string().contains("needs authentication"), "{err}");
+    assert!(!engine.state().is_port_open(
+        &IfName::try_from("lan0").unwrap(),
+        "80/tcp".parse().unwrap()
+    ));
+    assert_eq!(
+        kernel.0.lock().unwrap().changes.len(),
+        batches,
+        "the kernel was told"
+    );
+    // Still a no-op when it is committed: it passes.
+    let again = Validated::new(engine.subscribe().borrow().clone(), &close)
+        .unwrap()
+        .admitted_as_noop();
+    assert!(
+        engine
+            .submit_validated(&close, again, &Provenance::daemon())
+            .unwrap()
+            .is_empty()
+    );
+}
+
 /// Waits up to 10 s for `cond`, letting the runtime's tasks run.
 async fn until(what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);

@@ -3,6 +3,7 @@
 //! `fw6 global ignored` without a connection.
 
 use std::fmt::Write as _;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use fw6::{ConnectionInfo, PortEntry, Snapshot, Status, TableState};
 use serde_json::{Value, json};
@@ -116,8 +117,30 @@ fn indent(text: &str) -> String {
         .join("\n")
 }
 
-/// What an administrator should look at.
-fn warnings(status: &Status) -> Vec<String> {
+/// A lease ending sooner than this is worth a warning in `fw6 show`.
+const LEASE_WARNING_MS: u64 = 10 * 60 * 1000;
+
+/// "lan0 8080/tcp (web) ends in 4 min" for every open pair among `open` (where it is open, the
+/// pair) whose lease ends within [`LEASE_WARNING_MS`] of `now` (ms since the Unix epoch).
+fn expiring<'a>(open: impl Iterator<Item = (&'a str, &'a PortEntry)>, now: u64) -> Vec<String> {
+    open.filter_map(|(place, e)| {
+        let at = e.lease.as_ref()?.expires?;
+        let left = at.checked_sub(now)?;
+        (left <= LEASE_WARNING_MS).then(|| {
+            format!(
+                "{place} {}/{} ({}) ends in {} min",
+                e.port,
+                e.protocol,
+                e.name,
+                left.div_ceil(60_000)
+            )
+        })
+    })
+    .collect()
+}
+
+/// What an administrator should look at; `expiring` names the leases about to end.
+fn warnings(status: &Status, expiring: &[String]) -> Vec<String> {
     let mut w = Vec::new();
     if status.table != TableState::InSync {
         let state = json!(status.table);
@@ -146,6 +169,13 @@ fn warnings(status: &Status) -> Vec<String> {
             tables.join(", ")
         ));
     }
+    if !expiring.is_empty() {
+        w.push(format!(
+            "leases ending within 10 minutes: {}; open the pair again with a longer `--for` to \
+             keep it",
+            expiring.join(", ")
+        ));
+    }
     w
 }
 
@@ -163,7 +193,18 @@ pub async fn show(session: &Session, expand: bool, out: Out) -> Result<(), Failu
         let (open, ignored) = (c.open_ports().await?, c.ignored_global_ports().await?);
         conns.push((info, open, ignored));
     }
-    let warnings = warnings(&status);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let open =
+        global
+            .as_slice()
+            .iter()
+            .map(|e| ("global", e))
+            .chain(conns.iter().flat_map(|(info, open, _)| {
+                open.as_slice().iter().map(|e| (info.interface.as_str(), e))
+            }));
+    let warnings = warnings(&status, &expiring(open, now));
     let json = json!({
         "status": status,
         "logging": logging,
@@ -225,4 +266,44 @@ pub async fn show(session: &Session, expand: bool, out: Out) -> Result<(), Failu
         s
     });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use fw6::{EntryName, Lease, Port, PortEntry, PortKey, Protocol};
+
+    use super::{LEASE_WARNING_MS, expiring};
+
+    fn leased(port: u16, expires: Option<u64>) -> PortEntry {
+        let key = PortKey::new(Port::try_from(port).unwrap(), Protocol::Tcp);
+        let mut e = PortEntry::new(key, EntryName::try_from("web").unwrap());
+        e.lease = Some(Lease {
+            expires,
+            owner: None,
+        });
+        e
+    }
+
+    /// Only timed leases ending within the window are named, rounded up to the minute.
+    #[test]
+    fn names_leases_about_to_end() {
+        let now = 1_000_000_000;
+        let soon = leased(8080, Some(now + 4 * 60_000 - 1));
+        let later = leased(8081, Some(now + LEASE_WARNING_MS + 1));
+        let bound = leased(8082, None);
+        let plain = PortEntry::new(
+            PortKey::new(Port::try_from(8083u16).unwrap(), Protocol::Tcp),
+            EntryName::try_from("x").unwrap(),
+        );
+        let all = [
+            ("lan0", &soon),
+            ("lan0", &later),
+            ("global", &bound),
+            ("lan0", &plain),
+        ];
+        assert_eq!(
+            expiring(all.into_iter(), now),
+            ["lan0 8080/tcp (web) ends in 4 min"]
+        );
+    }
 }

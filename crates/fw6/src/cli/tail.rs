@@ -210,6 +210,24 @@ fn print_lines(lines: &[String], out: Out, raw: bool) {
 mod tests {
     use super::*;
 
+    fn class(e: io::ErrorKind) -> fw6::ErrorKind {
+        match unreadable(Path::new("/var/log/fw6/firewall.log"), &io::Error::from(e)) {
+            Failure::Api(e) => e.kind(),
+            Failure::Usage(u) => panic!("not an API failure: {u}"),
+        }
+    }
+
+    /// A user outside the log's group is refused access, not told the argument was bad.
+    #[test]
+    fn unreadable_log_has_its_class() {
+        assert_eq!(
+            class(io::ErrorKind::PermissionDenied),
+            fw6::ErrorKind::AccessDenied
+        );
+        assert_eq!(class(io::ErrorKind::NotFound), fw6::ErrorKind::InvalidArg);
+        assert_eq!(class(io::ErrorKind::Other), fw6::ErrorKind::Fail);
+    }
+
     #[test]
     fn last_lines_skips_a_partial_last_line() {
         let path = std::env::temp_dir().join(format!("fw6-tail-{}", std::process::id()));

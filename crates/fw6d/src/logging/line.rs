@@ -94,7 +94,7 @@ fn utc(t: SystemTime) -> (String, String) {
     let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let days = i64::try_from(secs / 86_400).unwrap_or(0);
     let of_day = secs % 86_400;
-    let (y, m, d) = civil_from_days(days);
+    let (y, m, d) = fw6_model::civil_from_days(days);
     (
         format!("{y:04}-{m:02}-{d:02}"),
         format!(
@@ -104,20 +104,6 @@ fn utc(t: SystemTime) -> (String, String) {
             of_day % 60
         ),
     )
-}
-
-/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = u32::try_from(doy - (153 * mp + 2) / 5 + 1).expect("1-31");
-    let m = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).expect("1-12");
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 #[cfg(test)]

@@ -72,6 +72,18 @@ impl Action {
     }
 }
 
+/// How a change was let through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub enum Admission {
+    /// Root, or polkit said yes (with or without a dialog).
+    Authorized,
+    /// polkit would have asked for authentication, and none was asked because the batch
+    /// changed nothing: it must still change nothing when committed
+    /// (`engine::Validated::admitted_as_noop`).
+    NoopOnly,
+}
+
 /// How long fw6d waits for polkit. An interactive check waits for a person at a password
 /// prompt; a non-interactive one only for polkitd's rules.
 #[derive(Debug, Clone, Copy)]
@@ -144,7 +156,7 @@ pub async fn authorize(
     state: &State,
     allow_configuration: bool,
     timeouts: Timeouts,
-) -> Result<(), Error> {
+) -> Result<Admission, Error> {
     if !allow_configuration {
         return Err(Error::new(
             ErrorKind::AccessDenied,
@@ -153,7 +165,7 @@ pub async fn authorize(
         ));
     }
     if who.uid == 0 {
-        return Ok(());
+        return Ok(Admission::Authorized);
     }
     let (subject, authority) = polkit_for(conn, hdr, timeouts).await?;
     let polkit = Polkit {
@@ -161,6 +173,7 @@ pub async fn authorize(
         subject: &subject,
         timeouts,
     };
+    let mut admission = Admission::Authorized;
 
     // Distinct checks in item order, each with the index of the first item that asks it, a
     // window of them in flight; built as they are asked, so a refusal at the first item costs
@@ -192,6 +205,7 @@ pub async fn authorize(
         }
         // Authentication would do. A batch that changes nothing needs no confirmation.
         if *noop.get_or_insert_with(|| mutations.iter().all(|m| state.is_noop(m))) {
+            admission = Admission::NoopOnly;
             continue;
         }
         let message = message.get_or_insert_with(|| summary(mutations));
@@ -225,7 +239,7 @@ pub async fn authorize(
             refused("")
         });
     }
-    Ok(())
+    Ok(admission)
 }
 
 /// Authorizes a restricted read of `member` guarded by `action`: root passes, anyone else needs

@@ -111,7 +111,7 @@ impl Shared {
         )
         .await?;
         let state = self.state();
-        auth::authorize(
+        let admission = auth::authorize(
             conn,
             hdr,
             who,
@@ -122,7 +122,7 @@ impl Shared {
         )
         .await?;
         super::leases_start_now(&mut mutations, started.elapsed());
-        let validated = Validated::new(self.state(), &mutations)?;
+        let validated = super::admit_as(Validated::new(self.state(), &mutations)?, admission);
         let (changes, record) = self
             .writer
             .submit_confirmable(mutations, validated, who.clone(), within)
@@ -181,7 +181,9 @@ impl Shared {
                 (*self.state()).clone(),
             )
         };
-        auth::authorize(
+        // A revert or confirm admitted as a no-op changes nothing at its authorization; the
+        // pending change it acts on is fw6d's own, so it is not re-checked at commit.
+        let _ = auth::authorize(
             conn,
             hdr,
             &admitted.who,

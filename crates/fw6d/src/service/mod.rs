@@ -238,7 +238,7 @@ impl Shared {
         self.refuse_while_pending()?;
         let state = self.state();
         // Authorize first, item by item: an unauthorized caller costs one polkit question.
-        auth::authorize(
+        let admission = auth::authorize(
             conn,
             hdr,
             who,
@@ -252,7 +252,7 @@ impl Shared {
         leases_start_now(&mut mutations, authorized - started);
         // Validate on a scratch copy of the state as it is now (O(1) to clone); the writer
         // reuses the result unless another commit came first.
-        let validated = Validated::new(self.state(), &mutations)?;
+        let validated = admit_as(Validated::new(self.state(), &mutations)?, admission);
         let checked = Instant::now();
         let changes = self
             .writer
@@ -397,6 +397,15 @@ pub(crate) fn leases_start_now(mutations: &mut [Mutation], waited: std::time::Du
         for lease in mutations.iter_mut().filter_map(Mutation::lease_mut) {
             lease.expires = lease.expires.map(|at| at.saturating_add(waited));
         }
+    }
+}
+
+/// `validated` marked as `admission` let it in: a batch let in as a no-op must still be one
+/// when it is committed (`Validated::admitted_as_noop`).
+fn admit_as(validated: Validated, admission: auth::Admission) -> Validated {
+    match admission {
+        auth::Admission::NoopOnly => validated.admitted_as_noop(),
+        auth::Admission::Authorized => validated,
     }
 }
 

@@ -28,6 +28,23 @@ const JUMP: Duration = Duration::from_millis(500);
 /// The sleep while no lease exists (a new lease wakes the task through the published state).
 const IDLE: Duration = Duration::from_secs(3600);
 
+/// How long a call to the bus daemon may take: the lease task must not hang on a bus that
+/// stopped answering (expiry goes on without it).
+const BUS_CALL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// `call`, or an error once [`BUS_CALL_TIMEOUT`] has passed.
+async fn bounded<T, E: Into<zbus::Error>>(
+    call: impl Future<Output = Result<T, E>>,
+) -> Result<T, zbus::Error> {
+    match tokio::time::timeout(BUS_CALL_TIMEOUT, call).await {
+        Ok(answer) => answer.map_err(Into::into),
+        Err(_) => Err(zbus::Error::Failure(format!(
+            "the bus daemon did not answer within {} s",
+            BUS_CALL_TIMEOUT.as_secs()
+        ))),
+    }
+}
+
 /// Follows leases until the bus connection closes. Bound openings whose owner is not on this
 /// bus any more (it left while fw6d was down, or the bus restarted, or it left before its
 /// opening was committed) are closed; a close the writer refuses is retried, with a back-off.
@@ -35,14 +52,13 @@ pub async fn watch(conn: zbus::Connection, shared: Arc<Shared>) {
     let bus = conn.server_guid().to_string();
     // Without the bus daemon's proxy, bound openings stay until closed (said loudly); expiry
     // goes on regardless.
-    let dbus = DBusProxy::new(&conn)
+    let dbus = bounded(DBusProxy::new(&conn))
         .await
         .inspect_err(|e| warn!(%e, "cannot follow bus names: bound openings stay until closed"))
         .ok();
     // Subscribed before the owners are checked, so a name that leaves in between is seen.
     let mut departures = match &dbus {
-        Some(proxy) => proxy
-            .receive_name_owner_changed_with_args(&[(2, "")])
+        Some(proxy) => bounded(proxy.receive_name_owner_changed_with_args(&[(2, "")]))
             .await
             .inspect_err(|e| {
                 warn!(%e, "cannot follow bus names: bound openings stay until closed");
@@ -164,7 +180,7 @@ impl Owners {
                 && match BusName::try_from(name.as_str()) {
                     // A bus that does not answer is taken to keep the name: its departure
                     // signal still closes the openings.
-                    Ok(n) => proxy.name_has_owner(n).await.unwrap_or(true),
+                    Ok(n) => bounded(proxy.name_has_owner(n)).await.unwrap_or(true),
                     Err(_) => false,
                 };
             if here {
@@ -302,6 +318,17 @@ mod tests {
     use fw6_model::{EntryName, IfName, Lease, Mutation, PortKey};
 
     use super::*;
+
+    /// A bus daemon that never answers costs the lease task [`BUS_CALL_TIMEOUT`], not for ever.
+    #[tokio::test]
+    async fn a_bus_call_that_never_answers_times_out() {
+        let started = Instant::now();
+        let never = std::future::pending::<Result<(), zbus::Error>>();
+        let err = bounded(never).await.unwrap_err();
+        assert!(err.to_string().contains("did not answer"), "{err}");
+        assert!(started.elapsed() >= BUS_CALL_TIMEOUT);
+        assert!(bounded(async { Ok::<_, zbus::Error>(7) }).await.unwrap() == 7);
+    }
 
     #[test]
     fn a_step_or_a_sleep_is_a_jump_and_a_tick_is_not() {

@@ -85,8 +85,13 @@ impl Validated {
     /// Marks a batch authorized only as a no-op (no confirmation was asked): it must still
     /// change nothing when it is committed.
     #[must_use]
-    pub fn admitted_as_noop(mut self) -> Self {
-        self.noop_only = true;
+    pub fn admitted_as_noop(self) -> Self {
+        self.marked(true)
+    }
+
+    /// The same batch validated again keeps how it was admitted.
+    fn marked(mut self, noop_only: bool) -> Self {
+        self.noop_only = noop_only;
         self
     }
 
@@ -352,8 +357,8 @@ impl Engine {
                         at.saturating_sub(now_millis()).saturating_add(1),
                     ));
                     self.expire_due(now_millis());
-                    let mut again = Validated::new(Arc::clone(&self.state), mutations)?;
-                    again.noop_only = validated_noop;
+                    let again =
+                        Validated::new(Arc::clone(&self.state), mutations)?.marked(validated_noop);
                     self.commit(again, who, PendingStep::Keep)
                         .map_err(|_| refused)
                 }
@@ -378,9 +383,7 @@ impl Engine {
         if Arc::ptr_eq(&validated.base, &self.state) {
             Ok(validated)
         } else {
-            let mut again = Validated::new(Arc::clone(&self.state), mutations)?;
-            again.noop_only = validated.noop_only;
-            Ok(again)
+            Ok(Validated::new(Arc::clone(&self.state), mutations)?.marked(validated.noop_only))
         }
     }
 

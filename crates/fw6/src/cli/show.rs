@@ -117,8 +117,9 @@ fn indent(text: &str) -> String {
         .join("\n")
 }
 
-/// A lease ending sooner than this is worth a warning in `fw6 show`.
-const LEASE_WARNING_MS: u64 = 10 * 60 * 1000;
+/// A lease ending sooner than this many minutes is worth a warning in `fw6 show`.
+const LEASE_WARNING_MINUTES: u64 = 10;
+const LEASE_WARNING_MS: u64 = LEASE_WARNING_MINUTES * 60_000;
 
 /// "lan0 8080/tcp (web) ends in 4 min" for every open pair among `open` (where it is open, the
 /// pair) whose lease ends within [`LEASE_WARNING_MS`] of `now` (ms since the Unix epoch).
@@ -128,9 +129,8 @@ fn expiring<'a>(open: impl Iterator<Item = (&'a str, &'a PortEntry)>, now: u64) 
         let left = at.checked_sub(now)?;
         (left <= LEASE_WARNING_MS).then(|| {
             format!(
-                "{place} {}/{} ({}) ends in {} min",
-                e.port,
-                e.protocol,
+                "{place} {} ({}) ends in {} min",
+                e.key(),
                 e.name,
                 left.div_ceil(60_000)
             )
@@ -171,8 +171,8 @@ fn warnings(status: &Status, expiring: &[String]) -> Vec<String> {
     }
     if !expiring.is_empty() {
         w.push(format!(
-            "leases ending within 10 minutes: {}; open the pair again with a longer `--for` to \
-             keep it",
+            "leases ending within {LEASE_WARNING_MINUTES} minutes: {}; open the pair again \
+             with a longer `--for` to keep it",
             expiring.join(", ")
         ));
     }

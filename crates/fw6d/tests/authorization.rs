@@ -83,6 +83,22 @@ fn a_scoped_rule_holds_for_every_item_of_every_batch() {
     );
     assert_eq!(lab.table(), before, "nothing changed");
 
+    // A batch whose first item is refused outright is refused before the rest is read: a
+    // malformed second item is never converted (AccessDenied, not InvalidArg). The control: the
+    // same malformed item behind an in-scope one is read, and refused as malformed.
+    let malformed: Item = ("OpenPort", "lan0", 27030, 99, "x", "");
+    let err = apply_as_nobody(&lab, &[ITEMS[4], malformed]).unwrap_err();
+    assert!(
+        err.contains("AccessDenied") && err.contains("item 1 of 2: OpenGlobalPort 3389/tcp"),
+        "{err}"
+    );
+    let err = apply_as_nobody(&lab, &[ITEMS[0], malformed]).unwrap_err();
+    assert!(
+        err.contains("InvalidArg") && err.contains("batch item 2"),
+        "{err}"
+    );
+    assert_eq!(lab.table(), before, "nothing changed");
+
     // Each item alone.
     let alone: Vec<bool> = ITEMS
         .iter()

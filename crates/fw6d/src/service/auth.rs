@@ -1,6 +1,6 @@
 //! Access control and confirmation (docs/dbus-api.md, "Access control"): policy switch, then
-//! uid 0 passes, then polkit with the caller's system-bus-name subject (never a pid: that is
-//! racy). polkit's authentication agent is the confirmation UI; a dismissed dialog is `Aborted`.
+//! uid 0 passes, then polkit, told of the caller as service/subject.rs says. polkit's
+//! authentication agent is the confirmation UI; a dismissed dialog is `Aborted`.
 //!
 //! Every item of a batch is authorized exactly as if it were called alone — same action, same
 //! details — so a rule scoped by connection or port cannot be walked around by putting an
@@ -18,6 +18,7 @@ use zbus_polkit::policykit1::{
     AuthorityProxy, AuthorizationResult, CheckAuthorizationFlags, Subject,
 };
 
+use super::subject::Subjects;
 use crate::store::Provenance;
 
 /// The polkit actions, one per scope an administrator may want to grant apart.
@@ -157,20 +158,14 @@ pub async fn authorize(
     allow_configuration: bool,
     timeouts: Timeouts,
 ) -> Result<Admission, Error> {
-    if !allow_configuration {
-        return Err(Error::new(
-            ErrorKind::AccessDenied,
-            "firewall configuration is disabled by policy (allow_configuration = false in \
-             fw6d.toml); ask the administrator to enable it",
-        ));
-    }
+    policy_switch(allow_configuration)?;
     if who.uid == 0 {
         return Ok(Admission::Authorized);
     }
-    let (subject, authority) = polkit_for(conn, hdr, timeouts).await?;
+    let (subjects, authority) = polkit_for(conn, hdr, who, timeouts).await?;
     let polkit = Polkit {
         authority: &authority,
-        subject: &subject,
+        subjects: &subjects,
         timeouts,
     };
     let mut admission = Admission::Authorized;
@@ -194,7 +189,8 @@ pub async fn authorize(
         let Some((i, check, answer)) = pending.next().await else {
             break;
         };
-        let refused = |why: &str| refusal(who, mutations, i, check.action, why);
+        let refused =
+            |why: &str| refusal(who, &mutations[i], i, mutations.len(), check.action, why);
         let answer = answer?;
         tracing::debug!(action = check.action.id(), ?answer, "polkit answered");
         if answer.is_authorized {
@@ -239,7 +235,52 @@ pub async fn authorize(
             refused("")
         });
     }
+    subjects.unchanged()?;
     Ok(admission)
+}
+
+/// Asks polkit about a batch's `first` item (of `items`) before fw6d converts the rest, and
+/// refuses a caller that policy refuses outright: an unauthorized caller's batch then costs fw6d
+/// its decoding and one polkit question, and no conversion, validation or writer time. Any other
+/// answer lets the batch on to [`authorize`], which asks about every item, this one included:
+/// one question more per batch keeps a single path that decides.
+pub async fn probe(
+    conn: &zbus::Connection,
+    hdr: &Header<'_>,
+    who: &Provenance,
+    first: &Mutation,
+    items: usize,
+    allow_configuration: bool,
+    timeouts: Timeouts,
+) -> Result<(), Error> {
+    policy_switch(allow_configuration)?;
+    if who.uid == 0 {
+        return Ok(());
+    }
+    let (subjects, authority) = polkit_for(conn, hdr, who, timeouts).await?;
+    let polkit = Polkit {
+        authority: &authority,
+        subjects: &subjects,
+        timeouts,
+    };
+    let check = Check::of(first);
+    let answer = polkit.ask(&check, false, None).await?;
+    if answer.is_authorized || answer.is_challenge {
+        return Ok(());
+    }
+    Err(refusal(who, first, 0, items, check.action, ""))
+}
+
+/// fw6d.toml's switch for every change, whoever asks.
+fn policy_switch(allow_configuration: bool) -> Result<(), Error> {
+    if allow_configuration {
+        return Ok(());
+    }
+    Err(Error::new(
+        ErrorKind::AccessDenied,
+        "firewall configuration is disabled by policy (allow_configuration = false in \
+         fw6d.toml); ask the administrator to enable it",
+    ))
 }
 
 /// Authorizes a restricted read of `member` guarded by `action`: root passes, anyone else needs
@@ -256,10 +297,10 @@ pub async fn authorize_read(
     if who.uid == 0 {
         return Ok(());
     }
-    let (subject, authority) = polkit_for(conn, hdr, timeouts).await?;
+    let (subjects, authority) = polkit_for(conn, hdr, who, timeouts).await?;
     let polkit = Polkit {
         authority: &authority,
-        subject: &subject,
+        subjects: &subjects,
         timeouts,
     };
     let check = Check {
@@ -280,29 +321,25 @@ pub async fn authorize_read(
     ))
 }
 
-/// The caller of `hdr` as a polkit subject (its system-bus name), and the authority.
+/// The caller of `hdr` (`who`) as polkit subjects, and the authority.
 async fn polkit_for(
     conn: &zbus::Connection,
     hdr: &Header<'_>,
+    who: &Provenance,
     timeouts: Timeouts,
-) -> Result<(Subject, AuthorityProxy<'static>), Error> {
-    let subject = Subject::new_for_message_header(hdr).map_err(|e| {
-        Error::new(
-            ErrorKind::AccessDenied,
-            format!("cannot identify the caller: {e}"),
-        )
-    })?;
+) -> Result<(Subjects, AuthorityProxy<'static>), Error> {
+    let subjects = Subjects::of(hdr, who)?;
     let authority = tokio::time::timeout(timeouts.check, AuthorityProxy::new(conn))
         .await
         .map_err(|_| polkit_timeout(timeouts.check))?
         .map_err(polkit_unreachable)?;
-    Ok((subject, authority))
+    Ok((subjects, authority))
 }
 
 /// The polkit authority and the caller, for one call.
 struct Polkit<'a> {
     authority: &'a AuthorityProxy<'a>,
-    subject: &'a Subject,
+    subjects: &'a Subjects,
     timeouts: Timeouts,
 }
 
@@ -313,12 +350,26 @@ impl Polkit<'_> {
         i: usize,
         check: Check,
     ) -> (usize, Check, Result<AuthorizationResult, Error>) {
-        let answer = self.ask(&check, false, None).await;
+        let answer = self
+            .ask_as(self.subjects.for_item(i), &check, false, None)
+            .await;
         (i, check, answer)
     }
 
+    /// `check` asked about the caller by its bus name.
     async fn ask(
         &self,
+        check: &Check,
+        interactive: bool,
+        message: Option<&str>,
+    ) -> Result<AuthorizationResult, Error> {
+        self.ask_as(self.subjects.bus(), check, interactive, message)
+            .await
+    }
+
+    async fn ask_as(
+        &self,
+        subject: &Subject,
         check: &Check,
         interactive: bool,
         message: Option<&str>,
@@ -340,13 +391,9 @@ impl Polkit<'_> {
         } else {
             (CheckAuthorizationFlags::empty(), self.timeouts.check)
         };
-        let call = self.authority.check_authorization(
-            self.subject,
-            check.action.id(),
-            &details,
-            flags,
-            "",
-        );
+        let call =
+            self.authority
+                .check_authorization(subject, check.action.id(), &details, flags, "");
         match tokio::time::timeout(limit, call).await {
             Err(_) => Err(polkit_timeout(limit)),
             Ok(Ok(answer)) => Ok(answer),
@@ -366,12 +413,20 @@ impl Polkit<'_> {
     }
 }
 
-/// AccessDenied naming the item (`item 2 of 3: OpenGlobalPort 3389/tcp: …`) and what to do.
-fn refusal(who: &Provenance, mutations: &[Mutation], i: usize, action: Action, why: &str) -> Error {
-    let item = if mutations.len() > 1 {
-        format!("item {} of {}: {}: ", i + 1, mutations.len(), mutations[i])
+/// AccessDenied naming `item`, the `i`th of `total` (`item 2 of 3: OpenGlobalPort 3389/tcp: …`),
+/// and what to do.
+fn refusal(
+    who: &Provenance,
+    item: &Mutation,
+    i: usize,
+    total: usize,
+    action: Action,
+    why: &str,
+) -> Error {
+    let item = if total > 1 {
+        format!("item {} of {total}: {item}: ", i + 1)
     } else {
-        format!("{}: ", mutations[i])
+        format!("{item}: ")
     };
     Error::new(
         ErrorKind::AccessDenied,

@@ -88,7 +88,28 @@ impl Shared {
             .map_or(Ok(()), |record| Err(crate::pending::busy(record)))
     }
 
-    /// `ApplyConfirmable` for an admitted call: authorize item by item, validate, apply and make
+    /// The first question of `ApplyConfirmable`, asked before its batch is converted: may the
+    /// caller hold the firewall pending a confirmation at all (`Action::Confirmable`)?
+    pub(crate) async fn authorize_confirmable(
+        &self,
+        conn: &zbus::Connection,
+        hdr: &Header<'_>,
+        admitted: &Admitted<'_>,
+    ) -> FwResult<()> {
+        auth::authorize_read(
+            conn,
+            hdr,
+            &admitted.who,
+            auth::Action::Confirmable,
+            "ApplyConfirmable",
+            self.config.timeouts(),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// `ApplyConfirmable` for an admitted call whose caller passed
+    /// [`Shared::authorize_confirmable`]: authorize item by item, validate, apply and make
     /// pending in one commit, reply, signal.
     pub(crate) async fn apply_confirmable(
         self: &Arc<Self>,
@@ -101,15 +122,6 @@ impl Shared {
         let started = Instant::now();
         let who = &admitted.who;
         self.refuse_while_pending()?;
-        auth::authorize_read(
-            conn,
-            hdr,
-            who,
-            auth::Action::Confirmable,
-            "ApplyConfirmable",
-            self.config.timeouts(),
-        )
-        .await?;
         let state = self.state();
         let admission = auth::authorize(
             conn,

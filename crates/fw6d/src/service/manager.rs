@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use fw6_model::wire::{self, WireAudit, WireConnection, WireEntry, WireLease};
+use fw6_model::wire::{self, WireAudit, WireConnection, WireEntry, WireItem, WireLease};
 use fw6_model::{ConnectionId, EntryName, Mutation};
 use zbus::message::Header;
 use zbus::object_server::SignalEmitter;
@@ -50,14 +50,13 @@ impl ManagerIface {
     fn batch_mutations(
         &self,
         conn: &Connection,
-        batch: &WireBatch<'_>,
+        items: &[WireItem<'_>],
         admitted: &Admitted<'_>,
     ) -> Result<Vec<Mutation>, FwError> {
         let state = self.shared.state();
         let bus = conn.server_guid().as_str();
         Ok(self.shared.registry(|r| {
-            batch
-                .items
+            items
                 .iter()
                 .enumerate()
                 .map(|(i, item)| {
@@ -70,6 +69,25 @@ impl ManagerIface {
                 })
                 .collect::<Result<Vec<_>, _>>()
         })?)
+    }
+
+    /// A batch of more than one item: its first item alone is converted and put to polkit
+    /// (`auth::probe`) before the rest is converted, so a caller that may change nothing is
+    /// refused at the cost of one item.
+    async fn probe(
+        &self,
+        conn: &Connection,
+        hdr: &Header<'_>,
+        batch: &WireBatch<'_>,
+        admitted: &Admitted<'_>,
+    ) -> Result<(), FwError> {
+        if batch.items.len() < 2 {
+            return Ok(());
+        }
+        let first = self.batch_mutations(conn, &batch.items[..1], admitted)?;
+        self.shared
+            .probe(conn, hdr, admitted, &first[0], batch.items.len())
+            .await
     }
 }
 
@@ -193,7 +211,8 @@ impl ManagerIface {
         batch: WireBatch<'_>,
     ) -> Result<u32, FwError> {
         let admitted = self.shared.admit(conn, &hdr, batch.total).await?;
-        let mutations = self.batch_mutations(conn, &batch, &admitted)?;
+        self.probe(conn, &hdr, &batch, &admitted).await?;
+        let mutations = self.batch_mutations(conn, &batch.items, &admitted)?;
         drop(batch);
         let changes = self
             .shared
@@ -213,7 +232,11 @@ impl ManagerIface {
     ) -> Result<(u32, String, u64), FwError> {
         let admitted = self.shared.admit(conn, &hdr, batch.total).await?;
         let within = super::confirm::options(&options)?;
-        let mutations = self.batch_mutations(conn, &batch, &admitted)?;
+        self.shared
+            .authorize_confirmable(conn, &hdr, &admitted)
+            .await?;
+        self.probe(conn, &hdr, &batch, &admitted).await?;
+        let mutations = self.batch_mutations(conn, &batch.items, &admitted)?;
         drop(batch);
         self.shared
             .apply_confirmable(conn, &hdr, &admitted, mutations, within)

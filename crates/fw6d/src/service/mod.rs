@@ -16,6 +16,7 @@ mod limits;
 mod manager;
 pub(crate) mod options;
 mod registry;
+mod subject;
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
@@ -221,6 +222,29 @@ impl Shared {
         )?;
         self.mutate(conn, hdr, &admitted, vec![mutation], Origin::Method)
             .await
+    }
+
+    /// Refuses an admitted batch on its `first` item (of `items`) if policy refuses the caller
+    /// that item outright, before the rest of the batch is converted (`auth::probe`).
+    async fn probe(
+        &self,
+        conn: &zbus::Connection,
+        hdr: &Header<'_>,
+        admitted: &Admitted<'_>,
+        first: &Mutation,
+        items: usize,
+    ) -> FwResult<()> {
+        auth::probe(
+            conn,
+            hdr,
+            &admitted.who,
+            first,
+            items,
+            self.config.allow_configuration,
+            self.config.timeouts(),
+        )
+        .await?;
+        Ok(())
     }
 
     /// The state-changing path shared by every mutator, for an admitted call.

@@ -577,7 +577,7 @@ fn ipv4_packets_are_logged_with_their_addresses_and_reasons() {
         unreachable!("IPv4 addresses")
     };
 
-    // not-open, OPEN open (no listener: a reset after the accepted SYN), lsrr.
+    // not-open, OPEN open (no listener: a reset after the accepted SYN), lsrr, ssrr.
     assert_eq!(
         lan.tcp_connect_in(Family::V4, 9100, Duration::from_millis(300)),
         Outcome::TimedOut
@@ -586,21 +586,28 @@ fn ipv4_packets_are_logged_with_their_addresses_and_reasons() {
         lan.tcp_connect_in(Family::V4, 8080, Duration::from_secs(2)),
         Outcome::Refused
     );
-    let route = packet4::source_route(packet4::LSRR, dst, 4);
-    let syn = packet4::ipv4(
-        src,
+    let routed = |kind: u8, sport: u16| {
+        let route = packet4::source_route(kind, dst, 4);
+        packet4::ipv4(
+            src,
+            dst,
+            packet::TCP,
+            &route,
+            None,
+            &packet4::syn(src, dst, sport, 8080),
+        )
+    };
+    send_raw(
+        lan.peer(),
         dst,
-        packet::TCP,
-        &route,
-        None,
-        &packet4::syn(src, dst, 43100, 8080),
+        &[routed(packet4::LSRR, 43100), routed(packet4::SSRR, 43101)],
     );
-    send_raw(lan.peer(), dst, &[syn]);
 
     for (what, action, port, info) in [
         ("not-open", "DROP", 9100, "not-open"),
         ("OPEN open", "OPEN", 8080, "open"),
         ("lsrr", "DROP", 8080, "lsrr"),
+        ("ssrr", "DROP", 8080, "ssrr"),
     ] {
         let r = wait_for_record(&lab, &path, what, |r| {
             port_is(r, "dst-port", port) && r["info"] == info

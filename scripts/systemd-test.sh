@@ -117,6 +117,15 @@ dpkg-deb -R "$deb" "$tree"
 sed -i "s/^Version: .*/Version: ${version}+up/" "$tree/DEBIAN/control"
 dpkg-deb -Zxz -z1 -b "$tree" "$upgrade" >/dev/null
 rm -rf "$tree"
+# The previous release ($previous_release in scripts/lib/deb.sh), labelled just below this one
+# as apt would see an older release; the last check upgrades it to this build.
+prev_built=$(previous_deb "$target") || fail "the previous release did not build"
+previous=$work/fw6_${version}~prev_amd64.deb
+tree=$(mktemp -d)
+dpkg-deb -R "$prev_built" "$tree"
+sed -i "s/^Version: .*/Version: ${version}~prev/" "$tree/DEBIAN/control"
+dpkg-deb -Zxz -z1 -b "$tree" "$previous" >/dev/null
+rm -rf "$tree"
 # libfw6: its two packages, and the C example built on this machine against libfw6-dev as a
 # developer would (pkg-config pointed at the unpacked package), to be run in the container.
 mapfile -t capi_debs < <(FW6_DEB_PROFILE=dev bash scripts/deb-capi.sh 2>/dev/null | tail -n2)
@@ -128,7 +137,8 @@ pc=(env PKG_CONFIG_SYSROOT_DIR="$capi_dev" PKG_CONFIG_PATH="$capi_dev/usr/lib/$(
 # shellcheck disable=SC2046 # pkg-config's flags are words
 cc -std=c11 -Wall -Wextra -Werror examples/c/open_ports.c -o "$capi_dev/open_ports" \
     $("${pc[@]}" pkg-config --cflags --libs fw6) || fail "cannot build the C example against libfw6-dev"
-pass "$(basename "$deb") ($(du -h "$deb" | cut -f1)) and the upgrade $(basename "$upgrade");" \
+pass "$(basename "$deb") ($(du -h "$deb" | cut -f1)), the upgrade $(basename "$upgrade")," \
+    "the previous release $(basename "$previous") (${previous_release:0:10});" \
     "$(basename "${capi_debs[0]}") and $(basename "${capi_debs[1]}")"
 
 # --- the root file system --------------------------------------------------------------------
@@ -142,6 +152,7 @@ cp "${capi_debs[0]}" "$rootfs/root/libfw6-0.deb"
 cp "${capi_debs[1]}" "$rootfs/root/libfw6-dev.deb"
 cp "$capi_dev/open_ports" "$rootfs/root/open_ports"
 cp "$upgrade" "$rootfs/root/fw6-upgrade.deb"
+cp "$previous" "$rootfs/root/fw6-previous.deb"
 
 # A cloud-init-shaped unit set (the ordering of cloud-init 22+'s network stage): early
 # services before sysinit.target, after the network is configured, which is after
@@ -632,6 +643,39 @@ for d in /var/lib/fw6 /var/log/fw6 /etc/fw6; do
     c test -e "$d" && fail "purge left $d"
 done
 pass "purged: table, /var/lib/fw6, /var/log/fw6 and /etc/fw6 are gone"
+
+# From the previous release to this build on a host it runs: its store (schema version 2) is
+# migrated by the new fw6d that the upgrade starts, what it held stays open, and no probe to a
+# closed port is accepted while the package is replaced.
+check upgrade-from-previous
+out=$(c apt-get install -y /root/fw6-previous.deb 2>&1) || fail "installing the previous release: $out"
+for _ in $(seq 100); do [[ $(show ActiveState) == active ]] && break; sleep 0.1; done
+[[ $(show ActiveState) == active ]] || fail "the previous release's fw6d did not start"
+c busctl call org.fw6.Firewall1 /org/fw6/Firewall1 org.fw6.Firewall1.Manager OpenGlobalPort \
+    qus 8080 6 web >/dev/null || fail "the previous release did not open 8080/tcp"
+schema() {
+    c python3 -c 'import sqlite3, sys
+db = sqlite3.connect("file:/var/lib/fw6/fw6.sqlite?mode=ro", uri=True)
+print(db.execute("PRAGMA user_version").fetchone()[0])'
+}
+before=$(schema)
+[[ $before == 2 ]] || fail "the previous release's store has schema version '$before', not 2"
+{ accepts 8080 && [[ $(probe 8081) == dropped ]]; } || fail "the previous release does not enforce"
+pid=$(show MainPID)
+watch 8081
+out=$(c apt-get install -y /root/fw6.deb 2>&1) || fail "upgrade from the previous release: $out"
+stop_watch
+[[ $(c dpkg-query -W -f='${Version}' fw6) == "$version" ]] || fail "not upgraded to $version"
+[[ $(show ActiveState) == active && $(show MainPID) != "$pid" ]] ||
+    fail "fw6d was not restarted by the upgrade"
+after=$(schema)
+((after > before)) || fail "the store was not migrated: schema version $after"
+[[ $(c fw6 global list) == *8080* ]] || fail "8080/tcp is gone after the upgrade"
+(($(accepted "$r") == 0)) || fail "a probe to closed 8081/tcp was accepted during the upgrade: $r"
+{ accepts 8080 && [[ $(probe 8081) == dropped ]]; } || fail "enforcement changed by the upgrade"
+out=$(c apt-get purge -y fw6 2>&1) || fail "apt-get purge after the upgrade: $out"
+pass "previous release (schema $before) → $version: store migrated to schema $after, 8080/tcp" \
+    "kept and open, $r (to closed 8081/tcp); purged again"
 
 check shutdown
 poweroff

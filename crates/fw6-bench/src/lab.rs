@@ -35,21 +35,23 @@ impl std::ops::DerefMut for Lab {
 impl Lab {
     /// Namespaces and bus; no daemon yet.
     pub fn new(bins: &Bins) -> Self {
-        Self::build(bins, false)
+        Self::build(bins, fw6_testkit::Lab::builder())
     }
 
     /// Namespaces and bus with the real polkitd; no daemon yet.
     pub fn with_polkit(bins: &Bins) -> Self {
-        Self::build(bins, true)
+        Self::build(bins, fw6_testkit::Lab::builder().polkit(true))
     }
 
-    fn build(bins: &Bins, polkit: bool) -> Self {
-        let kit = fw6_testkit::Lab::builder()
-            .polkit(polkit)
-            .fw6d(&bins.fw6d)
-            .build();
+    /// Namespaces and bus with the real polkitd run as the host runs it (`--no-debug`), `rules`
+    /// in place from the start; no daemon yet.
+    pub fn with_quiet_polkit(bins: &Bins, rules: &'static [&'static str]) -> Self {
+        Self::build(bins, fw6_testkit::Lab::builder().quiet_polkit(rules))
+    }
+
+    fn build(bins: &Bins, builder: fw6_testkit::LabBuilder) -> Self {
         Self {
-            kit,
+            kit: builder.fw6d(&bins.fw6d).build(),
             bins: bins.clone(),
         }
     }

@@ -30,6 +30,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(60);
 pub struct LabBuilder {
     config: String,
     polkit: bool,
+    quiet_polkit: Option<&'static [&'static str]>,
     fw6d: Option<PathBuf>,
     log_filter: String,
 }
@@ -62,6 +63,14 @@ impl LabBuilder {
         self
     }
 
+    /// Runs polkitd as the host does, with `rules` from the start
+    /// ([`crate::bus::Builder::quiet_polkit`]).
+    #[must_use]
+    pub fn quiet_polkit(mut self, rules: &'static [&'static str]) -> Self {
+        self.quiet_polkit = Some(rules);
+        self
+    }
+
     /// The `fw6d` binary; by default [`fw6d_bin`].
     #[must_use]
     pub fn fw6d(mut self, path: impl Into<PathBuf>) -> Self {
@@ -79,7 +88,11 @@ impl LabBuilder {
     /// Namespaces, bus and configuration; no daemon yet ([`Lab::start_daemon`]).
     pub fn build(self) -> Lab {
         let topology = Topology::new();
-        let bus = PrivateBus::builder().polkit(self.polkit).start();
+        let mut bus = PrivateBus::builder().polkit(self.polkit);
+        if let Some(rules) = self.quiet_polkit {
+            bus = bus.quiet_polkit(rules);
+        }
+        let bus = bus.start();
         let dir = bus.dir().to_owned();
         let config = dir.join("fw6d.toml");
         let text = self
@@ -132,6 +145,7 @@ impl Lab {
         LabBuilder {
             config: String::new(),
             polkit: false,
+            quiet_polkit: None,
             fw6d: None,
             log_filter: "info".to_owned(),
         }

@@ -16,6 +16,7 @@ use super::{BUS_POLICY_FILE, START_TIMEOUT};
 pub struct Builder {
     policy: Policy,
     polkit: bool,
+    quiet_rules: Option<&'static [&'static str]>,
 }
 
 impl Builder {
@@ -30,6 +31,18 @@ impl Builder {
     #[must_use]
     pub fn polkit(mut self, polkit: bool) -> Self {
         self.polkit = polkit;
+        self
+    }
+
+    /// Run polkitd as Debian's unit does (`--no-debug`: no output for every question, which
+    /// costs it as much time again as a question under a big batch's load), with `rules` in
+    /// place before it starts. Such a polkitd says nothing when it reloads, so
+    /// [`Polkitd::add_rule`] cannot be used on it: for benchmarks, where the lab's polkitd should
+    /// cost what the host's does.
+    #[must_use]
+    pub fn quiet_polkit(mut self, rules: &'static [&'static str]) -> Self {
+        self.polkit = true;
+        self.quiet_rules = Some(rules);
         self
     }
 
@@ -61,7 +74,7 @@ impl Builder {
         };
         bus.wait_for_socket(&log);
         if self.polkit {
-            bus.polkit = Some(Polkitd::start(&bus));
+            bus.polkit = Some(Polkitd::start(&bus, self.quiet_rules));
         }
         bus
     }

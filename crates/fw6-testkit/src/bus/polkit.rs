@@ -42,7 +42,7 @@ const LOADED: &str = "Finished loading, compiling and executing ";
 /// Mounts the two directories, then becomes polkitd (same pid: `unshare` without `--fork`
 /// and `exec`), so the pid we hold is polkitd's.
 const LAUNCH: &str = "mount --bind \"$1\" /etc/polkit-1/rules.d && \
-                      mount --bind \"$2\" /usr/share/polkit-1/actions && exec \"$3\"";
+                      mount --bind \"$2\" /usr/share/polkit-1/actions && shift 2 && exec \"$@\"";
 
 /// A polkitd serving `org.freedesktop.PolicyKit1` on a [`PrivateBus`]; killed on drop.
 #[derive(Debug)]
@@ -63,6 +63,8 @@ struct Shared {
     changes: Mutex<()>,
     /// Cleared when polkitd is killed: a rule dropped after that has no reload to wait for.
     running: AtomicBool,
+    /// Started with `--no-debug`, which prints no reload line to wait for.
+    quiet: bool,
 }
 
 /// The answer of `CheckAuthorization`.
@@ -78,7 +80,9 @@ pub struct Authorization {
 
 impl Polkitd {
     /// Starts polkitd on `bus` and waits until it owns `org.freedesktop.PolicyKit1`.
-    pub(crate) fn start(bus: &PrivateBus) -> Self {
+    /// `quiet`: run with `--no-debug`, with these rules installed first (see
+    /// [`super::Builder::quiet_polkit`]).
+    pub(crate) fn start(bus: &PrivateBus, quiet: Option<&[&str]>) -> Self {
         let root = bus.dir().join("polkit");
         let rules = root.join("rules.d");
         let actions = root.join("actions");
@@ -88,6 +92,14 @@ impl Polkitd {
                 .unwrap_or_else(|e| panic!("fw6-testkit: cannot create {}: {e}", dir.display()));
         }
         copy_actions(&actions);
+        for (i, rule) in quiet.unwrap_or_default().iter().enumerate() {
+            let path = rules.join(format!(
+                "49-fw6-test-{}-start-{i}.rules",
+                std::process::id()
+            ));
+            std::fs::write(&path, rule)
+                .unwrap_or_else(|e| panic!("fw6-testkit: cannot write {}: {e}", path.display()));
+        }
 
         let (reader, writer) = std::io::pipe().expect("fw6-testkit: pipe for polkitd output");
         let writer2 = writer
@@ -107,6 +119,7 @@ impl Polkitd {
             .arg(&rules)
             .arg(&actions)
             .arg(POLKITD)
+            .args(quiet.map(|_| "--no-debug"))
             .env("DBUS_SYSTEM_BUS_ADDRESS", bus.address())
             .stdin(Stdio::null())
             .stdout(writer)
@@ -129,6 +142,7 @@ impl Polkitd {
                 log,
                 changes: Mutex::new(()),
                 running: AtomicBool::new(true),
+                quiet: quiet.is_some(),
             }),
             process,
         };
@@ -156,6 +170,11 @@ impl Polkitd {
             "49-fw6-test-{}-{}.rules",
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        assert!(
+            !self.shared.quiet,
+            "fw6-testkit: a quiet polkitd (--no-debug) says nothing when it reloads: give its \
+             rules to Builder::quiet_polkit"
         );
         let path = self.shared.rules.join(&name);
         let staged = self.shared.staging.join(&name);

@@ -649,8 +649,11 @@ pass "purged: table, /var/lib/fw6, /var/log/fw6 and /etc/fw6 are gone"
 # closed port is accepted while the package is replaced.
 check upgrade-from-previous
 out=$(c apt-get install -y /root/fw6-previous.deb 2>&1) || fail "installing the previous release: $out"
+# A first install enables fw6d but leaves starting it to the administrator (docs/install.md).
+c systemctl start fw6d || fail "systemctl start fw6d (the previous release) failed"
 for _ in $(seq 100); do [[ $(show ActiveState) == active ]] && break; sleep 0.1; done
-[[ $(show ActiveState) == active ]] || fail "the previous release's fw6d did not start"
+[[ $(show ActiveState) == active ]] || fail "the previous release's fw6d did not start:" \
+    "$(c systemctl status fw6d --no-pager 2>&1 | tail -n 15); apt said: $(tail -n 15 <<<"$out")"
 c busctl call org.fw6.Firewall1 /org/fw6/Firewall1 org.fw6.Firewall1.Manager OpenGlobalPort \
     qus 8080 6 web >/dev/null || fail "the previous release did not open 8080/tcp"
 schema() {

@@ -195,8 +195,9 @@ fn flood(scale: &Scale, bins: &Bins, lab: &Lab, report: &mut Report) -> Result<(
     println!(
         "\n# 6b. root opens and closes a port while nobody floods fw6d ({seconds} s per phase)"
     );
-    let idle_rss = lab.memory()?.0;
     let quiet = root_loop(lab, seconds)?;
+    // Idle is the daemon after root's loop: one that has served calls, not a fresh one.
+    let idle_rss = lab.memory()?.0;
     let kinds = [
         (Kind::Apply, scale.hostile_max_batch),
         (Kind::Status, 0),

@@ -270,6 +270,60 @@ fn a_polkitd_that_never_answers_fails_the_call_and_holds_nobody_else_up() {
     assert!(!lab.table().contains("27015"));
 }
 
+/// A batch whose caller leaves while polkit decides changes nothing: its later questions name
+/// the caller's process, which is gone (polkitd answers nothing for it, and fw6d checks the
+/// process again before the batch passes). The rule takes a second per question, so the
+/// caller (busctl, half a second of patience) is gone before the second answer.
+#[test]
+fn a_batch_whose_caller_leaves_while_polkit_decides_changes_nothing() {
+    let lab = Lab::with("", true);
+    let polkit = lab.bus.polkit();
+    let _rule = polkit.add_rule(
+        r#"polkit.addRule(function(action, subject) {
+            if (action.id == "org.fw6.firewall1.ports" && subject.user == "nobody") {
+                polkit.spawn(["/bin/sleep", "1"]);
+                polkit.log("fw6-test answered " + action.lookup("port"));
+                return polkit.Result.YES;
+            }
+            return polkit.Result.NOT_HANDLED;
+        });"#,
+    );
+    let before = lab.table();
+    let mut cmd = Command::new("busctl");
+    cmd.args(["--timeout=0.5", "--address", lab.bus.address(), "call"])
+        .args([common::BUS_NAME, MANAGER, MANAGER_IFACE, "Apply"])
+        .args(["a(ssquss)", "2"])
+        .args(["OpenPort", "lan0", "27101", "17", "a", ""])
+        .args(["OpenPort", "lan0", "27102", "17", "b", ""]);
+    let out = NOBODY.command(cmd).output().expect("run busctl");
+    assert!(
+        !out.status.success(),
+        "the call outlived its caller's patience"
+    );
+    // polkitd answers what it can (a question about a process already gone gets no answer of
+    // the rule's); fw6d decides right after the last answer.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !polkit.log().contains("fw6-test answered 27101") {
+        assert!(
+            Instant::now() < deadline,
+            "polkitd never answered: {}",
+            polkit.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let settle = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < settle {
+        assert_eq!(
+            lab.table(),
+            before,
+            "the departed caller's batch was committed: {}",
+            lab.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!lab.log().contains("changed uid=65534"), "{}", lab.log());
+}
+
 /// Logging properties changed by `Apply` reach a caching proxy (GDBus, Qt and zbus cache
 /// properties and trust `PropertiesChanged`), and a setter's change is announced too.
 #[test]

@@ -12,6 +12,8 @@
 //! call if it changed. A question that may show a dialog, and the first of every call, name the
 //! bus name.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use fw6_model::{Error, ErrorKind};
 use zbus::message::Header;
 use zbus_polkit::policykit1::Subject;
@@ -28,6 +30,9 @@ struct Process {
     subject: Subject,
     pid: u32,
     start: u64,
+    /// Whether a question named it: a call answered by its first question alone is not
+    /// refused for a caller that left meanwhile (its bound openings close on their own).
+    named: AtomicBool,
 }
 
 impl Subjects {
@@ -46,6 +51,7 @@ impl Subjects {
                 subject,
                 pid,
                 start,
+                named: AtomicBool::new(false),
             })
         });
         Ok(Self { bus, process })
@@ -59,22 +65,28 @@ impl Subjects {
     /// The subject for the non-interactive question asked first for item `i`.
     pub(super) fn for_item(&self, i: usize) -> &Subject {
         match &self.process {
-            Some(process) if i > 0 => &process.subject,
+            Some(process) if i > 0 => {
+                process.named.store(true, Ordering::Relaxed);
+                &process.subject
+            }
             _ => &self.bus,
         }
     }
 
-    /// Refuses the call if the process its questions named is gone or is another one now.
+    /// Refuses the call if a question named the caller's process and that process is gone or
+    /// is another one now.
     pub(super) fn unchanged(&self) -> Result<(), Error> {
         match &self.process {
-            Some(p) if start_time(p.pid) != Some(p.start) => Err(Error::new(
-                ErrorKind::AccessDenied,
-                format!(
-                    "the calling process (pid {}) ended or was replaced while polkit was asked; \
-                     nothing was changed; call again",
-                    p.pid
-                ),
-            )),
+            Some(p) if p.named.load(Ordering::Relaxed) && start_time(p.pid) != Some(p.start) => {
+                Err(Error::new(
+                    ErrorKind::AccessDenied,
+                    format!(
+                        "the calling process (pid {}) ended or was replaced while polkit was \
+                         asked; nothing was changed; call again",
+                        p.pid
+                    ),
+                ))
+            }
             _ => Ok(()),
         }
     }

@@ -84,17 +84,18 @@ fn a_scoped_rule_holds_for_every_item_of_every_batch() {
     assert_eq!(lab.table(), before, "nothing changed");
 
     // A batch whose first item is refused outright is refused before the rest is read: a
-    // malformed second item is never converted (AccessDenied, not InvalidArg). The control: the
-    // same malformed item behind an in-scope one is read, and refused as malformed.
+    // malformed fourth item (past the three its dialog would name) is never converted
+    // (AccessDenied, not InvalidArg). The control: the same malformed item behind in-scope ones
+    // is read, and refused as malformed.
     let malformed: Item = ("OpenPort", "lan0", 27030, 99, "x", "");
-    let err = apply_as_nobody(&lab, &[ITEMS[4], malformed]).unwrap_err();
+    let err = apply_as_nobody(&lab, &[ITEMS[4], ITEMS[5], ITEMS[6], malformed]).unwrap_err();
     assert!(
-        err.contains("AccessDenied") && err.contains("item 1 of 2: OpenGlobalPort 3389/tcp"),
+        err.contains("AccessDenied") && err.contains("item 1 of 4: OpenGlobalPort 3389/tcp"),
         "{err}"
     );
-    let err = apply_as_nobody(&lab, &[ITEMS[0], malformed]).unwrap_err();
+    let err = apply_as_nobody(&lab, &[ITEMS[0], ITEMS[1], ITEMS[2], malformed]).unwrap_err();
     assert!(
-        err.contains("InvalidArg") && err.contains("batch item 2"),
+        err.contains("InvalidArg") && err.contains("batch item 4"),
         "{err}"
     );
     assert_eq!(lab.table(), before, "nothing changed");
@@ -268,6 +269,34 @@ fn a_polkitd_that_never_answers_fails_the_call_and_holds_nobody_else_up() {
     );
     assert!(lab.table().contains("\"lan0\" . tcp . 8080"));
     assert!(!lab.table().contains("27015"));
+}
+
+/// Under the shipped policy (`auth_admin`: authentication would do) and with no
+/// authentication agent, a batch is refused on its first item, before the rest is read: a
+/// malformed fourth item is never converted. A batch of no-ops still passes without a dialog.
+#[test]
+fn with_the_default_policy_a_batch_is_refused_before_its_rest_is_read() {
+    let lab = Lab::with("", true);
+    let before = lab.table();
+    let malformed: Item = ("OpenPort", "lan0", 27030, 99, "x", "");
+    let batch = [ITEMS[0], ITEMS[12], ITEMS[13], malformed];
+    let err = apply_as_nobody(&lab, &batch).unwrap_err();
+    assert!(
+        err.contains("AccessDenied")
+            && err.contains("item 1 of 4: OpenPort lan0 27015/udp")
+            && err.contains("no authentication agent"),
+        "{err}"
+    );
+    assert_eq!(lab.table(), before);
+    // No-ops (ports that are closed, closed again) need no dialog, as before.
+    let closes: [Item; 4] = [
+        ("ClosePort", "lan0", 27016, 17, "", ""),
+        ("ClosePort", "lan0", 27017, 17, "", ""),
+        ("ClosePort", "lan0", 27018, 17, "", ""),
+        ("ClosePort", "lan0", 27019, 17, "", ""),
+    ];
+    apply_as_nobody(&lab, &closes).expect("a batch of no-ops");
+    assert_eq!(lab.table(), before);
 }
 
 /// A batch whose caller leaves while polkit decides changes nothing: its later questions name

@@ -143,41 +143,55 @@ impl Check {
 /// hides the bus round trips of a big batch under a scoped rule.
 const CHECK_WINDOW: usize = 32;
 
-/// Items a batch's confirmation message names before "and N more".
-const MESSAGE_ITEMS: usize = 3;
+/// Items a batch's confirmation message names before "and N more": also how many items of a
+/// batch are converted before its first is authorized ([`probe`]).
+pub const MESSAGE_ITEMS: usize = 3;
+
+/// What [`probe`] settled: the first item's question, answered yes (after a dialog or without
+/// one), which [`authorize`] then does not ask again (a second dialog for it would be one too
+/// many with `auth_admin`, which is never kept).
+#[derive(Debug, Default)]
+#[must_use]
+pub struct Probed(Option<Check>);
+
+/// Who asks for a change, and the rules for asking polkit about it.
+pub struct Caller<'a> {
+    /// fw6d's bus connection (polkit is asked over it).
+    pub conn: &'a zbus::Connection,
+    /// The call's header (its sender is the caller's bus name).
+    pub hdr: &'a Header<'a>,
+    /// Who the bus daemon says the caller is.
+    pub who: &'a Provenance,
+    /// fw6d.toml's switch for every change.
+    pub allow_configuration: bool,
+    /// How long polkit may take.
+    pub timeouts: Timeouts,
+}
 
 /// Authorizes `mutations` for the caller of `hdr`, item by item, before anything else is done
 /// with them. `state` is the published state, used only to tell a no-op (which needs no
 /// confirmation: docs/icf-api.md §6.4) from a change.
 pub async fn authorize(
-    conn: &zbus::Connection,
-    hdr: &Header<'_>,
-    who: &Provenance,
+    caller: &Caller<'_>,
     mutations: &[Mutation],
     state: &State,
-    allow_configuration: bool,
-    timeouts: Timeouts,
+    settled: Probed,
 ) -> Result<Admission, Error> {
-    policy_switch(allow_configuration)?;
+    policy_switch(caller.allow_configuration)?;
+    let who = caller.who;
     if who.uid == 0 {
         return Ok(Admission::Authorized);
     }
-    let (subjects, authority) = polkit_for(conn, hdr, who, timeouts).await?;
-    let polkit = Polkit {
-        authority: &authority,
-        subjects: &subjects,
-        timeouts,
-    };
+    let polkit = Polkit::for_caller(caller.conn, caller.hdr, who, caller.timeouts).await?;
     let mut admission = Admission::Authorized;
 
     // Distinct checks in item order, each with the index of the first item that asks it, a
     // window of them in flight; built as they are asked, so a refusal at the first item costs
     // no more than the window.
-    let mut seen = HashSet::new();
+    let mut seen: HashSet<Check> = settled.0.into_iter().collect();
     let mut pending = FuturesOrdered::new();
     let mut next = 0;
     let mut noop: Option<bool> = None;
-    let mut message: Option<String> = None;
     loop {
         while pending.len() < CHECK_WINDOW && next < mutations.len() {
             let check = Check::of(&mutations[next]);
@@ -189,86 +203,68 @@ pub async fn authorize(
         let Some((i, check, answer)) = pending.next().await else {
             break;
         };
-        let refused =
-            |why: &str| refusal(who, &mutations[i], i, mutations.len(), check.action, why);
         let answer = answer?;
         tracing::debug!(action = check.action.id(), ?answer, "polkit answered");
         if answer.is_authorized {
             continue;
         }
         if !answer.is_challenge {
-            return Err(refused(""));
+            return Err(refusal(
+                who,
+                &mutations[i],
+                i,
+                mutations.len(),
+                check.action,
+                "",
+            ));
         }
         // Authentication would do. A batch that changes nothing needs no confirmation.
         if *noop.get_or_insert_with(|| mutations.iter().all(|m| state.is_noop(m))) {
             admission = Admission::NoopOnly;
             continue;
         }
-        let message = message.get_or_insert_with(|| summary(mutations));
-        let answer = polkit
-            .ask(
-                &check,
-                true,
-                (mutations.len() > 1).then_some(message.as_str()),
-            )
+        polkit
+            .confirm(who, &check, mutations, i, mutations.len())
             .await?;
-        if answer.is_authorized {
-            continue;
-        }
-        if answer.is_challenge {
-            // Authentication would do, but no agent could ask (no desktop session, a script).
-            return Err(refused(
-                ": authentication is required and no authentication agent is running",
-            ));
-        }
-        if answer.details.contains_key("polkit.dismissed") {
-            return Err(dismissed());
-        }
-        // Not authorized and no challenge: either policy says no, or an agent asked and the
-        // user cancelled or failed (polkit 122 does not always say which). Asking again without
-        // interaction tells them apart: a challenge now means authentication was possible, so
-        // the dialog was what failed.
-        let again = polkit.ask(&check, false, None).await?;
-        return Err(if again.is_challenge {
-            dismissed()
-        } else {
-            refused("")
-        });
     }
-    subjects.unchanged()?;
     Ok(admission)
 }
 
-/// Asks polkit about a batch's `first` item (of `items`) before fw6d converts the rest, and
-/// refuses a caller that policy refuses outright: an unauthorized caller's batch then costs fw6d
-/// its decoding and one polkit question, and no conversion, validation or writer time. Any other
-/// answer lets the batch on to [`authorize`], which asks about every item, this one included:
-/// one question more per batch keeps a single path that decides.
+/// Authorizes a batch's first item (`first` holds the first [`MESSAGE_ITEMS`] of its `items`)
+/// before fw6d converts the rest, so that a caller who may not make it costs fw6d the batch's
+/// decoding and one question, and no conversion, validation or writer time: a caller policy
+/// refuses outright is refused, and one who would need to authenticate for it is shown the
+/// batch's dialog now (one that cannot authenticate — no agent, a dismissed dialog — is
+/// refused now). A first item that changes nothing is left to [`authorize`], which may let a
+/// batch of no-ops through without a dialog.
 pub async fn probe(
-    conn: &zbus::Connection,
-    hdr: &Header<'_>,
-    who: &Provenance,
-    first: &Mutation,
+    caller: &Caller<'_>,
+    first: &[Mutation],
     items: usize,
-    allow_configuration: bool,
-    timeouts: Timeouts,
-) -> Result<(), Error> {
-    policy_switch(allow_configuration)?;
-    if who.uid == 0 {
-        return Ok(());
-    }
-    let (subjects, authority) = polkit_for(conn, hdr, who, timeouts).await?;
-    let polkit = Polkit {
-        authority: &authority,
-        subjects: &subjects,
-        timeouts,
+    state: &State,
+) -> Result<Probed, Error> {
+    policy_switch(caller.allow_configuration)?;
+    let who = caller.who;
+    let Some(item) = first.first() else {
+        return Ok(Probed::default());
     };
-    let check = Check::of(first);
-    let answer = polkit.ask(&check, false, None).await?;
-    if answer.is_authorized || answer.is_challenge {
-        return Ok(());
+    if who.uid == 0 {
+        return Ok(Probed::default());
     }
-    Err(refusal(who, first, 0, items, check.action, ""))
+    let polkit = Polkit::for_caller(caller.conn, caller.hdr, who, caller.timeouts).await?;
+    let check = Check::of(item);
+    let answer = polkit.ask(&check, false, None).await?;
+    if answer.is_authorized {
+        return Ok(Probed(Some(check)));
+    }
+    if !answer.is_challenge {
+        return Err(refusal(who, item, 0, items, check.action, ""));
+    }
+    if state.is_noop(item) {
+        return Ok(Probed::default());
+    }
+    polkit.confirm(who, &check, first, 0, items).await?;
+    Ok(Probed(Some(check)))
 }
 
 /// fw6d.toml's switch for every change, whoever asks.
@@ -297,12 +293,7 @@ pub async fn authorize_read(
     if who.uid == 0 {
         return Ok(());
     }
-    let (subjects, authority) = polkit_for(conn, hdr, who, timeouts).await?;
-    let polkit = Polkit {
-        authority: &authority,
-        subjects: &subjects,
-        timeouts,
-    };
+    let polkit = Polkit::for_caller(conn, hdr, who, timeouts).await?;
     let check = Check {
         action,
         details: vec![("member", member.to_owned())],
@@ -321,29 +312,33 @@ pub async fn authorize_read(
     ))
 }
 
-/// The caller of `hdr` (`who`) as polkit subjects, and the authority.
-async fn polkit_for(
-    conn: &zbus::Connection,
-    hdr: &Header<'_>,
-    who: &Provenance,
-    timeouts: Timeouts,
-) -> Result<(Subjects, AuthorityProxy<'static>), Error> {
-    let subjects = Subjects::of(hdr, who)?;
-    let authority = tokio::time::timeout(timeouts.check, AuthorityProxy::new(conn))
-        .await
-        .map_err(|_| polkit_timeout(timeouts.check))?
-        .map_err(polkit_unreachable)?;
-    Ok((subjects, authority))
-}
-
 /// The polkit authority and the caller, for one call.
-struct Polkit<'a> {
-    authority: &'a AuthorityProxy<'a>,
-    subjects: &'a Subjects,
+struct Polkit {
+    authority: AuthorityProxy<'static>,
+    subjects: Subjects,
     timeouts: Timeouts,
 }
 
-impl Polkit<'_> {
+impl Polkit {
+    /// The authority, and the caller of `hdr` (`who`) as polkit subjects.
+    async fn for_caller(
+        conn: &zbus::Connection,
+        hdr: &Header<'_>,
+        who: &Provenance,
+        timeouts: Timeouts,
+    ) -> Result<Self, Error> {
+        let subjects = Subjects::of(hdr, who)?;
+        let authority = tokio::time::timeout(timeouts.check, AuthorityProxy::new(conn))
+            .await
+            .map_err(|_| polkit_timeout(timeouts.check))?
+            .map_err(polkit_unreachable)?;
+        Ok(Self {
+            authority,
+            subjects,
+            timeouts,
+        })
+    }
+
     /// The non-interactive answer to `check`, asked for item `i`.
     async fn ask_first(
         &self,
@@ -354,6 +349,48 @@ impl Polkit<'_> {
             .ask_as(self.subjects.for_item(i), &check, false, None)
             .await;
         (i, check, answer)
+    }
+
+    /// Shows the confirmation dialog for `check`, asked first by item `i` of a batch of `total`
+    /// whose first items are `shown` (the dialog names them), and refuses unless it is passed.
+    async fn confirm(
+        &self,
+        who: &Provenance,
+        check: &Check,
+        shown: &[Mutation],
+        i: usize,
+        total: usize,
+    ) -> Result<(), Error> {
+        let refused = |why: &str| {
+            let item = shown.get(i).map_or_else(String::new, ToString::to_string);
+            refusal_named(who, &item, i, total, check.action, why)
+        };
+        let message = summary(shown, total);
+        let answer = self
+            .ask(check, true, (total > 1).then_some(message.as_str()))
+            .await?;
+        if answer.is_authorized {
+            return Ok(());
+        }
+        if answer.is_challenge {
+            // Authentication would do, but no agent could ask (no desktop session, a script).
+            return Err(refused(
+                ": authentication is required and no authentication agent is running",
+            ));
+        }
+        if answer.details.contains_key("polkit.dismissed") {
+            return Err(dismissed());
+        }
+        // Not authorized and no challenge: either policy says no, or an agent asked and the
+        // user cancelled or failed (polkit 122 does not always say which). Asking again without
+        // interaction tells them apart: a challenge now means authentication was possible, so
+        // the dialog was what failed.
+        let again = self.ask(check, false, None).await?;
+        Err(if again.is_challenge {
+            dismissed()
+        } else {
+            refused("")
+        })
     }
 
     /// `check` asked about the caller by its bus name.
@@ -423,10 +460,22 @@ fn refusal(
     action: Action,
     why: &str,
 ) -> Error {
-    let item = if total > 1 {
-        format!("item {} of {total}: {item}: ", i + 1)
-    } else {
-        format!("{item}: ")
+    refusal_named(who, &item.to_string(), i, total, action, why)
+}
+
+/// [`refusal`] for an item already written out (empty: not named).
+fn refusal_named(
+    who: &Provenance,
+    item: &str,
+    i: usize,
+    total: usize,
+    action: Action,
+    why: &str,
+) -> Error {
+    let item = match (item.is_empty(), total > 1) {
+        (true, _) => String::new(),
+        (false, true) => format!("item {} of {total}: {item}: ", i + 1),
+        (false, false) => format!("{item}: "),
     };
     Error::new(
         ErrorKind::AccessDenied,
@@ -446,20 +495,17 @@ fn dismissed() -> Error {
     )
 }
 
-/// The confirmation message of a batch: how many changes and the first few.
-fn summary(mutations: &[Mutation]) -> String {
-    let mut out = format!(
-        "Authentication is required to make {} changes to the firewall: ",
-        mutations.len()
-    );
-    for (i, m) in mutations.iter().take(MESSAGE_ITEMS).enumerate() {
+/// The confirmation message of a batch of `total` changes, naming the first few of `shown`.
+fn summary(shown: &[Mutation], total: usize) -> String {
+    let mut out = format!("Authentication is required to make {total} changes to the firewall: ");
+    for (i, m) in shown.iter().take(MESSAGE_ITEMS).enumerate() {
         if i > 0 {
             out.push_str(", ");
         }
         let _ = write!(out, "{m}");
     }
-    if mutations.len() > MESSAGE_ITEMS {
-        let _ = write!(out, " and {} more", mutations.len() - MESSAGE_ITEMS);
+    if total > MESSAGE_ITEMS {
+        let _ = write!(out, " and {} more", total - MESSAGE_ITEMS);
     }
     out.push('.');
     // polkit expands `$(key)` in a message: keep a name or path from being read as one.
@@ -564,7 +610,7 @@ mod tests {
         let batch: Vec<_> = (0..5)
             .map(|i| open("lan0", &format!("{}/udp", 27000 + i)))
             .collect();
-        let text = summary(&batch);
+        let text = summary(&batch, batch.len());
         assert!(text.contains("5 changes"), "{text}");
         assert!(text.contains("OpenPort lan0 27000/udp"), "{text}");
         assert!(text.contains("and 2 more"), "{text}");

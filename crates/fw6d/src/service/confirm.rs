@@ -117,22 +117,15 @@ impl Shared {
         hdr: &Header<'_>,
         admitted: &Admitted<'_>,
         mut mutations: Vec<Mutation>,
+        settled: auth::Probed,
         within: ConfirmWithin,
     ) -> FwResult<Reply> {
         let started = Instant::now();
         let who = &admitted.who;
         self.refuse_while_pending()?;
         let state = self.state();
-        let admission = auth::authorize(
-            conn,
-            hdr,
-            who,
-            &mutations,
-            &state,
-            self.config.allow_configuration,
-            self.config.timeouts(),
-        )
-        .await?;
+        let admission =
+            auth::authorize(&self.caller(conn, hdr, who), &mutations, &state, settled).await?;
         super::leases_start_now(&mut mutations, started.elapsed());
         let validated = super::admit_as(Validated::new(self.state(), &mutations)?, admission);
         let (changes, record) = self
@@ -196,13 +189,10 @@ impl Shared {
         // A revert or confirm admitted as a no-op changes nothing at its authorization; the
         // pending change it acts on is fw6d's own, so it is not re-checked at commit.
         let _ = auth::authorize(
-            conn,
-            hdr,
-            &admitted.who,
+            &self.caller(conn, hdr, &admitted.who),
             &items,
             &state,
-            self.config.allow_configuration,
-            self.config.timeouts(),
+            auth::Probed::default(),
         )
         .await?;
         if keep {

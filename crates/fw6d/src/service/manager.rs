@@ -13,7 +13,7 @@ use zbus::{OwnedObjectPath, OwnedVariant, Variant};
 use super::args::WireBatch;
 use super::options::{self, WireOptions};
 use super::registry::connection_path;
-use super::{Admitted, FwError, Origin, Shared};
+use super::{Admitted, FwError, Origin, Shared, auth};
 
 /// The manager object.
 pub struct ManagerIface {
@@ -71,22 +71,19 @@ impl ManagerIface {
         })?)
     }
 
-    /// A batch of more than one item: its first item alone is converted and put to polkit
-    /// (`auth::probe`) before the rest is converted, so a caller that may change nothing is
-    /// refused at the cost of one item.
+    /// A batch's first item is authorized before the rest is converted (`auth::probe`): only
+    /// the first few items, which its dialog names, are converted for it.
     async fn probe(
         &self,
         conn: &Connection,
         hdr: &Header<'_>,
         batch: &WireBatch<'_>,
         admitted: &Admitted<'_>,
-    ) -> Result<(), FwError> {
-        if batch.items.len() < 2 {
-            return Ok(());
-        }
-        let first = self.batch_mutations(conn, &batch.items[..1], admitted)?;
+    ) -> Result<auth::Probed, FwError> {
+        let shown = &batch.items[..batch.items.len().min(auth::MESSAGE_ITEMS)];
+        let first = self.batch_mutations(conn, shown, admitted)?;
         self.shared
-            .probe(conn, hdr, admitted, &first[0], batch.items.len())
+            .probe(conn, hdr, admitted, &first, batch.items.len())
             .await
     }
 }
@@ -211,12 +208,12 @@ impl ManagerIface {
         batch: WireBatch<'_>,
     ) -> Result<u32, FwError> {
         let admitted = self.shared.admit(conn, &hdr, batch.total).await?;
-        self.probe(conn, &hdr, &batch, &admitted).await?;
+        let settled = self.probe(conn, &hdr, &batch, &admitted).await?;
         let mutations = self.batch_mutations(conn, &batch.items, &admitted)?;
         drop(batch);
         let changes = self
             .shared
-            .mutate(conn, &hdr, &admitted, mutations, Origin::Method)
+            .mutate(conn, &hdr, &admitted, mutations, settled, Origin::Method)
             .await?;
         Ok(u32::try_from(changes.len()).unwrap_or(u32::MAX))
     }
@@ -232,14 +229,14 @@ impl ManagerIface {
     ) -> Result<(u32, String, u64), FwError> {
         let admitted = self.shared.admit(conn, &hdr, batch.total).await?;
         let within = super::confirm::options(&options)?;
-        self.shared
-            .authorize_confirmable(conn, &hdr, &admitted)
-            .await?;
-        self.probe(conn, &hdr, &batch, &admitted).await?;
+        let settled = self.probe(conn, &hdr, &batch, &admitted).await?;
         let mutations = self.batch_mutations(conn, &batch.items, &admitted)?;
         drop(batch);
         self.shared
-            .apply_confirmable(conn, &hdr, &admitted, mutations, within)
+            .authorize_confirmable(conn, &hdr, &admitted)
+            .await?;
+        self.shared
+            .apply_confirmable(conn, &hdr, &admitted, mutations, settled, within)
             .await
     }
 

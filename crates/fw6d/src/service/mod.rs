@@ -199,8 +199,15 @@ impl Shared {
         origin: Origin,
     ) -> FwResult<Vec<Change>> {
         let admitted = self.admit(conn, hdr, 1).await?;
-        self.mutate(conn, hdr, &admitted, vec![mutation], origin)
-            .await
+        self.mutate(
+            conn,
+            hdr,
+            &admitted,
+            vec![mutation],
+            auth::Probed::default(),
+            origin,
+        )
+        .await
     }
 
     /// One opening with options (`OpenPortWithOptions`, `OpenGlobalPortWithOptions`): admit,
@@ -220,31 +227,47 @@ impl Shared {
             conn.server_guid().as_str(),
             &admitted.who,
         )?;
-        self.mutate(conn, hdr, &admitted, vec![mutation], Origin::Method)
-            .await
+        self.mutate(
+            conn,
+            hdr,
+            &admitted,
+            vec![mutation],
+            auth::Probed::default(),
+            Origin::Method,
+        )
+        .await
     }
 
-    /// Refuses an admitted batch on its `first` item (of `items`) if policy refuses the caller
-    /// that item outright, before the rest of the batch is converted (`auth::probe`).
+    /// Authorizes an admitted batch's first item before the rest is converted (`auth::probe`;
+    /// `first` holds its first `auth::MESSAGE_ITEMS` of `items`). A change waiting for
+    /// confirmation refuses the batch before polkit is asked.
     async fn probe(
         &self,
         conn: &zbus::Connection,
         hdr: &Header<'_>,
         admitted: &Admitted<'_>,
-        first: &Mutation,
+        first: &[Mutation],
         items: usize,
-    ) -> FwResult<()> {
-        auth::probe(
+    ) -> FwResult<auth::Probed> {
+        self.refuse_while_pending()?;
+        let caller = self.caller(conn, hdr, &admitted.who);
+        Ok(auth::probe(&caller, first, items, &self.state()).await?)
+    }
+
+    /// The caller of `hdr`, `who`, as the authorization asks polkit about it.
+    fn caller<'a>(
+        &self,
+        conn: &'a zbus::Connection,
+        hdr: &'a Header<'a>,
+        who: &'a crate::store::Provenance,
+    ) -> auth::Caller<'a> {
+        auth::Caller {
             conn,
             hdr,
-            &admitted.who,
-            first,
-            items,
-            self.config.allow_configuration,
-            self.config.timeouts(),
-        )
-        .await?;
-        Ok(())
+            who,
+            allow_configuration: self.config.allow_configuration,
+            timeouts: self.config.timeouts(),
+        }
     }
 
     /// The state-changing path shared by every mutator, for an admitted call.
@@ -254,6 +277,7 @@ impl Shared {
         hdr: &Header<'_>,
         admitted: &Admitted<'_>,
         mut mutations: Vec<Mutation>,
+        settled: auth::Probed,
         origin: Origin,
     ) -> FwResult<Vec<Change>> {
         let started = Instant::now();
@@ -262,16 +286,8 @@ impl Shared {
         self.refuse_while_pending()?;
         let state = self.state();
         // Authorize first, item by item: an unauthorized caller costs one polkit question.
-        let admission = auth::authorize(
-            conn,
-            hdr,
-            who,
-            &mutations,
-            &state,
-            self.config.allow_configuration,
-            self.config.timeouts(),
-        )
-        .await?;
+        let admission =
+            auth::authorize(&self.caller(conn, hdr, who), &mutations, &state, settled).await?;
         let authorized = Instant::now();
         leases_start_now(&mut mutations, authorized - started);
         // Validate on a scratch copy of the state as it is now (O(1) to clone); the writer

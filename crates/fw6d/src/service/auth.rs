@@ -352,7 +352,8 @@ impl Polkit {
     }
 
     /// Shows the confirmation dialog for `check`, asked first by item `i` of a batch of `total`
-    /// whose first items are `shown` (the dialog names them), and refuses unless it is passed.
+    /// whose first items are `shown` (at least `i + 1` of them; the dialog names the first few),
+    /// and refuses unless it is passed.
     async fn confirm(
         &self,
         who: &Provenance,
@@ -361,10 +362,7 @@ impl Polkit {
         i: usize,
         total: usize,
     ) -> Result<(), Error> {
-        let refused = |why: &str| {
-            let item = shown.get(i).map_or_else(String::new, ToString::to_string);
-            refusal_named(who, &item, i, total, check.action, why)
-        };
+        let refused = |why: &str| refusal(who, &shown[i], i, total, check.action, why);
         let message = summary(shown, total);
         let answer = self
             .ask(check, true, (total > 1).then_some(message.as_str()))
@@ -460,22 +458,10 @@ fn refusal(
     action: Action,
     why: &str,
 ) -> Error {
-    refusal_named(who, &item.to_string(), i, total, action, why)
-}
-
-/// [`refusal`] for an item already written out (empty: not named).
-fn refusal_named(
-    who: &Provenance,
-    item: &str,
-    i: usize,
-    total: usize,
-    action: Action,
-    why: &str,
-) -> Error {
-    let item = match (item.is_empty(), total > 1) {
-        (true, _) => String::new(),
-        (false, true) => format!("item {} of {total}: {item}: ", i + 1),
-        (false, false) => format!("{item}: "),
+    let item = if total > 1 {
+        format!("item {} of {total}: {item}: ", i + 1)
+    } else {
+        format!("{item}: ")
     };
     Error::new(
         ErrorKind::AccessDenied,

@@ -199,15 +199,22 @@ impl Shared {
         origin: Origin,
     ) -> FwResult<Vec<Change>> {
         let admitted = self.admit(conn, hdr, 1).await?;
-        self.mutate(
-            conn,
-            hdr,
-            &admitted,
-            vec![mutation],
-            auth::Probed::default(),
-            origin,
-        )
-        .await
+        self.mutate_single(conn, hdr, &admitted, mutation, origin)
+            .await
+    }
+
+    /// [`Shared::mutate`] for one member call, whose one item nothing has authorized yet.
+    async fn mutate_single(
+        self: &Arc<Self>,
+        conn: &zbus::Connection,
+        hdr: &Header<'_>,
+        admitted: &Admitted<'_>,
+        mutation: Mutation,
+        origin: Origin,
+    ) -> FwResult<Vec<Change>> {
+        let unsettled = auth::Probed::default();
+        self.mutate(conn, hdr, admitted, vec![mutation], unsettled, origin)
+            .await
     }
 
     /// One opening with options (`OpenPortWithOptions`, `OpenGlobalPortWithOptions`): admit,
@@ -227,15 +234,8 @@ impl Shared {
             conn.server_guid().as_str(),
             &admitted.who,
         )?;
-        self.mutate(
-            conn,
-            hdr,
-            &admitted,
-            vec![mutation],
-            auth::Probed::default(),
-            Origin::Method,
-        )
-        .await
+        self.mutate_single(conn, hdr, &admitted, mutation, Origin::Method)
+            .await
     }
 
     /// Authorizes an admitted batch's first item before the rest is converted (`auth::probe`;

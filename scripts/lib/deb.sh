@@ -27,13 +27,23 @@ dev_deb() {
     printf '%s\n' "$deb"
 }
 
+# The previous release's commit; a shallow clone fetches the history it lacks from its origin.
+previous_commit() {
+    if ! git rev-parse --verify -q "$previous_release^{commit}" 2>/dev/null; then
+        if [[ $(git rev-parse --is-shallow-repository) == true ]]; then
+            git fetch --quiet --unshallow >&2 || git fetch --quiet origin "$previous_release" >&2
+        fi
+        git rev-parse --verify -q "$previous_release^{commit}" || {
+            echo "the previous release $previous_release is not in this clone's history," \
+                "and fetching it failed" >&2
+            return 1
+        }
+    fi
+}
+
 previous_deb() {
     local target=$1 commit dir src deb
-    commit=$(git rev-parse --verify -q "$previous_release^{commit}") || {
-        echo "the previous release $previous_release is not in this clone's history" \
-            "(a shallow clone? git fetch --unshallow)" >&2
-        return 1
-    }
+    commit=$(previous_commit) || return 1
     dir=$target/previous-release
     src=$dir/src
     # Unpacked once per commit: a fresh copy would make cargo rebuild every time.

@@ -34,9 +34,8 @@ impl Builder {
         self
     }
 
-    /// Run polkitd as Debian's unit does (`--no-debug`: no output for every question, which
-    /// costs it as much time again as a question under a big batch's load), with `rules` in
-    /// place before it starts. Such a polkitd says nothing when it reloads, so
+    /// Run polkitd as Debian's unit does (`--no-debug`: no debug output for every question, a
+    /// cost the host's polkitd does not pay), with `rules` in place before it starts. Such a polkitd says nothing when it reloads, so
     /// [`Polkitd::add_rule`] cannot be used on it: for benchmarks, where the lab's polkitd should
     /// cost what the host's does.
     #[must_use]

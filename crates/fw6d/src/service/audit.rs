@@ -26,16 +26,8 @@ pub async fn read(
     // Admitted like a change (bounded per caller, credentials with a timeout): the check may
     // wait for a person at an authentication dialog.
     let admitted = shared.admit(conn, hdr, 1).await?;
-    let timeouts = shared.config().timeouts();
-    auth::authorize_read(
-        conn,
-        hdr,
-        &admitted.who,
-        auth::Action::Audit,
-        "ReadAudit",
-        timeouts,
-    )
-    .await?;
+    let caller = shared.caller(conn, hdr, &admitted.who);
+    auth::authorize_read(&caller, auth::Action::Audit, "ReadAudit").await?;
     let limit = if limit == 0 {
         MAX_ROWS
     } else {

@@ -279,21 +279,20 @@ fn policy_switch(allow_configuration: bool) -> Result<(), Error> {
     ))
 }
 
-/// Authorizes a restricted read of `member` guarded by `action`: root passes, anyone else needs
-/// polkit's yes (an authentication agent may ask). `allow_configuration` does not apply: a read
-/// changes nothing.
+/// Authorizes `member`, guarded by `action` as a whole (a restricted read, or the right to make
+/// a change wait for confirmation): root passes, anyone else needs polkit's yes (an
+/// authentication agent may ask). `allow_configuration` is not looked at: a read changes
+/// nothing, and a confirmable change's items are authorized as changes.
 pub async fn authorize_read(
-    conn: &zbus::Connection,
-    hdr: &Header<'_>,
-    who: &Provenance,
+    caller: &Caller<'_>,
     action: Action,
     member: &'static str,
-    timeouts: Timeouts,
 ) -> Result<(), Error> {
+    let who = caller.who;
     if who.uid == 0 {
         return Ok(());
     }
-    let polkit = Polkit::for_caller(conn, hdr, who, timeouts).await?;
+    let polkit = Polkit::for_caller(caller.conn, caller.hdr, who, caller.timeouts).await?;
     let check = Check {
         action,
         details: vec![("member", member.to_owned())],

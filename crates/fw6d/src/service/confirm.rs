@@ -88,28 +88,9 @@ impl Shared {
             .map_or(Ok(()), |record| Err(crate::pending::busy(record)))
     }
 
-    /// The first question of `ApplyConfirmable`, asked before its batch is converted: may the
-    /// caller hold the firewall pending a confirmation at all (`Action::Confirmable`)?
-    pub(crate) async fn authorize_confirmable(
-        &self,
-        conn: &zbus::Connection,
-        hdr: &Header<'_>,
-        admitted: &Admitted<'_>,
-    ) -> FwResult<()> {
-        auth::authorize_read(
-            conn,
-            hdr,
-            &admitted.who,
-            auth::Action::Confirmable,
-            "ApplyConfirmable",
-            self.config.timeouts(),
-        )
-        .await?;
-        Ok(())
-    }
-
-    /// `ApplyConfirmable` for an admitted call whose caller passed
-    /// [`Shared::authorize_confirmable`]: authorize item by item, validate, apply and make
+    /// `ApplyConfirmable` for an admitted call whose batch is converted and its first item
+    /// settled (`auth::probe`): may the caller make a change wait for confirmation at all
+    /// (`Action::Confirmable`), then authorize item by item, validate, apply and make
     /// pending in one commit, reply, signal.
     pub(crate) async fn apply_confirmable(
         self: &Arc<Self>,
@@ -123,9 +104,10 @@ impl Shared {
         let started = Instant::now();
         let who = &admitted.who;
         self.refuse_while_pending()?;
+        let caller = self.caller(conn, hdr, who);
+        auth::authorize_read(&caller, auth::Action::Confirmable, "ApplyConfirmable").await?;
         let state = self.state();
-        let admission =
-            auth::authorize(&self.caller(conn, hdr, who), &mutations, &state, settled).await?;
+        let admission = auth::authorize(&caller, &mutations, &state, settled).await?;
         super::leases_start_now(&mut mutations, started.elapsed());
         let validated = super::admit_as(Validated::new(self.state(), &mutations)?, admission);
         let (changes, record) = self

@@ -233,9 +233,6 @@ impl ManagerIface {
         let mutations = self.batch_mutations(conn, &batch.items, &admitted)?;
         drop(batch);
         self.shared
-            .authorize_confirmable(conn, &hdr, &admitted)
-            .await?;
-        self.shared
             .apply_confirmable(conn, &hdr, &admitted, mutations, settled, within)
             .await
     }

@@ -1,6 +1,8 @@
 //! The daemon's side of leases (docs/dbus-api.md, "Leases"): closing what the kernel's element
 //! timeouts already closed (state, store, audit, `Changed`), closing the openings bound to a bus
-//! name that left the bus, and re-arming the kernel's timeouts when the wall clock jumps.
+//! name that left the bus, and re-arming the kernel's timeouts when the wall clock jumps. It
+//! holds fw6d's one subscription to bus names leaving, and tells the service of each
+//! ([`Shared::left_bus`]), which forgets that caller.
 //!
 //! Enforcement never waits for this task: an expiring opening is an element with a timeout, so
 //! the kernel drops it on time whether fw6d runs or not. This task makes the rest of fw6d agree
@@ -106,6 +108,7 @@ pub async fn watch(conn: zbus::Connection, shared: Arc<Shared>) {
                 };
                 let Ok(args) = signal.args() else { continue };
                 if args.new_owner().is_none() {
+                    shared.left_bus(args.name().as_str());
                     owners.left(&bus, args.name().as_str(), &shared.state());
                 }
             }

@@ -16,8 +16,10 @@ use crate::store::Provenance;
 /// Callers' credentials by unique bus name. A unique name is never reused on a bus and its
 /// credentials are fixed when the connection is made, so a cached entry cannot go stale; the
 /// cache saves a bus round trip on every mutator after a client's first. The calls of one
-/// caller that arrive before its credentials do share one question to the bus daemon. Bounded:
-/// cleared when full.
+/// caller that arrive before its credentials do share one question to the bus daemon. An entry
+/// is forgotten when its name leaves the bus ([`Callers::forget`]), so a flood of short-lived
+/// connections leaves nothing behind; bounded as well (cleared when full), for a bus whose
+/// departures fw6d cannot follow.
 #[derive(Debug, Default)]
 pub struct Callers {
     known: Mutex<HashMap<String, Arc<OnceCell<Provenance>>>>,
@@ -44,6 +46,11 @@ impl Callers {
     /// The caller with unique name `sender`, if already known.
     pub fn cached(&self, sender: &str) -> Option<Provenance> {
         self.lock().get(sender).and_then(|cell| cell.get().cloned())
+    }
+
+    /// Forgets the caller with unique name `sender`, which has left the bus.
+    pub fn forget(&self, sender: &str) {
+        self.lock().remove(sender);
     }
 
     /// A place among the calls waiting past their bound, or `None` when all are taken.
@@ -130,4 +137,33 @@ fn bus_fail(e: impl std::fmt::Display) -> Error {
         ErrorKind::AccessDenied,
         format!("cannot identify the caller: {e}"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn known(callers: &Callers, sender: &str, uid: u32) {
+        let who = Provenance {
+            uid,
+            pid: Some(42),
+            executable: None,
+            sender: Some(sender.to_owned()),
+        };
+        callers
+            .lock()
+            .insert(sender.to_owned(), Arc::new(OnceCell::new_with(Some(who))));
+    }
+
+    #[test]
+    fn a_caller_that_left_the_bus_is_forgotten_and_no_other() {
+        let callers = Callers::default();
+        known(&callers, ":1.5", 65534);
+        known(&callers, ":1.6", 0);
+        callers.forget(":1.5");
+        callers.forget(":1.99");
+        assert!(callers.cached(":1.5").is_none());
+        assert_eq!(callers.cached(":1.6").map(|w| w.uid), Some(0));
+        assert_eq!(callers.lock().len(), 1);
+    }
 }

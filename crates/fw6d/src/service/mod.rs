@@ -85,6 +85,11 @@ impl Shared {
         })
     }
 
+    /// `name` has left the bus: what fw6d knew of it as a caller is forgotten.
+    pub fn left_bus(&self, name: &str) {
+        self.callers.forget(name);
+    }
+
     /// The state as of the last commit.
     pub fn state(&self) -> Arc<State> {
         self.state.borrow().clone()

@@ -37,6 +37,11 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Statements cached per connection: every statement the store runs fits, so no call re-parses
 /// SQL.
 const STATEMENT_CACHE: usize = 32;
+/// `SQLite`'s page cache per connection, in KiB (`SQLite`'s own default is about 2 MiB). The store
+/// is read whole at start-up and a commit writes a few pages, so a small cache costs little; and
+/// it bounds what the store keeps in fw6d's memory, which otherwise grows with every commit
+/// until the default cache is full, long after start-up.
+const PAGE_CACHE_KIB: i64 = 256;
 
 /// The open database.
 #[derive(Debug)]
@@ -137,6 +142,7 @@ impl Store {
         }
         conn.pragma_update(None, "synchronous", "FULL")
             .and_then(|()| conn.pragma_update(None, "foreign_keys", true))
+            .and_then(|()| conn.pragma_update(None, "cache_size", -PAGE_CACHE_KIB))
             .map_err(|e| StoreError::sqlite("configure connection", e))?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(conn)

@@ -19,7 +19,8 @@ use crate::engine::Engine;
 use crate::logging::confine::Confinement;
 use crate::others::OtherTables;
 use crate::service::{
-    self, BUS_NAME, ConnectionIface, MANAGER_PATH, ManagerIface, Present, Shared, connection_path,
+    self, BUS_NAME, ConnectionIface, MANAGER_PATH, ManagerIface, Present, Served, Shared,
+    connection_path,
 };
 use crate::store::{Opened, Provenance, Store};
 use crate::writer::Writer;
@@ -248,7 +249,7 @@ async fn connect(config: &Config, shared: &Arc<Shared>) -> zbus::Result<zbus::Co
         // large calls queued in the bus daemon (whose limits answer the flooder) rather than
         // in fw6d's memory.
         .max_queued(INCOMING_QUEUE)
-        .serve_at(MANAGER_PATH, ManagerIface::new(Arc::clone(shared)))
+        .serve_at(MANAGER_PATH, Served(ManagerIface::new(Arc::clone(shared))))
         .name(BUS_NAME)
         .build()
         .await

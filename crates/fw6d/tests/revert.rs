@@ -300,6 +300,22 @@ fn bad_input_is_invalid_arg_naming_the_value_and_changes_nothing() {
             "unknown option \"lifetime\"",
         ),
         (vec!["0"], "is required"),
+        // Counted, not kept: read as two options and a count (service/args.rs).
+        (
+            vec![
+                "3",
+                "confirm_within",
+                "u",
+                "60",
+                "confirm_within",
+                "u",
+                "61",
+                "confirm_within",
+                "u",
+                "62",
+            ],
+            "3 options: ApplyConfirmable takes one",
+        ),
     ] {
         let err = apply_confirmable(&lab, &options).unwrap_err();
         assert!(

@@ -1,87 +1,187 @@
-//! The `Apply` batch decoder: the one part of the D-Bus contract that needs zbus. The contract
-//! itself (names, tuples, the mappings that validate each item and return InvalidArg with the
-//! model's message) is `fw6_model::wire`'s.
+//! The `Apply` and `ApplyConfirmable` arguments as fw6d reads them: the one part of the D-Bus
+//! contract that needs zbus. The contract itself (names, tuples, the mappings that validate each
+//! item and return InvalidArg with the model's message) is `fw6_model::wire`'s.
+//!
+//! A batch is read twice from the message the bus delivered. First its [`Head`] (and
+//! `ApplyConfirmable`'s [`Options`]), which zbus decodes as the method's declared arguments:
+//! the items a caller's authorization needs and the count, walked over without keeping
+//! anything else, so a caller refused there — whatever the size of its batch or options —
+//! costs fw6d the message and no memory in proportion to it. Then, once the first item is
+//! authorized, every item ([`items`], from the message service/dispatch.rs makes reachable).
 
 use std::fmt;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use fw6_model::wire::WireItem;
-use serde::de::{Deserialize, Deserializer, SeqAccess, Visitor};
-use zbus::{Signature, Type};
+use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use zbus::message::Body;
+use zbus::zvariant::Variant;
+use zbus::{Signature, Type, fdo};
 
-/// An `Apply` batch as it comes off the wire. Decoding keeps at most the decode limit of items
-/// and, once past it, nothing but the count, so a batch over `max_batch` costs fw6d the time to
-/// walk it but no memory for it: the refusal is cheap for whoever sends it.
+use super::auth::MESSAGE_ITEMS;
+use super::error::FwError;
+
+/// A batch's first [`MESSAGE_ITEMS`] items and how many it holds.
 #[derive(Debug)]
-pub struct WireBatch<'a> {
-    /// The items kept, in order.
-    pub items: Vec<WireItem<'a>>,
-    /// How many items the message held.
+pub struct Head<'a> {
+    /// The first items, in order.
+    pub first: Vec<WireItem<'a>>,
+    /// How many items the batch holds.
     pub total: usize,
 }
 
-/// Items kept when an `Apply` batch is decoded: `max_batch`, set once at start-up.
-static DECODE_LIMIT: AtomicUsize = AtomicUsize::new(100_000);
-
-/// Sets how many items of an `Apply` batch are decoded (the configuration's `max_batch`).
-pub fn set_decode_limit(max_batch: usize) {
-    DECODE_LIMIT.store(max_batch, Ordering::Relaxed);
+/// `ApplyConfirmable`'s options: the first [`KEPT_OPTIONS`] and how many there are.
+#[derive(Debug)]
+pub struct Options<'a> {
+    /// The first options, in the order sent.
+    pub first: Vec<(&'a str, Variant<'a>)>,
+    /// How many options the call holds.
+    pub total: usize,
 }
 
-impl Type for WireBatch<'_> {
+/// Options kept of an `ApplyConfirmable` call: it takes one, so a second is already an error
+/// that can be named.
+pub const KEPT_OPTIONS: usize = 2;
+
+/// Every item of the batch of an `Apply` (or, with `options`, `ApplyConfirmable`) call whose
+/// head was read. Called once the call is admitted, so the count is within `max_batch`.
+pub fn items(body: &Body, options: bool) -> Result<Vec<WireItem<'_>>, FwError> {
+    if options {
+        body.deserialize::<(Vec<WireItem<'_>>, IgnoredMap)>()
+            .map(|(items, _)| items)
+    } else {
+        body.deserialize::<Vec<WireItem<'_>>>()
+    }
+    .map_err(|e| invalid_args(&e))
+}
+
+/// Arguments that do not decode, for their signature or their values: what zbus answers for
+/// any other member.
+fn invalid_args(e: &zbus::Error) -> FwError {
+    FwError::ZBus(zbus::Error::FDO(Box::new(fdo::Error::InvalidArgs(
+        e.to_string(),
+    ))))
+}
+
+impl Type for Head<'_> {
     const SIGNATURE: &'static Signature = <Vec<WireItem<'static>>>::SIGNATURE;
 }
 
-impl<'de: 'a, 'a> Deserialize<'de> for WireBatch<'a> {
+impl Type for Options<'_> {
+    const SIGNATURE: &'static Signature = <std::collections::HashMap<&str, Variant<'_>>>::SIGNATURE;
+}
+
+/// `ApplyConfirmable`'s options when they were already read: walked over, not kept.
+struct IgnoredMap;
+
+impl Type for IgnoredMap {
+    const SIGNATURE: &'static Signature = Options::SIGNATURE;
+}
+
+impl<'de> Deserialize<'de> for IgnoredMap {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Items<'a>(PhantomData<&'a ()>);
-        impl<'de> Visitor<'de> for Items<'de> {
-            type Value = WireBatch<'de>;
+        IgnoredAny::deserialize(deserializer).map(|_| Self)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Head<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Walk<'a>(PhantomData<&'a ()>);
+        impl<'de> Visitor<'de> for Walk<'de> {
+            type Value = Head<'de>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("an array of (ssquss) Apply items")
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let limit = DECODE_LIMIT.load(Ordering::Relaxed);
-                let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(limit));
-                let mut total = 0_usize;
-                while let Some(item) = seq.next_element::<WireItem<'de>>()? {
-                    total += 1;
-                    if total <= limit {
-                        items.push(item);
-                    } else if total == limit + 1 {
-                        // Over the limit: the call will be refused, keep nothing.
-                        items = Vec::new();
+                let mut first = Vec::with_capacity(MESSAGE_ITEMS);
+                while first.len() < MESSAGE_ITEMS {
+                    match seq.next_element::<WireItem<'de>>()? {
+                        Some(item) => first.push(item),
+                        None => break,
                     }
                 }
-                Ok(WireBatch { items, total })
+                let mut total = first.len();
+                while seq.next_element::<IgnoredAny>()?.is_some() {
+                    total += 1;
+                }
+                Ok(Head { first, total })
             }
         }
-        deserializer.deserialize_seq(Items(PhantomData))
+        deserializer.deserialize_seq(Walk(PhantomData))
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Options<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Walk<'a>(PhantomData<&'a ()>);
+        impl<'de> Visitor<'de> for Walk<'de> {
+            type Value = Options<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an a{sv} of ApplyConfirmable options")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut first = Vec::with_capacity(KEPT_OPTIONS);
+                let mut total = 0_usize;
+                while let Some(key) = map.next_key::<&'de str>()? {
+                    total += 1;
+                    if first.len() < KEPT_OPTIONS {
+                        first.push((key, map.next_value::<Variant<'de>>()?));
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+                Ok(Options { first, total })
+            }
+        }
+        deserializer.deserialize_map(Walk(PhantomData))
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
     use zbus::wire::serialized::Context;
     use zbus::wire::{LE, to_bytes};
 
-    fn decode(n: usize) -> (usize, usize) {
-        let items: Vec<WireItem<'_>> = (0..n)
+    fn batch(n: usize) -> Vec<WireItem<'static>> {
+        (0..n)
             .map(|_| ("OpenPort", "lan0", 80_u16, 6_u32, "web", ""))
-            .collect();
-        let data = to_bytes(Context::new(LE, 0), &items).unwrap();
-        let (batch, _): (WireBatch<'_>, _) = data.deserialize().unwrap();
-        (batch.items.len(), batch.total)
+            .collect()
     }
 
     #[test]
-    fn a_batch_over_the_limit_is_counted_not_kept() {
-        // The default limit; the daemon sets it from max_batch at start-up.
-        let limit = DECODE_LIMIT.load(Ordering::Relaxed);
-        assert_eq!(decode(3), (3, 3));
-        assert_eq!(decode(limit), (limit, limit));
-        assert_eq!(decode(limit + 2), (0, limit + 2));
+    fn a_head_keeps_the_first_items_and_counts_the_rest() {
+        for n in [0, 1, MESSAGE_ITEMS, MESSAGE_ITEMS + 1, 100_001] {
+            let data = to_bytes(Context::new(LE, 0), &batch(n)).unwrap();
+            let (head, _): (Head<'_>, _) = data.deserialize().unwrap();
+            assert_eq!(head.total, n);
+            assert_eq!(head.first.len(), n.min(MESSAGE_ITEMS));
+        }
+    }
+
+    #[test]
+    fn options_keep_the_first_two_and_count_the_rest() {
+        let mut sent: HashMap<&str, Variant<'_>> = HashMap::new();
+        for i in 0..50_u32 {
+            sent.insert(Box::leak(format!("k{i}").into_boxed_str()), Variant::U32(i));
+        }
+        let data = to_bytes(Context::new(LE, 0), &sent).unwrap();
+        let (options, _): (Options<'_>, _) = data.deserialize().unwrap();
+        assert_eq!(options.total, 50);
+        assert_eq!(options.first.len(), KEPT_OPTIONS);
+    }
+
+    #[test]
+    fn a_malformed_item_past_the_head_still_fails_the_head() {
+        // Every item is walked, so a message whose later bytes do not decode is refused as
+        // invalid arguments before any authorization, as zbus refuses any other member's.
+        let items = batch(10);
+        let mut data = to_bytes(Context::new(LE, 0), &items).unwrap().to_vec();
+        let web = data.windows(3).rposition(|w| w == b"web").unwrap();
+        data[web] = 0xff; // the last item's name is no longer UTF-8
+        let data = zbus::wire::serialized::Data::new(data, Context::new(LE, 0));
+        assert!(data.deserialize::<Head<'_>>().is_err());
     }
 }

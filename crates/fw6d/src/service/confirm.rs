@@ -7,17 +7,17 @@
 //! made or undone the change itself, so confirming or reverting gives it nothing new, and
 //! whoever made the change cannot keep it beyond what its own rights allow.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
 use fw6_model::pending::{CONFIRM_WITHIN, ConfirmWithin, Token, forward, undo};
 use fw6_model::{Change, Error, Mutation, wire};
 use tracing::{debug, info, warn};
+use zbus::Variant;
 use zbus::message::Header;
 use zbus::object_server::SignalEmitter;
-use zbus::{OwnedVariant, Variant};
 
+use super::args::Options;
 use super::{Admitted, FwResult, ManagerIface, Origin, Shared, auth};
 use crate::engine::{Validated, micros};
 use crate::pending::Why;
@@ -29,11 +29,11 @@ pub type Reply = (u32, String, u64);
 
 /// The options of `ApplyConfirmable`, checked before anything else is done with the call: every
 /// key known and of its type. `confirm_within` is required (a plain batch is `Apply`).
-pub fn options(options: &HashMap<String, OwnedVariant>) -> Result<ConfirmWithin, Error> {
+pub fn options(options: &Options<'_>) -> Result<ConfirmWithin, Error> {
     let mut within = None;
-    for (key, value) in options {
-        match key.as_str() {
-            CONFIRM_WITHIN => match &**value {
+    for (key, value) in &options.first {
+        match *key {
+            CONFIRM_WITHIN => match value {
                 Variant::U32(seconds) => within = Some(ConfirmWithin::try_from(*seconds)?),
                 other => {
                     return Err(Error::invalid_arg(format!(
@@ -51,6 +51,13 @@ pub fn options(options: &HashMap<String, OwnedVariant>) -> Result<ConfirmWithin,
                 )));
             }
         }
+    }
+    if options.total > 1 {
+        return Err(Error::invalid_arg(format!(
+            "{} options: ApplyConfirmable takes one, {CONFIRM_WITHIN} (u seconds); nothing was \
+             changed",
+            options.total
+        )));
     }
     within.ok_or_else(|| {
         Error::invalid_arg(format!(

@@ -10,7 +10,8 @@ use zbus::object_server::SignalEmitter;
 use zbus::{Connection, interface};
 use zbus::{OwnedObjectPath, OwnedVariant, Variant};
 
-use super::args::WireBatch;
+use super::args::{self, Head, Options};
+use super::dispatch::{self, Served};
 use super::options::{self, WireOptions};
 use super::registry::connection_path;
 use super::{Admitted, FwError, Origin, Shared, auth};
@@ -71,20 +72,33 @@ impl ManagerIface {
         })?)
     }
 
-    /// A batch's first item is authorized before the rest is converted (`auth::probe`): only
-    /// the first few items, which its dialog names, are converted for it.
+    /// A batch's first item is authorized before the rest is read (`auth::probe`): only the
+    /// first few items, which its dialog names, are converted for it.
     async fn probe(
         &self,
         conn: &Connection,
         hdr: &Header<'_>,
-        batch: &WireBatch<'_>,
+        head: &Head<'_>,
         admitted: &Admitted<'_>,
     ) -> Result<auth::Probed, FwError> {
-        let shown = &batch.items[..batch.items.len().min(auth::MESSAGE_ITEMS)];
-        let first = self.batch_mutations(conn, shown, admitted)?;
+        let first = self.batch_mutations(conn, &head.first, admitted)?;
         self.shared
-            .probe(conn, hdr, admitted, &first, batch.items.len())
+            .probe(conn, hdr, admitted, &first, head.total)
             .await
+    }
+
+    /// Every mutation of the batch of the call being served, read from its message now that
+    /// its first item is authorized (service/args.rs).
+    fn read_batch(
+        &self,
+        conn: &Connection,
+        admitted: &Admitted<'_>,
+        options: bool,
+    ) -> Result<Vec<Mutation>, FwError> {
+        let msg = dispatch::message()?;
+        let body = msg.body();
+        let items = args::items(&body, options)?;
+        self.batch_mutations(conn, &items, admitted)
     }
 }
 
@@ -200,17 +214,17 @@ impl ManagerIface {
         wire::entries_args(&self.shared.state().globally_open_ports())
     }
 
-    /// `Apply`: an atomic batch of state-changing members.
+    /// `Apply`: an atomic batch of state-changing members. Declared with the batch's head
+    /// only: the items are read once the first is authorized.
     async fn apply(
         &self,
         #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
-        batch: WireBatch<'_>,
+        batch: Head<'_>,
     ) -> Result<u32, FwError> {
         let admitted = self.shared.admit(conn, &hdr, batch.total).await?;
         let settled = self.probe(conn, &hdr, &batch, &admitted).await?;
-        let mutations = self.batch_mutations(conn, &batch.items, &admitted)?;
-        drop(batch);
+        let mutations = self.read_batch(conn, &admitted, false)?;
         let changes = self
             .shared
             .mutate(conn, &hdr, &admitted, mutations, settled, Origin::Method)
@@ -224,14 +238,13 @@ impl ManagerIface {
         &self,
         #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
-        batch: WireBatch<'_>,
-        options: HashMap<String, OwnedVariant>,
+        batch: Head<'_>,
+        options: Options<'_>,
     ) -> Result<(u32, String, u64), FwError> {
         let admitted = self.shared.admit(conn, &hdr, batch.total).await?;
         let within = super::confirm::options(&options)?;
         let settled = self.probe(conn, &hdr, &batch, &admitted).await?;
-        let mutations = self.batch_mutations(conn, &batch.items, &admitted)?;
-        drop(batch);
+        let mutations = self.read_batch(conn, &admitted, true)?;
         self.shared
             .apply_confirmable(conn, &hdr, &admitted, mutations, settled, within)
             .await
@@ -476,15 +489,19 @@ pub async fn properties_changed(
     to: &fw6_model::LogSettings,
     origin: Origin,
 ) {
-    let Ok(iface) = conn
+    let iface = match conn
         .object_server()
-        .interface::<_, ManagerIface>(wire::MANAGER_PATH)
+        .interface::<_, Served<ManagerIface>>(wire::MANAGER_PATH)
         .await
-    else {
-        return;
+    {
+        Ok(iface) => iface,
+        Err(e) => {
+            tracing::warn!(%e, "could not emit PropertiesChanged: the manager object is not served");
+            return;
+        }
     };
     let emitter = iface.signal_emitter();
-    let manager = iface.get().await;
+    let manager = &iface.get().await.0;
     let skip = |name: &'static str| origin == Origin::Property(name);
     let mut sent = Ok(());
     if from.logfile_path != to.logfile_path && !skip("LogfilePath") {

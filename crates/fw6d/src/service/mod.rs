@@ -11,6 +11,7 @@ mod callers;
 mod confirm;
 mod connection;
 pub mod deadline;
+mod dispatch;
 mod error;
 mod limits;
 mod manager;
@@ -29,6 +30,7 @@ use zbus::object_server::SignalEmitter;
 
 pub use auth::{Action, Timeouts};
 pub use connection::ConnectionIface;
+pub use dispatch::Served;
 pub use error::{FwError, FwResult};
 pub use fw6_model::wire::{BUS_NAME, MANAGER_PATH};
 pub use limits::Bounds;
@@ -72,7 +74,6 @@ impl Shared {
         others: OtherTables,
         config: Config,
     ) -> Arc<Self> {
-        args::set_decode_limit(config.max_batch);
         Arc::new(Self {
             writer,
             state,

@@ -26,6 +26,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    fw6d::heap::without_thread_caches();
     fw6d::heap::configure();
     // Whatever started fw6d (systemd's `UMask=` or a shell's 022), what it creates is its own:
     // the store holds the audit of every change (who, which program), not for other users.

@@ -369,3 +369,20 @@ fn our_interfaces(xml: &str, seen: &mut Vec<String>) -> String {
     }
     out
 }
+
+#[test]
+fn fw6d_starts_again_in_place_without_glibc_thread_caches() {
+    // crates/fw6d/src/heap.rs: the process the lab spawned (same pid) runs with the tunable.
+    let lab = Lab::start();
+    let pid = lab.pid().expect("fw6d runs");
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+    assert!(
+        environ
+            .split(|b| *b == 0)
+            .any(|v| v == b"GLIBC_TUNABLES=glibc.malloc.tcache_count=0"),
+        "fw6d (pid {pid}) runs without GLIBC_TUNABLES=glibc.malloc.tcache_count=0: {}",
+        String::from_utf8_lossy(&environ).replace('\0', " ")
+    );
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
+    assert!(exe.ends_with("fw6d"), "pid {pid} is {}", exe.display());
+}

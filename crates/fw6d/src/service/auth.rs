@@ -500,7 +500,10 @@ fn summary(shown: &[Mutation], total: usize) -> String {
 fn polkit_unreachable(e: impl std::fmt::Display) -> Error {
     Error::new(
         ErrorKind::AccessDenied,
-        format!("cannot ask polkit to authorize the change: {e}; run as root or start polkitd"),
+        format!(
+            "cannot ask polkit to authorize the change: {e}; nothing was changed; if polkitd is \
+             not running, start it (systemctl start polkit) or run as root"
+        ),
     )
 }
 

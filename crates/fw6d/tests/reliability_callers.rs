@@ -6,6 +6,8 @@
 mod common;
 mod reliability;
 
+use std::collections::HashMap;
+
 use common::{Lab, MANAGER, MANAGER_IFACE};
 use fw6_testkit::bus::NOBODY;
 use reliability::{Reply, figure};
@@ -142,6 +144,67 @@ fn oversized_requests_get_a_clear_limit_error() {
     assert_eq!(answers.keys, before.keys, "nothing changed");
     assert_eq!(reliability::kernel_facts(&lab).keys, before.keys);
     figure("callers.oversized_requests_refused", 3);
+}
+
+/// A caller's options are read without building what it sent: an 8 MiB `ay` as an option's
+/// value (zbus's `Variant` would build a 64-byte value per byte, half a GiB) is walked over and
+/// refused as the wrong type, and fw6d's peak memory grows by little more than the message.
+#[test]
+fn a_callers_options_cost_fw6d_no_more_than_their_message() {
+    fw6_testkit::require_root("reliability_callers");
+    let lab = Lab::start();
+    let rt = reliability::runtime();
+    let conn = rt.block_on(reliability::connect(lab.bus.address()));
+    let lan0 = rt.block_on(reliability::connection_path(&conn, "lan0"));
+    let before = reliability::kernel_facts(&lab);
+    let pid = lab.pid().expect("fw6d runs");
+    let peak = || {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches(" kB").parse::<u64>().ok())
+            .expect("VmHWM")
+    };
+    let peak_before = peak();
+    let big = || zbus::Variant::from(vec![7_u8; 8 << 20]);
+    let lifetime: HashMap<&str, zbus::Variant<'_>> = HashMap::from([("lifetime", big())]);
+    let within: HashMap<&str, zbus::Variant<'_>> = HashMap::from([("confirm_within", big())]);
+    let replies = [
+        Reply::of(&rt.block_on(reliability::call(
+            &conn,
+            &lan0,
+            common::CONN_IFACE,
+            "OpenPortWithOptions",
+            &(80_u16, 6_u32, "web", &lifetime),
+        ))),
+        Reply::of(&rt.block_on(reliability::call(
+            &conn,
+            MANAGER,
+            MANAGER_IFACE,
+            "ApplyConfirmable",
+            &(
+                vec![("OpenPort", "lan0", 80_u16, 6_u32, "web", "")],
+                &within,
+            ),
+        ))),
+    ];
+    for reply in &replies {
+        match reply {
+            Reply::Fw(kind, msg) => {
+                assert_eq!(kind, "InvalidArg", "{msg}");
+                assert!(msg.contains("ay"), "names the type sent: {msg}");
+            }
+            other => panic!("an 8 MiB ay as an option: {other:?}"),
+        }
+    }
+    let grown = peak().saturating_sub(peak_before);
+    println!("fw6d's peak memory grew by {grown} KiB for two 8 MiB options");
+    assert!(
+        grown < 64 * 1024,
+        "fw6d's peak memory grew by {grown} KiB reading two 8 MiB options"
+    );
+    assert_eq!(reliability::kernel_facts(&lab).keys, before.keys);
 }
 
 /// Property setters and calls that export new connection objects, many at once: every call is

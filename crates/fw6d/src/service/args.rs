@@ -3,7 +3,8 @@
 //! item and return InvalidArg with the model's message) is `fw6_model::wire`'s.
 //!
 //! A batch is read twice from the message the bus delivered. First its [`Head`] (and
-//! `ApplyConfirmable`'s [`Options`]), which zbus decodes as the method's declared arguments:
+//! `ApplyConfirmable`'s options, bounded as every call's are: service/options.rs), which zbus
+//! decodes as the method's declared arguments:
 //! the items a caller's authorization needs and the count, walked over without keeping
 //! anything else, so a caller refused there — whatever the size of its batch or options —
 //! costs fw6d the message and no memory in proportion to it. Then, once the first item is
@@ -13,13 +14,13 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use fw6_model::wire::WireItem;
-use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{Deserialize, Deserializer, IgnoredAny, SeqAccess, Visitor};
 use zbus::message::Body;
-use zbus::zvariant::Variant;
 use zbus::{Signature, Type, fdo};
 
 use super::auth::MESSAGE_ITEMS;
 use super::error::FwError;
+use super::options::WireOptions;
 
 /// A batch's first [`MESSAGE_ITEMS`] items and how many it holds.
 #[derive(Debug)]
@@ -29,19 +30,6 @@ pub struct Head<'a> {
     /// How many items the batch holds.
     pub total: usize,
 }
-
-/// `ApplyConfirmable`'s options: the first [`KEPT_OPTIONS`] and how many there are.
-#[derive(Debug)]
-pub struct Options<'a> {
-    /// The first options, in the order sent.
-    pub first: Vec<(&'a str, Variant<'a>)>,
-    /// How many options the call holds.
-    pub total: usize,
-}
-
-/// Options kept of an `ApplyConfirmable` call: it takes one, so a second is already an error
-/// that can be named.
-pub const KEPT_OPTIONS: usize = 2;
 
 /// Every item of the batch of an `Apply` (or, with `options`, `ApplyConfirmable`) call whose
 /// head was read. Called once the call is admitted, so the count is within `max_batch`.
@@ -67,15 +55,11 @@ impl Type for Head<'_> {
     const SIGNATURE: &'static Signature = <Vec<WireItem<'static>>>::SIGNATURE;
 }
 
-impl Type for Options<'_> {
-    const SIGNATURE: &'static Signature = <std::collections::HashMap<&str, Variant<'_>>>::SIGNATURE;
-}
-
 /// `ApplyConfirmable`'s options when they were already read: walked over, not kept.
 struct IgnoredMap;
 
 impl Type for IgnoredMap {
-    const SIGNATURE: &'static Signature = Options::SIGNATURE;
+    const SIGNATURE: &'static Signature = WireOptions::SIGNATURE;
 }
 
 impl<'de> Deserialize<'de> for IgnoredMap {
@@ -111,36 +95,8 @@ impl<'de: 'a, 'a> Deserialize<'de> for Head<'a> {
     }
 }
 
-impl<'de: 'a, 'a> Deserialize<'de> for Options<'a> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Walk<'a>(PhantomData<&'a ()>);
-        impl<'de> Visitor<'de> for Walk<'de> {
-            type Value = Options<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an a{sv} of ApplyConfirmable options")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut first = Vec::with_capacity(KEPT_OPTIONS);
-                let mut total = 0_usize;
-                while let Some(key) = map.next_key::<&'de str>()? {
-                    total += 1;
-                    if first.len() < KEPT_OPTIONS {
-                        first.push((key, map.next_value::<Variant<'de>>()?));
-                    } else {
-                        map.next_value::<IgnoredAny>()?;
-                    }
-                }
-                Ok(Options { first, total })
-            }
-        }
-        deserializer.deserialize_map(Walk(PhantomData))
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use super::*;
     use zbus::wire::serialized::Context;
     use zbus::wire::{LE, to_bytes};
@@ -159,18 +115,6 @@ mod tests {
             assert_eq!(head.total, n);
             assert_eq!(head.first.len(), n.min(MESSAGE_ITEMS));
         }
-    }
-
-    #[test]
-    fn options_keep_the_first_two_and_count_the_rest() {
-        let mut sent: HashMap<&str, Variant<'_>> = HashMap::new();
-        for i in 0..50_u32 {
-            sent.insert(Box::leak(format!("k{i}").into_boxed_str()), Variant::U32(i));
-        }
-        let data = to_bytes(Context::new(LE, 0), &sent).unwrap();
-        let (options, _): (Options<'_>, _) = data.deserialize().unwrap();
-        assert_eq!(options.total, 50);
-        assert_eq!(options.first.len(), KEPT_OPTIONS);
     }
 
     #[test]

@@ -13,11 +13,10 @@ use std::time::Instant;
 use fw6_model::pending::{CONFIRM_WITHIN, ConfirmWithin, Token, forward, undo};
 use fw6_model::{Change, Error, Mutation, wire};
 use tracing::{debug, info, warn};
-use zbus::Variant;
 use zbus::message::Header;
 use zbus::object_server::SignalEmitter;
 
-use super::args::Options;
+use super::options::{Scalar, WireOptions};
 use super::{Admitted, FwResult, ManagerIface, Origin, Shared, auth};
 use crate::engine::{Validated, micros};
 use crate::pending::Why;
@@ -29,17 +28,21 @@ pub type Reply = (u32, String, u64);
 
 /// The options of `ApplyConfirmable`, checked before anything else is done with the call: every
 /// key known and of its type. `confirm_within` is required (a plain batch is `Apply`).
-pub fn options(options: &Options<'_>) -> Result<ConfirmWithin, Error> {
+pub fn options(options: &WireOptions<'_>) -> Result<ConfirmWithin, Error> {
     let mut within = None;
     for (key, value) in &options.first {
         match *key {
-            CONFIRM_WITHIN => match value {
-                Variant::U32(seconds) => within = Some(ConfirmWithin::try_from(*seconds)?),
-                other => {
+            CONFIRM_WITHIN => match value.value {
+                Scalar::Int(seconds) if value.signature == "u" => {
+                    within = Some(ConfirmWithin::try_from(
+                        u32::try_from(seconds).unwrap_or(u32::MAX),
+                    )?);
+                }
+                _ => {
                     return Err(Error::invalid_arg(format!(
                         "option {CONFIRM_WITHIN} must be a u (seconds), not a {}; nothing was \
                          changed",
-                        other.value_signature()
+                        value.signature
                     )));
                 }
             },

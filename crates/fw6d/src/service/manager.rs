@@ -10,7 +10,7 @@ use zbus::object_server::SignalEmitter;
 use zbus::{Connection, interface};
 use zbus::{OwnedObjectPath, OwnedVariant, Variant};
 
-use super::args::{self, Head, Options};
+use super::args::{self, Head};
 use super::dispatch::{self, Served};
 use super::options::{self, WireOptions};
 use super::registry::connection_path;
@@ -239,7 +239,7 @@ impl ManagerIface {
         #[zbus(connection)] conn: &Connection,
         #[zbus(header)] hdr: Header<'_>,
         batch: Head<'_>,
-        options: Options<'_>,
+        options: WireOptions<'_>,
     ) -> Result<(u32, String, u64), FwError> {
         let admitted = self.shared.admit(conn, &hdr, batch.total).await?;
         let within = super::confirm::options(&options)?;

@@ -3,40 +3,150 @@
 //! ([`fw6_model::OpenOptions`]); this maps `a{sv}` values onto it and fills in what only the
 //! daemon knows: the time of the call and who the caller is on which bus.
 
-use std::collections::HashMap;
+use std::fmt;
+use std::marker::PhantomData;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use fw6_model::{Error, Mutation, OpenOptions, OptionValue, Owner};
-use zbus::Variant;
+use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use zbus::{Signature, Type, Variant};
 
 use crate::store::Provenance;
 
-/// An `a{sv}` as decoded off the wire.
-pub type WireOptions<'a> = HashMap<String, Variant<'a>>;
-
-/// The options of `dict`: integers of any width for `lifetime`, a boolean for
-/// `bind_to_caller`; anything else is InvalidArg naming the key and the type sent.
-pub fn parse(dict: &WireOptions<'_>) -> Result<OpenOptions, Error> {
-    // Sorted, so the first error reported does not depend on the hash order.
-    let mut keys: Vec<&String> = dict.keys().collect();
-    keys.sort();
-    OpenOptions::from_pairs(keys.into_iter().map(|k| (k.as_str(), value(&dict[k]))))
+/// An `a{sv}` of options as fw6d reads it off the wire, whoever sends it: the first [`KEPT`]
+/// entries kept and the rest counted, and of each value only a number, a boolean or a string
+/// (borrowed from the message) — any other value is walked over and only its type kept.
+/// Decoding a caller's variants as they come would build a 64-byte value for every byte of an
+/// `ay`: reading a call's options must not cost fw6d more than the message it was sent.
+#[derive(Debug, Default)]
+pub struct WireOptions<'a> {
+    /// The first options, in the order sent.
+    pub first: Vec<(&'a str, OptionArg<'a>)>,
+    /// How many options the call holds.
+    pub total: usize,
 }
 
-fn value(v: &Variant<'_>) -> OptionValue {
-    let wide = |n: u64| OptionValue::Int(i64::try_from(n).unwrap_or(i64::MAX));
-    match v {
-        Variant::Bool(b) => OptionValue::Bool(*b),
-        Variant::U8(n) => OptionValue::Int(i64::from(*n)),
-        Variant::I16(n) => OptionValue::Int(i64::from(*n)),
-        Variant::U16(n) => OptionValue::Int(i64::from(*n)),
-        Variant::I32(n) => OptionValue::Int(i64::from(*n)),
-        Variant::U32(n) => OptionValue::Int(i64::from(*n)),
-        Variant::I64(n) => OptionValue::Int(*n),
-        Variant::U64(n) => wide(*n),
-        Variant::Variant(inner) => value(inner),
-        other => OptionValue::Other(other.value_signature().to_string()),
+/// Options kept of a call: every member takes at most two, so past these the call is refused
+/// whatever the rest are.
+pub const KEPT: usize = 4;
+
+/// One option's value: the type sent and, when it is a basic one, its value (a variant inside
+/// the variant is looked through).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptionArg<'a> {
+    /// The value's D-Bus signature as sent (`u`, `b`, `v`, `ay` …).
+    pub signature: String,
+    /// The value, when it is a number, a boolean or a string.
+    pub value: Scalar<'a>,
+}
+
+/// A basic value of an option.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scalar<'a> {
+    /// Any integer type (`y`, `n`, `q`, `i`, `u`, `x`, `t`; `t` above `i64::MAX` saturates).
+    Int(i64),
+    /// `b`.
+    Bool(bool),
+    /// `s`.
+    Str(&'a str),
+    /// Anything else (only its signature is kept).
+    Other,
+}
+
+/// The opening options of `dict`: integers of any width for `lifetime`, a boolean for
+/// `bind_to_caller`; anything else is InvalidArg naming the key and the type sent.
+pub fn parse(dict: &WireOptions<'_>) -> Result<OpenOptions, Error> {
+    if dict.total > KEPT {
+        return Err(Error::invalid_arg(format!(
+            "{} options: the options are lifetime (u, seconds) and bind_to_caller (b)",
+            dict.total
+        )));
+    }
+    // Sorted, so the first error reported does not depend on the order sent.
+    let mut pairs: Vec<&(&str, OptionArg<'_>)> = dict.first.iter().collect();
+    pairs.sort_by_key(|(key, _)| *key);
+    OpenOptions::from_pairs(pairs.into_iter().map(|(k, v)| (*k, value(v))))
+}
+
+fn value(v: &OptionArg<'_>) -> OptionValue {
+    match v.value {
+        Scalar::Bool(b) => OptionValue::Bool(b),
+        Scalar::Int(n) => OptionValue::Int(n),
+        Scalar::Str(_) | Scalar::Other => OptionValue::Other(v.signature.clone()),
+    }
+}
+
+impl Type for WireOptions<'_> {
+    const SIGNATURE: &'static Signature = <std::collections::HashMap<&str, Variant<'_>>>::SIGNATURE;
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for WireOptions<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Walk<'a>(PhantomData<&'a ()>);
+        impl<'de> Visitor<'de> for Walk<'de> {
+            type Value = WireOptions<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an a{sv} of options")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut options = WireOptions::default();
+                while let Some(key) = map.next_key::<&'de str>()? {
+                    options.total += 1;
+                    if options.first.len() < KEPT {
+                        options
+                            .first
+                            .push((key, map.next_value::<OptionArg<'de>>()?));
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+                Ok(options)
+            }
+        }
+        deserializer.deserialize_map(Walk(PhantomData))
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for OptionArg<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Walk<'a>(PhantomData<&'a ()>);
+        impl<'de> Visitor<'de> for Walk<'de> {
+            type Value = OptionArg<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a variant")
+            }
+            // A variant reads as its signature, then its value (zbus's own `Variant` reads it
+            // the same way).
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let missing = || serde::de::Error::custom("a variant without its value");
+                let signature = seq.next_element::<Signature>()?.ok_or_else(missing)?;
+                let int = |n: Option<i64>| n.map(Scalar::Int);
+                let value = match signature {
+                    Signature::Bool => seq.next_element::<bool>()?.map(Scalar::Bool),
+                    Signature::U8 => int(seq.next_element::<u8>()?.map(i64::from)),
+                    Signature::I16 => int(seq.next_element::<i16>()?.map(i64::from)),
+                    Signature::U16 => int(seq.next_element::<u16>()?.map(i64::from)),
+                    Signature::I32 => int(seq.next_element::<i32>()?.map(i64::from)),
+                    Signature::U32 => int(seq.next_element::<u32>()?.map(i64::from)),
+                    Signature::I64 => int(seq.next_element::<i64>()?),
+                    Signature::U64 => int(seq
+                        .next_element::<u64>()?
+                        .map(|n| i64::try_from(n).unwrap_or(i64::MAX))),
+                    Signature::Str => seq.next_element::<&'de str>()?.map(Scalar::Str),
+                    Signature::Variant => seq
+                        .next_element::<OptionArg<'de>>()?
+                        .map(|inner| inner.value),
+                    _ => seq.next_element::<IgnoredAny>()?.map(|_| Scalar::Other),
+                }
+                .ok_or_else(missing)?;
+                Ok(OptionArg {
+                    signature: signature.to_string(),
+                    value,
+                })
+            }
+        }
+        deserializer.deserialize_any(Walk(PhantomData))
     }
 }
 
@@ -81,29 +191,74 @@ pub fn lease(
 
 #[cfg(test)]
 mod tests {
-    use zbus::Type;
+    use std::collections::HashMap;
+
+    use zbus::wire::serialized::{Context, Data};
+    use zbus::wire::{LE, to_bytes};
 
     use super::*;
 
+    /// `sent` as a caller's `a{sv}` on the wire.
+    fn wire(sent: &[(&str, Variant<'_>)]) -> Data<'static, 'static> {
+        let dict: HashMap<&str, &Variant<'_>> = sent.iter().map(|(k, v)| (*k, v)).collect();
+        to_bytes(Context::new(LE, 0), &dict).unwrap()
+    }
+
+    fn parsed(sent: &[(&str, Variant<'_>)]) -> Result<OpenOptions, Error> {
+        let data = wire(sent);
+        let (dict, _): (WireOptions<'_>, _) = data.deserialize().unwrap();
+        parse(&dict)
+    }
+
     #[test]
     fn values_map_onto_the_models_options() {
-        let mut dict = WireOptions::new();
-        dict.insert("lifetime".into(), Variant::I32(30));
-        dict.insert("bind_to_caller".into(), Variant::Bool(true));
-        let options = parse(&dict).unwrap();
+        let options = parsed(&[
+            ("lifetime", Variant::I32(30)),
+            ("bind_to_caller", Variant::Bool(true)),
+        ])
+        .unwrap();
         assert_eq!(options.lifetime.unwrap().seconds(), 30);
         assert!(options.bind_to_caller);
-        dict.insert("lifetime".into(), Variant::from("2h"));
-        let e = parse(&dict).unwrap_err();
+        let e = parsed(&[("lifetime", Variant::from("2h"))]).unwrap_err();
         assert!(e.message().contains("not a value of type \"s\""), "{e}");
-        let mut dict = WireOptions::new();
-        dict.insert("lifetime".into(), Variant::U64(u64::MAX));
-        assert!(
-            parse(&dict)
-                .unwrap_err()
-                .message()
-                .contains("above the maximum")
+        let e = parsed(&[("lifetime", Variant::U64(u64::MAX))]).unwrap_err();
+        assert!(e.message().contains("above the maximum"), "{e}");
+        // A variant inside the variant is looked through.
+        let inner = Variant::Variant(Box::new(Variant::U32(60)));
+        assert_eq!(
+            parsed(&[("lifetime", inner)])
+                .unwrap()
+                .lifetime
+                .unwrap()
+                .seconds(),
+            60
         );
         assert_eq!(WireOptions::SIGNATURE.to_string(), "a{sv}");
+    }
+
+    #[test]
+    fn a_big_value_is_walked_over_not_built() {
+        // A 4 MiB `ay` would be 4 Mi values of 64 bytes each as a `Variant`.
+        let data = wire(&[("lifetime", Variant::from(vec![7_u8; 4 << 20]))]);
+        let (dict, _): (WireOptions<'_>, _) = data.deserialize().unwrap();
+        assert_eq!(dict.first.len(), 1);
+        assert_eq!(dict.first[0].1.signature, "ay");
+        assert_eq!(dict.first[0].1.value, Scalar::Other);
+        let e = parse(&dict).unwrap_err();
+        assert!(e.message().contains("\"ay\""), "{e}");
+    }
+
+    #[test]
+    fn options_past_the_kept_ones_are_counted_and_refuse_the_call() {
+        let names: Vec<String> = (0..50).map(|i| format!("k{i}")).collect();
+        let sent: Vec<(&str, Variant<'_>)> = names
+            .iter()
+            .map(|n| (n.as_str(), Variant::U32(1)))
+            .collect();
+        let data = wire(&sent);
+        let (dict, _): (WireOptions<'_>, _) = data.deserialize().unwrap();
+        assert_eq!((dict.first.len(), dict.total), (KEPT, 50));
+        let e = parse(&dict).unwrap_err();
+        assert!(e.message().starts_with("50 options"), "{e}");
     }
 }

@@ -13,6 +13,10 @@ const TRIM_ABOVE: usize = 1 << 20;
 /// glibc's tunable for its per-thread caches, and the value that turns them off.
 const THREAD_CACHE: &str = "glibc.malloc.tcache_count";
 const NO_THREAD_CACHE: &str = "glibc.malloc.tcache_count=0";
+/// Set on the restart, so that fw6d starts again at most once: glibc ignores `GLIBC_TUNABLES`
+/// for a program started with privileges it did not have (file capabilities, setuid), and
+/// without this each start would look like the first.
+const RESTARTED: &str = "FW6D_RESTARTED_FOR_ALLOCATOR";
 
 /// Starts fw6d again in place (`execve` of its own program: the same pid, so systemd's
 /// `Type=notify` and whoever waits for fw6d see nothing) with glibc's per-thread caches off,
@@ -21,9 +25,12 @@ const NO_THREAD_CACHE: &str = "glibc.malloc.tcache_count=0";
 /// caches hold chunks scattered over pages that could otherwise go back to the system, and
 /// fw6d's memory stays above its idle level for good. glibc reads the setting only when a
 /// program starts, hence the restart; it happens before anything else, whatever starts fw6d.
-/// Returns when the caches are off already, or when starting again failed (said on stderr:
-/// fw6d then runs with the caches).
+/// Returns when the caches are off already, after the one restart (whatever glibc made of the
+/// tunable), or when starting again failed (said on stderr: fw6d then runs with the caches).
 pub fn without_thread_caches() {
+    if std::env::var_os(RESTARTED).is_some() {
+        return;
+    }
     let tunables = std::env::var_os("GLIBC_TUNABLES").unwrap_or_default();
     let Some(value) = tunables_without_thread_caches(tunables) else {
         return;
@@ -34,6 +41,7 @@ pub fn without_thread_caches() {
         .arg0(argv0)
         .args(args)
         .env("GLIBC_TUNABLES", value)
+        .env(RESTARTED, "1")
         .exec();
     eprintln!(
         "fw6d: cannot start again with glibc's per-thread caches off ({err}); running with them \

@@ -376,10 +376,14 @@ fn fw6d_starts_again_in_place_without_glibc_thread_caches() {
     let lab = Lab::start();
     let pid = lab.pid().expect("fw6d runs");
     let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+    let tunables = environ
+        .split(|b| *b == 0)
+        .find_map(|v| v.strip_prefix(b"GLIBC_TUNABLES="))
+        .unwrap_or_default();
     assert!(
-        environ
-            .split(|b| *b == 0)
-            .any(|v| v == b"GLIBC_TUNABLES=glibc.malloc.tcache_count=0"),
+        tunables
+            .split(|b| *b == b':')
+            .any(|t| t == b"glibc.malloc.tcache_count=0"),
         "fw6d (pid {pid}) runs without GLIBC_TUNABLES=glibc.malloc.tcache_count=0: {}",
         String::from_utf8_lossy(&environ).replace('\0', " ")
     );

@@ -300,7 +300,7 @@ fn bad_input_is_invalid_arg_naming_the_value_and_changes_nothing() {
             "unknown option \"lifetime\"",
         ),
         (vec!["0"], "is required"),
-        // Counted, not kept: read as two options and a count (service/args.rs).
+        // More than one option, whatever they are (service/options.rs counts them).
         (
             vec![
                 "3",

@@ -75,7 +75,7 @@ impl Callers {
             if known.len() >= Self::LIMIT {
                 known.clear();
             }
-            Arc::clone(known.entry(sender).or_default())
+            Arc::clone(known.entry(sender.clone()).or_default())
         };
         let who = cell
             .get_or_try_init(|| async {
@@ -92,8 +92,22 @@ impl Callers {
                         )
                     })?
             })
-            .await?;
-        Ok(who.clone())
+            .await;
+        match who {
+            Ok(who) => Ok(who.clone()),
+            Err(e) => {
+                // Not kept: a call that ran after its caller had left (and been forgotten)
+                // would otherwise leave an empty entry behind.
+                let mut known = self.lock();
+                if known
+                    .get(&sender)
+                    .is_some_and(|c| Arc::ptr_eq(c, &cell) && !c.initialized())
+                {
+                    known.remove(&sender);
+                }
+                Err(e)
+            }
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Arc<OnceCell<Provenance>>>> {

@@ -1,15 +1,16 @@
-//! The message a method is serving, for the one method that reads its arguments in two steps.
+//! The message a method is serving, for the methods that read their arguments in two steps.
 //!
 //! zbus decodes a method's arguments before the method runs and gives it the header, not the
-//! message. `Apply` must not decode a whole batch for a caller it has not authorized yet, so its
-//! declared argument is only the batch's head (service/args.rs), and it reads the items from the
-//! message once the first is authorized. [`Served`] wraps an `#[interface]` object and runs each
+//! message. `Apply` and `ApplyConfirmable` must not decode a whole batch for a caller they have
+//! not authorized yet, so their declared argument is only the batch's head (service/args.rs),
+//! and they read the items from the message once the first is authorized. [`Served`] wraps an `#[interface]` object and runs each
 //! of its method calls with the message reachable through [`message`]; everything else — names,
 //! signatures, introspection, properties, signals — is the wrapped object's, unchanged.
 //!
-//! zbus calls its `Interface` trait unstable across minor versions: the lock file pins zbus,
-//! and `tests/daemon.rs`'s introspection test and the `Apply` tests fail if the wrapper stops
-//! forwarding anything.
+//! zbus calls its `Interface` trait unstable across minor versions: the lock file pins zbus, and
+//! the tests fail if the wrapper stops forwarding anything: `tests/daemon.rs`'s introspection
+//! test, the `Apply` tests, the logging properties read and set through it (`tests/access.rs`,
+//! `tests/authorization.rs`'s caching-proxy test for their change signals).
 
 use std::collections::HashMap;
 use std::fmt::Write;

@@ -27,8 +27,9 @@ pub struct WireOptions<'a> {
     pub total: usize,
 }
 
-/// Options kept of a call: every member takes at most two, so past these the call is refused
-/// whatever the rest are.
+/// Options kept of a call: no member takes more than two different ones, so a call with more
+/// than these is refused whatever the rest are (within them, a key sent twice counts once:
+/// the last wins).
 pub const KEPT: usize = 4;
 
 /// One option's value: the type sent and, when it is a basic one, its value (a variant inside

@@ -64,19 +64,8 @@ impl Lab {
     /// `VmRSS` and `VmHWM` of the daemon, in KiB.
     pub fn memory(&self) -> Result<(u64, u64)> {
         let pid = self.pid().ok_or("fw6d is not running")?;
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-        let field = |name: &str| -> Result<u64> {
-            let line = status
-                .lines()
-                .find(|l| l.starts_with(name))
-                .ok_or_else(|| format!("no {name} in /proc/{pid}/status"))?;
-            Ok(line
-                .split_whitespace()
-                .nth(1)
-                .ok_or("malformed status line")?
-                .parse()?)
-        };
-        Ok((field("VmRSS:")?, field("VmHWM:")?))
+        let m = fw6_testkit::Memory::of(pid)?;
+        Ok((m.rss_kib, m.hwm_kib))
     }
 
     /// A blocking client on the lab's bus, as root.
@@ -92,16 +81,7 @@ impl Lab {
 
 /// `VmRSS` of process `pid`, in KiB.
 pub fn rss_kib(pid: u32) -> Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let line = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .ok_or_else(|| format!("no VmRSS in /proc/{pid}/status"))?;
-    Ok(line
-        .split_whitespace()
-        .nth(1)
-        .ok_or("malformed status line")?
-        .parse()?)
+    Ok(fw6_testkit::Memory::of(pid)?.rss_kib)
 }
 
 /// The `i`-th preloaded pair: ports 1, 1, 2, 2, … alternating TCP and UDP, so `n` pairs use

@@ -15,6 +15,7 @@ mod dad;
 pub mod hostile;
 mod interrupt;
 mod lab;
+mod memory;
 mod neigh;
 mod netns;
 pub mod packet;
@@ -31,6 +32,7 @@ mod topology;
 
 pub use interrupt::{clean_up_on_signal, temp_path};
 pub use lab::{Lab, LabBuilder, LabError, fw6d_bin, profile_dir};
+pub use memory::Memory;
 pub use neigh::NeighState;
 pub use netns::{Entered, Inside, NetNs};
 pub use probe::{Outcome, ping, tcp_connect, udp_exchange};

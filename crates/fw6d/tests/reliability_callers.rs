@@ -158,14 +158,7 @@ fn a_callers_options_cost_fw6d_no_more_than_their_message() {
     let lan0 = rt.block_on(reliability::connection_path(&conn, "lan0"));
     let before = reliability::kernel_facts(&lab);
     let pid = lab.pid().expect("fw6d runs");
-    let peak = || {
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches(" kB").parse::<u64>().ok())
-            .expect("VmHWM")
-    };
+    let peak = || fw6_testkit::Memory::of(pid).expect("fw6d's memory").hwm_kib;
     let peak_before = peak();
     let big = || zbus::Variant::from(vec![7_u8; 8 << 20]);
     let lifetime: HashMap<&str, zbus::Variant<'_>> = HashMap::from([("lifetime", big())]);

@@ -19,8 +19,7 @@ use crate::engine::Engine;
 use crate::logging::confine::Confinement;
 use crate::others::OtherTables;
 use crate::service::{
-    self, BUS_NAME, ConnectionIface, MANAGER_PATH, ManagerIface, Present, Served, Shared,
-    connection_path,
+    self, BUS_NAME, ConnectionIface, MANAGER_PATH, ManagerIface, Present, Shared, connection_path,
 };
 use crate::store::{Opened, Provenance, Store};
 use crate::writer::Writer;
@@ -244,15 +243,16 @@ async fn connect(config: &Config, shared: &Arc<Shared>) -> zbus::Result<zbus::Co
         Some(address) => zbus::connection::Builder::address(address.as_str()),
         None => zbus::connection::Builder::system(),
     };
-    builder
+    let conn = builder
         // Messages read off the bus but not yet dispatched: the bound that keeps a flood of
         // large calls queued in the bus daemon (whose limits answer the flooder) rather than
         // in fw6d's memory.
         .max_queued(INCOMING_QUEUE)
-        .serve_at(MANAGER_PATH, Served(ManagerIface::new(Arc::clone(shared))))
-        .name(BUS_NAME)
         .build()
-        .await
+        .await?;
+    service::serve_manager(&conn, shared).await?;
+    conn.request_name(BUS_NAME).await?;
+    Ok(conn)
 }
 
 /// Whether connecting failed because no bus listens yet (its socket is missing or refuses),

@@ -203,6 +203,88 @@ fn a_callers_options_cost_fw6d_no_more_than_their_message() {
     assert_eq!(reliability::kernel_facts(&lab).keys, before.keys);
 }
 
+/// zbus adds its `Properties` to every node of fw6d's tree, and its `Set` would decode the value
+/// as a `Variant`, 64 bytes per byte of an `ay`, before looking at the interface, the property or
+/// the caller. fw6d screens every node's `Set` (service/properties.rs): an 8 MiB `ay` sent to each
+/// node — the root, the nodes on the way, the manager, a connection — is refused naming its type,
+/// fw6d's peak memory grows by little more than the message, and a basic value still sets.
+#[test]
+fn a_properties_set_costs_fw6d_no_more_than_its_message_on_every_node() {
+    const PROPERTIES: &str = "org.freedesktop.DBus.Properties";
+    fw6_testkit::require_root("reliability_callers");
+    let lab = Lab::start();
+    let rt = reliability::runtime();
+    let conn = rt.block_on(reliability::connect(lab.bus.address()));
+    let lan0 = rt.block_on(reliability::connection_path(&conn, "lan0"));
+    let mut nodes: Vec<String> = ["/".to_owned()]
+        .into_iter()
+        .chain(
+            lan0.match_indices('/')
+                .skip(1)
+                .map(|(i, _)| lan0[..i].to_owned()),
+        )
+        .chain([lan0.clone()])
+        .collect();
+    nodes.push(MANAGER.to_owned());
+    nodes.dedup();
+    let settings_before = lab.property("LogConnections", None).unwrap();
+    let pid = lab.pid().expect("fw6d runs");
+    let peak = || fw6_testkit::Memory::of(pid).expect("fw6d's memory").hwm_kib;
+    let peak_before = peak();
+    let big = zbus::Variant::from(vec![7_u8; 8 << 20]);
+    for node in &nodes {
+        let sent = (MANAGER_IFACE, "LogConnections", &big);
+        match Reply::of(&rt.block_on(reliability::call(&conn, node, PROPERTIES, "Set", &sent))) {
+            Reply::Fw(kind, msg) => {
+                assert_eq!(kind, "InvalidArg", "{node}: {msg}");
+                assert!(
+                    msg.contains("type \"ay\""),
+                    "{node}: names the type sent: {msg}"
+                );
+                assert!(
+                    msg.contains("0x80070057"),
+                    "{node}: carries the HRESULT: {msg}"
+                );
+            }
+            other => panic!("Properties.Set of an 8 MiB ay at {node}: {other:?}"),
+        }
+    }
+    let grown = peak().saturating_sub(peak_before);
+    println!(
+        "fw6d's peak memory grew by {grown} KiB for {} 8 MiB Properties.Set calls",
+        nodes.len()
+    );
+    assert!(
+        grown < 64 * 1024,
+        "fw6d's peak memory grew by {grown} KiB reading 8 MiB Properties.Set values"
+    );
+    assert_eq!(
+        lab.property("LogConnections", None).unwrap(),
+        settings_before
+    );
+    // The screen lets basic values through to zbus's own Properties: Get and Set still work.
+    let flipped = common::data(&settings_before) != serde_json::json!(true);
+    let set = (
+        MANAGER_IFACE,
+        "LogConnections",
+        zbus::Variant::Bool(flipped),
+    );
+    assert_eq!(
+        Reply::of(&rt.block_on(reliability::call(&conn, MANAGER, PROPERTIES, "Set", &set))),
+        Reply::Ok
+    );
+    assert_eq!(
+        common::data(&lab.property("LogConnections", None).unwrap()),
+        serde_json::json!(flipped),
+        "the basic value was set"
+    );
+    let get = (common::CONN_IFACE, "IsFirewalled");
+    assert_eq!(
+        Reply::of(&rt.block_on(reliability::call(&conn, &lan0, PROPERTIES, "Get", &get))),
+        Reply::Ok
+    );
+}
+
 /// Property setters and calls that export new connection objects, many at once: every call is
 /// answered. zbus's `Properties.Set` holds the object tree's lock while the setter runs; a
 /// setter that looked the manager up in the tree again waited behind the writer that another

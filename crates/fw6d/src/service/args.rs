@@ -16,7 +16,7 @@ use std::marker::PhantomData;
 use fw6_model::wire::WireItem;
 use serde::de::{Deserialize, Deserializer, IgnoredAny, SeqAccess, Visitor};
 use zbus::message::Body;
-use zbus::{Signature, Type, fdo};
+use zbus::{Signature, Type};
 
 use super::auth::MESSAGE_ITEMS;
 use super::error::FwError;
@@ -43,12 +43,13 @@ pub fn items(body: &Body, options: bool) -> Result<Vec<WireItem<'_>>, FwError> {
     .map_err(|e| invalid_args(&e))
 }
 
-/// Arguments that do not decode, for their signature or their values: what zbus answers for
-/// any other member.
-fn invalid_args(e: &zbus::Error) -> FwError {
-    FwError::ZBus(zbus::Error::FDO(Box::new(fdo::Error::InvalidArgs(
-        e.to_string(),
-    ))))
+/// Arguments that do not decode, for their signature or their values: InvalidArg in zbus's
+/// words.
+pub(super) fn invalid_args(e: &zbus::Error) -> FwError {
+    fw6_model::Error::invalid_arg(format!(
+        "the call's arguments do not read as its signature says: {e}; nothing was changed"
+    ))
+    .into()
 }
 
 impl Type for Head<'_> {

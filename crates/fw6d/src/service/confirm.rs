@@ -16,7 +16,8 @@ use tracing::{debug, info, warn};
 use zbus::message::Header;
 use zbus::object_server::SignalEmitter;
 
-use super::options::{Scalar, WireOptions};
+use super::options::WireOptions;
+use super::variant::Scalar;
 use super::{Admitted, FwResult, ManagerIface, Origin, Shared, auth};
 use crate::engine::{Validated, micros};
 use crate::pending::Why;

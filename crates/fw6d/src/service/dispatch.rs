@@ -1,11 +1,15 @@
-//! The message a method is serving, for the methods that read their arguments in two steps.
+//! A call's message before and while the object serves it, for what must not be decoded the way
+//! zbus decodes arguments.
 //!
 //! zbus decodes a method's arguments before the method runs and gives it the header, not the
 //! message. `Apply` and `ApplyConfirmable` must not decode a whole batch for a caller they have
 //! not authorized yet, so their declared argument is only the batch's head (service/args.rs),
-//! and they read the items from the message once the first is authorized. [`Served`] wraps an `#[interface]` object and runs each
-//! of its method calls with the message reachable through [`message`]; everything else — names,
-//! signatures, introspection, properties, signals — is the wrapped object's, unchanged.
+//! and they read the items from the message once the first is authorized. And zbus's own
+//! `Properties` decodes `Set`'s value as a `Variant` — 64 bytes for each byte sent — so it is
+//! served behind a [`Screen`] that reads the value bounded first (service/properties.rs).
+//! [`Served`] wraps an `Interface` object, screens each call, and runs it with the message
+//! reachable through [`message`]; everything else — names, signatures, introspection,
+//! properties, signals — is the wrapped object's, unchanged.
 //!
 //! zbus calls its `Interface` trait unstable across minor versions: the lock file pins zbus, and
 //! the tests fail if the wrapper stops forwarding anything: `tests/daemon.rs`'s introspection
@@ -21,6 +25,8 @@ use zbus::names::{InterfaceName, MemberName};
 use zbus::object_server::{DispatchResult, Interface, SignalEmitter};
 use zbus::zvariant::{OwnedVariant, Variant};
 use zbus::{BoxDBusError, Connection, Message, ObjectServer, fdo};
+
+use super::error::FwError;
 
 tokio::task_local! {
     static MESSAGE: Message;
@@ -38,8 +44,46 @@ pub fn message() -> Result<Message, Error> {
     })
 }
 
-/// An `#[interface]` object whose method calls can reach their message.
-pub struct Served<I>(pub I);
+/// A check of a call's message before the object decodes the call's arguments: an error is the
+/// call's reply, and the object never sees the call.
+pub type Screen = fn(&Message) -> Result<(), FwError>;
+
+/// An `Interface` object whose method calls are screened and can reach their message.
+pub struct Served<I> {
+    object: I,
+    screen: Option<Screen>,
+}
+
+impl<I> Served<I> {
+    /// `object`, its calls unscreened.
+    pub fn new(object: I) -> Self {
+        Self {
+            object,
+            screen: None,
+        }
+    }
+
+    /// `object`, each call passing `screen` first.
+    pub fn screened(object: I, screen: Screen) -> Self {
+        Self {
+            object,
+            screen: Some(screen),
+        }
+    }
+
+    /// The wrapped object.
+    pub fn object(&self) -> &I {
+        &self.object
+    }
+
+    /// The screen's refusal of `msg`, as the call's reply.
+    fn refusal<'call>(&self, msg: &Message) -> Option<DispatchResult<'call>> {
+        let refused = self.screen?(msg).err()?;
+        Some(DispatchResult::Async(Box::pin(async move {
+            Err(Box::new(refused) as BoxDBusError)
+        })))
+    }
+}
 
 #[async_trait::async_trait]
 impl<I: Interface> Interface for Served<I> {
@@ -48,7 +92,7 @@ impl<I: Interface> Interface for Served<I> {
     }
 
     fn spawn_tasks_for_methods(&self) -> bool {
-        self.0.spawn_tasks_for_methods()
+        self.object.spawn_tasks_for_methods()
     }
 
     async fn get(
@@ -59,7 +103,7 @@ impl<I: Interface> Interface for Served<I> {
         header: Option<&Header<'_>>,
         emitter: &SignalEmitter<'_>,
     ) -> Option<Result<OwnedVariant, BoxDBusError>> {
-        self.0
+        self.object
             .get(property_name, server, connection, header, emitter)
             .await
     }
@@ -71,7 +115,9 @@ impl<I: Interface> Interface for Served<I> {
         header: Option<&Header<'_>>,
         emitter: &SignalEmitter<'_>,
     ) -> fdo::Result<HashMap<String, OwnedVariant>> {
-        self.0.get_all(server, connection, header, emitter).await
+        self.object
+            .get_all(server, connection, header, emitter)
+            .await
     }
 
     fn set<'call>(
@@ -83,7 +129,7 @@ impl<I: Interface> Interface for Served<I> {
         header: Option<&'call Header<'_>>,
         emitter: &'call SignalEmitter<'_>,
     ) -> DispatchResult<'call> {
-        self.0
+        self.object
             .set(property_name, value, server, connection, header, emitter)
     }
 
@@ -96,7 +142,7 @@ impl<I: Interface> Interface for Served<I> {
         header: Option<&Header<'_>>,
         emitter: &SignalEmitter<'_>,
     ) -> Option<Result<(), BoxDBusError>> {
-        self.0
+        self.object
             .set_mut(property_name, value, server, connection, header, emitter)
             .await
     }
@@ -108,7 +154,10 @@ impl<I: Interface> Interface for Served<I> {
         msg: &'call Message,
         name: MemberName<'call>,
     ) -> DispatchResult<'call> {
-        with_message(msg, self.0.call(server, connection, msg, name))
+        if let Some(refused) = self.refusal(msg) {
+            return refused;
+        }
+        with_message(msg, self.object.call(server, connection, msg, name))
     }
 
     fn call_mut<'call>(
@@ -118,11 +167,14 @@ impl<I: Interface> Interface for Served<I> {
         msg: &'call Message,
         name: MemberName<'call>,
     ) -> DispatchResult<'call> {
-        with_message(msg, self.0.call_mut(server, connection, msg, name))
+        if let Some(refused) = self.refusal(msg) {
+            return refused;
+        }
+        with_message(msg, self.object.call_mut(server, connection, msg, name))
     }
 
     fn introspect_to_writer(&self, writer: &mut dyn Write, level: usize) {
-        self.0.introspect_to_writer(writer, level);
+        self.object.introspect_to_writer(writer, level);
     }
 }
 

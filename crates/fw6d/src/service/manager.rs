@@ -501,7 +501,8 @@ pub async fn properties_changed(
         }
     };
     let emitter = iface.signal_emitter();
-    let manager = &iface.get().await.0;
+    let served = iface.get().await;
+    let manager = served.object();
     let skip = |name: &'static str| origin == Origin::Property(name);
     let mut sent = Ok(());
     if from.logfile_path != to.logfile_path && !skip("LogfilePath") {

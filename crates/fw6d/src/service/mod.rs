@@ -16,8 +16,10 @@ mod error;
 mod limits;
 mod manager;
 pub(crate) mod options;
+mod properties;
 mod registry;
 mod subject;
+mod variant;
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
@@ -429,9 +431,19 @@ pub async fn export_connection(conn: &zbus::Connection, shared: &Arc<Shared>, na
         return;
     }
     let iface = ConnectionIface::new(name.clone(), Arc::clone(shared));
-    if let Err(e) = server.at(path.as_ref(), iface).await {
+    if let Err(e) = properties::serve_at(server, &path.as_ref(), iface).await {
         warn!(%e, %name, "could not export the connection object");
     }
+}
+
+/// Serves the manager object, with the screened `Properties` on every node of its path
+/// (service/properties.rs): before fw6d takes its bus name, so no caller finds zbus's own.
+pub async fn serve_manager(conn: &zbus::Connection, shared: &Arc<Shared>) -> zbus::Result<()> {
+    let path = zbus::ObjectPath::from_static_str_unchecked(MANAGER_PATH);
+    let manager = Served::new(ManagerIface::new(Arc::clone(shared)));
+    properties::serve_at(conn.object_server(), &path, manager)
+        .await
+        .map(drop)
 }
 
 /// A lifetime counts from the change, not from the call: an authentication dialog may have

@@ -9,20 +9,20 @@ use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use fw6_model::{Error, Mutation, OpenOptions, OptionValue, Owner};
-use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
 use zbus::{Signature, Type, Variant};
 
+use super::variant::{Scalar, WireVariant};
 use crate::store::Provenance;
 
 /// An `a{sv}` of options as fw6d reads it off the wire, whoever sends it: the first [`KEPT`]
-/// entries kept and the rest counted, and of each value only a number, a boolean or a string
-/// (borrowed from the message) — any other value is walked over and only its type kept.
-/// Decoding a caller's variants as they come would build a 64-byte value for every byte of an
-/// `ay`: reading a call's options must not cost fw6d more than the message it was sent.
+/// entries kept and the rest counted, each value a [`WireVariant`] (walked over unless it is a
+/// number, a boolean or a string), so reading a call's options costs fw6d no more than the
+/// message it was sent.
 #[derive(Debug, Default)]
 pub struct WireOptions<'a> {
     /// The first options, in the order sent.
-    pub first: Vec<(&'a str, OptionArg<'a>)>,
+    pub first: Vec<(&'a str, WireVariant<'a>)>,
     /// How many options the call holds.
     pub total: usize,
 }
@@ -31,29 +31,6 @@ pub struct WireOptions<'a> {
 /// than these is refused whatever the rest are (within them, a key sent twice counts once:
 /// the last wins).
 pub const KEPT: usize = 4;
-
-/// One option's value: the type sent and, when it is a basic one, its value (a variant inside
-/// the variant is looked through).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OptionArg<'a> {
-    /// The value's D-Bus signature as sent (`u`, `b`, `v`, `ay` …).
-    pub signature: String,
-    /// The value, when it is a number, a boolean or a string.
-    pub value: Scalar<'a>,
-}
-
-/// A basic value of an option.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Scalar<'a> {
-    /// Any integer type (`y`, `n`, `q`, `i`, `u`, `x`, `t`; `t` above `i64::MAX` saturates).
-    Int(i64),
-    /// `b`.
-    Bool(bool),
-    /// `s`.
-    Str(&'a str),
-    /// Anything else (only its signature is kept).
-    Other,
-}
 
 /// The opening options of `dict`: integers of any width for `lifetime`, a boolean for
 /// `bind_to_caller`; anything else is InvalidArg naming the key and the type sent.
@@ -65,12 +42,12 @@ pub fn parse(dict: &WireOptions<'_>) -> Result<OpenOptions, Error> {
         )));
     }
     // Sorted, so the first error reported does not depend on the order sent.
-    let mut pairs: Vec<&(&str, OptionArg<'_>)> = dict.first.iter().collect();
+    let mut pairs: Vec<&(&str, WireVariant<'_>)> = dict.first.iter().collect();
     pairs.sort_by_key(|(key, _)| *key);
     OpenOptions::from_pairs(pairs.into_iter().map(|(k, v)| (*k, value(v))))
 }
 
-fn value(v: &OptionArg<'_>) -> OptionValue {
+fn value(v: &WireVariant<'_>) -> OptionValue {
     match v.value {
         Scalar::Bool(b) => OptionValue::Bool(b),
         Scalar::Int(n) => OptionValue::Int(n),
@@ -97,7 +74,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for WireOptions<'a> {
                     if options.first.len() < KEPT {
                         options
                             .first
-                            .push((key, map.next_value::<OptionArg<'de>>()?));
+                            .push((key, map.next_value::<WireVariant<'de>>()?));
                     } else {
                         map.next_value::<IgnoredAny>()?;
                     }
@@ -106,48 +83,6 @@ impl<'de: 'a, 'a> Deserialize<'de> for WireOptions<'a> {
             }
         }
         deserializer.deserialize_map(Walk(PhantomData))
-    }
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for OptionArg<'a> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Walk<'a>(PhantomData<&'a ()>);
-        impl<'de> Visitor<'de> for Walk<'de> {
-            type Value = OptionArg<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a variant")
-            }
-            // A variant reads as its signature, then its value (zbus's own `Variant` reads it
-            // the same way).
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let missing = || serde::de::Error::custom("a variant without its value");
-                let signature = seq.next_element::<Signature>()?.ok_or_else(missing)?;
-                let int = |n: Option<i64>| n.map(Scalar::Int);
-                let value = match signature {
-                    Signature::Bool => seq.next_element::<bool>()?.map(Scalar::Bool),
-                    Signature::U8 => int(seq.next_element::<u8>()?.map(i64::from)),
-                    Signature::I16 => int(seq.next_element::<i16>()?.map(i64::from)),
-                    Signature::U16 => int(seq.next_element::<u16>()?.map(i64::from)),
-                    Signature::I32 => int(seq.next_element::<i32>()?.map(i64::from)),
-                    Signature::U32 => int(seq.next_element::<u32>()?.map(i64::from)),
-                    Signature::I64 => int(seq.next_element::<i64>()?),
-                    Signature::U64 => int(seq
-                        .next_element::<u64>()?
-                        .map(|n| i64::try_from(n).unwrap_or(i64::MAX))),
-                    Signature::Str => seq.next_element::<&'de str>()?.map(Scalar::Str),
-                    Signature::Variant => seq
-                        .next_element::<OptionArg<'de>>()?
-                        .map(|inner| inner.value),
-                    _ => seq.next_element::<IgnoredAny>()?.map(|_| Scalar::Other),
-                }
-                .ok_or_else(missing)?;
-                Ok(OptionArg {
-                    signature: signature.to_string(),
-                    value,
-                })
-            }
-        }
-        deserializer.deserialize_any(Walk(PhantomData))
     }
 }
 

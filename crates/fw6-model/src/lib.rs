@@ -47,4 +47,4 @@ pub use other_chain::{OtherChain, may_block};
 pub use port::{Port, PortEntry, PortKey};
 pub use protocol::Protocol;
 pub use snapshot::Snapshot;
-pub use state::{BatchChanges, ConnectionConfig, State};
+pub use state::{BatchChanges, ConnectionConfig, PairList, State};

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::{
     Change, Decision, EntryName, Error, IfName, Lease, LogfileMaximumSize, Member, MemberArgs,
-    Mutation, OpenOptions, OtherChain, Owner, PortEntry, PortKey, Reason, Snapshot,
+    Mutation, OpenOptions, OtherChain, Owner, PortEntry, PortKey, Reason,
 };
 
 /// The daemon's well-known bus name.
@@ -165,9 +165,10 @@ pub fn entry_args(entry: &PortEntry) -> WireEntry {
     (port, protocol, entry.name.to_string())
 }
 
-/// A snapshot as an array of entries.
-pub fn entries_args(snapshot: &Snapshot<PortEntry>) -> Vec<WireEntry> {
-    snapshot.as_slice().iter().map(entry_args).collect()
+/// A pair and its name as they travel, borrowed from the state ([`WireEntry`]'s layout).
+pub fn entry_ref(key: PortKey, name: &EntryName) -> (u16, u32, &str) {
+    let (port, protocol) = key_args(key);
+    (port, protocol, name.as_str())
 }
 
 /// An entry from the wire, validated as the model validates it.

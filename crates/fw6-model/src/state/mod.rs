@@ -28,6 +28,17 @@ pub struct BatchChanges {
 /// read snapshot or a batch's scratch copy is O(1), not O(entries).
 type PortMap = OrdMap<PortKey, EntryName>;
 
+/// One of the state's lists of pairs, as the API enumerates them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PairList {
+    /// The global open pairs.
+    GloballyOpen,
+    /// The pairs opened on a connection.
+    Open(IfName),
+    /// The global pairs a connection ignores.
+    IgnoredGlobal(IfName),
+}
+
 /// One connection's configuration, keyed by interface name in [`State`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectionConfig {
@@ -102,21 +113,36 @@ impl State {
 
     /// `EnumerateGloballyOpenPorts` / `GloballyOpenPorts`.
     pub fn globally_open_ports(&self) -> Snapshot<PortEntry> {
-        entries(&self.global_open)
+        self.entries(&PairList::GloballyOpen)
     }
 
     /// `EnumerateOpenPorts` / `OpenPorts`.
     pub fn open_ports(&self, connection: &IfName) -> Snapshot<PortEntry> {
-        self.connections
-            .get(connection)
-            .map_or_else(Snapshot::default, |c| entries(&c.open))
+        self.entries(&PairList::Open(connection.clone()))
     }
 
     /// `EnumerateIgnoredGlobalPorts` / `IgnoredGlobalPorts`.
     pub fn ignored_global_ports(&self, connection: &IfName) -> Snapshot<PortEntry> {
-        self.connections
-            .get(connection)
-            .map_or_else(Snapshot::default, |c| entries(&c.ignored))
+        self.entries(&PairList::IgnoredGlobal(connection.clone()))
+    }
+
+    /// The pairs of `list` in order, with their names, read in place: what its snapshot holds,
+    /// for a reader that needs no copy (fw6d serializes a reply straight from them).
+    pub fn pairs(&self, list: &PairList) -> impl Iterator<Item = (PortKey, &EntryName)> {
+        let map = match list {
+            PairList::GloballyOpen => Some(&self.global_open),
+            PairList::Open(connection) => self.connections.get(connection).map(|c| &c.open),
+            PairList::IgnoredGlobal(connection) => {
+                self.connections.get(connection).map(|c| &c.ignored)
+            }
+        };
+        map.into_iter().flatten().map(|(key, name)| (*key, name))
+    }
+
+    fn entries(&self, list: &PairList) -> Snapshot<PortEntry> {
+        self.pairs(list)
+            .map(|(key, name)| PortEntry::new(key, name.clone()))
+            .collect()
     }
 
     /// Every configured connection, by interface name, including absent interfaces.
@@ -408,10 +434,4 @@ fn insert_new(map: &mut PortMap, key: PortKey, name: &EntryName) -> Option<PortE
             None
         }
     }
-}
-
-fn entries(map: &PortMap) -> Snapshot<PortEntry> {
-    map.iter()
-        .map(|(key, name)| PortEntry::new(*key, name.clone()))
-        .collect()
 }

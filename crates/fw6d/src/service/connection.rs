@@ -4,11 +4,12 @@
 
 use std::sync::Arc;
 
-use fw6_model::wire::{self, WireEntry};
-use fw6_model::{ConnectionId, EntryName, IfName, Mutation};
+use fw6_model::wire;
+use fw6_model::{ConnectionId, EntryName, IfName, Mutation, PairList};
 use zbus::message::Header;
 use zbus::{Connection, interface};
 
+use super::entries::Entries;
 use super::options::{self, WireOptions};
 use super::{FwError, Origin, Shared};
 
@@ -154,8 +155,8 @@ impl ConnectionIface {
     }
 
     /// `EnumerateOpenPorts`.
-    fn enumerate_open_ports(&self) -> Vec<WireEntry> {
-        wire::entries_args(&self.shared.state().open_ports(&self.name))
+    fn enumerate_open_ports(&self) -> Entries {
+        Entries::new(self.shared.state(), PairList::Open(self.name.clone()))
     }
 
     /// `IgnoreGlobalPort`.
@@ -199,8 +200,11 @@ impl ConnectionIface {
     }
 
     /// `EnumerateIgnoredGlobalPorts`.
-    fn enumerate_ignored_global_ports(&self) -> Vec<WireEntry> {
-        wire::entries_args(&self.shared.state().ignored_global_ports(&self.name))
+    fn enumerate_ignored_global_ports(&self) -> Entries {
+        Entries::new(
+            self.shared.state(),
+            PairList::IgnoredGlobal(self.name.clone()),
+        )
     }
 
     /// `Explain`.

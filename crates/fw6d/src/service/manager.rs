@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use fw6_model::wire::{self, WireAudit, WireConnection, WireEntry, WireItem, WireLease};
-use fw6_model::{ConnectionId, EntryName, Mutation};
+use fw6_model::wire::{self, WireAudit, WireConnection, WireItem, WireLease};
+use fw6_model::{ConnectionId, EntryName, Mutation, PairList};
 use zbus::message::Header;
 use zbus::object_server::SignalEmitter;
 use zbus::{Connection, interface};
@@ -12,6 +12,7 @@ use zbus::{OwnedObjectPath, OwnedVariant, Variant};
 
 use super::args::{self, Head};
 use super::dispatch::{self, Served};
+use super::entries::Entries;
 use super::options::{self, WireOptions};
 use super::registry::connection_path;
 use super::{Admitted, FwError, Origin, Shared, auth};
@@ -210,8 +211,8 @@ impl ManagerIface {
     }
 
     /// `EnumerateGloballyOpenPorts`.
-    fn enumerate_globally_open_ports(&self) -> Vec<WireEntry> {
-        wire::entries_args(&self.shared.state().globally_open_ports())
+    fn enumerate_globally_open_ports(&self) -> Entries {
+        Entries::new(self.shared.state(), PairList::GloballyOpen)
     }
 
     /// `Apply`: an atomic batch of state-changing members. Declared with the batch's head

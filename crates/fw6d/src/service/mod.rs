@@ -12,6 +12,7 @@ mod confirm;
 mod connection;
 pub mod deadline;
 mod dispatch;
+mod entries;
 mod error;
 mod limits;
 mod manager;

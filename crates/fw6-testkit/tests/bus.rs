@@ -302,6 +302,76 @@ fn shipped_bus_policy_lets_only_root_own_the_name_and_everyone_call_it() {
     });
 }
 
+/// `Properties.Set` only at the manager's path, for everyone, root included: the bus refuses it
+/// at any other path before the owner reads it (data/org.fw6.Firewall1.conf: zbus decodes a
+/// `Set`'s value before fw6d can screen it on an object created a moment before). `Get` and a
+/// `Set` at the manager reach the owner.
+#[test]
+fn shipped_bus_policy_lets_properties_set_reach_only_the_manager() {
+    let bus = PrivateBus::builder().policy(Policy::System).start();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    runtime.block_on(async {
+        let owner = zbus::connection::Builder::address(bus.address())
+            .name(BUS_NAME)
+            .serve_at(MANAGER_PATH, Probe)
+            .build()
+            .await
+            .expect("root owns org.fw6.Firewall1");
+        let properties = |path: &str, member: &str, args: &[&str]| {
+            let mut cmd = bus.dbus_send();
+            cmd.args([
+                "--print-reply",
+                &format!("--dest={BUS_NAME}"),
+                path,
+                &format!("org.freedesktop.DBus.Properties.{member}"),
+                "string:org.fw6.Test.Probe",
+                "string:Nope",
+            ])
+            .args(args);
+            cmd
+        };
+        let set_elsewhere = properties("/", "Set", &["variant:boolean:true"]);
+        let root_set_elsewhere = properties("/org", "Set", &["variant:boolean:true"]);
+        let set_at_manager = properties(MANAGER_PATH, "Set", &["variant:boolean:true"]);
+        let get_elsewhere = properties("/", "Get", &[]);
+        // Blocking children on another thread: this runtime thread must keep serving `owner`.
+        let [
+            set_elsewhere,
+            root_set_elsewhere,
+            set_at_manager,
+            get_elsewhere,
+        ] = tokio::task::spawn_blocking(move || {
+            [
+                output(NOBODY.command(set_elsewhere)),
+                output(root_set_elsewhere),
+                output(NOBODY.command(set_at_manager)),
+                output(NOBODY.command(get_elsewhere)),
+            ]
+        })
+        .await
+        .expect("dbus-send thread");
+        for (who, (ok, text)) in [("nobody", set_elsewhere), ("root", root_set_elsewhere)] {
+            assert!(
+                !ok && text.contains("AccessDenied"),
+                "{who}'s Properties.Set away from the manager must be refused by the bus: {text}"
+            );
+        }
+        for (what, (ok, text)) in [
+            ("Set at the manager", set_at_manager),
+            ("Get", get_elsewhere),
+        ] {
+            assert!(
+                !ok && !text.contains("AccessDenied") && text.contains("Unknown"),
+                "{what} must reach the owner (which has no such property): {text}"
+            );
+        }
+        drop(owner);
+    });
+}
+
 /// The stand-in for fw6d on the bus: one method, so a call has something to answer it.
 struct Probe;
 

@@ -191,9 +191,6 @@ pub async fn run(config: Config) -> Result<(), Error> {
     serve(&conn, &shared, &mut watcher, monitor).await
 }
 
-/// See [`connect`].
-const INCOMING_QUEUE: std::num::NonZeroUsize = std::num::NonZeroUsize::new(16).expect("non-zero");
-
 /// Creates the state directory owner-only (0700) and makes an existing store (database, WAL,
 /// shared-memory index) owner-only (0600) when an earlier start or another umask left them
 /// wider: the store's audit rows name the pid, program and bus name of every administrator's
@@ -243,13 +240,10 @@ async fn connect(config: &Config, shared: &Arc<Shared>) -> zbus::Result<zbus::Co
         Some(address) => zbus::connection::Builder::address(address.as_str()),
         None => zbus::connection::Builder::system(),
     };
-    let conn = builder
-        // Messages read off the bus but not yet dispatched: the bound that keeps a flood of
-        // large calls queued in the bus daemon (whose limits answer the flooder) rather than
-        // in fw6d's memory.
-        .max_queued(INCOMING_QUEUE)
-        .build()
-        .await?;
+    // Method calls read off the bus wait for dispatch in zbus's object-server queue (64, not
+    // configurable): past it zbus stops reading, and a flood waits in the bus daemon, whose
+    // limits answer the flooder. Each call is dispatched to a task of its own at once.
+    let conn = builder.build().await?;
     service::serve_manager(&conn, shared).await?;
     conn.request_name(BUS_NAME).await?;
     Ok(conn)

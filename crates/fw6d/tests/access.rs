@@ -194,8 +194,11 @@ fn a_dismissed_authentication_is_aborted() {
     let lab = Lab::with("", true);
     let lan0 = lab.connection_path("lan0");
     let before = lab.table();
-    let (caller, mut agent) =
-        lab.call_under_agent(&lan0, "OpenPort", "uint16:8080 uint32:6 string:x");
+    let (caller, mut agent) = lab.call_under_agent(
+        &lan0,
+        &format!("{}.OpenPort", common::CONN_IFACE),
+        "uint16:8080 uint32:6 string:x",
+    );
     // The user waits for the password prompt, then presses Ctrl-C at it.
     assert!(
         agent.prompts_within(std::time::Duration::from_secs(60)),

@@ -155,7 +155,8 @@ fn a_no_op_skips_the_dialog_but_not_a_refusal() {
     let lab = Lab::with("", true);
     let lan0 = lab.connection_path("lan0");
     let before = lab.table();
-    let (mut caller, agent) = lab.call_under_agent(&lan0, "EnableFirewall", "");
+    let (mut caller, agent) =
+        lab.call_under_agent(&lan0, &format!("{}.EnableFirewall", common::CONN_IFACE), "");
     let deadline = Instant::now() + Duration::from_secs(20);
     let status = loop {
         if let Some(status) = caller.try_wait().unwrap() {
@@ -189,6 +190,66 @@ fn a_no_op_skips_the_dialog_but_not_a_refusal() {
         .send_as(Some(NOBODY), &lan0, "EnableFirewall", &[])
         .unwrap_err();
     assert!(err.contains("AccessDenied"), "{err}");
+}
+
+/// A property `Set` waiting at a password prompt stalls no one. zbus's own `Properties.Set`
+/// held the object tree's lock while fw6's setter waited for polkit; a link that appeared
+/// meanwhile queued fw6d's export of its object behind it, and every later call — root's
+/// `Status` included — behind the export, for as long as the prompt stayed up (up to
+/// `polkit_timeout_seconds`). fw6d now sets its properties outside that lock
+/// (service/properties.rs).
+#[test]
+fn a_set_waiting_at_a_dialog_stalls_no_one_when_a_link_appears() {
+    let lab = Lab::with("", true);
+    let before = lab.property("LogConnections", None).unwrap();
+    let (caller, mut agent) = lab.call_under_agent(
+        MANAGER,
+        "org.freedesktop.DBus.Properties.Set",
+        &format!("string:{MANAGER_IFACE} string:LogConnections variant:boolean:true"),
+    );
+    assert!(
+        agent.prompts_within(Duration::from_secs(20)),
+        "the dialog is up\nfw6d: {}",
+        lab.log()
+    );
+    lab.topology.host().exec(
+        "ip",
+        &["link", "add", "rw0", "type", "veth", "peer", "name", "rw1"],
+    );
+    // Bounded: the object of the new link is exported while the dialog is still up.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let path = loop {
+        let started = Instant::now();
+        let reply = lab.call(MANAGER, MANAGER_IFACE, "GetConnection", &["s", "rw0"]);
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "root's GetConnection took {:?} while a Set waited at a dialog",
+            started.elapsed()
+        );
+        if let Ok(reply) = reply {
+            break common::data(&reply)[0].as_str().unwrap().to_owned();
+        }
+        assert!(Instant::now() < deadline, "rw0 never appeared: {reply:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let started = Instant::now();
+    let status = lab.call(MANAGER, MANAGER_IFACE, "Status", &[]);
+    let took = started.elapsed();
+    let props = lab.call(
+        &path,
+        "org.freedesktop.DBus.Properties",
+        "GetAll",
+        &["s", common::CONN_IFACE],
+    );
+    agent.cancel();
+    let out = caller.wait_with_output().unwrap();
+    agent.stop();
+    assert!(status.is_ok(), "{status:?}");
+    assert!(took < Duration::from_secs(5), "root's Status took {took:?}");
+    assert!(props.is_ok(), "the new object's properties: {props:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Aborted"), "the cancelled Set: {err}");
+    assert_eq!(lab.property("LogConnections", None).unwrap(), before);
 }
 
 /// Sends SIGCONT to a stopped process when dropped, also when the test fails.

@@ -5,8 +5,9 @@
 //! message. `Apply` and `ApplyConfirmable` must not decode a whole batch for a caller they have
 //! not authorized yet, so their declared argument is only the batch's head (service/args.rs),
 //! and they read the items from the message once the first is authorized. And zbus's own
-//! `Properties` decodes `Set`'s value as a `Variant` — 64 bytes for each byte sent — so it is
-//! served behind a [`Screen`] that reads the value bounded first (service/properties.rs).
+//! `Properties` decodes `Set`'s value as a `Variant` — 64 bytes for each byte sent — and holds
+//! the object tree's lock while a setter waits for polkit, so it is served behind a [`Screen`]
+//! that reads the value bounded first and sets fw6's properties itself (service/properties.rs).
 //! [`Served`] wraps an `Interface` object, screens each call, and runs it with the message
 //! reachable through [`message`]; everything else — names, signatures, introspection,
 //! properties, signals — is the wrapped object's, unchanged.
@@ -44,9 +45,14 @@ pub fn message() -> Result<Message, Error> {
     })
 }
 
-/// A check of a call's message before the object decodes the call's arguments: an error is the
-/// call's reply, and the object never sees the call.
-pub type Screen = fn(&Message) -> Result<(), FwError>;
+/// A look at a call's message before the object decodes the call's arguments: `Some` answers
+/// the call — a refusal, or the call served another way — and the object never sees it; `None`
+/// passes it on.
+pub type Screen = for<'call> fn(
+    &'call ObjectServer,
+    &'call Connection,
+    &'call Message,
+) -> Option<DispatchResult<'call>>;
 
 /// An `Interface` object whose method calls are screened and can reach their message.
 pub struct Served<I> {
@@ -75,14 +81,13 @@ impl<I> Served<I> {
     pub fn object(&self) -> &I {
         &self.object
     }
+}
 
-    /// The screen's refusal of `msg`, as the call's reply.
-    fn refusal<'call>(&self, msg: &Message) -> Option<DispatchResult<'call>> {
-        let refused = self.screen?(msg).err()?;
-        Some(DispatchResult::Async(Box::pin(async move {
-            Err(Box::new(refused) as BoxDBusError)
-        })))
-    }
+/// A call refused with `refused` as its reply.
+pub fn refuse<'call>(refused: FwError) -> DispatchResult<'call> {
+    DispatchResult::Async(Box::pin(
+        async move { Err(Box::new(refused) as BoxDBusError) },
+    ))
 }
 
 #[async_trait::async_trait]
@@ -154,8 +159,11 @@ impl<I: Interface> Interface for Served<I> {
         msg: &'call Message,
         name: MemberName<'call>,
     ) -> DispatchResult<'call> {
-        if let Some(refused) = self.refusal(msg) {
-            return refused;
+        if let Some(answered) = self
+            .screen
+            .and_then(|screen| screen(server, connection, msg))
+        {
+            return with_message(msg, answered);
         }
         with_message(msg, self.object.call(server, connection, msg, name))
     }
@@ -167,8 +175,11 @@ impl<I: Interface> Interface for Served<I> {
         msg: &'call Message,
         name: MemberName<'call>,
     ) -> DispatchResult<'call> {
-        if let Some(refused) = self.refusal(msg) {
-            return refused;
+        if let Some(answered) = self
+            .screen
+            .and_then(|screen| screen(server, connection, msg))
+        {
+            return with_message(msg, answered);
         }
         with_message(msg, self.object.call_mut(server, connection, msg, name))
     }

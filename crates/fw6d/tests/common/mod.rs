@@ -124,15 +124,15 @@ impl Lab {
         wan0
     }
 
-    /// Runs `member` of `path` (a connection object) as nobody under an authentication agent:
+    /// Runs `method` (`interface.Member`) of `path` as nobody under an authentication agent:
     /// the caller waits until the agent has registered for its pid, then becomes dbus-send (exec
     /// keeps the pid and start time polkit identifies the process by); `pkttyagent`, which needs
     /// a controlling terminal, runs under `script`, whose stdin is the terminal's keyboard and
     /// whose stdout is the screen, watched for the password prompt.
-    pub fn call_under_agent(&self, path: &str, member: &str, args: &str) -> (Child, Agent) {
+    pub fn call_under_agent(&self, path: &str, method: &str, args: &str) -> (Child, Agent) {
         let script = format!(
             "sleep 1; exec dbus-send --bus={} --print-reply --dest={BUS_NAME} {path} \
-             {CONN_IFACE}.{member} {args}",
+             {method} {args}",
             self.bus.address(),
         );
         let mut sh = Command::new("sh");

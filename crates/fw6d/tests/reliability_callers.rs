@@ -528,3 +528,74 @@ fn an_unknown_callers_bursts_past_the_waiting_places_are_refused_busy() {
     .expect("root is served after the burst");
     figure("callers.unknown_bursts_refused_busy", busy);
 }
+
+/// A departure forged by another caller closes nothing and deafens nothing. fw6d learns that a
+/// caller left from the bus daemon's `NameOwnerChanged`, and any client may send a signal of
+/// that name to fw6d directly: zbus drops it because its sender is not `org.freedesktop.DBus`
+/// (checked here, so a zbus upgrade that loosened it would fail). Forged first: the bound
+/// opening's owner "left", and the bus's own name "changed owner" to the forger. Then a real
+/// departure (a canary's, handled in order after the forgeries) closes only the canary's
+/// opening, and the victim's real departure still closes its own.
+#[test]
+fn a_forged_departure_closes_nothing() {
+    fw6_testkit::require_root("reliability_callers");
+    let lab = Lab::start();
+    let rt = reliability::runtime();
+    let connect = || rt.block_on(reliability::connect(lab.bus.address()));
+    let open_bound = |conn: &zbus::Connection, port: u16| {
+        let options = HashMap::from([("bind_to_caller", zbus::Variant::Bool(true))]);
+        let reply = rt.block_on(reliability::call(
+            conn,
+            MANAGER,
+            MANAGER_IFACE,
+            "OpenGlobalPortWithOptions",
+            &(port, 6_u32, "bound", options),
+        ));
+        assert_eq!(Reply::of(&reply), Reply::Ok, "open {port} bound");
+    };
+    let open = |port: u16| {
+        lab.manager("Leases", &[])
+            .unwrap()
+            .contains(&port.to_string())
+    };
+    let closes_within = |port: u16| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while open(port) {
+            if std::time::Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        true
+    };
+    let (victim, canary, forger) = (connect(), connect(), connect());
+    open_bound(&victim, 8443);
+    open_bound(&canary, 8444);
+    let victim_name = victim.unique_name().unwrap().to_string();
+    let forger_name = forger.unique_name().unwrap().to_string();
+    for (name, old, new) in [
+        (victim_name.as_str(), victim_name.as_str(), ""),
+        ("org.freedesktop.DBus", "", forger_name.as_str()),
+        (victim_name.as_str(), victim_name.as_str(), ""),
+    ] {
+        rt.block_on(forger.emit_signal(
+            Some(common::BUS_NAME),
+            "/org/freedesktop/DBus",
+            "org.freedesktop.DBus",
+            "NameOwnerChanged",
+            &(name, old, new),
+        ))
+        .expect("the bus passes a unicast signal on");
+    }
+    rt.block_on(canary.close()).expect("the canary leaves");
+    assert!(
+        closes_within(8444),
+        "the canary's real departure closes its opening"
+    );
+    assert!(open(8443), "a forged departure closed the victim's opening");
+    rt.block_on(victim.close()).expect("the victim leaves");
+    assert!(
+        closes_within(8443),
+        "the victim's real departure closes its opening"
+    );
+}

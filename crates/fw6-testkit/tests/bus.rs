@@ -239,14 +239,7 @@ fn shipped_bus_policy_lets_only_root_own_the_name_and_everyone_call_it() {
         .build()
         .expect("tokio runtime");
     runtime.block_on(async {
-        let owner = zbus::connection::Builder::address(bus.address())
-            .name(BUS_NAME)
-            .serve_at(MANAGER_PATH, Probe)
-            .build()
-            .await
-            .expect(
-                "root must be allowed to own org.fw6.Firewall1 under data/org.fw6.Firewall1.conf",
-            );
+        let owner = Probe::own(&bus).await;
 
         let mut request = bus.dbus_send();
         request.args([
@@ -314,12 +307,7 @@ fn shipped_bus_policy_lets_properties_set_reach_only_the_manager() {
         .build()
         .expect("tokio runtime");
     runtime.block_on(async {
-        let owner = zbus::connection::Builder::address(bus.address())
-            .name(BUS_NAME)
-            .serve_at(MANAGER_PATH, Probe)
-            .build()
-            .await
-            .expect("root owns org.fw6.Firewall1");
+        let owner = Probe::own(&bus).await;
         let properties = |path: &str, member: &str, args: &[&str]| {
             let mut cmd = bus.dbus_send();
             cmd.args([
@@ -374,6 +362,21 @@ fn shipped_bus_policy_lets_properties_set_reach_only_the_manager() {
 
 /// The stand-in for fw6d on the bus: one method, so a call has something to answer it.
 struct Probe;
+
+impl Probe {
+    /// Root's connection owning `org.fw6.Firewall1` on `bus`, serving a probe at the manager's
+    /// path.
+    async fn own(bus: &PrivateBus) -> zbus::Connection {
+        zbus::connection::Builder::address(bus.address())
+            .name(BUS_NAME)
+            .serve_at(MANAGER_PATH, Probe)
+            .build()
+            .await
+            .expect(
+                "root must be allowed to own org.fw6.Firewall1 under data/org.fw6.Firewall1.conf",
+            )
+    }
+}
 
 #[zbus::interface(name = "org.fw6.Test.Probe")]
 impl Probe {

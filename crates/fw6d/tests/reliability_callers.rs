@@ -262,7 +262,21 @@ fn a_properties_set_costs_fw6d_no_more_than_its_message_on_every_node() {
         lab.property("LogConnections", None).unwrap(),
         settings_before
     );
-    // The screen lets basic values through to zbus's own Properties: Get and Set still work.
+}
+
+/// Behind the screen, properties still read and set as zbus served them: `Get` anywhere, a basic
+/// value sets a manager property (fw6d serves that `Set` itself, outside zbus's tree lock), the
+/// wrong basic type and an unknown property keep zbus's errors, and each `Set` sends one
+/// `PropertiesChanged`, for the property set.
+#[test]
+fn behind_the_screen_properties_read_and_set_as_before() {
+    const PROPERTIES: &str = "org.freedesktop.DBus.Properties";
+    fw6_testkit::require_root("reliability_callers");
+    let lab = Lab::start();
+    let rt = reliability::runtime();
+    let conn = rt.block_on(reliability::connect(lab.bus.address()));
+    let lan0 = rt.block_on(reliability::connection_path(&conn, "lan0"));
+    let settings_before = lab.property("LogConnections", None).unwrap();
     let flipped = common::data(&settings_before) != serde_json::json!(true);
     let set = (
         MANAGER_IFACE,
@@ -282,6 +296,64 @@ fn a_properties_set_costs_fw6d_no_more_than_its_message_on_every_node() {
     assert_eq!(
         Reply::of(&rt.block_on(reliability::call(&conn, &lan0, PROPERTIES, "Get", &get))),
         Reply::Ok
+    );
+    // fw6d serves the manager's `Set` itself: zbus's errors for a basic value of the wrong type
+    // and for an unknown property are kept.
+    for (property, value, error) in [
+        ("LogConnections", zbus::Variant::from("yes"), "InvalidArgs"),
+        (
+            "NoSuchProperty",
+            zbus::Variant::Bool(true),
+            "UnknownProperty",
+        ),
+    ] {
+        let wrong = (MANAGER_IFACE, property, value);
+        match Reply::of(&rt.block_on(reliability::call(&conn, MANAGER, PROPERTIES, "Set", &wrong)))
+        {
+            Reply::Bus(name, _) => assert_eq!(name, format!("org.freedesktop.DBus.Error.{error}")),
+            other => panic!("Set {property}: {other:?}"),
+        }
+    }
+    // One `PropertiesChanged` per `Set`, naming the property set: fw6d's signals come in order,
+    // so once the second `Set`'s signal is here, every signal of the first is too.
+    let rule = zbus::MatchRule::builder()
+        .msg_type(zbus::message::Type::Signal)
+        .interface(PROPERTIES)
+        .member("PropertiesChanged")
+        .path(MANAGER)
+        .build()
+        .expect("a match rule");
+    let mut signals = rt
+        .block_on(zbus::MessageStream::for_match_rule(rule, &conn, None))
+        .unwrap();
+    let dropped = common::data(&lab.property("LogDroppedPackets", None).unwrap());
+    for (property, value) in [
+        ("LogConnections", !flipped),
+        ("LogDroppedPackets", dropped != serde_json::json!(true)),
+    ] {
+        let set = (MANAGER_IFACE, property, zbus::Variant::Bool(value));
+        let reply = rt.block_on(reliability::call(&conn, MANAGER, PROPERTIES, "Set", &set));
+        assert_eq!(Reply::of(&reply), Reply::Ok, "Set {property}");
+    }
+    let mut seen: Vec<String> = Vec::new();
+    rt.block_on(async {
+        use futures_util::StreamExt as _;
+        while !seen.iter().any(|p| p == "LogDroppedPackets") {
+            let next = tokio::time::timeout(std::time::Duration::from_secs(10), signals.next());
+            let msg = next
+                .await
+                .expect("a PropertiesChanged within 10 s")
+                .unwrap()
+                .unwrap();
+            let (_, changed, _): (String, HashMap<String, zbus::OwnedVariant>, Vec<String>) =
+                msg.body().deserialize().unwrap();
+            seen.extend(changed.into_keys());
+        }
+    });
+    assert_eq!(
+        seen,
+        ["LogConnections", "LogDroppedPackets"],
+        "one signal per Set"
     );
 }
 

@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use std::fmt::Write;
 
 use fw6_model::{Error, ErrorKind};
-use zbus::message::Header;
+use zbus::message::{Flags, Header};
 use zbus::names::{InterfaceName, MemberName};
 use zbus::object_server::{DispatchResult, Interface, SignalEmitter};
 use zbus::zvariant::{OwnedVariant, Variant};
@@ -159,11 +159,8 @@ impl<I: Interface> Interface for Served<I> {
         msg: &'call Message,
         name: MemberName<'call>,
     ) -> DispatchResult<'call> {
-        if let Some(answered) = self
-            .screen
-            .and_then(|screen| screen(server, connection, msg))
-        {
-            return with_message(msg, answered);
+        if let Some(answered) = screened(self.screen, server, connection, msg) {
+            return answered;
         }
         with_message(msg, self.object.call(server, connection, msg, name))
     }
@@ -175,11 +172,8 @@ impl<I: Interface> Interface for Served<I> {
         msg: &'call Message,
         name: MemberName<'call>,
     ) -> DispatchResult<'call> {
-        if let Some(answered) = self
-            .screen
-            .and_then(|screen| screen(server, connection, msg))
-        {
-            return with_message(msg, answered);
+        if let Some(answered) = screened(self.screen, server, connection, msg) {
+            return answered;
         }
         with_message(msg, self.object.call_mut(server, connection, msg, name))
     }
@@ -187,6 +181,33 @@ impl<I: Interface> Interface for Served<I> {
     fn introspect_to_writer(&self, writer: &mut dyn Write, level: usize) {
         self.object.introspect_to_writer(writer, level);
     }
+}
+
+/// The call as `screen` answers it, if it does, run with `msg` as the [`message`]. An error is
+/// dropped when the caller asked for no reply, as zbus's own methods do: the bus would refuse
+/// an error reply nobody asked for, and log it.
+fn screened<'call>(
+    screen: Option<Screen>,
+    server: &'call ObjectServer,
+    connection: &'call Connection,
+    msg: &'call Message,
+) -> Option<DispatchResult<'call>> {
+    let answered = screen?(server, connection, msg)?;
+    let unwanted = msg
+        .header()
+        .primary()
+        .flags()
+        .contains(Flags::NO_REPLY_EXPECTED);
+    let answered = match answered {
+        DispatchResult::Async(f) if unwanted => DispatchResult::Async(Box::pin(async move {
+            if let Err(e) = f.await {
+                tracing::debug!(%e, "a call that asked for no reply failed");
+            }
+            Ok(())
+        })),
+        other => other,
+    };
+    Some(with_message(msg, answered))
 }
 
 /// `dispatched`, run with `msg` as the [`message`] (an `Arc` clone, not a copy).

@@ -355,12 +355,12 @@ impl Shared {
         });
         if let (Some(from), Some(to)) = (before, logging) {
             match origin {
-                // A setter runs inside zbus's `Properties.Set`, which holds the object server's
-                // tree lock until the setter returns. Looking the manager up in the tree again
-                // from inside it waits behind any writer queued for the tree (a connection
-                // object being exported by another call), and that writer waits for this
-                // setter: every later call hangs. So a setter's other signals go out from a
-                // task of their own, once the setter has returned.
+                // A setter runs with the manager object held (service/properties.rs serves
+                // `Set` outside zbus's tree lock, but through the manager's own). Looking the
+                // manager up again from inside the setter would wait behind any writer queued
+                // for either lock, which would wait for this setter. So a setter's other
+                // signals go out from a task of their own, once the setter has returned (and
+                // after the set property's own, which zbus sends when the setter returns).
                 Origin::Property(_) => {
                     let conn = conn.clone();
                     tokio::spawn(async move {

@@ -141,10 +141,16 @@ async fn set_on_manager(
 ) -> Result<(), BoxDBusError> {
     let header = msg.header();
     let body = msg.body();
-    let (_, property, value) = body.deserialize::<(&str, &str, Variant<'_>)>()?;
+    let (_, property, value) = body
+        .deserialize::<(&str, &str, Variant<'_>)>()
+        .map_err(|e| Box::new(invalid_args(&e)) as BoxDBusError)?;
+    // Not served only while fw6d starts or stops: what zbus answers for an interface it lacks.
     let manager = server
         .interface::<_, Served<ManagerIface>>(MANAGER_PATH)
-        .await?;
+        .await
+        .map_err(|_| {
+            fdo::Error::UnknownInterface(format!("Unknown interface '{MANAGER_IFACE}'"))
+        })?;
     let object = manager.get().await;
     match object.set(
         property,
@@ -155,11 +161,19 @@ async fn set_on_manager(
         manager.signal_emitter(),
     ) {
         DispatchResult::Async(set) => set.await?,
-        // The manager's setters take `&self`: none needs `set_mut`.
-        DispatchResult::NotFound | DispatchResult::RequiresMut => {
+        DispatchResult::NotFound => {
             return Err(
                 fdo::Error::UnknownProperty(format!("Unknown property '{property:.64}'")).into(),
             );
+        }
+        // The manager's setters take `&self`, and must: a setter holding the manager for
+        // writing would stall every call to it while polkit waits.
+        DispatchResult::RequiresMut => {
+            return Err(fdo::Error::Failed(format!(
+                "fw6d cannot set '{property:.64}': its setter needs the manager for writing, \
+                 which fw6d does not allow; nothing was changed"
+            ))
+            .into());
         }
     }
     drop(object);

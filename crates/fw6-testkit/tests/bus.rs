@@ -234,11 +234,7 @@ fn shipped_bus_policy_lets_only_root_own_the_name_and_everyone_call_it() {
         .policy(Policy::System)
         .polkit(true)
         .start();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    runtime.block_on(async {
+    Probe::runtime().block_on(async {
         let owner = Probe::own(&bus).await;
 
         let mut request = bus.dbus_send();
@@ -302,11 +298,7 @@ fn shipped_bus_policy_lets_only_root_own_the_name_and_everyone_call_it() {
 #[test]
 fn shipped_bus_policy_lets_properties_set_reach_only_the_manager() {
     let bus = PrivateBus::builder().policy(Policy::System).start();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    runtime.block_on(async {
+    Probe::runtime().block_on(async {
         let owner = Probe::own(&bus).await;
         let properties = |path: &str, member: &str, args: &[&str]| {
             let mut cmd = bus.dbus_send();
@@ -364,6 +356,14 @@ fn shipped_bus_policy_lets_properties_set_reach_only_the_manager() {
 struct Probe;
 
 impl Probe {
+    /// The runtime a test serves its probe on.
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("tokio runtime")
+    }
+
     /// Root's connection owning `org.fw6.Firewall1` on `bus`, serving a probe at the manager's
     /// path.
     async fn own(bus: &PrivateBus) -> zbus::Connection {

@@ -12,6 +12,8 @@ use common::{Lab, MANAGER, MANAGER_IFACE};
 use fw6_testkit::bus::NOBODY;
 use reliability::{Reply, figure};
 
+const PROPERTIES: &str = "org.freedesktop.DBus.Properties";
+
 #[test]
 fn an_unprivileged_caller_cannot_apply_any_member() {
     fw6_testkit::require_root("reliability_callers");
@@ -63,9 +65,7 @@ fn an_unprivileged_caller_cannot_apply_any_member() {
 fn oversized_requests_get_a_clear_limit_error() {
     fw6_testkit::require_root("reliability_callers");
     let lab = Lab::start();
-    let rt = reliability::runtime();
-    let conn = rt.block_on(reliability::connect(lab.bus.address()));
-    let lan0 = rt.block_on(reliability::connection_path(&conn, "lan0"));
+    let (rt, conn, lan0) = reliability::client(&lab);
     let before = reliability::kernel_facts(&lab);
     let call = |path: &str, iface: &str, member: &str, body: &(u16, u32, &str)| {
         Reply::of(&rt.block_on(reliability::call(&conn, path, iface, member, body)))
@@ -153,9 +153,7 @@ fn oversized_requests_get_a_clear_limit_error() {
 fn a_callers_options_cost_fw6d_no_more_than_their_message() {
     fw6_testkit::require_root("reliability_callers");
     let lab = Lab::start();
-    let rt = reliability::runtime();
-    let conn = rt.block_on(reliability::connect(lab.bus.address()));
-    let lan0 = rt.block_on(reliability::connection_path(&conn, "lan0"));
+    let (rt, conn, lan0) = reliability::client(&lab);
     let before = reliability::kernel_facts(&lab);
     let pid = lab.pid().expect("fw6d runs");
     let peak = || fw6_testkit::Memory::of(pid).expect("fw6d's memory").hwm_kib;
@@ -210,12 +208,9 @@ fn a_callers_options_cost_fw6d_no_more_than_their_message() {
 /// fw6d's peak memory grows by little more than the message, and a basic value still sets.
 #[test]
 fn a_properties_set_costs_fw6d_no_more_than_its_message_on_every_node() {
-    const PROPERTIES: &str = "org.freedesktop.DBus.Properties";
     fw6_testkit::require_root("reliability_callers");
     let lab = Lab::start();
-    let rt = reliability::runtime();
-    let conn = rt.block_on(reliability::connect(lab.bus.address()));
-    let lan0 = rt.block_on(reliability::connection_path(&conn, "lan0"));
+    let (rt, conn, lan0) = reliability::client(&lab);
     let mut nodes: Vec<String> = ["/".to_owned()]
         .into_iter()
         .chain(
@@ -270,12 +265,9 @@ fn a_properties_set_costs_fw6d_no_more_than_its_message_on_every_node() {
 /// `PropertiesChanged`, for the property set.
 #[test]
 fn behind_the_screen_properties_read_and_set_as_before() {
-    const PROPERTIES: &str = "org.freedesktop.DBus.Properties";
     fw6_testkit::require_root("reliability_callers");
     let lab = Lab::start();
-    let rt = reliability::runtime();
-    let conn = rt.block_on(reliability::connect(lab.bus.address()));
-    let lan0 = rt.block_on(reliability::connection_path(&conn, "lan0"));
+    let (rt, conn, lan0) = reliability::client(&lab);
     let settings_before = lab.property("LogConnections", None).unwrap();
     let flipped = common::data(&settings_before) != serde_json::json!(true);
     let set = (

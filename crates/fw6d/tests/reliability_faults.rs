@@ -186,9 +186,7 @@ fn store_files(dir: &Path) -> Vec<PathBuf> {
 fn a_read_only_state_directory_fails_calls_and_recovers() {
     fw6_testkit::require_root("reliability_faults");
     let mut lab = Lab::start();
-    let rt = reliability::runtime();
-    let conn = rt.block_on(reliability::connect(lab.bus.address()));
-    let lan0 = rt.block_on(reliability::connection_path(&conn, "lan0"));
+    let (rt, conn, lan0) = reliability::client(&lab);
     let mut faults = 0;
     // Twice: with the daemon's files already open, and after a restart with everything
     // already read-only (then the store cannot even be opened for writing).
@@ -253,9 +251,7 @@ fn a_full_disk_fails_calls_and_recovers_when_space_returns() {
     let tmpfs = reliability::Tmpfs::mount(lab.bus.dir().join("small"), "1m");
     lab.state_dir = tmpfs.dir.join("state");
     lab.start_daemon();
-    let rt = reliability::runtime();
-    let conn = rt.block_on(reliability::connect(lab.bus.address()));
-    let lan0 = rt.block_on(reliability::connection_path(&conn, "lan0"));
+    let (rt, conn, lan0) = reliability::client(&lab);
     // Fill the file system to the last byte.
     let filler = tmpfs.dir.join("filler");
     {
@@ -330,9 +326,7 @@ fn a_full_disk_fails_calls_and_recovers_when_space_returns() {
 fn a_refused_kernel_batch_fails_the_call_and_leaves_the_store_alone() {
     fw6_testkit::require_root("reliability_faults");
     let lab = Lab::start();
-    let rt = reliability::runtime();
-    let conn = rt.block_on(reliability::connect(lab.bus.address()));
-    let lan0 = rt.block_on(reliability::connection_path(&conn, "lan0"));
+    let (rt, conn, lan0) = reliability::client(&lab);
     let rounds = 3;
     let mut refused = 0;
     for _ in 0..rounds {

@@ -109,6 +109,15 @@ where
         .await
 }
 
+/// A client of `lab`'s fw6d, as most tests here start: its runtime, its connection, and the
+/// object path of `lan0`.
+pub fn client(lab: &Lab) -> (tokio::runtime::Runtime, zbus::Connection, String) {
+    let rt = runtime();
+    let conn = rt.block_on(connect(lab.bus.address()));
+    let lan0 = rt.block_on(connection_path(&conn, "lan0"));
+    (rt, conn, lan0)
+}
+
 /// The object path of a connection, by interface name.
 pub async fn connection_path(conn: &zbus::Connection, ifname: &str) -> String {
     try_connection_path(conn, ifname)

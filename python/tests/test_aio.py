@@ -64,6 +64,14 @@ async def members() -> None:
             await lan.open_port(0, Protocol.TCP, "zero")
         assert caught.value.hresult == 0x80070057
 
+        await lan.open_port(27030, Protocol.UDP, "async match", lifetime=600)
+        await manager.open_global_port(27031, Protocol.TCP, "async held", bind_to_caller=True)
+        leased = {row.port: row for row in await manager.leases()}
+        assert leased[27030].connection == "lan0" and leased[27030].expires_ms > 0
+        assert leased[27031].connection == "" and leased[27031].owner.startswith(":")
+        await lan.close_port(27030, Protocol.UDP)
+        await manager.close_global_port(27031, Protocol.TCP)
+
 
 def test_members() -> None:
     asyncio.run(members())

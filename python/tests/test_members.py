@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import time
+
+import pytest
+
 import fw6
 from fw6 import Protocol
+
+from .conftest import bus
 
 
 def test_connections(manager: fw6.Manager) -> None:
@@ -112,3 +119,39 @@ def test_change_notifications(manager: fw6.Manager, lan: fw6.Connection) -> None
         closed = changes.next(timeout=10)
     assert change == fw6.Change("PortOpened", "lan0", 4711, 6, "watched")
     assert closed is not None and closed.change == "PortClosed"
+
+
+def test_openings_that_end_on_their_own(manager: fw6.Manager, lan: fw6.Connection) -> None:
+    before_ms = time.time() * 1000
+    lan.open_port(27020, Protocol.UDP, "match", lifetime=600)
+    manager.open_global_port(27021, Protocol.TCP, "lobby", lifetime=600)
+    after_ms = time.time() * 1000
+    rows = {(row.connection, row.port): row for row in manager.leases()}
+    timed = rows[("lan0", 27020)]
+    assert (timed.protocol, timed.name, timed.owner) == (Protocol.UDP, "match", "")
+    assert before_ms + 599_000 <= timed.expires_ms <= after_ms + 601_000
+    assert rows[("", 27021)].expires_ms > 0
+    assert lan.is_port_open(27020, Protocol.UDP)
+
+    # Bound to the caller: closed when the manager that opened it closes its bus connection.
+    with fw6.Manager(bus()) as holder:
+        holder.connection("lan0").open_port(27022, Protocol.TCP, "held", bind_to_caller=True)
+        held = next(row for row in manager.leases() if row.port == 27022)
+        assert held.owner.startswith(":") and held.expires_ms == 0
+        assert held.owner_pid == os.getpid()
+        assert lan.is_port_open(27022, Protocol.TCP)
+    deadline = time.monotonic() + 10
+    while lan.is_port_open(27022, Protocol.TCP):
+        assert time.monotonic() < deadline, "closing the manager closes its bound opening"
+        time.sleep(0.05)
+    assert all(row.port != 27022 for row in manager.leases())
+
+    with pytest.raises(fw6.InvalidArg) as caught:
+        lan.open_port(27023, Protocol.UDP, "never", lifetime=0)
+    assert caught.value.hresult == 0x80070057
+    with pytest.raises(fw6.InvalidArg):
+        lan.open_port(27023, Protocol.UDP, "never", lifetime=-1)
+    assert not lan.is_port_open(27023, Protocol.UDP)
+    lan.close_port(27020, Protocol.UDP)
+    manager.close_global_port(27021, Protocol.TCP)
+    assert all(row.port not in (27020, 27021) for row in manager.leases())

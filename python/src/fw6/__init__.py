@@ -18,6 +18,7 @@ from ._core import (
     Change,
     ConnectionInfo,
     Explanation,
+    Lease,
     PortEntry,
     Protocol,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "Explanation",
     "Fail",
     "InvalidArg",
+    "Lease",
     "Manager",
     "NotImpl",
     "PortEntry",

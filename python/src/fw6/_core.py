@@ -61,6 +61,23 @@ class Explanation:
 
 
 @dataclass(frozen=True)
+class Lease:
+    """One row of ``Leases``: an opening that ends on its own (docs/dbus-api.md, "Leases")."""
+
+    #: The connection's interface name, or "" for a global pair.
+    connection: str
+    port: int
+    protocol: Protocol
+    name: str
+    #: When it closes, in ms since the Unix epoch; 0: only when its owner leaves.
+    expires_ms: int
+    #: The unique bus name whose departure closes it, or "".
+    owner: str
+    owner_pid: int
+    owner_command: str
+
+
+@dataclass(frozen=True)
 class Change:
     """One ``Changed`` signal: an effective change, after the reply to the call that made it."""
 
@@ -117,6 +134,20 @@ def _variant(body: Tuple[Any, ...]) -> Any:
     return body[0][1]
 
 
+def options(lifetime: Optional[int], bind_to_caller: bool) -> Optional[Dict[str, Tuple[str, Any]]]:
+    """The ``a{sv}`` of an opening that ends on its own, or None for a plain opening."""
+    if lifetime is None and not bind_to_caller:
+        return None
+    sent: Dict[str, Tuple[str, Any]] = {}
+    if lifetime is not None:
+        if isinstance(lifetime, bool) or not isinstance(lifetime, int) or not 0 <= lifetime <= 0xFFFFFFFF:
+            raise InvalidArg(f"lifetime {lifetime!r} is not a number of seconds: use 1-2592000 (30 days)")
+        sent["lifetime"] = ("u", lifetime)
+    if bind_to_caller:
+        sent["bind_to_caller"] = ("b", True)
+    return sent
+
+
 def pair(port: int, protocol: int) -> Tuple[int, int]:
     """Checks what D-Bus itself cannot carry (the daemon checks the rest, e.g. port 0)."""
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 0xFFFF:
@@ -168,9 +199,37 @@ def get_connection(id_or_name: str) -> Call[str]:
     return _method(MANAGER_PATH, MANAGER_IFACE, "GetConnection", _first, "s", (id_or_name,))
 
 
-def open_global_port(port: int, protocol: int, name: str) -> Call[None]:
+def open_global_port(
+    port: int, protocol: int, name: str, sent: Optional[Dict[str, Tuple[str, Any]]] = None
+) -> Call[None]:
+    """``OpenGlobalPort``, or with options (see ``options``) ``OpenGlobalPortWithOptions``."""
     body = (*pair(port, protocol), name)
-    return _method(MANAGER_PATH, MANAGER_IFACE, "OpenGlobalPort", _none, "qus", body)
+    if sent is None:
+        return _method(MANAGER_PATH, MANAGER_IFACE, "OpenGlobalPort", _none, "qus", body)
+    return _method(
+        MANAGER_PATH, MANAGER_IFACE, "OpenGlobalPortWithOptions", _none, "qusa{sv}", (*body, sent)
+    )
+
+
+def open_port(
+    path: str, port: int, protocol: int, name: str, sent: Optional[Dict[str, Tuple[str, Any]]] = None
+) -> Call[None]:
+    """``OpenPort`` of the connection at ``path``, or with options ``OpenPortWithOptions``."""
+    body = (*pair(port, protocol), name)
+    if sent is None:
+        return _method(path, CONNECTION_IFACE, "OpenPort", _none, "qus", body)
+    return _method(path, CONNECTION_IFACE, "OpenPortWithOptions", _none, "qusa{sv}", (*body, sent))
+
+
+def _leases(body: Tuple[Any, ...]) -> List[Lease]:
+    return [
+        Lease(str(c), int(p), Protocol(int(proto)), str(n), int(e), str(o), int(pid), str(cmd))
+        for c, p, proto, n, e, o, pid, cmd in body[0]
+    ]
+
+
+def leases() -> Call[List[Lease]]:
+    return _method(MANAGER_PATH, MANAGER_IFACE, "Leases", _leases)
 
 
 def close_global_port(port: int, protocol: int) -> Call[None]:

@@ -18,6 +18,7 @@ from ._core import (
     Change,
     ConnectionInfo,
     Explanation,
+    Lease,
     PortEntry,
 )
 from ._errors import Error, InvalidArg, Unexpected, unreachable
@@ -97,9 +98,20 @@ class Manager:
 
     get_connection = connection
 
-    def open_global_port(self, port: int, protocol: int, name: str) -> None:
-        """``OpenGlobalPort``: re-opening is no error and keeps the first name."""
-        self._run(_core.open_global_port(port, protocol, name))
+    def open_global_port(
+        self,
+        port: int,
+        protocol: int,
+        name: str,
+        *,
+        lifetime: Optional[int] = None,
+        bind_to_caller: bool = False,
+    ) -> None:
+        """``OpenGlobalPort``: re-opening is no error and keeps the first name. With
+        ``lifetime`` (seconds) or ``bind_to_caller`` (closed when this manager's bus connection
+        closes: ``close()``, exit, crash), ``OpenGlobalPortWithOptions``: it ends on its own."""
+        sent = _core.options(lifetime, bind_to_caller)
+        self._run(_core.open_global_port(port, protocol, name, sent))
 
     def close_global_port(self, port: int, protocol: int) -> None:
         """``CloseGlobalPort``."""
@@ -114,6 +126,10 @@ class Manager:
         return self._run(_core.enumerate_globally_open_ports())
 
     globally_open_ports = enumerate_globally_open_ports
+
+    def leases(self) -> List[Lease]:
+        """``Leases``: every opening that ends on its own."""
+        return self._run(_core.leases())
 
     def logfile_path(self) -> str:
         """``get_LogfilePath``."""
@@ -243,10 +259,19 @@ class Connection:
         """``DisableFirewall``."""
         self._call(_core.connection_method(self.path, "DisableFirewall", _core.decode_none))
 
-    def open_port(self, port: int, protocol: int, name: str) -> None:
-        """``OpenPort``: re-opening is no error and keeps the first name."""
-        body = (*_core.pair(port, protocol), name)
-        self._call(_core.connection_method(self.path, "OpenPort", _core.decode_none, "qus", body))
+    def open_port(
+        self,
+        port: int,
+        protocol: int,
+        name: str,
+        *,
+        lifetime: Optional[int] = None,
+        bind_to_caller: bool = False,
+    ) -> None:
+        """``OpenPort``: re-opening is no error and keeps the first name. With ``lifetime``
+        or ``bind_to_caller``, ``OpenPortWithOptions`` (see ``Manager.open_global_port``)."""
+        sent = _core.options(lifetime, bind_to_caller)
+        self._call(_core.open_port(self.path, port, protocol, name, sent))
 
     def close_port(self, port: int, protocol: int) -> None:
         """``ClosePort``."""

@@ -25,6 +25,7 @@ from ._core import (
     Change,
     ConnectionInfo,
     Explanation,
+    Lease,
     PortEntry,
 )
 from ._errors import Unexpected, unreachable
@@ -92,9 +93,22 @@ class Manager:
 
     get_connection = connection
 
-    async def open_global_port(self, port: int, protocol: int, name: str) -> None:
-        """``OpenGlobalPort``."""
-        await self._run(_core.open_global_port(port, protocol, name))
+    async def open_global_port(
+        self,
+        port: int,
+        protocol: int,
+        name: str,
+        *,
+        lifetime: Optional[int] = None,
+        bind_to_caller: bool = False,
+    ) -> None:
+        """``OpenGlobalPort``, or ``OpenGlobalPortWithOptions`` (see the blocking client)."""
+        sent = _core.options(lifetime, bind_to_caller)
+        await self._run(_core.open_global_port(port, protocol, name, sent))
+
+    async def leases(self) -> List[Lease]:
+        """``Leases``: every opening that ends on its own."""
+        return await self._run(_core.leases())
 
     async def close_global_port(self, port: int, protocol: int) -> None:
         """``CloseGlobalPort``."""
@@ -230,12 +244,18 @@ class Connection:
         """``DisableFirewall``."""
         await self._call(_core.connection_method(self.path, "DisableFirewall", _core.decode_none))
 
-    async def open_port(self, port: int, protocol: int, name: str) -> None:
-        """``OpenPort``."""
-        body = (*_core.pair(port, protocol), name)
-        await self._call(
-            _core.connection_method(self.path, "OpenPort", _core.decode_none, "qus", body)
-        )
+    async def open_port(
+        self,
+        port: int,
+        protocol: int,
+        name: str,
+        *,
+        lifetime: Optional[int] = None,
+        bind_to_caller: bool = False,
+    ) -> None:
+        """``OpenPort``, or ``OpenPortWithOptions`` (see the blocking client)."""
+        sent = _core.options(lifetime, bind_to_caller)
+        await self._call(_core.open_port(self.path, port, protocol, name, sent))
 
     async def close_port(self, port: int, protocol: int) -> None:
         """``ClosePort``."""

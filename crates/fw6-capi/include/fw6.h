@@ -244,6 +244,21 @@ fw6_hresult fw6_connection_open_port(fw6_connection *connection,
                                      const char *name);
 
 /**
+ * `OpenPortWithOptions` with a lifetime: the pair is open for `seconds` (1 to 2,592,000, 30
+ * days), then fw6d closes it; `Explain` says until when. Opening it again renews the
+ * lifetime, a plain `fw6_connection_open_port` makes it permanent, and a lifetime never
+ * shortens a permanent opening. A lifetime out of range is `FW6_E_INVALIDARG`.
+ *
+ * # Safety
+ * `name` is NULL or a NUL-terminated string.
+ */
+fw6_hresult fw6_connection_open_port_for(fw6_connection *connection,
+                                         uint16_t port,
+                                         fw6_protocol protocol,
+                                         const char *name,
+                                         uint32_t seconds);
+
+/**
  * `ClosePort`: closing a pair that is not open is no error.
  *
  * # Safety
@@ -606,6 +621,19 @@ fw6_hresult fw6_manager_open_global_port(fw6_manager *manager,
                                          uint16_t port,
                                          fw6_protocol protocol,
                                          const char *name);
+
+/**
+ * `OpenGlobalPortWithOptions` with a lifetime: as `fw6_manager_open_global_port`, for `seconds`
+ * (1 to 2,592,000, 30 days), then fw6d closes it (see `fw6_connection_open_port_for`).
+ *
+ * # Safety
+ * `name` is NULL or a NUL-terminated string.
+ */
+fw6_hresult fw6_manager_open_global_port_for(fw6_manager *manager,
+                                             uint16_t port,
+                                             fw6_protocol protocol,
+                                             const char *name,
+                                             uint32_t seconds);
 
 /**
  * `CloseGlobalPort`: closing a pair that is not open is no error.

@@ -3,7 +3,7 @@
 
 use std::ffi::{CStr, CString, c_char};
 
-use fw6::{EntryName, PortKey};
+use fw6::{EntryName, Lifetime, OpenOptions, PortKey};
 
 use crate::error::Failure;
 use crate::hresult::{FW6_E_INVALIDARG, FW6_E_UNEXPECTED};
@@ -40,6 +40,14 @@ pub(crate) unsafe fn entry_name(ptr: *const c_char) -> Result<EntryName, Failure
 pub(crate) fn pair(port: u16, protocol: i32) -> Result<PortKey, Failure> {
     let protocol = u32::try_from(protocol).unwrap_or(u32::MAX);
     Ok(PortKey::from_raw(u32::from(port), protocol)?)
+}
+
+/// The options of an opening that lasts `seconds` (1 to 2,592,000: 30 days).
+pub(crate) fn lifetime(seconds: u32) -> Result<OpenOptions, Failure> {
+    Ok(OpenOptions {
+        lifetime: Some(Lifetime::try_from(seconds)?),
+        bind_to_caller: false,
+    })
 }
 
 /// Checks an out-parameter before the call does any work, so a null one never lets a

@@ -4,7 +4,7 @@
 use std::ffi::c_char;
 
 use crate::Protocol;
-use crate::args::{entry_name, out, pair, write, write_string};
+use crate::args::{entry_name, lifetime, out, pair, write, write_string};
 use crate::collection::PortCollection;
 use crate::enumerator::PortEnum;
 use crate::error::call;
@@ -129,6 +129,32 @@ pub unsafe extern "C" fn fw6_connection_open_port(
         // SAFETY: the caller guarantees a NUL-terminated string.
         let name = unsafe { entry_name(name) }?;
         c.inner.open_port(key, &name)?;
+        Ok(FW6_S_OK)
+    })
+}
+
+/// `OpenPortWithOptions` with a lifetime: the pair is open for `seconds` (1 to 2,592,000, 30
+/// days), then fw6d closes it; `Explain` says until when. Opening it again renews the
+/// lifetime, a plain `fw6_connection_open_port` makes it permanent, and a lifetime never
+/// shortens a permanent opening. A lifetime out of range is `FW6_E_INVALIDARG`.
+///
+/// # Safety
+/// `name` is NULL or a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fw6_connection_open_port_for(
+    connection: *mut Connection,
+    port: u16,
+    protocol: Protocol,
+    name: *const c_char,
+    seconds: u32,
+) -> Hresult {
+    call(|| {
+        let c = borrow(connection)?;
+        let key = pair(port, protocol)?;
+        // SAFETY: the caller guarantees a NUL-terminated string.
+        let name = unsafe { entry_name(name) }?;
+        c.inner
+            .open_port_with_options(key, &name, lifetime(seconds)?)?;
         Ok(FW6_S_OK)
     })
 }

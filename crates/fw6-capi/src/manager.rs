@@ -5,7 +5,7 @@ use std::ffi::c_char;
 use fw6::LogfileMaximumSize;
 
 use crate::Protocol;
-use crate::args::{entry_name, out, pair, text, write, write_string};
+use crate::args::{entry_name, lifetime, out, pair, text, write, write_string};
 use crate::collection::{ConnectionCollection, PortCollection};
 use crate::connection::Connection;
 use crate::enumerator::{ConnectionEnum, PortEnum};
@@ -293,6 +293,30 @@ pub unsafe extern "C" fn fw6_manager_open_global_port(
         // SAFETY: the caller guarantees a NUL-terminated string.
         let name = unsafe { entry_name(name) }?;
         m.inner.open_global_port(key, &name)?;
+        Ok(FW6_S_OK)
+    })
+}
+
+/// `OpenGlobalPortWithOptions` with a lifetime: as `fw6_manager_open_global_port`, for `seconds`
+/// (1 to 2,592,000, 30 days), then fw6d closes it (see `fw6_connection_open_port_for`).
+///
+/// # Safety
+/// `name` is NULL or a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn fw6_manager_open_global_port_for(
+    manager: *mut Manager,
+    port: u16,
+    protocol: Protocol,
+    name: *const c_char,
+    seconds: u32,
+) -> Hresult {
+    call(|| {
+        let m = borrow(manager)?;
+        let key = pair(port, protocol)?;
+        // SAFETY: the caller guarantees a NUL-terminated string.
+        let name = unsafe { entry_name(name) }?;
+        m.inner
+            .open_global_port_with_options(key, &name, lifetime(seconds)?)?;
         Ok(FW6_S_OK)
     })
 }

@@ -161,6 +161,23 @@ static void connection_members(fw6_manager *m, fw6_connection *c)
     OK(fw6_connection_close_port(c, 27015, FW6_PROTOCOL_UDP)); /* idempotent */
     CHECK(fw6_connection_is_port_open(c, 27015, FW6_PROTOCOL_UDP, &flag) == FW6_S_OK && !flag);
 
+    /* An opening that ends on its own: Explain says until when; a lifetime out of range
+       (0, over 30 days) is refused and opens nothing. */
+    OK(fw6_connection_open_port_for(c, 27016, FW6_PROTOCOL_UDP, "timed", 600));
+    CHECK(fw6_connection_is_port_open(c, 27016, FW6_PROTOCOL_UDP, &flag) == FW6_S_OK && flag);
+    char *why = NULL, *until = NULL;
+    bool passes = false;
+    OK(fw6_connection_explain(c, 27016, FW6_PROTOCOL_UDP, &passes, &why, &until));
+    CHECK(passes && until && strstr(until, "open until") != NULL);
+    fw6_string_free(why);
+    fw6_string_free(until);
+    HR(fw6_connection_open_port_for(c, 27017, FW6_PROTOCOL_UDP, "never", 0), FW6_E_INVALIDARG);
+    HR(fw6_connection_open_port_for(c, 27017, FW6_PROTOCOL_UDP, "never", 2592001),
+       FW6_E_INVALIDARG);
+    HR(fw6_connection_open_port_for(c, 27017, FW6_PROTOCOL_UDP, NULL, 60), FW6_E_POINTER);
+    CHECK(fw6_connection_is_port_open(c, 27017, FW6_PROTOCOL_UDP, &flag) == FW6_S_OK && !flag);
+    OK(fw6_connection_close_port(c, 27016, FW6_PROTOCOL_UDP));
+
     OK(fw6_connection_ignore_global_port(c, 53, FW6_PROTOCOL_UDP, "no dns here"));
     CHECK(fw6_connection_is_global_port_ignored(c, 53, FW6_PROTOCOL_UDP, &flag) == FW6_S_OK && flag);
     OK(fw6_connection_enumerate_ignored_global_ports(c, &e));
@@ -208,6 +225,11 @@ static void manager_members(fw6_manager *m)
     fw6_port_collection_release(pc);
     OK(fw6_manager_close_global_port(m, 443, FW6_PROTOCOL_TCP));
     CHECK(fw6_manager_is_port_globally_open(m, 443, FW6_PROTOCOL_TCP, &flag) == FW6_S_OK && !flag);
+    OK(fw6_manager_open_global_port_for(m, 8443, FW6_PROTOCOL_TCP, "timed", 600));
+    CHECK(fw6_manager_is_port_globally_open(m, 8443, FW6_PROTOCOL_TCP, &flag) == FW6_S_OK && flag);
+    HR(fw6_manager_open_global_port_for(m, 8444, FW6_PROTOCOL_TCP, "never", 0), FW6_E_INVALIDARG);
+    CHECK(fw6_manager_is_port_globally_open(m, 8444, FW6_PROTOCOL_TCP, &flag) == FW6_S_OK && !flag);
+    OK(fw6_manager_close_global_port(m, 8443, FW6_PROTOCOL_TCP));
 
     OK(fw6_manager_put_logfile_path(m, "/var/log/fw6/members.log"));
     OK(fw6_manager_get_logfile_path(m, &path));

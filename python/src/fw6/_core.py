@@ -134,7 +134,7 @@ def _variant(body: Tuple[Any, ...]) -> Any:
     return body[0][1]
 
 
-def options(lifetime: Optional[int], bind_to_caller: bool) -> Optional[Dict[str, Tuple[str, Any]]]:
+def _options(lifetime: Optional[int], bind_to_caller: bool) -> Optional[Dict[str, Tuple[str, Any]]]:
     """The ``a{sv}`` of an opening that ends on its own, or None for a plain opening."""
     if lifetime is None and not bind_to_caller:
         return None
@@ -199,26 +199,45 @@ def get_connection(id_or_name: str) -> Call[str]:
     return _method(MANAGER_PATH, MANAGER_IFACE, "GetConnection", _first, "s", (id_or_name,))
 
 
-def open_global_port(
-    port: int, protocol: int, name: str, sent: Optional[Dict[str, Tuple[str, Any]]] = None
+def _opening(
+    path: str,
+    iface: str,
+    member: str,
+    port: int,
+    protocol: int,
+    name: str,
+    lifetime: Optional[int],
+    bind_to_caller: bool,
 ) -> Call[None]:
-    """``OpenGlobalPort``, or with options (see ``options``) ``OpenGlobalPortWithOptions``."""
+    """``member`` (an open), or ``memberWithOptions`` when it is to end on its own."""
     body = (*pair(port, protocol), name)
+    sent = _options(lifetime, bind_to_caller)
     if sent is None:
-        return _method(MANAGER_PATH, MANAGER_IFACE, "OpenGlobalPort", _none, "qus", body)
-    return _method(
-        MANAGER_PATH, MANAGER_IFACE, "OpenGlobalPortWithOptions", _none, "qusa{sv}", (*body, sent)
+        return _method(path, iface, member, _none, "qus", body)
+    return _method(path, iface, f"{member}WithOptions", _none, "qusa{sv}", (*body, sent))
+
+
+def open_global_port(
+    port: int, protocol: int, name: str, lifetime: Optional[int] = None, bind_to_caller: bool = False
+) -> Call[None]:
+    """``OpenGlobalPort``, or ``OpenGlobalPortWithOptions`` with a lifetime or a binding."""
+    return _opening(
+        MANAGER_PATH, MANAGER_IFACE, "OpenGlobalPort", port, protocol, name, lifetime, bind_to_caller
     )
 
 
 def open_port(
-    path: str, port: int, protocol: int, name: str, sent: Optional[Dict[str, Tuple[str, Any]]] = None
+    path: str,
+    port: int,
+    protocol: int,
+    name: str,
+    lifetime: Optional[int] = None,
+    bind_to_caller: bool = False,
 ) -> Call[None]:
-    """``OpenPort`` of the connection at ``path``, or with options ``OpenPortWithOptions``."""
-    body = (*pair(port, protocol), name)
-    if sent is None:
-        return _method(path, CONNECTION_IFACE, "OpenPort", _none, "qus", body)
-    return _method(path, CONNECTION_IFACE, "OpenPortWithOptions", _none, "qusa{sv}", (*body, sent))
+    """``OpenPort`` of the connection at ``path``, or ``OpenPortWithOptions``."""
+    return _opening(
+        path, CONNECTION_IFACE, "OpenPort", port, protocol, name, lifetime, bind_to_caller
+    )
 
 
 def _leases(body: Tuple[Any, ...]) -> List[Lease]:

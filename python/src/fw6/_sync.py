@@ -110,8 +110,7 @@ class Manager:
         """``OpenGlobalPort``: re-opening is no error and keeps the first name. With
         ``lifetime`` (seconds) or ``bind_to_caller`` (closed when this manager's bus connection
         closes: ``close()``, exit, crash), ``OpenGlobalPortWithOptions``: it ends on its own."""
-        sent = _core.options(lifetime, bind_to_caller)
-        self._run(_core.open_global_port(port, protocol, name, sent))
+        self._run(_core.open_global_port(port, protocol, name, lifetime, bind_to_caller))
 
     def close_global_port(self, port: int, protocol: int) -> None:
         """``CloseGlobalPort``."""
@@ -270,8 +269,7 @@ class Connection:
     ) -> None:
         """``OpenPort``: re-opening is no error and keeps the first name. With ``lifetime``
         or ``bind_to_caller``, ``OpenPortWithOptions`` (see ``Manager.open_global_port``)."""
-        sent = _core.options(lifetime, bind_to_caller)
-        self._call(_core.open_port(self.path, port, protocol, name, sent))
+        self._call(_core.open_port(self.path, port, protocol, name, lifetime, bind_to_caller))
 
     def close_port(self, port: int, protocol: int) -> None:
         """``ClosePort``."""

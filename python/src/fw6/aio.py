@@ -103,8 +103,7 @@ class Manager:
         bind_to_caller: bool = False,
     ) -> None:
         """``OpenGlobalPort``, or ``OpenGlobalPortWithOptions`` (see the blocking client)."""
-        sent = _core.options(lifetime, bind_to_caller)
-        await self._run(_core.open_global_port(port, protocol, name, sent))
+        await self._run(_core.open_global_port(port, protocol, name, lifetime, bind_to_caller))
 
     async def leases(self) -> List[Lease]:
         """``Leases``: every opening that ends on its own."""
@@ -254,8 +253,7 @@ class Connection:
         bind_to_caller: bool = False,
     ) -> None:
         """``OpenPort``, or ``OpenPortWithOptions`` (see the blocking client)."""
-        sent = _core.options(lifetime, bind_to_caller)
-        await self._call(_core.open_port(self.path, port, protocol, name, sent))
+        await self._call(_core.open_port(self.path, port, protocol, name, lifetime, bind_to_caller))
 
     async def close_port(self, port: int, protocol: int) -> None:
         """``ClosePort``."""

@@ -108,7 +108,7 @@ enum Set {
 fn read_set(msg: &Message) -> Result<Set, FwError> {
     let body = msg.body();
     let (interface, property, value) = body
-        .deserialize::<(&str, &str, WireVariant<'_>)>()
+        .deserialize::<(&str, &str, WireVariant<'_, true>)>()
         .map_err(|e| invalid_args(&e))?;
     if value.value == Scalar::Other {
         return Err(Error::invalid_arg(format!(

@@ -49,6 +49,9 @@ pub enum Kind {
     Holders,
     /// A raw connection that sends calls and never reads a reply.
     Noreader,
+    /// `Properties.Set` of a logging property with a `size`-byte `ay` as the value, eight in
+    /// flight: refused before the value is built (zbus's own decoding made 64 bytes of each).
+    Properties,
 }
 
 /// One hostile caller's orders.
@@ -57,7 +60,8 @@ pub struct Orders {
     pub kind: Kind,
     pub address: String,
     pub seconds: f64,
-    /// `Apply`: items of the largest accepted batch; `Holders`: connections.
+    /// `Apply`: items of the largest accepted batch; `Holders`: connections; `Properties`: bytes
+    /// of the value.
     pub size: usize,
 }
 
@@ -72,6 +76,7 @@ pub fn run(orders: &Orders) -> Result<()> {
         Kind::Status => runtime.block_on(status(orders, deadline))?,
         Kind::Holders => runtime.block_on(holders(orders, deadline))?,
         Kind::Noreader => noreader(orders, deadline)?,
+        Kind::Properties => runtime.block_on(properties(orders, deadline))?,
     };
     println!(
         "flood {:?}: {} calls, {} refused by fw6, {} other errors",
@@ -120,6 +125,30 @@ async fn apply(orders: &Orders, deadline: Instant) -> Result<Tally> {
         });
         for result in join_all(round).await {
             tally.count(result);
+        }
+    }
+    Ok(tally)
+}
+
+async fn properties(orders: &Orders, deadline: Instant) -> Result<Tally> {
+    let conn = zbus::connection::Builder::address(orders.address.as_str())
+        .build()
+        .await?;
+    let value = zbus::Variant::from(vec![7_u8; orders.size]);
+    let set = (MANAGER_IFACE, "LogConnections", &value);
+    let mut tally = Tally::default();
+    while Instant::now() < deadline && tally.calls < 100_000 {
+        let round = (0..8).map(|_| {
+            conn.call_method(
+                Some(BUS_NAME),
+                MANAGER_PATH,
+                Some("org.freedesktop.DBus.Properties"),
+                "Set",
+                &set,
+            )
+        });
+        for result in join_all(round).await {
+            tally.count(result.map_err(fw6::Error::from));
         }
     }
     Ok(tally)

@@ -146,6 +146,7 @@ fn flood_round(
         (Kind::Status, 0),
         (Kind::Holders, scale.hostile_holders),
         (Kind::Noreader, 0),
+        (Kind::Properties, scale.hostile_set_bytes),
     ];
     // The floods run a little longer than root's loop, so that root is flooded throughout.
     let mut children = Vec::new();

@@ -109,6 +109,7 @@ pub(crate) struct Scale {
     pub(crate) hostile_seconds: f64,
     pub(crate) hostile_max_batch: usize,
     pub(crate) hostile_holders: usize,
+    pub(crate) hostile_set_bytes: usize,
 }
 
 impl Scale {
@@ -150,6 +151,7 @@ impl Scale {
             // fw6d's default max_batch: the flood sends batches at it and one over it.
             hostile_max_batch: 100_000,
             hostile_holders: if full { 1000 } else { 20 },
+            hostile_set_bytes: if full { 1 << 20 } else { 64 << 10 },
         }
     }
 }
